@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "jobkernel",
+    products: [
+        .executable(name: "jobkernel", targets: ["jobkernel"]),
+        .library(name: "JobKernelClient", targets: ["JobKernelClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C libraries, linked from the system (Debian: libuv1-dev, libsqlite3-dev).
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // The pure core: JSON, JSON-RPC codec and framing, job model, reducer, config model.
+        // No C import, no I/O.
+        .target(name: "JobKernelCore"),
+        // A thin SQLite layer and the job store.
+        .target(name: "JobKernelStore", dependencies: ["JobKernelCore", "CSQLite"]),
+        // libuv handles: loop, timers, signals, streams, the Unix socket server.
+        .target(name: "JobKernelIO", dependencies: ["CLibUV"]),
+        // The kernel: connections, methods, broker, events, scheduling.
+        .target(name: "JobKernelServer", dependencies: [
+            "JobKernelCore", "JobKernelStore", "JobKernelIO",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        // A blocking client over the Unix socket, used by the CLI.
+        .target(name: "JobKernelClient", dependencies: ["JobKernelCore"]),
+        .executableTarget(name: "jobkernel", dependencies: [
+            "JobKernelServer", "JobKernelClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
+        .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore"]),
+        .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
