@@ -1,0 +1,404 @@
+import JobKernelCore
+
+/// How hard a commit tries to reach the disk (SPEC §9).
+public enum Durability: String, Sendable {
+    /// WAL with synchronous=NORMAL: survives a crash of the kernel process.
+    case normal
+    /// WAL with synchronous=FULL: also survives power loss.
+    case full
+}
+
+/// The durable record of jobs, units, logs, events, settings and schedules.
+///
+/// Writes go into one open transaction that the kernel commits once per loop turn (group
+/// commit): `write` opens it on first use, `commit` ends it.
+public final class JobStore {
+    public let db: Database
+
+    public init(path: String, durability: Durability) throws(DatabaseError) {
+        db = try Database(path: path)
+        if path != ":memory:" {
+            try db.execute("PRAGMA journal_mode = WAL")
+        }
+        try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+        try db.execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000")
+        try migrate()
+    }
+
+    private func migrate() throws(DatabaseError) {
+        let current = Int(try! db.scalar("PRAGMA user_version") ?? 0)
+        guard current < Schema.version else {
+            if current > Schema.version {
+                throw DatabaseError(code: 1, message: "the database has schema version \(current), newer than this jobkernel (\(Schema.version)); upgrade jobkernel", sql: nil)
+            }
+            return
+        }
+        try db.execute("BEGIN IMMEDIATE")
+        for step in current..<Schema.version {
+            try db.execute(Schema.migrations[step])
+        }
+        try db.execute("PRAGMA user_version = \(Schema.version)")
+        try db.execute("COMMIT")
+    }
+
+    // MARK: Transactions
+
+    /// Opens the turn's transaction if none is open.
+    public func beginIfNeeded() throws(DatabaseError) {
+        if !db.isInTransaction { try db.run("BEGIN IMMEDIATE") }
+    }
+
+    /// Commits the turn's transaction, if any. Returns true when something was committed.
+    @discardableResult
+    public func commit() throws(DatabaseError) -> Bool {
+        guard db.isInTransaction else { return false }
+        try db.run("COMMIT")
+        return true
+    }
+
+    // MARK: Jobs
+
+    static let jobColumns = """
+        id, type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key, parent_id,
+        manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress, itemized,
+        n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
+        created_at, started_at, finished_at, last_activity_at, updated_at
+        """
+
+    /// Inserts a new job and its units; assigns `job.id`. `items` nil makes the single unit 0.
+    public func insert(_ job: inout Job, items: [JSON]?, request: String?) throws(DatabaseError) {
+        try beginIfNeeded()
+        try db.statement("""
+            INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
+                request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,
+                itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
+                created_at, started_at, finished_at, last_activity_at, updated_at)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            """).bind([
+                .text(job.type), .text(job.dispatchMode), .text(job.status.rawValue), .int(Int64(job.priority)),
+                .text(job.lane.rawValue), .bytes(job.payload.serialized()), .text(job.createdBy),
+                .optional(job.idempotencyKey), .optional(request), .optional(job.parentID), .bool(job.manual),
+                .int(Int64(job.attempt)), .int(Int64(job.maxAttempts)), .optional(job.timeoutMs), .optional(job.runAt),
+                .bool(job.cancelRequested), Self.progressValue(job.progress), .bool(job.itemized),
+                .int(Int64(job.units.pending)), .int(Int64(job.units.running)), .int(Int64(job.units.success)),
+                .int(Int64(job.units.failed)), .int(Int64(job.units.cancelled)), .int(Int64(job.waiting)),
+                Self.jsonValue(job.result), Self.errorValue(job.error),
+                .int(job.createdAt), .optional(job.startedAt), .optional(job.finishedAt), .optional(job.lastActivityAt),
+                .int(job.updatedAt),
+            ]).run()
+        job.id = db.lastInsertRowID
+        let unitInsert = try db.statement("INSERT INTO units (job_id, idx, value, status, attempt) VALUES (?,?,?,'pending',0)")
+        if let items {
+            for (i, value) in items.enumerated() {
+                try unitInsert.bind([.int(job.id), .int(Int64(i)), .bytes(value.serialized())]).run()
+            }
+        } else {
+            try unitInsert.bind([.int(job.id), .int(0), .null]).run()
+        }
+    }
+
+    /// Writes every mutable field of `job`.
+    public func update(_ job: Job) throws(DatabaseError) {
+        try beginIfNeeded()
+        try db.statement("""
+            UPDATE jobs SET status=?, attempt=?, run_at=?, cancel_requested=?, progress=?, n_pending=?, n_running=?,
+                n_success=?, n_failed=?, n_cancelled=?, n_waiting=?, result=?, error=?, started_at=?, finished_at=?,
+                last_activity_at=?, updated_at=?
+            WHERE id=?
+            """).bind([
+                .text(job.status.rawValue), .int(Int64(job.attempt)), .optional(job.runAt), .bool(job.cancelRequested),
+                Self.progressValue(job.progress), .int(Int64(job.units.pending)), .int(Int64(job.units.running)),
+                .int(Int64(job.units.success)), .int(Int64(job.units.failed)), .int(Int64(job.units.cancelled)),
+                .int(Int64(job.waiting)), Self.jsonValue(job.result), Self.errorValue(job.error),
+                .optional(job.startedAt), .optional(job.finishedAt), .optional(job.lastActivityAt), .int(job.updatedAt),
+                .int(job.id),
+            ]).run()
+    }
+
+    public func job(id: Int64) throws -> Job? {
+        try db.statement("SELECT \(Self.jobColumns) FROM jobs WHERE id=?").bind([.int(id)]).first(Self.readJob)
+    }
+
+    /// The job holding `key` for `createdBy`, with the canonical request it was enqueued with.
+    public func job(createdBy: String, idempotencyKey key: String) throws -> (Job, String?)? {
+        try db.statement("SELECT \(Self.jobColumns), request FROM jobs WHERE created_by=? AND idempotency_key=?")
+            .bind([.text(createdBy), .text(key)])
+            .first { row in (try Self.readJob(row), row.optionalText(31)) }
+    }
+
+    /// Every job that is not terminal, oldest first (for start-up).
+    public func openJobs() throws -> [Job] {
+        var jobs: [Job] = []
+        try db.statement("SELECT \(Self.jobColumns) FROM jobs WHERE status IN ('scheduled','pending','running') ORDER BY id")
+            .bind([]).forEach { jobs.append(try Self.readJob($0)) }
+        return jobs
+    }
+
+    /// A page of jobs, newest first, matching every given filter (each an OR of values).
+    public func list(filters: [(column: String, values: [SQLValue])], before cursor: Int64?, limit: Int) throws -> [Job] {
+        var clauses: [String] = []
+        var values: [SQLValue] = []
+        for (column, vs) in filters where !vs.isEmpty {
+            clauses.append("\(column) IN (\(Array(repeating: "?", count: vs.count).joined(separator: ",")))")
+            values += vs
+        }
+        if let cursor {
+            clauses.append("id < ?")
+            values.append(.int(cursor))
+        }
+        let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
+        values.append(.int(Int64(limit)))
+        var jobs: [Job] = []
+        try db.statement("SELECT \(Self.jobColumns) FROM jobs\(whereSQL) ORDER BY id DESC LIMIT ?")
+            .bind(values).forEach { jobs.append(try Self.readJob($0)) }
+        return jobs
+    }
+
+    /// Children of `parentID` counted by status: `{total, <status>: n, …}`.
+    public func childCounts(of parentID: Int64) throws -> JSON {
+        var o: JSONObject = ["total": 0]
+        var total = 0
+        try db.statement("SELECT status, count(*) FROM jobs WHERE parent_id=? GROUP BY status ORDER BY status")
+            .bind([.int(parentID)]).forEach { row in
+                let n = Int(row.int(1))
+                total += n
+                o[row.text(0)] = .int(n)
+            }
+        o["total"] = .int(total)
+        return .object(o)
+    }
+
+    /// Every descendant of `id` at any depth, parents before children.
+    public func descendants(of id: Int64) throws -> [Int64] {
+        var ids: [Int64] = []
+        try db.statement("""
+            WITH RECURSIVE d(id, depth) AS (
+                SELECT id, 1 FROM jobs WHERE parent_id = ?
+                UNION ALL SELECT j.id, d.depth + 1 FROM jobs j JOIN d ON j.parent_id = d.id
+            ) SELECT id FROM d ORDER BY depth, id
+            """).bind([.int(id)]).forEach { ids.append($0.int(0)) }
+        return ids
+    }
+
+    /// Counts of all jobs by status.
+    public func statusCounts() throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        try db.statement("SELECT status, count(*) FROM jobs GROUP BY status").bind([]).forEach {
+            counts[$0.text(0)] = Int($0.int(1))
+        }
+        return counts
+    }
+
+    static func readJob(_ r: Row) throws -> Job {
+        Job(id: r.int(0), type: r.text(1), dispatchMode: r.text(2),
+            status: JobStatus(rawValue: r.text(3)) ?? .failed, priority: Int(r.int(4)),
+            lane: Lane(rawValue: r.text(5)) ?? .normal, payload: json(r, 6) ?? [:], createdBy: r.text(7),
+            idempotencyKey: r.optionalText(8), parentID: r.optionalInt(9), manual: r.bool(10),
+            attempt: Int(r.int(11)), maxAttempts: Int(r.int(12)), timeoutMs: r.optionalInt(13),
+            runAt: r.optionalInt(14), cancelRequested: r.bool(15), progress: progress(json(r, 16)),
+            itemized: r.bool(17),
+            units: UnitCounts(pending: Int(r.int(18)), running: Int(r.int(19)), success: Int(r.int(20)),
+                              failed: Int(r.int(21)), cancelled: Int(r.int(22))),
+            waiting: Int(r.int(23)), result: json(r, 24) ?? .null, error: json(r, 25).flatMap(JobError.init(json:)),
+            createdAt: r.int(26), startedAt: r.optionalInt(27), finishedAt: r.optionalInt(28),
+            lastActivityAt: r.optionalInt(29), updatedAt: r.int(30))
+    }
+
+    // MARK: Units
+
+    static let unitColumns = "job_id, idx, value, status, attempt, run_at, interrupted, result, error"
+
+    public func unit(jobID: Int64, index: Int) throws -> WorkUnit? {
+        try db.statement("SELECT \(Self.unitColumns) FROM units WHERE job_id=? AND idx=?")
+            .bind([.int(jobID), .int(Int64(index))]).first(Self.readUnit)
+    }
+
+    public func update(_ u: WorkUnit) throws(DatabaseError) {
+        try beginIfNeeded()
+        try db.statement("UPDATE units SET status=?, attempt=?, run_at=?, interrupted=?, result=?, error=? WHERE job_id=? AND idx=?")
+            .bind([.text(u.status.rawValue), .int(Int64(u.attempt)), .optional(u.runAt), .bool(u.interrupted),
+                   Self.jsonValue(u.result), Self.errorValue(u.error), .int(u.jobID), .int(Int64(u.index))]).run()
+    }
+
+    /// Units of `jobID` in `status`, by index (all jobs when `jobID` is nil).
+    public func units(jobID: Int64?, status: UnitStatus) throws -> [WorkUnit] {
+        var units: [WorkUnit] = []
+        let stmt: Statement
+        if let jobID {
+            stmt = try db.statement("SELECT \(Self.unitColumns) FROM units WHERE job_id=? AND status=? ORDER BY idx")
+                .bind([.int(jobID), .text(status.rawValue)])
+        } else {
+            stmt = try db.statement("SELECT \(Self.unitColumns) FROM units WHERE status=? ORDER BY job_id, idx")
+                .bind([.text(status.rawValue)])
+        }
+        try stmt.forEach { units.append(try Self.readUnit($0)) }
+        return units
+    }
+
+    /// Marks every pending unit of the job cancelled.
+    public func cancelPendingUnits(jobID: Int64) throws(DatabaseError) {
+        try beginIfNeeded()
+        try db.run("""
+            UPDATE units SET status='cancelled', run_at=NULL, error='{"message":"cancelled"}'
+            WHERE job_id=? AND status='pending'
+            """, [.int(jobID)])
+    }
+
+    /// Makes the failed and cancelled units of the job pending again with fresh attempts.
+    public func resetUnsucceededUnits(jobID: Int64) throws(DatabaseError) {
+        try beginIfNeeded()
+        try db.run("""
+            UPDATE units SET status='pending', attempt=0, run_at=NULL, interrupted=0, error=NULL, result=NULL
+            WHERE job_id=? AND status IN ('failed','cancelled')
+            """, [.int(jobID)])
+    }
+
+    static func readUnit(_ r: Row) throws -> WorkUnit {
+        WorkUnit(jobID: r.int(0), index: Int(r.int(1)), value: json(r, 2) ?? .null,
+                 status: UnitStatus(rawValue: r.text(3)) ?? .failed, attempt: Int(r.int(4)), runAt: r.optionalInt(5),
+                 interrupted: r.bool(6), result: json(r, 7) ?? .null, error: json(r, 8).flatMap(JobError.init(json:)))
+    }
+
+    // MARK: Logs
+
+    /// Appends a log line; drops the job's oldest lines while its log exceeds `maxBytes`.
+    /// Returns the line's seq within the job's log.
+    public func appendLog(jobID: Int64, ts: Millis, level: String, message: String, maxBytes: Int) throws -> Int64 {
+        try beginIfNeeded()
+        guard let (seq0, bytes0) = try db.statement("SELECT log_seq, log_bytes FROM jobs WHERE id=?")
+            .bind([.int(jobID)]).first({ ($0.int(0), $0.int(1)) }) else { return 0 }
+        let seq = seq0 + 1
+        var bytes = bytes0 + Int64(message.utf8.count)
+        try db.run("INSERT INTO logs (job_id, seq, ts, level, message) VALUES (?,?,?,?,?)",
+                   [.int(jobID), .int(seq), .int(ts), .text(level), .text(message)])
+        if bytes > Int64(maxBytes) {
+            var dropThrough: Int64 = 0
+            try db.statement("SELECT seq, length(CAST(message AS BLOB)) FROM logs WHERE job_id=? ORDER BY seq")
+                .bind([.int(jobID)]).forEach { row in
+                    guard bytes > Int64(maxBytes), row.int(0) < seq else { return }
+                    bytes -= row.int(1)
+                    dropThrough = row.int(0)
+                }
+            if dropThrough > 0 { try db.run("DELETE FROM logs WHERE job_id=? AND seq<=?", [.int(jobID), .int(dropThrough)]) }
+        }
+        try db.run("UPDATE jobs SET log_seq=?, log_bytes=? WHERE id=?", [.int(seq), .int(bytes), .int(jobID)])
+        return seq
+    }
+
+    /// Up to `limit` log lines of the job after `since`.
+    public func logs(jobID: Int64, since: Int64, limit: Int) throws -> [LogLine] {
+        var lines: [LogLine] = []
+        try db.statement("SELECT seq, ts, level, message FROM logs WHERE job_id=? AND seq>? ORDER BY seq LIMIT ?")
+            .bind([.int(jobID), .int(since), .int(Int64(limit))]).forEach {
+                lines.append(LogLine(seq: $0.int(0), ts: $0.int(1), level: $0.text(2), message: $0.text(3)))
+            }
+        return lines
+    }
+
+    /// The seq of the job's last log line.
+    public func lastLogSeq(jobID: Int64) throws -> Int64 {
+        try db.scalar("SELECT log_seq FROM jobs WHERE id=?", [.int(jobID)]) ?? 0
+    }
+
+    // MARK: Events
+
+    /// Appends an event with the seq the kernel assigned.
+    public func appendEvent(seq: Int64, ts: Millis, kind: String, jobID: Int64?, type: String?, data: [UInt8]) throws(DatabaseError) {
+        try beginIfNeeded()
+        try db.statement("INSERT INTO events (seq, ts, kind, job_id, type, data) VALUES (?,?,?,?,?,?)")
+            .bind([.int(seq), .int(ts), .text(kind), .optional(jobID), .optional(type), .bytes(data)]).run()
+    }
+
+    /// Events with `after < seq <= through`, in order.
+    public func events(after: Int64, through: Int64, _ body: (StoredEvent) throws -> Void) throws {
+        try db.statement("SELECT seq, ts, kind, job_id, type, data FROM events WHERE seq>? AND seq<=? ORDER BY seq")
+            .bind([.int(after), .int(through)]).forEach { r in
+                try body(StoredEvent(seq: r.int(0), ts: r.int(1), kind: r.text(2), jobID: r.optionalInt(3),
+                                     type: r.optionalText(4), data: r.withBytes(5) { Array($0) }))
+            }
+    }
+
+    public func latestEventSeq() throws -> Int64 { try db.scalar("SELECT max(seq) FROM events") ?? 0 }
+    public func oldestEventSeq() throws -> Int64? { try db.scalar("SELECT min(seq) FROM events") }
+
+    /// Drops events older than `ts`, always keeping the latest one so the seq survives restarts.
+    public func pruneEvents(olderThan ts: Millis) throws(DatabaseError) {
+        try beginIfNeeded()
+        try db.run("DELETE FROM events WHERE ts < ? AND seq < (SELECT max(seq) FROM events)", [.int(ts)])
+    }
+
+    // MARK: Settings and schedules
+
+    public func settings() throws -> [(String, JSON)] {
+        var out: [(String, JSON)] = []
+        try db.statement("SELECT key, value FROM settings ORDER BY key").bind([]).forEach {
+            out.append(($0.text(0), Self.json($0, 1) ?? .null))
+        }
+        return out
+    }
+
+    public func setSetting(_ key: String, _ value: JSON) throws(DatabaseError) {
+        try beginIfNeeded()
+        try db.run("INSERT INTO settings (key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                   [.text(key), .bytes(value.serialized())])
+    }
+
+    public func scheduleState(name: String) throws -> (lastSlot: Int64, lastJobID: Int64?)? {
+        try db.statement("SELECT last_slot, last_job_id FROM schedules WHERE name=?").bind([.text(name)])
+            .first { ($0.int(0), $0.optionalInt(1)) }
+    }
+
+    public func setScheduleState(name: String, lastSlot: Int64, lastJobID: Int64?) throws(DatabaseError) {
+        try beginIfNeeded()
+        try db.run("""
+            INSERT INTO schedules (name, last_slot, last_job_id) VALUES (?,?,?)
+            ON CONFLICT(name) DO UPDATE SET last_slot=excluded.last_slot, last_job_id=excluded.last_job_id
+            """, [.text(name), .int(lastSlot), .optional(lastJobID)])
+    }
+
+    // MARK: Values
+
+    static func json(_ r: Row, _ i: Int32) -> JSON? {
+        if r.isNull(i) { return nil }
+        return r.withBytes(i) { try? JSONParser.parse($0, maxDepth: 10_000) }
+    }
+
+    static func jsonValue(_ v: JSON) -> SQLValue { v.isNull ? .null : .bytes(v.serialized()) }
+    static func errorValue(_ e: JobError?) -> SQLValue { e.map { .bytes($0.json.serialized()) } ?? .null }
+
+    static func progressValue(_ p: Progress) -> SQLValue {
+        if p == Progress() { return .null }
+        return .bytes(JSON.object([
+            "current": p.current.map { .int($0) } ?? .null, "total": p.total.map { .int($0) } ?? .null,
+            "phase": p.phase.map { .string($0) } ?? .null, "message": p.message.map { .string($0) } ?? .null,
+        ]).serialized())
+    }
+
+    static func progress(_ j: JSON?) -> Progress {
+        guard let j else { return Progress() }
+        return Progress(current: j["current"]?.intValue, total: j["total"]?.intValue,
+                        phase: j["phase"]?.stringValue, message: j["message"]?.stringValue)
+    }
+}
+
+/// One line of a job's log.
+public struct LogLine: Sendable {
+    public var seq: Int64
+    public var ts: Millis
+    public var level: String
+    public var message: String
+
+    public var json: JSON {
+        ["seq": .int(Int(seq)), "ts": .string(Timestamp.format(ts)), "level": .string(level), "message": .string(message)]
+    }
+}
+
+/// An event as stored: its data already serialized.
+public struct StoredEvent: Sendable {
+    public var seq: Int64
+    public var ts: Millis
+    public var kind: String
+    public var jobID: Int64?
+    public var type: String?
+    public var data: [UInt8]
+}

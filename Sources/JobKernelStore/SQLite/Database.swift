@@ -1,0 +1,66 @@
+import CSQLite
+
+/// One SQLite connection with a cache of prepared statements. Used from the loop's thread only.
+public final class Database {
+    let handle: OpaquePointer
+    private var cache: [String: Statement] = [:]
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path`; `:memory:` for none on disk.
+    public init(path: String) throws(DatabaseError) {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close_v2(db) }
+            throw DatabaseError(code: rc, message: message, sql: nil)
+        }
+        self.handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, 5000)
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    /// The cached prepared statement for `sql`, prepared on first use.
+    public func statement(_ sql: String) throws(DatabaseError) -> Statement {
+        if let s = cache[sql] { return s }
+        let s = try Statement(database: self, sql: sql)
+        cache[sql] = s
+        return s
+    }
+
+    /// Runs one or more statements with no parameters and no rows (schema, pragmas).
+    public func execute(_ sql: String) throws(DatabaseError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
+            sqlite3_free(message)
+            throw DatabaseError(code: rc, message: text, sql: sql)
+        }
+    }
+
+    /// Runs `sql` with `values` (no rows).
+    public func run(_ sql: String, _ values: [SQLValue] = []) throws(DatabaseError) {
+        try statement(sql).bind(values).run()
+    }
+
+    /// A single integer from the first row, or nil.
+    public func scalar(_ sql: String, _ values: [SQLValue] = []) throws -> Int64? {
+        try statement(sql).bind(values).first { $0.isNull(0) ? nil : $0.int(0) } ?? nil
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    func error(_ rc: Int32, sql: String?) -> DatabaseError {
+        DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+}

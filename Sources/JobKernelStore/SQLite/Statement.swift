@@ -1,0 +1,116 @@
+import CSQLite
+
+/// A prepared statement. Owned by its `Database`'s cache; finalized when released.
+public final class Statement {
+    let handle: OpaquePointer
+    let sql: String
+    unowned let database: Database
+
+    init(database: Database, sql: String) throws(DatabaseError) {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw database.error(rc, sql: sql) }
+        self.handle = stmt
+        self.sql = sql
+        self.database = database
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    /// Binds `values` to the parameters 1…n, after a reset.
+    @discardableResult
+    public func bind(_ values: [SQLValue]) -> Statement {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        for (i, v) in values.enumerated() { bind(v, at: Int32(i + 1)) }
+        return self
+    }
+
+    private func bind(_ value: SQLValue, at i: Int32) {
+        switch value {
+        case .null: sqlite3_bind_null(handle, i)
+        case .int(let v): sqlite3_bind_int64(handle, i, v)
+        case .double(let v): sqlite3_bind_double(handle, i, v)
+        case .text(let s):
+            var s = s
+            s.withUTF8 { buf in
+                _ = sqlite3_bind_text(handle, i, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                                      Int32(buf.count), jk_sqlite_transient())
+            }
+        case .bytes(let b):
+            b.withUnsafeBufferPointer { buf in
+                _ = sqlite3_bind_text(handle, i, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                                      Int32(buf.count), jk_sqlite_transient())
+            }
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    public func run() throws(DatabaseError) {
+        let rc = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw database.error(rc, sql: sql) }
+    }
+
+    /// Steps to the next row; false when done.
+    public func step() throws(DatabaseError) -> Bool {
+        let rc = sqlite3_step(handle)
+        if rc == SQLITE_ROW { return true }
+        sqlite3_reset(handle)
+        guard rc == SQLITE_DONE else { throw database.error(rc, sql: sql) }
+        return false
+    }
+
+    /// Calls `body` for each row.
+    public func forEach(_ body: (Row) throws -> Void) throws {
+        defer { sqlite3_reset(handle) }
+        while try step() { try body(Row(handle: handle)) }
+    }
+
+    /// The first row mapped by `body`, or nil.
+    public func first<T>(_ body: (Row) throws -> T) throws -> T? {
+        defer { sqlite3_reset(handle) }
+        guard try step() else { return nil }
+        return try body(Row(handle: handle))
+    }
+}
+
+/// The current row of a stepping statement. Valid only inside the callback that received it.
+public struct Row {
+    let handle: OpaquePointer
+
+    public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+    public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
+    public func optionalInt(_ i: Int32) -> Int64? { isNull(i) ? nil : int(i) }
+    public func double(_ i: Int32) -> Double { sqlite3_column_double(handle, i) }
+    public func bool(_ i: Int32) -> Bool { int(i) != 0 }
+
+    public func text(_ i: Int32) -> String {
+        guard let p = sqlite3_column_text(handle, i) else { return "" }
+        let n = Int(sqlite3_column_bytes(handle, i))
+        return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+    }
+
+    public func optionalText(_ i: Int32) -> String? { isNull(i) ? nil : text(i) }
+
+    /// The column's bytes, without a copy; valid only inside `body`.
+    public func withBytes<T>(_ i: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        let p = sqlite3_column_blob(handle, i)
+        let n = Int(sqlite3_column_bytes(handle, i))
+        return try body(UnsafeRawBufferPointer(start: p, count: n))
+    }
+}
+
+/// A value bound to a statement parameter.
+public enum SQLValue {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    /// UTF-8 text already encoded, such as serialized JSON.
+    case bytes([UInt8])
+
+    public static func optional(_ v: Int64?) -> SQLValue { v.map { .int($0) } ?? .null }
+    public static func optional(_ v: String?) -> SQLValue { v.map { .text($0) } ?? .null }
+    public static func bool(_ v: Bool) -> SQLValue { .int(v ? 1 : 0) }
+}

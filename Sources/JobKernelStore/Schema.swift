@@ -1,0 +1,98 @@
+/// The database schema and its migrations.
+///
+/// The schema version lives in `PRAGMA user_version`. If you change a table, add a migration
+/// step below and increment `Schema.version`; never edit a step that has shipped.
+enum Schema {
+    static let version = 1
+
+    /// `migrations[n]` takes a database from version n to n+1.
+    static let migrations: [String] = [
+        """
+        CREATE TABLE jobs (
+            id               INTEGER PRIMARY KEY,   -- creation order; shown as a decimal string
+            type             TEXT    NOT NULL,
+            dispatch_mode    TEXT    NOT NULL,
+            status           TEXT    NOT NULL,
+            priority         INTEGER NOT NULL,
+            lane             TEXT    NOT NULL,
+            payload          TEXT    NOT NULL,      -- JSON
+            created_by       TEXT    NOT NULL,
+            idempotency_key  TEXT,
+            request          TEXT,                  -- canonical enqueue params, to detect key reuse
+            parent_id        INTEGER,
+            manual           INTEGER NOT NULL,
+            attempt          INTEGER NOT NULL,
+            max_attempts     INTEGER NOT NULL,
+            timeout_ms       INTEGER,
+            run_at           INTEGER,               -- ms since the epoch
+            cancel_requested INTEGER NOT NULL,
+            progress         TEXT,                  -- JSON {current,total,phase,message} as reported
+            itemized         INTEGER NOT NULL,
+            n_pending        INTEGER NOT NULL,      -- unit counts by status
+            n_running        INTEGER NOT NULL,
+            n_success        INTEGER NOT NULL,
+            n_failed         INTEGER NOT NULL,
+            n_cancelled      INTEGER NOT NULL,
+            n_waiting        INTEGER NOT NULL,      -- pending units waiting out a backoff
+            result           TEXT,                  -- JSON
+            error            TEXT,                  -- JSON {message, code?, data?}
+            created_at       INTEGER NOT NULL,
+            started_at       INTEGER,
+            finished_at      INTEGER,
+            last_activity_at INTEGER,
+            updated_at       INTEGER NOT NULL,
+            log_seq          INTEGER NOT NULL DEFAULT 0,  -- seq of the job's last log line
+            log_bytes        INTEGER NOT NULL DEFAULT 0,  -- bytes of log kept
+            UNIQUE (created_by, idempotency_key)
+        );
+        CREATE INDEX jobs_by_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
+        CREATE INDEX jobs_by_status ON jobs (status, id);
+        CREATE INDEX jobs_by_type ON jobs (type, id);
+        CREATE INDEX jobs_open ON jobs (id) WHERE status IN ('scheduled', 'pending', 'running');
+
+        CREATE TABLE units (
+            job_id      INTEGER NOT NULL,
+            idx         INTEGER NOT NULL,   -- item index; 0 for a job without items
+            value       TEXT,               -- JSON item value; NULL for a job without items
+            status      TEXT    NOT NULL,
+            attempt     INTEGER NOT NULL,
+            run_at      INTEGER,            -- end of a retry backoff
+            interrupted INTEGER NOT NULL DEFAULT 0,
+            result      TEXT,
+            error       TEXT,
+            PRIMARY KEY (job_id, idx)
+        ) WITHOUT ROWID;
+        CREATE INDEX units_open ON units (job_id, idx) WHERE status IN ('pending', 'running');
+
+        CREATE TABLE logs (
+            job_id  INTEGER NOT NULL,
+            seq     INTEGER NOT NULL,
+            ts      INTEGER NOT NULL,
+            level   TEXT    NOT NULL,
+            message TEXT    NOT NULL,
+            PRIMARY KEY (job_id, seq)
+        ) WITHOUT ROWID;
+
+        -- The durable event log. seq is assigned by the kernel, gap-free.
+        CREATE TABLE events (
+            seq    INTEGER PRIMARY KEY,
+            ts     INTEGER NOT NULL,
+            kind   TEXT    NOT NULL,
+            job_id INTEGER,
+            type   TEXT,               -- the job's type, for subscription filters
+            data   TEXT    NOT NULL
+        );
+
+        CREATE TABLE settings (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE schedules (
+            name        TEXT PRIMARY KEY,
+            last_slot   INTEGER NOT NULL,
+            last_job_id INTEGER
+        ) WITHOUT ROWID;
+        """,
+    ]
+}
