@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // C libraries, linked from the system (Debian: libuv1-dev, libsqlite3-dev).
@@ -27,6 +28,7 @@ let package = Package(
         .target(name: "JobKernelServer", dependencies: [
             "JobKernelCore", "JobKernelStore", "JobKernelIO",
             .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "HeapModule", package: "swift-collections"),
         ]),
         // A blocking client over the Unix socket, used by the CLI.
         .target(name: "JobKernelClient", dependencies: ["JobKernelCore"]),

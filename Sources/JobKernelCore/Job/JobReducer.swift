@@ -120,7 +120,7 @@ public enum JobReducer {
 
         case .unitLost(_, let reason):
             guard var u = unit, u.status == .running else { return [] }
-            fail(&job, &u, error: JobError(message: reason), retryable: true, context, &effects)
+            fail(&job, &u, error: JobError(message: reason), retryable: true, backoff: false, context, &effects)
             unit = u
 
         case .unitInterrupted:
@@ -205,12 +205,19 @@ public enum JobReducer {
         return effects
     }
 
+    /// A retryable failure with attempts left waits out a backoff, except a lost unit (its
+    /// runner vanished, the work itself did not fail), which goes straight back to the queue.
     private static func fail(_ job: inout Job, _ u: inout WorkUnit, error: JobError, retryable: Bool,
-                             _ context: ReducerContext, _ effects: inout [JobEffect]) {
+                             backoff: Bool = true, _ context: ReducerContext, _ effects: inout [JobEffect]) {
         u.error = error
         job.lastActivityAt = context.now
         if job.cancelRequested {
             move(&job, &u, to: .cancelled, &effects)
+        } else if retryable && u.attempt < job.maxAttempts && !backoff {
+            move(&job, &u, to: .pending, &effects)
+            effects.append(.dispatchUnit(index: u.index))
+            if job.units.running == 0 { setStatus(&job, .pending, &effects) }
+            return
         } else if retryable && u.attempt < job.maxAttempts {
             let at = context.now + context.backoff(afterAttempt: u.attempt)
             u.runAt = at

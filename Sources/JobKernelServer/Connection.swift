@@ -1,0 +1,79 @@
+import JobKernelCore
+import JobKernelIO
+
+/// One JSON-RPC peer: a socket client, the stdio client, or (later) a worker's pipes.
+///
+/// Everything the kernel sends goes into `outbox` and is written once per loop turn, after the
+/// turn's transaction commits, so no peer ever sees a change that could still be lost.
+final class Connection {
+    enum Kind { case socket, stdio }
+
+    let id: UInt64
+    let kind: Kind
+    let channel: ByteChannel
+    private(set) var decoder: FrameDecoder
+    /// Framing of our output: the peer's, once detected.
+    var framing: Framing { decoder.framing ?? .ndjson }
+    /// The `initialize` client name: the default `created_by`.
+    var clientName: String?
+    var outbox: [UInt8] = []
+    var subscriptions: Set<UInt64> = []
+    var leases: Set<String> = []
+    /// Requests received but not yet answered (long-polling fetches, unfinished batches).
+    var outstanding = 0
+    /// The peer half-closed: answer what was received, then close.
+    var readEOF = false
+    var isClosed = false
+
+    init(id: UInt64, kind: Kind, channel: ByteChannel, maxMessageBytes: Int) {
+        self.id = id
+        self.kind = kind
+        self.channel = channel
+        self.decoder = FrameDecoder(maxMessageBytes: maxMessageBytes)
+    }
+
+    /// Bytes queued for this peer and not yet taken by the socket.
+    var pendingOutboundBytes: Int { outbox.count + channel.pendingWriteBytes }
+
+    func feed(_ bytes: UnsafeRawBufferPointer) { decoder.feed(bytes) }
+    func nextFrame() -> Frame? { decoder.next() }
+    func finalFrame() -> Frame? { decoder.finish() }
+
+    /// Queues one message in the peer's framing.
+    func send(_ message: JSON) {
+        guard !isClosed else { return }
+        sendBody(message.serialized())
+    }
+
+    /// Queues an already serialized message body.
+    func sendBody(_ body: [UInt8]) {
+        guard !isClosed else { return }
+        switch framing {
+        case .ndjson:
+            outbox.append(contentsOf: body)
+            outbox.append(0x0A)
+        case .contentLength:
+            outbox.append(contentsOf: Array("Content-Length: \(body.count)\r\n\r\n".utf8))
+            outbox.append(contentsOf: body)
+        }
+    }
+
+    /// Writes the outbox out. Returns false when there was nothing to write.
+    @discardableResult
+    func flush() -> Bool {
+        guard !outbox.isEmpty, !isClosed else { return false }
+        let bytes = outbox
+        outbox.removeAll(keepingCapacity: true)
+        channel.write(bytes)
+        return true
+    }
+}
+
+/// A duplex byte channel the kernel serves JSON-RPC on.
+protocol ByteChannel: AnyObject {
+    var pendingWriteBytes: Int { get }
+    func write(_ bytes: [UInt8])
+    /// Closes our writing side once queued bytes are written (the peer sees EOF).
+    func shutdownWrite(then: @escaping () -> Void)
+    func close()
+}

@@ -1,0 +1,184 @@
+import JobKernelCore
+
+/// A unit handed to an external worker by `fetch` (SPEC §5.4).
+struct Lease {
+    var id: String
+    var jobID: Int64
+    var index: Int
+    var connectionID: UInt64
+    var expiresAt: Millis
+}
+
+/// A `fetch` waiting for work.
+struct FetchWaiter {
+    var id: UInt64
+    var connectionID: UInt64
+    var types: [String]
+    var max: Int
+    var leaseMs: Int64
+    var reply: (JSON) -> Void
+}
+
+extension Kernel {
+    /// `fetch {types, max?, wait_s?, lease_s?}`
+    func fetch(_ p: inout Params, _ conn: Connection, reply: @escaping (JSON) -> Void) throws {
+        guard let types = try p.stringOrStringArray("types"), !types.isEmpty else {
+            throw RPCError.invalidParams("`types` must name at least one async_api job type", field: "types")
+        }
+        let max = try p.optionalInt("max") ?? 1
+        let waitS = try p.optionalDouble("wait_s") ?? 0
+        let leaseS = try p.optionalDouble("lease_s") ?? 30
+        try p.rejectUnknown()
+        for t in types {
+            guard let type = config.types[t] else { throw RPCError.unknownType(t) }
+            guard type.mode == .asyncAPI else {
+                throw RPCError.invalidParams("type \"\(t)\" is dispatched as \(type.mode.rawValue), not async_api: the kernel runs it itself", field: "types")
+            }
+        }
+        guard (1...1000).contains(max) else { throw RPCError.invalidParams("`max` must be 1..1000", field: "max") }
+        guard waitS >= 0 && waitS <= 3600 else { throw RPCError.invalidParams("`wait_s` must be 0..3600", field: "wait_s") }
+        guard leaseS > 0 && leaseS <= 86400 else { throw RPCError.invalidParams("`lease_s` must be above 0 and at most 86400", field: "lease_s") }
+        let leaseMs = Int64(leaseS * 1000)
+        let granted = try take(types: types, max: max, leaseMs: leaseMs, conn: conn)
+        if !granted.isEmpty || waitS == 0 {
+            reply(["leases": .array(granted)])
+            return
+        }
+        let waiter = FetchWaiter(id: nextWaiterID, connectionID: conn.id, types: types, max: max, leaseMs: leaseMs, reply: reply)
+        nextWaiterID += 1
+        waiters.append(waiter)
+        conn.outstanding += 1
+        addDeadline(at: now + Int64(waitS * 1000), .fetchTimeout(waiter.id))
+    }
+
+    /// Leases up to `max` ready units of `types`, best first.
+    private func take(types: [String], max: Int, leaseMs: Int64, conn: Connection) throws -> [JSON] {
+        var out: [JSON] = []
+        while out.count < max, let (type, head) = queues.peek(types: types) {
+            _ = queues.popMax(type: type)
+            guard var job = active[head.jobID], !job.cancelRequested,
+                  job.status == .pending || job.status == .running,
+                  var unit = try store.unit(jobID: head.jobID, index: head.index),
+                  unit.status == .pending, unit.runAt == nil else { continue }
+            if !job.manual, let off = config.types[job.type]?.requires.first(where: { settings["workflow.\($0)"]?.boolValue != true }) {
+                try apply(job.id, unit: nil, .requirementUnmet(toggle: off))
+                continue
+            }
+            try apply(job.id, unit: head.index, .unitStarted(index: head.index))
+            guard let started = active[job.id] else { continue }
+            job = started
+            unit.attempt = job.attempt
+            leaseCounter += 1
+            let lease = Lease(id: "\(leasePrefix)-\(leaseCounter)", jobID: job.id, index: head.index,
+                              connectionID: conn.id, expiresAt: now + leaseMs)
+            leases[lease.id] = lease
+            leasesByJob[job.id, default: []].insert(lease.id)
+            conn.leases.insert(lease.id)
+            addDeadline(at: lease.expiresAt, .lease(lease.id))
+            out.append([
+                "lease": .string(lease.id),
+                "job": try jobJSON(job),
+                "item": job.itemized ? ["index": .int(unit.index), "value": unit.value] : .null,
+                "expires_at": .string(Timestamp.format(lease.expiresAt)),
+            ])
+        }
+        return out
+    }
+
+    /// Serves waiting fetches from the queues that gained units, oldest waiter first.
+    func pumpWaiters() {
+        let types = typesToPump
+        typesToPump.removeAll()
+        guard !waiters.isEmpty, !shuttingDown else { return }
+        var i = 0
+        while i < waiters.count {
+            let w = waiters[i]
+            guard w.types.contains(where: types.contains), let conn = connections[w.connectionID] else {
+                i += 1
+                continue
+            }
+            let granted = (try? take(types: w.types, max: w.max, leaseMs: w.leaseMs, conn: conn)) ?? []
+            if granted.isEmpty {
+                i += 1
+                continue
+            }
+            waiters.remove(at: i)
+            answerWaiter(w, leases: granted)
+        }
+    }
+
+    func answerWaiter(_ w: FetchWaiter, leases granted: [JSON]) {
+        guard let conn = connections[w.connectionID] else { return }
+        conn.outstanding -= 1
+        w.reply(["leases": .array(granted)])
+        markDirty(conn)
+    }
+
+    func fetchTimedOut(_ waiterID: UInt64) {
+        guard let i = waiters.firstIndex(where: { $0.id == waiterID }) else { return }
+        answerWaiter(waiters.remove(at: i), leases: [])
+    }
+
+    @discardableResult
+    func removeLease(_ id: String) -> Lease? {
+        guard let lease = leases.removeValue(forKey: id) else { return nil }
+        leasesByJob[lease.jobID]?.remove(id)
+        if leasesByJob[lease.jobID]?.isEmpty == true { leasesByJob[lease.jobID] = nil }
+        connections[lease.connectionID]?.leases.remove(id)
+        return lease
+    }
+
+    func expireLease(_ id: String, now t: Millis) {
+        guard let lease = leases[id], lease.expiresAt <= t else { return }
+        removeLease(id)
+        try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
+    }
+
+    private func lease(_ p: inout Params) throws -> Lease {
+        let id = try p.string("lease")
+        guard let lease = leases[id], lease.expiresAt > now else {
+            throw RPCError.leaseExpired
+        }
+        return lease
+    }
+
+    /// `ack {lease, result?}`: the unit succeeded.
+    func ack(_ p: inout Params) throws -> JSON {
+        let lease = try lease(&p)
+        let result = try p.optionalJSON("result") ?? .null
+        try p.rejectUnknown()
+        removeLease(lease.id)
+        try apply(lease.jobID, unit: lease.index, .unitSucceeded(index: lease.index, result: result))
+        return true
+    }
+
+    /// `nack {lease, error, retryable?=true}`: the unit failed.
+    func nack(_ p: inout Params) throws -> JSON {
+        let lease = try lease(&p)
+        let errorValue = try p.optionalJSON("error") ?? .null
+        guard let error = JobError(json: errorValue) else {
+            throw RPCError.invalidParams("`error` must be a string or an object {message, …}", field: "error")
+        }
+        let retryable = try p.optionalBool("retryable") ?? true
+        try p.rejectUnknown()
+        removeLease(lease.id)
+        try apply(lease.jobID, unit: lease.index, .unitFailed(index: lease.index, error: error, retryable: retryable))
+        return true
+    }
+
+    /// `extend {lease, lease_s?}`: pushes the lease's expiry out.
+    func extend(_ p: inout Params) throws -> JSON {
+        var lease = try lease(&p)
+        let leaseS = try p.optionalDouble("lease_s") ?? 30
+        try p.rejectUnknown()
+        guard leaseS > 0 && leaseS <= 86400 else { throw RPCError.invalidParams("`lease_s` must be above 0 and at most 86400", field: "lease_s") }
+        lease.expiresAt = now + Int64(leaseS * 1000)
+        leases[lease.id] = lease
+        addDeadline(at: lease.expiresAt, .lease(lease.id))
+        if var job = active[lease.jobID] {
+            job.lastActivityAt = now
+            active[lease.jobID] = job
+        }
+        return ["expires_at": .string(Timestamp.format(lease.expiresAt))]
+    }
+}

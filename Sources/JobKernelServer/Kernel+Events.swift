@@ -1,0 +1,126 @@
+import JobKernelCore
+import JobKernelStore
+
+/// A live subscription: its filters and the last seq it was sent.
+struct Subscription {
+    var id: UInt64
+    var connectionID: UInt64
+    var ids: Set<Int64>?
+    var types: Set<String>?
+    var kinds: Set<String>?
+    var lastSeq: Int64
+
+    func matches(_ e: StoredEvent) -> Bool {
+        if let kinds, !kinds.contains(e.kind) { return false }
+        if let ids {
+            guard let jobID = e.jobID, ids.contains(jobID) else { return false }
+        }
+        if let types {
+            guard let type = e.type, types.contains(type) else { return false }
+        }
+        return true
+    }
+}
+
+extension Kernel {
+    /// Appends an event to the durable log (in the turn's transaction) and queues it for every
+    /// matching subscriber; queued bytes are written only after the commit.
+    func emit(_ kind: String, job: Job?, data: JSON) throws {
+        lastSeq += 1
+        let event = StoredEvent(seq: lastSeq, ts: now, kind: kind, jobID: job?.id, type: job?.type, data: data.serialized())
+        try store.appendEvent(seq: event.seq, ts: event.ts, kind: kind, jobID: event.jobID, type: event.type, data: event.data)
+        for sid in subscriptions.keys {
+            deliver(event, to: sid)
+        }
+    }
+
+    /// Sends one event to one subscription, or drops the subscription when its reader has
+    /// fallen too far behind (SPEC §7): memory stays bounded and the reader resumes with `since`.
+    func deliver(_ e: StoredEvent, to sid: UInt64) {
+        guard var sub = subscriptions[sid], sub.matches(e), e.seq > sub.lastSeq else { return }
+        guard let conn = connections[sub.connectionID] else {
+            subscriptions[sid] = nil
+            return
+        }
+        if conn.pendingOutboundBytes > config.limits.maxOutboundBytes {
+            subscriptions[sid] = nil
+            conn.subscriptions.remove(sid)
+            conn.send(RPCEncoder.notification(method: "subscription.dropped", params: [
+                "subscription": .string(String(sid)), "last_seq": .int(Int(sub.lastSeq)),
+            ]))
+            markDirty(conn)
+            return
+        }
+        conn.sendBody(Kernel.eventNotification(e, subscription: sid))
+        sub.lastSeq = e.seq
+        subscriptions[sid] = sub
+        markDirty(conn)
+    }
+
+    /// The `event` notification, spliced from the stored data without parsing it again.
+    static func eventNotification(_ e: StoredEvent, subscription: UInt64) -> [UInt8] {
+        var head: JSONObject = [
+            "subscription": .string(String(subscription)), "seq": .int(Int(e.seq)),
+            "ts": .string(Timestamp.format(e.ts)), "kind": .string(e.kind),
+            "job_id": e.jobID.map { .string(String($0)) } ?? .null,
+        ]
+        head["data"] = .null
+        var bytes = Array(#"{"jsonrpc":"2.0","method":"event","params":"#.utf8)
+        var params = JSON.object(head).serialized()
+        // Replace the trailing `null}` of "data":null with the stored bytes.
+        params.removeLast(5)
+        bytes += params
+        bytes += e.data
+        bytes += Array("}}".utf8)
+        return bytes
+    }
+
+    /// `subscribe`: register, answer `{subscription, seq, jobs?}`, then replay from `since`.
+    func subscribe(_ p: inout Params, _ conn: Connection, reply: (JSON) -> Void) throws {
+        let ids = try p.stringOrStringArray("ids").map { try Set($0.map { try parseJobID($0, field: "ids") }) }
+        let types = try p.stringOrStringArray("types").map(Set.init)
+        let kinds = try p.stringOrStringArray("kinds").map(Set.init)
+        let since = try p.optionalInt("since")
+        try p.rejectUnknown()
+        let known: Set<String> = ["job.created", "job.status", "job.progress", "job.log", "item.status", "settings.changed"]
+        if let bad = kinds?.first(where: { !known.contains($0) }) {
+            throw RPCError.invalidParams("unknown event kind \"\(bad)\"; kinds are \(known.sorted().joined(separator: ", "))", field: "kinds")
+        }
+        if let since {
+            if since < 0 { throw RPCError.invalidParams("`since` must be a seq (0 or more)", field: "since") }
+            if since > lastSeq {
+                throw RPCError.invalidParams("`since` \(since) is above the latest seq \(lastSeq)", field: "since")
+            }
+            if since < lastSeq, let oldest = try store.oldestEventSeq(), since < oldest - 1 {
+                throw RPCError.cursorExpired(oldestSeq: Int(oldest))
+            }
+        }
+        let sid = nextSubscriptionID
+        nextSubscriptionID += 1
+        let start = since ?? lastSeq
+        subscriptions[sid] = Subscription(id: sid, connectionID: conn.id, ids: ids, types: types, kinds: kinds, lastSeq: start)
+        conn.subscriptions.insert(sid)
+        var result: JSONObject = ["subscription": .string(String(sid)), "seq": .int(Int(lastSeq))]
+        if let idList = try p.stringOrStringArray("ids") {
+            result["jobs"] = .array(try idList.map { s in
+                guard let j = try job(try parseJobID(s, field: "ids")) else { return .null }
+                return try jobJSON(j)
+            })
+        }
+        reply(.object(result))
+        if start < lastSeq {
+            try store.events(after: start, through: lastSeq) { e in deliver(e, to: sid) }
+        }
+    }
+
+    func unsubscribe(_ p: inout Params, _ conn: Connection) throws -> JSON {
+        let s = try p.string("subscription")
+        try p.rejectUnknown()
+        guard let sid = UInt64(s), let sub = subscriptions[sid], sub.connectionID == conn.id else {
+            throw RPCError.invalidParams("no subscription \"\(s)\" on this connection", field: "subscription")
+        }
+        subscriptions[sid] = nil
+        conn.subscriptions.remove(sid)
+        return true
+    }
+}

@@ -1,0 +1,164 @@
+import JobKernelCore
+import JobKernelStore
+
+extension Kernel {
+    /// The job, from memory if open, else from the store.
+    func job(_ id: Int64) throws -> Job? {
+        if let job = active[id] { return job }
+        return try store.job(id: id)
+    }
+
+    /// The job object with its children counts.
+    func jobJSON(_ job: Job) throws -> JSON {
+        job.json(children: try store.childCounts(of: job.id))
+    }
+
+    /// Feeds `event` to the reducer for the job (and unit), persists the outcome and carries out
+    /// the effects, including the events they cause on other units and jobs (a cancel that stops
+    /// leased units, a cascade to descendants), before returning.
+    func apply(_ jobID: Int64, unit index: Int?, _ event: JobEvent) throws {
+        var work: [(Int64, Int?, JobEvent)] = [(jobID, index, event)]
+        var first = true
+        while !work.isEmpty {
+            let (id, idx, ev) = work.removeFirst()
+            guard var job = try job(id) else { continue }
+            var unit: WorkUnit? = try idx.flatMap { try store.unit(jobID: id, index: $0) }
+            let unitBefore = unit
+            let effects: [JobEffect]
+            do {
+                effects = try JobReducer.reduce(&job, &unit, ev, reducerContext())
+            } catch {
+                if first { throw error }
+                continue
+            }
+            first = false
+            guard !effects.isEmpty || unit != unitBefore else { continue }
+            try store.update(job)
+            if let unit, unit != unitBefore { try store.update(unit) }
+            if job.status.isTerminal { active[id] = nil } else { active[id] = job }
+            for effect in effects {
+                try perform(effect, job: job, unit: unit, work: &work)
+            }
+        }
+    }
+
+    private func perform(_ effect: JobEffect, job: Job, unit: WorkUnit?, work: inout [(Int64, Int?, JobEvent)]) throws {
+        switch effect {
+        case .publishStatus(let from, let to):
+            try emit("job.status", job: job, data: [
+                "from": .string(from.rawValue), "to": .string(to.rawValue), "job": try jobJSON(job),
+            ])
+        case .publishItemStatus(let index, let from, let to, let error):
+            var data: JSONObject = ["index": .int(index), "from": .string(from.rawValue), "to": .string(to.rawValue)]
+            if let error { data["error"] = error.json }
+            try emit("item.status", job: job, data: .object(data))
+        case .dispatchUnit(let index):
+            enqueueReady(job, index: index)
+        case .dispatchPendingUnits:
+            for u in try store.units(jobID: job.id, status: .pending) where u.runAt == nil {
+                enqueueReady(job, index: u.index)
+            }
+        case .armBackoff(let index, let at):
+            addDeadline(at: at, .backoff(jobID: job.id, index: index))
+        case .armRunAt(let at):
+            addDeadline(at: at, .runAt(jobID: job.id))
+        case .cancelPendingUnits:
+            try store.cancelPendingUnits(jobID: job.id)
+        case .stopRunningUnits:
+            for leaseID in leasesByJob[job.id] ?? [] {
+                guard let lease = removeLease(leaseID) else { continue }
+                work.append((job.id, lease.index, .unitStopped(index: lease.index)))
+            }
+        case .resetUnsucceededUnits:
+            try store.resetUnsucceededUnits(jobID: job.id)
+        case .cancelDescendants(let reason):
+            for id in try store.descendants(of: job.id) where active[id] != nil {
+                work.append((id, nil, .cancelRequested(reason: reason)))
+            }
+        case .finalized(let status):
+            if status == .success { try chain(job) }
+        case .appendLog(let level, let message):
+            _ = try appendLog(job, level: level, message: message)
+        }
+    }
+
+    /// Puts a ready unit in its type's queue.
+    func enqueueReady(_ job: Job, index: Int) {
+        queues.push(type: job.type, QueuedUnit(priority: job.priority, jobID: job.id, index: index))
+        typesToPump.insert(job.type)
+    }
+
+    // MARK: Enqueue
+
+    /// A validated enqueue request.
+    struct EnqueueRequest {
+        var type: TypeConfig
+        var payload: JSON
+        var items: [JSON]?
+        var priority: Int?
+        var idempotencyKey: String?
+        var createdBy: String
+        var runAt: Millis?
+        var maxAttempts: Int?
+        var timeoutMs: Int64?
+        var parentID: Int64?
+        var manual: Bool
+        /// The canonical form of the request, compared when an idempotency key is reused.
+        var canonical: String
+    }
+
+    /// Stores a new job (or finds the one its idempotency key names) and dispatches it.
+    func enqueue(_ r: EnqueueRequest) throws -> (Job, duplicate: Bool) {
+        if let key = r.idempotencyKey, let (existing, canonical) = try store.job(createdBy: r.createdBy, idempotencyKey: key) {
+            guard canonical == r.canonical else {
+                throw RPCError.idempotencyConflict(jobID: String(existing.id))
+            }
+            return (active[existing.id] ?? existing, true)
+        }
+        let t = now
+        let priority = r.priority ?? r.type.priority
+        let scheduled = (r.runAt ?? 0) > t
+        var job = Job(
+            id: 0, type: r.type.name, dispatchMode: r.type.mode.rawValue, status: scheduled ? .scheduled : .pending,
+            priority: priority, lane: Lane(priority: priority, threshold: config.pipeline.priorityThreshold),
+            payload: r.payload, createdBy: r.createdBy, idempotencyKey: r.idempotencyKey, parentID: r.parentID,
+            manual: r.manual, maxAttempts: r.maxAttempts ?? config.maxAttempts(for: r.type),
+            timeoutMs: r.timeoutMs ?? r.type.timeoutMs, runAt: r.runAt, itemized: r.items != nil,
+            units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)
+        try store.insert(&job, items: r.items, request: r.canonical)
+        active[job.id] = job
+        try emit("job.created", job: job, data: ["job": job.json()])
+        if scheduled {
+            addDeadline(at: r.runAt!, .runAt(jobID: job.id))
+        } else {
+            let count = r.items?.count ?? 1
+            for i in 0..<count { enqueueReady(job, index: i) }
+        }
+        return (job, false)
+    }
+
+    /// Chaining (SPEC §8.3): a successful job enqueues the `next` jobs of its type whose toggles
+    /// are all on (or every one, for a manual job), in the same transaction as its success.
+    private func chain(_ job: Job) throws {
+        guard let type = config.types[job.type] else { return }
+        for rule in type.next {
+            guard job.manual || rule.when.allSatisfy({ settings["workflow.\($0)"]?.boolValue == true }),
+                  let next = config.types[rule.type] else { continue }
+            let payload: JSON = ["from": .string(String(job.id)), "payload": job.payload, "result": job.result]
+            _ = try enqueue(EnqueueRequest(
+                type: next, payload: payload, items: nil, priority: nil, idempotencyKey: nil,
+                createdBy: job.createdBy, runAt: nil, maxAttempts: nil, timeoutMs: nil, parentID: job.id,
+                manual: job.manual, canonical: ""))
+        }
+    }
+
+    // MARK: Logs and progress
+
+    func appendLog(_ job: Job, level: String, message: String) throws -> Int64 {
+        let t = now
+        let seq = try store.appendLog(jobID: job.id, ts: t, level: level, message: message,
+                                      maxBytes: config.limits.maxLogBytes)
+        try emit("job.log", job: job, data: ["seq": .int(Int(seq)), "level": .string(level), "message": .string(message)])
+        return seq
+    }
+}

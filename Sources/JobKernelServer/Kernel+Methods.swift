@@ -1,0 +1,410 @@
+import Glibc
+import JobKernelCore
+import JobKernelStore
+
+extension Kernel {
+    /// A method handler: reads its params (rejecting unknown ones before any change), does the
+    /// call and answers through `reply`, at once or later (a long-polling `fetch`).
+    typealias Handler = (Kernel, inout Params, Connection, @escaping (JSON) -> Void) throws -> Void
+
+    static let methods: [String: Handler] = [
+        "initialize": { k, p, c, r in r(try k.initialize(&p, c)) },
+        "enqueue": { k, p, c, r in r(try k.enqueueMethod(&p, c)) },
+        "get": { k, p, _, r in r(try k.get(&p)) },
+        "list": { k, p, _, r in r(try k.list(&p)) },
+        "cancel": { k, p, _, r in r(try k.cancel(&p)) },
+        "retry": { k, p, _, r in r(try k.retry(&p)) },
+        "progress": { k, p, _, r in r(try k.progress(&p)) },
+        "log": { k, p, _, r in r(try k.log(&p)) },
+        "logs": { k, p, _, r in r(try k.logs(&p)) },
+        "subscribe": { k, p, c, r in try k.subscribe(&p, c, reply: r) },
+        "unsubscribe": { k, p, c, r in r(try k.unsubscribe(&p, c)) },
+        "fetch": { k, p, c, r in try k.fetch(&p, c, reply: r) },
+        "ack": { k, p, _, r in r(try k.ack(&p)) },
+        "nack": { k, p, _, r in r(try k.nack(&p)) },
+        "extend": { k, p, _, r in r(try k.extend(&p)) },
+        "settings.get": { k, p, _, r in r(try k.settingsGet(&p)) },
+        "settings.set": { k, p, _, r in r(try k.settingsSet(&p)) },
+        "schedules": { k, p, _, r in try p.rejectUnknown(); r(k.schedulesList()) },
+        "stats": { k, p, _, r in try p.rejectUnknown(); r(try k.stats()) },
+        "shutdown": { k, p, _, r in
+            try p.rejectUnknown()
+            r(true)
+            k.shutdownAfterTurn()
+        },
+        "rpc.discover": { _, p, _, r in try p.rejectUnknown(); r(OpenRPCDocument.json) },
+    ]
+
+    // MARK: Frames and messages
+
+    func handle(_ frame: Frame, on conn: Connection) {
+        defer { markDirty(conn) }
+        switch frame {
+        case .tooLarge:
+            conn.send(RPCEncoder.error(id: .null, .tooLarge(limit: config.limits.maxMessageBytes)))
+        case .badHeader(let why):
+            conn.send(RPCEncoder.error(id: .null, .invalidRequest(why)))
+        case .message(let bytes):
+            switch RPCDecoder.decode(bytes, maxDepth: config.limits.maxDepth) {
+            case .single(let entry):
+                handle(entry, on: conn) { [unowned conn] reply in
+                    if let reply { conn.send(reply) }
+                }
+            case .batch(let entries):
+                let batch = BatchReplies(count: entries.count)
+                conn.outstanding += 1
+                for (i, entry) in entries.enumerated() {
+                    handle(entry, on: conn) { [unowned self, unowned conn] reply in
+                        guard batch.set(i, reply) else { return }
+                        conn.outstanding -= 1
+                        if !batch.replies.isEmpty { conn.send(.array(batch.replies)) }
+                        self.markDirty(conn)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one request or notification; `done` gets the response (nil for a notification).
+    private func handle(_ entry: RPCEntry, on conn: Connection, done: @escaping (JSON?) -> Void) {
+        switch entry {
+        case .invalid(let id, let error):
+            done(RPCEncoder.error(id: id, error))
+        case .message(.notification(let method, let params)):
+            if !method.hasPrefix("$/"), !shuttingDown, let handler = Kernel.methods[method], var p = try? Params(params) {
+                try? handler(self, &p, conn) { _ in }
+            }
+            done(nil)
+        case .message(.request(let id, let method, let params)):
+            guard !method.hasPrefix("$/"), let handler = Kernel.methods[method] else {
+                done(RPCEncoder.error(id: id, .methodNotFound(method)))
+                return
+            }
+            if shuttingDown {
+                done(RPCEncoder.error(id: id, .unavailable("the kernel is shutting down; retry against a new kernel")))
+                return
+            }
+            do {
+                var p = try Params(params)
+                try handler(self, &p, conn) { result in done(RPCEncoder.response(id: id, result: result)) }
+            } catch {
+                done(RPCEncoder.error(id: id, Kernel.rpcError(error)))
+            }
+        case .message(.response):
+            done(nil)
+        }
+    }
+
+    static func rpcError(_ error: Error) -> RPCError {
+        switch error {
+        case let e as RPCError: return e
+        case JobRejection.invalidState(let status): return .invalidState(status: status.rawValue)
+        default: return .internalError("\(error)")
+        }
+    }
+
+    // MARK: Methods
+
+    private func initialize(_ p: inout Params, _ conn: Connection) throws -> JSON {
+        if let client = try p.optionalObject("client") {
+            guard let name = client["name"]?.stringValue else {
+                throw RPCError.invalidParams("`client.name` must be a string", field: "client.name")
+            }
+            conn.clientName = name
+        }
+        try p.rejectUnknown()
+        return ["server": ["name": "jobkernel", "version": .string(jobkernelVersion)], "protocol": "1"]
+    }
+
+    private func enqueueMethod(_ p: inout Params, _ conn: Connection) throws -> JSON {
+        let typeName = try p.string("type")
+        let payload = try p.optionalJSON("payload") ?? [:]
+        let items = try p.optionalArray("items")
+        let priority = try p.optionalInt("priority")
+        let key = try p.optionalString("idempotency_key")
+        let createdBy = try p.optionalString("created_by") ?? conn.clientName ?? "anonymous"
+        let runAtText = try p.optionalString("run_at")
+        let delayS = try p.optionalDouble("delay_s")
+        let maxAttempts = try p.optionalInt("max_attempts")
+        let timeoutS = try p.optionalDouble("timeout_s")
+        let parentText = try p.optionalString("parent_id")
+        let manual = try p.optionalBool("manual") ?? false
+        try p.rejectUnknown()
+
+        let payloadBytes = payload.serialized().count
+        if payloadBytes > config.limits.maxPayloadBytes {
+            throw RPCError.paramTooLarge(field: "payload", limit: config.limits.maxPayloadBytes)
+        }
+        if let items {
+            if items.isEmpty { throw RPCError.invalidParams("`items` must be a non-empty array (omit it for a job without items)", field: "items") }
+            if items.count > config.limits.maxItems { throw RPCError.paramTooLarge(field: "items", limit: config.limits.maxItems) }
+        }
+        if let maxAttempts, maxAttempts < 1 { throw RPCError.invalidParams("`max_attempts` must be at least 1", field: "max_attempts") }
+        if let timeoutS, timeoutS <= 0 { throw RPCError.invalidParams("`timeout_s` must be above 0", field: "timeout_s") }
+        if let key, key.isEmpty { throw RPCError.invalidParams("`idempotency_key` must not be empty", field: "idempotency_key") }
+        var runAt: Millis?
+        if let runAtText {
+            guard let t = Timestamp.parse(runAtText) else {
+                throw RPCError.invalidParams("`run_at` must be an RFC 3339 time such as 2026-11-23T09:31:50Z", field: "run_at")
+            }
+            runAt = t
+        }
+        if let delayS {
+            guard delayS >= 0 else { throw RPCError.invalidParams("`delay_s` must be 0 or more", field: "delay_s") }
+            if runAt != nil { throw RPCError.invalidParams("give `run_at` or `delay_s`, not both", field: "delay_s") }
+            runAt = now + Int64(delayS * 1000)
+        }
+        var parentID: Int64?
+        if let parentText {
+            let id = try parseJobID(parentText, field: "parent_id")
+            guard try job(id) != nil else { throw RPCError.notFound(jobID: parentText) }
+            parentID = id
+        }
+        guard let type = config.types[typeName] else { throw RPCError.unknownType(typeName) }
+
+        var canonical: JSONObject = ["type": .string(typeName), "payload": payload]
+        if let items { canonical["items"] = .array(items) }
+        if let priority { canonical["priority"] = .int(priority) }
+        if let runAtText { canonical["run_at"] = .string(runAtText) }
+        if let delayS { canonical["delay_s"] = .double(delayS) }
+        if let maxAttempts { canonical["max_attempts"] = .int(maxAttempts) }
+        if let timeoutS { canonical["timeout_s"] = .double(timeoutS) }
+        if let parentText { canonical["parent_id"] = .string(parentText) }
+        if manual { canonical["manual"] = true }
+
+        let (job, duplicate) = try enqueue(EnqueueRequest(
+            type: type, payload: payload, items: items, priority: priority, idempotencyKey: key,
+            createdBy: createdBy, runAt: runAt, maxAttempts: maxAttempts, timeoutMs: timeoutS.map { Int64($0 * 1000) },
+            parentID: parentID, manual: manual, canonical: Kernel.canonicalString(.object(canonical))))
+        return ["job": try jobJSON(job), "duplicate": .bool(duplicate)]
+    }
+
+    /// JSON with every object's keys sorted, so equal requests compare equal as text.
+    static func canonicalString(_ v: JSON) -> String {
+        func canon(_ v: JSON) -> JSON {
+            switch v {
+            case .array(let a): return .array(a.map(canon))
+            case .object(let o): return .object(JSONObject(o.keys.sorted().map { ($0, canon(o[$0]!)) }))
+            case .double(let d) where d.rounded() == d && abs(d) < 9e15: return .int(Int(d))
+            default: return v
+            }
+        }
+        return String(decoding: canon(v).serialized(), as: UTF8.self)
+    }
+
+    func parseJobID(_ text: String, field: String) throws -> Int64 {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let id = Int64(text) else {
+            throw RPCError.invalidParams("`\(field)` must be a job id (a string of digits), got \"\(text)\"", field: field)
+        }
+        return id
+    }
+
+    private func requireJob(_ p: inout Params) throws -> Job {
+        let text = try p.string("id")
+        let id = try parseJobID(text, field: "id")
+        guard let job = try job(id) else { throw RPCError.notFound(jobID: text) }
+        return job
+    }
+
+    private func get(_ p: inout Params) throws -> JSON {
+        let job = try requireJob(&p)
+        try p.rejectUnknown()
+        return try jobJSON(job)
+    }
+
+    private func list(_ p: inout Params) throws -> JSON {
+        var filters: [(column: String, values: [SQLValue])] = []
+        for (param, column) in [("status", "status"), ("type", "type"), ("dispatch_mode", "dispatch_mode"), ("created_by", "created_by")] {
+            if let values = try p.stringOrStringArray(param) {
+                if param == "status", let bad = values.first(where: { JobStatus(rawValue: $0) == nil }) {
+                    throw RPCError.invalidParams("unknown status \"\(bad)\"", field: "status")
+                }
+                filters.append((column, values.map { .text($0) }))
+            }
+        }
+        if let parents = try p.stringOrStringArray("parent_id") {
+            filters.append(("parent_id", try parents.map { .int(try parseJobID($0, field: "parent_id")) }))
+        }
+        let limit = try p.optionalInt("limit") ?? 100
+        let cursorText = try p.optionalString("cursor")
+        try p.rejectUnknown()
+        guard (1...1000).contains(limit) else { throw RPCError.invalidParams("`limit` must be 1..1000", field: "limit") }
+        let cursor = try cursorText.map { try parseJobID($0, field: "cursor") }
+        var jobs = try store.list(filters: filters, before: cursor, limit: limit + 1)
+        var next: JSON = .null
+        if jobs.count > limit {
+            jobs.removeLast()
+            next = .string(String(jobs.last!.id))
+        }
+        return ["jobs": .array(try jobs.map { try jobJSON(active[$0.id] ?? $0) }), "next_cursor": next]
+    }
+
+    private func cancel(_ p: inout Params) throws -> JSON {
+        let job = try requireJob(&p)
+        let reason = try p.optionalString("reason")
+        try p.rejectUnknown()
+        try apply(job.id, unit: nil, .cancelRequested(reason: reason))
+        return try jobJSON(try self.job(job.id)!)
+    }
+
+    private func retry(_ p: inout Params) throws -> JSON {
+        let job = try requireJob(&p)
+        try p.rejectUnknown()
+        try apply(job.id, unit: nil, .retryRequested)
+        return try jobJSON(try self.job(job.id)!)
+    }
+
+    private func requireRunning(_ job: Job) throws {
+        guard job.status == .running else { throw RPCError.invalidState(status: job.status.rawValue) }
+    }
+
+    private func progress(_ p: inout Params) throws -> JSON {
+        var job = try requireJob(&p)
+        let current = try p.optionalInt("current")
+        let total = try p.optionalInt("total")
+        let phase = try p.optionalString("phase")
+        let message = try p.optionalString("message")
+        let item = try p.optionalInt("item")
+        try p.rejectUnknown()
+        try requireRunning(job)
+        if let item, !job.itemized || item < 0 || item >= job.units.total {
+            throw RPCError.invalidParams("`item` \(item) is not an item index of job \(job.id)", field: "item")
+        }
+        job.progress.apply(current: current, total: total, phase: phase, message: message)
+        job.lastActivityAt = now
+        job.updatedAt = now
+        active[job.id] = job
+        try store.update(job)
+        let progressJSON = job.progress.json(items: job.itemized ? job.units : nil)
+        var data: JSONObject = ["progress": progressJSON]
+        if let item { data["item"] = .int(item) }
+        try emit("job.progress", job: job, data: .object(data))
+        return progressJSON
+    }
+
+    private func log(_ p: inout Params) throws -> JSON {
+        let job = try requireJob(&p)
+        let message = try p.string("message")
+        let level = try p.optionalString("level") ?? "info"
+        try p.rejectUnknown()
+        guard ["debug", "info", "warn", "error"].contains(level) else {
+            throw RPCError.invalidParams("`level` must be debug, info, warn or error", field: "level")
+        }
+        try requireRunning(job)
+        return ["seq": .int(Int(try appendLog(job, level: level, message: message)))]
+    }
+
+    private func logs(_ p: inout Params) throws -> JSON {
+        let job = try requireJob(&p)
+        let since = try p.optionalInt("since") ?? 0
+        let limit = try p.optionalInt("limit") ?? 200
+        try p.rejectUnknown()
+        guard (1...10000).contains(limit) else { throw RPCError.invalidParams("`limit` must be 1..10000", field: "limit") }
+        guard since >= 0 else { throw RPCError.invalidParams("`since` must be 0 or more", field: "since") }
+        let lines = try store.logs(jobID: job.id, since: Int64(since), limit: limit)
+        var next: JSON = .null
+        if let last = lines.last, lines.count == limit, last.seq < (try store.lastLogSeq(jobID: job.id)) {
+            next = .int(Int(last.seq))
+        }
+        return ["lines": .array(lines.map(\.json)), "next": next]
+    }
+
+    private func settingsGet(_ p: inout Params) throws -> JSON {
+        let key = try p.optionalString("key")
+        try p.rejectUnknown()
+        guard let key else { return .object(settings) }
+        guard let value = settings[key] else { throw unknownSetting(key) }
+        return [key: value]
+    }
+
+    private func settingsSet(_ p: inout Params) throws -> JSON {
+        let key = try p.string("key")
+        let value = try p.optionalJSON("value") ?? .null
+        try p.rejectUnknown()
+        guard settings[key] != nil else { throw unknownSetting(key) }
+        guard case .bool = value else {
+            throw RPCError.invalidParams("`value` of \(key) must be true or false", field: "value")
+        }
+        try store.setSetting(key, value)
+        if settings[key] != value {
+            settings[key] = value
+            try emit("settings.changed", job: nil, data: ["key": .string(key), "value": value])
+        }
+        return [key: value]
+    }
+
+    private func unknownSetting(_ key: String) -> RPCError {
+        let known = settings.keys.joined(separator: ", ")
+        return .invalidParams("unknown setting \"\(key)\"; settings are the [workflow] toggles: \(known.isEmpty ? "none declared" : known)", field: "key")
+    }
+
+    private func schedulesList() -> JSON {
+        .array(config.schedules.map { s in
+            let state = try? store.scheduleState(name: s.name)
+            let slot = now / s.everyMs
+            let next = (state?.lastSlot ?? -1) >= slot ? (slot + 1) * s.everyMs : now
+            return [
+                "name": .string(s.name), "type": .string(s.type), "every": s.every,
+                "next_run_at": .string(Timestamp.format(next)),
+                "last_job_id": state?.lastJobID.map { .string(String($0)) } ?? .null,
+            ]
+        })
+    }
+
+    private func stats() throws -> JSON {
+        var byStatus = JSONObject()
+        let counts = try store.statusCounts()
+        for s in JobStatus.allCases { byStatus[s.rawValue] = .int(counts[s.rawValue] ?? 0) }
+        var busy = [Lane.normal: 0, .priority: 0]
+        for lease in leases.values { if let j = active[lease.jobID] { busy[j.lane, default: 0] += 1 } }
+        return [
+            "jobs": .object(byStatus),
+            "queued_units": .int(queues.totalCount),
+            "leases": .int(leases.count),
+            "lanes": [
+                "normal": ["busy": .int(busy[.normal]!), "total": .int(config.pipeline.maxParallelJobs - config.pipeline.priorityLaneSlots)],
+                "priority": ["busy": .int(busy[.priority]!), "total": .int(config.pipeline.priorityLaneSlots)],
+            ],
+            "pools": [
+                "internal": ["busy": 0, "total": .int(config.pools.internalWorkers)],
+                "sync_api": ["busy": 0, "total": .int(config.pools.syncAPIWorkers)],
+            ],
+            "seq": .int(Int(lastSeq)),
+            "connections": .int(connections.count),
+            "subscriptions": .int(subscriptions.count),
+            "uptime_s": .double(Double(now - startedAt) / 1000),
+        ]
+    }
+
+    /// Shuts down once the `shutdown` response is committed and written.
+    private func shutdownAfterTurn() {
+        let t = LoopTimer(loop: loop)
+        t.start(afterMs: 0) { [unowned self] in
+            t.close()
+            self.shutdown()
+        }
+    }
+}
+
+/// Collects a batch's responses in request order.
+final class BatchReplies {
+    private var slots: [JSON?]
+    private var remaining: Int
+
+    init(count: Int) {
+        slots = Array(repeating: nil, count: count)
+        remaining = count
+    }
+
+    /// Records one; true when it was the last.
+    func set(_ i: Int, _ reply: JSON?) -> Bool {
+        slots[i] = reply
+        remaining -= 1
+        return remaining == 0
+    }
+
+    var replies: [JSON] { slots.compactMap { $0 } }
+}
+
+/// The version this binary reports in `initialize`.
+public let jobkernelVersion = "0.1.0"

@@ -1,0 +1,306 @@
+import Glibc
+import HeapModule
+import JobKernelCore
+import JobKernelIO
+import JobKernelStore
+
+/// The kernel: keeps state, speaks the protocol, schedules. One instance per process, driven by
+/// one libuv loop on one thread.
+///
+/// Every change a request makes goes into the turn's open transaction; at the end of each loop
+/// turn the kernel commits once and only then writes the turn's responses and events.
+public final class Kernel {
+    let loop: EventLoop
+    let config: KernelConfig
+    let store: JobStore
+    let socketPath: String?
+    let startedAt: Millis
+
+    /// Jobs that are not terminal, by id. Terminal jobs live only in the store.
+    var active: [Int64: Job] = [:]
+    var queues = UnitQueues()
+    /// Types whose queues gained units this turn: waiting fetches are served at the turn's end.
+    var typesToPump: Set<String> = []
+
+    private var deadlines = Heap<Deadline>()
+    private var deadlineSeq: UInt64 = 0
+    private var deadlineTimer: LoopTimer!
+    private var armedAt: Millis?
+
+    var connections: [UInt64: Connection] = [:]
+    private var nextConnectionID: UInt64 = 1
+    private var dirty: [Connection] = []
+
+    /// The latest event seq (committed or in the turn's transaction).
+    var lastSeq: Int64 = 0
+    var subscriptions: [UInt64: Subscription] = [:]
+    var nextSubscriptionID: UInt64 = 1
+
+    var leases: [String: Lease] = [:]
+    var leasesByJob: [Int64: Set<String>] = [:]
+    var waiters: [FetchWaiter] = []
+    var nextWaiterID: UInt64 = 1
+    var leaseCounter: UInt64 = 0
+    let leasePrefix: String
+
+    /// `workflow.<name>` → value; declared by the config, overridden by `settings.set`.
+    var settings: JSONObject = [:]
+
+    var shuttingDown = false
+    var exitCode: Int32 = 0
+    private var hooks: [LoopHook] = []
+    private var server: UnixSocketServer?
+    private var signalWatchers: [SignalWatcher] = []
+    private var lastPrune: Millis = 0
+
+    public init(loop: EventLoop, config: KernelConfig, store: JobStore, socketPath: String?) throws {
+        self.loop = loop
+        self.config = config
+        self.store = store
+        self.socketPath = socketPath
+        self.startedAt = Kernel.wallClock()
+        self.leasePrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        deadlineTimer = LoopTimer(loop: loop)
+        for phase in [LoopHook.Phase.prepare, .check] {
+            let hook = LoopHook(loop: loop, phase: phase) { [unowned self] in self.endTurn() }
+            hook.unref()
+            hooks.append(hook)
+        }
+        try recover()
+    }
+
+    // MARK: Clock
+
+    static func wallClock() -> Millis {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec / 1_000_000)
+    }
+
+    var now: Millis { Kernel.wallClock() }
+
+    func reducerContext() -> ReducerContext {
+        ReducerContext(now: now, backoffBaseMs: config.pipeline.backoffBaseMs,
+                       backoffMaxMs: config.pipeline.backoffMaxMs, jitter: Double.random(in: 0..<1))
+    }
+
+    // MARK: Start-up
+
+    /// Rebuilds the in-memory state from the store: open jobs, ready queues, timers. Units that
+    /// were running when the previous kernel died are requeued with their attempt counted.
+    private func recover() throws {
+        lastSeq = try store.latestEventSeq()
+        for (name, value) in config.workflow.names.map({ ($0, config.workflow[$0] ?? false) }) {
+            settings["workflow.\(name)"] = .bool(value)
+        }
+        for (key, value) in try store.settings() where settings[key] != nil {
+            settings[key] = value
+        }
+        for job in try store.openJobs() { active[job.id] = job }
+        for unit in try store.units(jobID: nil, status: .running) {
+            try apply(unit.jobID, unit: unit.index, .unitLost(index: unit.index, reason: "the kernel stopped while the unit ran"))
+        }
+        let t = now
+        for unit in try store.units(jobID: nil, status: .pending) {
+            guard let job = active[unit.jobID] else { continue }
+            if let at = unit.runAt {
+                addDeadline(at: at, .backoff(jobID: job.id, index: unit.index))
+            } else if job.status != .scheduled || (job.runAt ?? 0) <= t {
+                enqueueReady(job, index: unit.index)
+            }
+        }
+        for job in active.values where job.status == .scheduled {
+            if let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
+        }
+        try store.commit()
+    }
+
+    // MARK: Serving
+
+    /// Serves the Unix socket at `path`.
+    public func listen(path: String, mode: mode_t) throws {
+        let server = try UnixSocketServer(loop: loop, path: path, mode: mode)
+        server.onConnection = { [unowned self] stream in self.accept(stream) }
+        self.server = server
+    }
+
+    /// Serves one client on stdin/stdout; the kernel shuts down when stdin closes.
+    public func serveStdio() throws {
+        let stdio = try Stdio(loop: loop)
+        let conn = register(kind: .stdio, channel: stdio)
+        stdio.onRead = { [unowned self, unowned conn] bytes in self.received(bytes, on: conn) }
+        stdio.onEOF = { [unowned self, unowned conn] in self.receivedEOF(on: conn) }
+        stdio.onClose = { [unowned self, unowned conn] in self.closed(conn) }
+        stdio.startReading()
+    }
+
+    /// Installs SIGTERM and SIGINT handlers for a graceful shutdown.
+    public func handleSignals() {
+        for sig in [SIGTERM, SIGINT] {
+            let w = SignalWatcher(loop: loop, signal: sig) { [unowned self] in self.shutdown() }
+            w.unref()
+            signalWatchers.append(w)
+        }
+    }
+
+    /// Runs until shutdown. Returns the process exit code.
+    public func run() -> Int32 {
+        loop.run()
+        return exitCode
+    }
+
+    private func accept(_ stream: Stream) {
+        if let uid = stream.peerUID, uid != getuid(), uid != 0, !config.security.allowUIDs.contains(uid) {
+            stream.close()
+            return
+        }
+        let conn = register(kind: .socket, channel: stream)
+        stream.onRead = { [unowned self, unowned conn] bytes in self.received(bytes, on: conn) }
+        stream.onEOF = { [unowned self, unowned conn] in self.receivedEOF(on: conn) }
+        stream.onClose = { [unowned self, unowned conn] in self.closed(conn) }
+        stream.startReading()
+    }
+
+    private func register(kind: Connection.Kind, channel: ByteChannel) -> Connection {
+        let conn = Connection(id: nextConnectionID, kind: kind, channel: channel,
+                              maxMessageBytes: config.limits.maxMessageBytes)
+        nextConnectionID += 1
+        connections[conn.id] = conn
+        return conn
+    }
+
+    private func received(_ bytes: UnsafeRawBufferPointer, on conn: Connection) {
+        conn.feed(bytes)
+        while let frame = conn.nextFrame() { handle(frame, on: conn) }
+    }
+
+    private func receivedEOF(on conn: Connection) {
+        if let frame = conn.finalFrame() { handle(frame, on: conn) }
+        conn.readEOF = true
+        markDirty(conn)
+    }
+
+    private func closed(_ conn: Connection) {
+        guard !conn.isClosed else { return }
+        conn.isClosed = true
+        connections[conn.id] = nil
+        for sid in conn.subscriptions { subscriptions[sid] = nil }
+        waiters.removeAll { $0.connectionID == conn.id }
+        for leaseID in conn.leases {
+            guard let lease = removeLease(leaseID) else { continue }
+            try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
+        }
+        if conn.kind == .stdio { shutdown() }
+    }
+
+    func markDirty(_ conn: Connection) {
+        dirty.append(conn)
+    }
+
+    // MARK: The end of a loop turn
+
+    /// Commits the turn's writes, then writes out what the turn produced.
+    private func endTurn() {
+        if !typesToPump.isEmpty { pumpWaiters() }
+        runDueDeadlines()
+        do {
+            try store.commit()
+        } catch {
+            fatal("cannot commit to the database: \(error)")
+        }
+        guard !dirty.isEmpty else { return }
+        let conns = dirty
+        dirty.removeAll(keepingCapacity: true)
+        for conn in conns where !conn.isClosed {
+            conn.flush()
+            if conn.readEOF && conn.outstanding == 0 {
+                conn.readEOF = false
+                conn.channel.shutdownWrite { [weak conn] in conn?.channel.close() }
+            }
+        }
+        let t = now
+        if t - lastPrune > 60_000 {
+            lastPrune = t
+            try? store.pruneEvents(olderThan: t - config.limits.eventRetentionMs)
+        }
+    }
+
+    func fatal(_ message: String) -> Never {
+        fputs("jobkernel: fatal: \(message)\n", stderr)
+        exit(70)
+    }
+
+    // MARK: Deadlines
+
+    func addDeadline(at: Millis, _ action: Deadline.Action) {
+        deadlineSeq += 1
+        deadlines.insert(Deadline(at: at, seq: deadlineSeq, action: action))
+        armDeadlineTimer()
+    }
+
+    private func armDeadlineTimer() {
+        guard let next = deadlines.min else { return }
+        if let armedAt, armedAt <= next.at { return }
+        armedAt = next.at
+        let delay = max(0, next.at - now)
+        deadlineTimer.start(afterMs: UInt64(delay)) { [unowned self] in
+            self.armedAt = nil
+            self.runDueDeadlines()
+            self.armDeadlineTimer()
+        }
+    }
+
+    private func runDueDeadlines() {
+        let t = now
+        while let next = deadlines.min, next.at <= t {
+            _ = deadlines.popMin()
+            switch next.action {
+            case .backoff(let jobID, let index):
+                try? apply(jobID, unit: index, .unitBackoffElapsed(index: index))
+            case .runAt(let jobID):
+                try? apply(jobID, unit: nil, .runAtReached)
+            case .lease(let id):
+                expireLease(id, now: t)
+            case .fetchTimeout(let waiterID):
+                fetchTimedOut(waiterID)
+            }
+        }
+        if !typesToPump.isEmpty { pumpWaiters() }
+    }
+
+    // MARK: Shutdown
+
+    /// Graceful shutdown (SPEC §11): stop accepting, interrupt running units so the next start
+    /// reruns them without counting an attempt, commit, remove the socket, exit 0.
+    public func shutdown() {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        server?.close()
+        server = nil
+        for (id, lease) in leases {
+            _ = removeLease(id)
+            try? apply(lease.jobID, unit: lease.index, .unitInterrupted(index: lease.index))
+        }
+        for waiter in waiters {
+            answerWaiter(waiter, leases: [])
+        }
+        waiters.removeAll()
+        do { try store.commit() } catch { fatal("cannot commit to the database: \(error)") }
+        for conn in connections.values {
+            conn.flush()
+            conn.channel.shutdownWrite { [weak conn] in conn?.channel.close() }
+        }
+        for w in signalWatchers { w.close() }
+        signalWatchers.removeAll()
+        deadlineTimer.close()
+        for h in hooks { h.close() }
+        hooks.removeAll()
+        // Peers that never read their last bytes must not hold the process up.
+        let guardTimer = LoopTimer(loop: loop)
+        guardTimer.unref()
+        guardTimer.start(afterMs: 2000) { [unowned self] in
+            for conn in self.connections.values { conn.channel.close() }
+            self.loop.stop()
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Glibc
+import JobKernelCore
+import JobKernelIO
+import JobKernelStore
+
+/// What `jobkernel serve` was asked to do.
+public struct ServeOptions {
+    public var socketPath: String?
+    public var stdio = false
+    public var dbPath: String?
+    public var configPath: String?
+    public var socketMode: mode_t?
+
+    public init() {}
+}
+
+/// Where the kernel keeps its state by default (SPEC §1).
+public enum StatePaths {
+    /// `$JOBKERNEL_HOME`, else `~/.local/state/jobkernel`.
+    public static var directory: String {
+        if let home = getenv("JOBKERNEL_HOME").map({ String(cString: $0) }), !home.isEmpty { return home }
+        let userHome = getenv("HOME").map { String(cString: $0) } ?? "/tmp"
+        return userHome + "/.local/state/jobkernel"
+    }
+
+    public static var socket: String { directory + "/kernel.sock" }
+    public static var database: String { directory + "/jobs.db" }
+
+    /// Creates the state directory (0700) and its parents.
+    static func ensureDirectory(_ path: String) throws {
+        var built = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            built += "/" + part
+            if mkdir(built, 0o700) != 0 && errno != EEXIST {
+                throw ServeError("cannot create the state directory \(built): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
+
+struct ServeError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// `jobkernel serve`.
+public enum KernelMain {
+    /// Runs the kernel until it shuts down; returns the exit code (SPEC §1: 1 when the socket is
+    /// served by a live kernel, 2 for a config error).
+    public static func serve(_ options: ServeOptions) -> Int32 {
+        let config: KernelConfig
+        do {
+            if let path = options.configPath {
+                config = try ConfigLoader.load(path: path)
+            } else if access("jobkernel.toml", R_OK) == 0 {
+                config = try ConfigLoader.load(path: "jobkernel.toml")
+            } else {
+                config = .defaults
+            }
+        } catch {
+            fputs("jobkernel: config error: \(error)\n", stderr)
+            return 2
+        }
+        let serveSocket = options.socketPath != nil || !options.stdio
+        let socketPath = serveSocket ? (options.socketPath ?? StatePaths.socket) : nil
+        let dbPath = options.dbPath ?? StatePaths.database
+        do {
+            if options.dbPath == nil || (options.socketPath == nil && serveSocket) {
+                try StatePaths.ensureDirectory(StatePaths.directory)
+            }
+            EventLoop.ignoreSIGPIPE()
+            let loop = try EventLoop()
+            let store = try JobStore(path: dbPath, durability: config.storage.durability == .full ? .full : .normal)
+            let kernel = try Kernel(loop: loop, config: config, store: store, socketPath: socketPath)
+            if let socketPath {
+                try kernel.listen(path: socketPath, mode: options.socketMode ?? 0o600)
+                setenv("JOBKERNEL_SOCKET", socketPath, 1)
+            }
+            if options.stdio { try kernel.serveStdio() }
+            kernel.handleSignals()
+            log("serving" + (socketPath.map { " on \($0)" } ?? "") + (options.stdio ? " on stdio" : "") + ", database \(dbPath)")
+            let code = kernel.run()
+            loop.close()
+            return code
+        } catch let e as SocketError {
+            fputs("jobkernel: \(e)\n", stderr)
+            return 1
+        } catch {
+            fputs("jobkernel: cannot start: \(error)\n", stderr)
+            return 1
+        }
+    }
+
+    static func log(_ message: String) {
+        fputs("jobkernel: \(message)\n", stderr)
+    }
+}
