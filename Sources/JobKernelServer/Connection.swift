@@ -10,7 +10,7 @@ final class Connection {
 
     let id: UInt64
     let kind: Kind
-    let channel: ByteChannel
+    let channel: DuplexStream
     private(set) var decoder: FrameDecoder
     /// Framing of our output: the peer's, once detected.
     var framing: Framing { decoder.framing ?? .ndjson }
@@ -25,7 +25,7 @@ final class Connection {
     var readEOF = false
     var isClosed = false
 
-    init(id: UInt64, kind: Kind, channel: ByteChannel, maxMessageBytes: Int) {
+    init(id: UInt64, kind: Kind, channel: DuplexStream, maxMessageBytes: Int) {
         self.id = id
         self.kind = kind
         self.channel = channel
@@ -62,18 +62,8 @@ final class Connection {
     @discardableResult
     func flush() -> Bool {
         guard !outbox.isEmpty, !isClosed else { return false }
-        let bytes = outbox
+        outbox.withUnsafeBytes { channel.write($0) }
         outbox.removeAll(keepingCapacity: true)
-        channel.write(bytes)
         return true
     }
-}
-
-/// A duplex byte channel the kernel serves JSON-RPC on.
-protocol ByteChannel: AnyObject {
-    var pendingWriteBytes: Int { get }
-    func write(_ bytes: [UInt8])
-    /// Closes our writing side once queued bytes are written (the peer sees EOF).
-    func shutdownWrite(then: @escaping () -> Void)
-    func close()
 }

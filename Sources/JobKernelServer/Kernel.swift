@@ -126,18 +126,13 @@ public final class Kernel {
 
     /// Serves one client on stdin/stdout; the kernel shuts down when stdin closes.
     public func serveStdio() throws {
-        let stdio = try Stdio(loop: loop)
-        let conn = register(kind: .stdio, channel: stdio)
-        stdio.onRead = { [unowned self, unowned conn] bytes in self.received(bytes, on: conn) }
-        stdio.onEOF = { [unowned self, unowned conn] in self.receivedEOF(on: conn) }
-        stdio.onClose = { [unowned self, unowned conn] in self.closed(conn) }
-        stdio.startReading()
+        serve(try Stdio(loop: loop), kind: .stdio)
     }
 
     /// Installs SIGTERM and SIGINT handlers for a graceful shutdown.
     public func handleSignals() {
         for sig in [SIGTERM, SIGINT] {
-            let w = SignalWatcher(loop: loop, signal: sig) { [unowned self] in self.shutdown() }
+            guard let w = try? SignalWatcher(loop: loop, signal: sig, { [unowned self] in self.shutdown() }) else { continue }
             w.unref()
             signalWatchers.append(w)
         }
@@ -154,19 +149,18 @@ public final class Kernel {
             stream.close()
             return
         }
-        let conn = register(kind: .socket, channel: stream)
-        stream.onRead = { [unowned self, unowned conn] bytes in self.received(bytes, on: conn) }
-        stream.onEOF = { [unowned self, unowned conn] in self.receivedEOF(on: conn) }
-        stream.onClose = { [unowned self, unowned conn] in self.closed(conn) }
-        stream.startReading()
+        serve(stream, kind: .socket)
     }
 
-    private func register(kind: Connection.Kind, channel: ByteChannel) -> Connection {
+    private func serve(_ channel: DuplexStream, kind: Connection.Kind) {
         let conn = Connection(id: nextConnectionID, kind: kind, channel: channel,
                               maxMessageBytes: config.limits.maxMessageBytes)
         nextConnectionID += 1
         connections[conn.id] = conn
-        return conn
+        channel.onRead = { [unowned self, unowned conn] bytes in self.received(bytes, on: conn) }
+        channel.onEOF = { [unowned self, unowned conn] in self.receivedEOF(on: conn) }
+        channel.onClose = { [unowned self, unowned conn] in self.closed(conn) }
+        channel.startReading()
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer, on conn: Connection) {
