@@ -640,7 +640,7 @@ methods = [
         "params": [],
         "result": result("openrpcDocument", {"type": "object", "required": ["openrpc", "info", "methods"]},
                          "The OpenRPC document."),
-        "errors": [E("InternalError")],
+        "errors": COMMON,
     },
 ]
 for m in methods:

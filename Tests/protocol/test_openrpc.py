@@ -371,3 +371,24 @@ def test_generator_in_sync():
     spec.loader.exec_module(gen)
     assert gen.render() == DOC_PATH.read_text(encoding="utf-8"), \
         "protocol/openrpc.json is stale: run python3 protocol/gen_openrpc.py"
+
+
+def test_protocol_md_examples_match_schemas(validator_for):
+    """The JSON blocks of protocol.md that show a job, stats or an error response follow the document."""
+    text = (PROTOCOL / "protocol.md").read_text(encoding="utf-8")
+    assert "## Where the SPEC is silent" in text
+    checked = 0
+    for block in re.findall(r"```json\n(.*?)```", text, re.S):
+        value = json.loads(block)
+        if "dispatch_mode" in value:
+            pointer = "#/components/schemas/Job"
+        elif "lanes" in value:
+            pointer = "#/components/schemas/Stats"
+        elif "error" in value:
+            value, pointer = value["error"]["data"], "#/components/schemas/ErrorData"
+        else:
+            continue
+        errs = list(validator_for(pointer).iter_errors(value))
+        assert not errs, (pointer, [e.message for e in errs])
+        checked += 1
+    assert checked >= 3
