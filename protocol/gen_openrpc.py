@@ -1,0 +1,748 @@
+#!/usr/bin/env python3
+"""Generates protocol/openrpc.json, the OpenRPC document that `rpc.discover` returns.
+
+openrpc.json is the artifact; this script is its source. Edit here, then run
+    python3 protocol/gen_openrpc.py
+and commit both. Tests/protocol/test_openrpc.py checks that they agree.
+"""
+import json
+import os
+import sys
+
+REF = lambda kind, name: {"$ref": f"#/components/{kind}/{name}"}
+S = lambda name: REF("schemas", name)
+E = lambda name: REF("errors", name)
+
+JOB_STATUSES = ["scheduled", "pending", "running", "success", "partial_success", "failed", "cancelled", "skipped"]
+ITEM_STATUSES = ["pending", "running", "success", "failed", "cancelled"]
+EVENT_KINDS = ["job.created", "job.status", "job.progress", "job.log", "item.status", "settings.changed"]
+LOG_LEVELS = ["debug", "info", "warn", "error"]
+
+
+def one_or_many(schema, what):
+    return {
+        "description": f"One {what} or a non-empty array of them (values within one filter combine with OR).",
+        "oneOf": [schema, {"type": "array", "minItems": 1, "items": schema}],
+    }
+
+
+def param(name, schema, description, required=False):
+    return {"name": name, "description": description, "required": required, "schema": schema}
+
+
+def result(name, schema, description):
+    return {"name": name, "description": description, "schema": schema}
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared schemas
+# ---------------------------------------------------------------------------------------------
+time_ = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$",
+         "description": "RFC 3339 UTC time with milliseconds and a Z, e.g. 2026-11-23T09:31:50.123Z."}
+nullable_time = {"oneOf": [S("Time"), {"type": "null"}]}
+
+schemas = {
+    "Time": time_,
+    "JobId": {
+        "type": "string", "pattern": "^[0-9]+$",
+        "description": "A job id: decimal digits, in creation order. Clients treat it as opaque. The kernel always "
+                       "answers with strings."},
+    "JobIdParam": {
+        "description": "A job id. A non-negative integer is accepted as well and read as its decimal string "
+                       "(convenience for shell users); the kernel always answers with strings.",
+        "oneOf": [S("JobId"), {"type": "integer", "minimum": 0}]},
+    "JobStatus": {"type": "string", "enum": JOB_STATUSES,
+                  "description": "scheduled (waits for run_at or a retry backoff), pending (ready), running; terminal: "
+                                 "success, partial_success, failed, cancelled, skipped."},
+    "ItemStatus": {"type": "string", "enum": ITEM_STATUSES},
+    "DispatchMode": {"type": "string", "enum": ["internal", "sync_api", "async_api"]},
+    "Lane": {"type": "string", "enum": ["normal", "priority"],
+             "description": "priority when the job's priority >= pipeline.priority_threshold."},
+    "Priority": {"type": "integer", "minimum": -2147483648, "maximum": 2147483647,
+                 "description": "Higher runs first. Default: the type's priority, else 50."},
+    "EventKind": {"type": "string", "enum": EVENT_KINDS},
+    "LogLevel": {"type": "string", "enum": LOG_LEVELS},
+    "Progress": {
+        "type": "object",
+        "description": "A job's progress. total defaults to the number of items and current to the items done. "
+                       "percent = round(100 * current / total, 1) when total > 0, else null.",
+        "required": ["current", "total", "percent", "phase", "message"],
+        "properties": {
+            "current": {"type": "number", "minimum": 0},
+            "total": {"type": ["number", "null"], "minimum": 0},
+            "percent": {"type": ["number", "null"], "minimum": 0, "maximum": 100},
+            "phase": {"type": ["string", "null"]},
+            "message": {"type": ["string", "null"]},
+        },
+    },
+    "Items": {
+        "type": "object",
+        "description": "Counts of a job's items by status (every key always present). null on a job without items.",
+        "required": ["total"] + ITEM_STATUSES,
+        "properties": {k: {"type": "integer", "minimum": 0} for k in ["total"] + ITEM_STATUSES},
+    },
+    "Children": {
+        "type": "object",
+        "description": "Counts of the job's direct children: total, plus one key per job status whose count is "
+                       "above zero (a job without children: {\"total\": 0}).",
+        "required": ["total"],
+        "properties": {k: {"type": "integer", "minimum": 0} for k in ["total"] + JOB_STATUSES},
+        "additionalProperties": False,
+    },
+    "Error": {
+        "type": "object",
+        "description": "A job's or an item's error: {message, code?, data?}. A cancelled job's error is "
+                       "{\"message\": <the cancel reason, or \"cancelled\">}. A lease that expired with no "
+                       "attempts left: {\"message\": \"lease expired\"}. A skipped job: {\"message\": "
+                       "\"workflow toggle <name> is off\"}.",
+        "required": ["message"],
+        "properties": {
+            "message": {"type": "string"},
+            "code": {"description": "A code the worker chose (any JSON value; usually a string or integer)."},
+            "data": {"description": "Any further detail the worker gave."},
+        },
+    },
+    "ErrorInput": {
+        "description": "An error as a worker reports it: an object {message, ...} (message required; code, data "
+                       "and retryable are read, other keys kept in data) or a string taken as the message.",
+        "oneOf": [
+            {"type": "string"},
+            {"type": "object", "required": ["message"], "properties": {
+                "message": {"type": "string"}, "code": {}, "data": {}, "retryable": {"type": "boolean"}}},
+        ],
+    },
+    "Job": {
+        "type": "object",
+        "description": "The job object (SPEC 5). Clients ignore fields they do not know.",
+        "required": ["id", "type", "dispatch_mode", "status", "priority", "lane", "payload", "created_by",
+                     "idempotency_key", "parent_id", "manual", "attempt", "max_attempts", "run_at",
+                     "cancel_requested", "progress", "items", "children", "result", "error", "created_at",
+                     "started_at", "finished_at", "last_activity_at", "updated_at"],
+        "properties": {
+            "id": S("JobId"),
+            "type": {"type": "string"},
+            "dispatch_mode": S("DispatchMode"),
+            "status": S("JobStatus"),
+            "priority": S("Priority"),
+            "lane": S("Lane"),
+            "payload": {"description": "The job's input (any JSON value; {} by default)."},
+            "created_by": {"type": "string", "description": "Who enqueued it: the enqueue parameter, else the "
+                                                            "initialize client name, else \"anonymous\"; "
+                                                            "\"schedule\" for scheduled jobs."},
+            "idempotency_key": {"type": ["string", "null"]},
+            "parent_id": {"oneOf": [S("JobId"), {"type": "null"}]},
+            "manual": {"type": "boolean"},
+            "attempt": {"type": "integer", "minimum": 0,
+                        "description": "0 until the job first runs; then the attempt of its latest run."},
+            "max_attempts": {"type": "integer", "minimum": 1},
+            "run_at": {"oneOf": [S("Time"), {"type": "null"}],
+                       "description": "When a scheduled job becomes pending (run_at/delay_s, or a retry backoff)."},
+            "cancel_requested": {"type": "boolean"},
+            "progress": S("Progress"),
+            "items": {"oneOf": [S("Items"), {"type": "null"}]},
+            "children": S("Children"),
+            "result": {"description": "The result of a job without items (the unit's result), else null."},
+            "error": {"oneOf": [S("Error"), {"type": "null"}]},
+            "created_at": S("Time"),
+            "started_at": {"oneOf": [S("Time"), {"type": "null"}],
+                           "description": "When the latest run began (cleared by retry)."},
+            "finished_at": {"oneOf": [S("Time"), {"type": "null"}],
+                            "description": "When the job became terminal (cleared by retry)."},
+            "last_activity_at": {"oneOf": [S("Time"), {"type": "null"}],
+                                 "description": "Last status change, progress, log line or heartbeat; null until "
+                                                "the job first runs."},
+            "updated_at": S("Time"),
+        },
+    },
+    "Item": {
+        "type": "object",
+        "description": "One item of an itemized job as handed to a worker.",
+        "required": ["index", "value"],
+        "properties": {"index": {"type": "integer", "minimum": 0}, "value": {"description": "The item as enqueued."}},
+    },
+    "LogLine": {
+        "type": "object",
+        "required": ["seq", "ts", "level", "message"],
+        "properties": {
+            "seq": {"type": "integer", "minimum": 1, "description": "The line's number within the job's log (1, 2, …)."},
+            "ts": S("Time"),
+            "level": S("LogLevel"),
+            "message": {"type": "string"},
+        },
+    },
+    "LeaseId": {"type": "string", "minLength": 1, "description": "An opaque lease token."},
+    "Lease": {
+        "type": "object",
+        "description": "A unit handed to an external worker (also the body of a NATS unit message).",
+        "required": ["lease", "job", "item", "attempt", "expires_at"],
+        "properties": {
+            "lease": S("LeaseId"),
+            "job": S("Job"),
+            "item": {"oneOf": [S("Item"), {"type": "null"}], "description": "null for a job without items."},
+            "attempt": {"type": "integer", "minimum": 1, "description": "The attempt of this unit run."},
+            "expires_at": S("Time"),
+        },
+    },
+    "Settings": {
+        "type": "object",
+        "description": "Settings by key. Keys are workflow.<name>; values are booleans.",
+        "propertyNames": S("SettingKey"),
+        "additionalProperties": {"type": "boolean"},
+    },
+    "SettingKey": {"type": "string", "pattern": r"^workflow\.[A-Za-z0-9_-]+$"},
+    "Schedule": {
+        "type": "object",
+        "required": ["name", "type", "every", "next_run_at", "last_job_id"],
+        "properties": {
+            "name": {"type": "string"},
+            "type": {"type": "string"},
+            "every": {"type": ["string", "number"], "description": "As configured (\"1h\" or 3600)."},
+            "next_run_at": S("Time"),
+            "last_job_id": {"oneOf": [S("JobId"), {"type": "null"}],
+                            "description": "The job enqueued for the latest slot, null if none yet."},
+        },
+    },
+    "BusyTotal": {
+        "type": "object", "required": ["busy", "total"],
+        "properties": {"busy": {"type": "integer", "minimum": 0}, "total": {"type": "integer", "minimum": 0}},
+    },
+    "Stats": {
+        "type": "object",
+        "required": ["jobs", "lanes", "pools", "leases", "seq", "uptime_s", "connections"],
+        "properties": {
+            "jobs": {"type": "object", "description": "Stored jobs by status; every status always present.",
+                     "required": JOB_STATUSES,
+                     "properties": {k: {"type": "integer", "minimum": 0} for k in JOB_STATUSES},
+                     "additionalProperties": False},
+            "lanes": {"type": "object", "required": ["normal", "priority"],
+                      "description": "busy: units of that lane running in the local pools. total: slots that lane "
+                                     "may use (priority: max_parallel_jobs; normal: max_parallel_jobs - "
+                                     "priority_lane_slots).",
+                      "properties": {"normal": S("BusyTotal"), "priority": S("BusyTotal")}},
+            "pools": {"type": "object", "required": ["internal", "sync_api"],
+                      "description": "Worker processes per local pool: busy (handling a unit) and total "
+                                     "(configured size).",
+                      "properties": {"internal": S("BusyTotal"), "sync_api": S("BusyTotal")}},
+            "leases": {"type": "integer", "minimum": 0, "description": "Live embedded-broker leases."},
+            "seq": {"type": "integer", "minimum": 0, "description": "The latest event seq."},
+            "uptime_s": {"type": "number", "minimum": 0},
+            "connections": {"type": "integer", "minimum": 0,
+                            "description": "Open client connections (stdio and socket), not counting pool workers."},
+        },
+    },
+    "Event": {
+        "type": "object",
+        "description": "Params of the notification `event`, sent by the kernel to a subscriber.",
+        "required": ["subscription", "seq", "ts", "kind", "job_id", "data"],
+        "properties": {
+            "subscription": S("SubscriptionId"),
+            "seq": {"type": "integer", "minimum": 1, "description": "Global, gap-free event sequence number."},
+            "ts": S("Time"),
+            "kind": S("EventKind"),
+            "job_id": {"oneOf": [S("JobId"), {"type": "null"}], "description": "null for settings.changed."},
+            "data": {"description": "Depends on kind.", "oneOf": [
+                S("EventJobCreated"), S("EventJobStatus"), S("EventJobProgress"),
+                S("EventJobLog"), S("EventItemStatus"), S("EventSettingsChanged")]},
+        },
+    },
+    "EventJobCreated": {"title": "job.created", "type": "object", "required": ["job"],
+                        "properties": {"job": S("Job")}, "additionalProperties": False},
+    "EventJobStatus": {"title": "job.status", "type": "object", "required": ["from", "to", "job"],
+                       "properties": {"from": S("JobStatus"), "to": S("JobStatus"), "job": S("Job")},
+                       "additionalProperties": False},
+    "EventJobProgress": {"title": "job.progress", "type": "object", "required": ["progress"],
+                         "properties": {"progress": S("Progress"),
+                                        "item": {"type": "integer", "minimum": 0,
+                                                 "description": "The item index the report named, if any."}},
+                         "additionalProperties": False},
+    "EventJobLog": {"title": "job.log", "type": "object", "required": ["seq", "level", "message"],
+                    "properties": {"seq": {"type": "integer", "minimum": 1, "description": "Seq within the job's log."},
+                                   "level": S("LogLevel"), "message": {"type": "string"}},
+                    "additionalProperties": False},
+    "EventItemStatus": {"title": "item.status", "type": "object", "required": ["index", "from", "to"],
+                        "properties": {"index": {"type": "integer", "minimum": 0}, "from": S("ItemStatus"),
+                                       "to": S("ItemStatus"), "error": S("Error")},
+                        "additionalProperties": False},
+    "EventSettingsChanged": {"title": "settings.changed", "type": "object", "required": ["key", "value"],
+                             "properties": {"key": S("SettingKey"), "value": {"type": "boolean"}},
+                             "additionalProperties": False},
+    "SubscriptionId": {"type": "string", "minLength": 1,
+                       "description": "An opaque subscription id, valid on the connection that subscribed."},
+    "SubscriptionDropped": {
+        "type": "object",
+        "description": "Params of the notification `subscription.dropped`.",
+        "required": ["subscription", "last_seq"],
+        "properties": {
+            "subscription": S("SubscriptionId"),
+            "last_seq": {"type": "integer", "minimum": 0,
+                         "description": "Seq of the last event queued for this subscription (its subscribe seq if "
+                                        "none was); resubscribe with since: last_seq to miss nothing."},
+        },
+    },
+    "ErrorData": {
+        "type": "object",
+        "description": "The data member of every error the kernel sends.",
+        "required": ["reason"],
+        "properties": {
+            "reason": {"type": "string", "enum": [
+                "parse_error", "invalid_request", "too_large", "too_deep", "method_not_found", "invalid_params",
+                "internal", "not_found", "unknown_type", "idempotency_conflict", "invalid_state", "lease_expired",
+                "cursor_expired", "unavailable", "cancelled"]},
+            "field": {"type": "string", "description": "The offending parameter (dotted path for nested ones)."},
+            "limit": {"type": "integer", "description": "The limit exceeded (too_large)."},
+            "job_id": S("JobId"),
+            "status": S("JobStatus"),
+            "oldest_seq": {"type": "integer", "minimum": 0},
+            "message": {"type": "string", "description": "Human-readable detail."},
+        },
+    },
+}
+
+# ---------------------------------------------------------------------------------------------
+# Errors (SPEC 4)
+# ---------------------------------------------------------------------------------------------
+def err(code, message, reason, **extra):
+    return {"code": code, "message": message, "data": {"reason": reason, **extra}}
+
+
+errors = {
+    "ParseError": err(-32700, "Parse error", "parse_error"),
+    "InvalidRequest": err(-32600, "Invalid request: wrong shape, over limits.max_message_bytes (reason too_large) "
+                                  "or nested deeper than 64 (reason too_deep)", "invalid_request"),
+    "MethodNotFound": err(-32601, "Method not found", "method_not_found"),
+    "InvalidParams": err(-32602, "Invalid params; a parameter over a limit has reason too_large with field and "
+                                 "limit", "invalid_params", field="limit"),
+    "InternalError": err(-32603, "Internal error", "internal"),
+    "JobNotFound": err(-32001, "Job not found", "not_found", job_id="17"),
+    "UnknownType": err(-32002, "Unknown job type", "unknown_type", field="type"),
+    "IdempotencyConflict": err(-32003, "Idempotency key reused with different parameters", "idempotency_conflict",
+                               job_id="17"),
+    "InvalidState": err(-32004, "Not allowed in the job's current status", "invalid_state", job_id="17",
+                        status="success"),
+    "LeaseExpired": err(-32005, "Lease unknown or expired", "lease_expired"),
+    "CursorExpired": err(-32006, "since is older than the retained event log", "cursor_expired", oldest_seq=1200),
+    "Unavailable": err(-32007, "Kernel shutting down or over a limit", "unavailable"),
+    "RequestCancelled": err(-32800, "Request cancelled (worker protocol: a worker answers run with this after "
+                                    "the kernel's cancel notification)", "cancelled"),
+}
+COMMON = [E("InvalidParams"), E("Unavailable"), E("InternalError")]
+
+# ---------------------------------------------------------------------------------------------
+# Methods (SPEC 6 and 5.4)
+# ---------------------------------------------------------------------------------------------
+id_param = param("id", S("JobIdParam"), "The job's id.", required=True)
+job_result = result("job", S("Job"), "The job as it is after the call.")
+true_result = result("ok", {"const": True}, "Always true.")
+empty_note = " Takes no parameters (params omitted or {})."
+
+methods = [
+    {
+        "name": "initialize",
+        "summary": "Introduce the client (optional).",
+        "description": "Optional. May be called at any time on a connection; the latest client.name becomes the "
+                       "connection's default created_by for enqueue. Answers the server's name, version and the "
+                       "protocol version \"1\".",
+        "params": [param("client", {"type": "object", "required": ["name"], "additionalProperties": False,
+                                    "properties": {"name": {"type": "string", "minLength": 1},
+                                                   "version": {"type": "string"}}},
+                         "The client's name and version.")],
+        "result": result("initializeResult", {
+            "type": "object", "required": ["server", "protocol"],
+            "properties": {"server": {"type": "object", "required": ["name", "version"],
+                                      "properties": {"name": {"const": "jobkernel"}, "version": {"type": "string"}}},
+                           "protocol": {"const": "1"}}}, "Server identity and protocol version."),
+        "errors": COMMON,
+    },
+    {
+        "name": "enqueue",
+        "summary": "Create a job.",
+        "description": "Answers only after the job is committed. Without items, payload is the unit's input; items "
+                       "(a non-empty array) makes an itemized job, one unit per item. run_at or delay_s (not both) "
+                       "make it scheduled. idempotency_key is unique per created_by: the same key with the same "
+                       "parameters (type, payload, items, priority, max_attempts, timeout_s, parent_id, manual; "
+                       "run_at and delay_s are not compared) returns the first job with duplicate: true; with other "
+                       "parameters -32003 (data.job_id names the first job). Unknown type: -32002, nothing stored. "
+                       "Unknown parent_id: -32001 with field parent_id. On a worker's channel parent_id defaults to "
+                       "the job in hand. Over max_items / max_payload_bytes: -32602 reason too_large with field "
+                       "and limit.",
+        "params": [
+            param("type", {"type": "string", "minLength": 1}, "A configured job type, or the built-in command.", True),
+            {**param("payload", {}, "The job's input, any JSON value. The built-in type command reads "
+                                    "{argv: [string, ...], cwd?: string, env?: {string: string}}."),
+             "schema": {"default": {}}},
+            param("items", {"type": "array", "minItems": 1, "description": "At most limits.max_items (100000)."},
+                  "Makes an itemized job; each element is one item's value."),
+            param("priority", S("Priority"), "Default: the type's priority, else 50."),
+            param("idempotency_key", {"type": "string", "minLength": 1, "maxLength": 1024},
+                  "Deduplicates enqueues per created_by."),
+            param("created_by", {"type": "string", "minLength": 1},
+                  "Default: the initialize client name, else \"anonymous\"."),
+            param("run_at", S("Time"), "Run no earlier than this time (RFC 3339; any offset accepted, stored in UTC)."),
+            param("delay_s", {"type": "number", "minimum": 0}, "Run no earlier than this many seconds from now."),
+            param("max_attempts", {"type": "integer", "minimum": 1},
+                  "Attempts per unit. Default: the type's max_attempts, else pipeline.max_attempts_default."),
+            param("timeout_s", {"type": "number", "exclusiveMinimum": 0},
+                  "Per-unit run time limit; overrides the type's timeout."),
+            param("parent_id", S("JobIdParam"), "Ties the job to a parent (groups, cancel cascade)."),
+            param("manual", {"type": "boolean", "default": False},
+                  "A manual job chains regardless of workflow toggles and is never skipped by requires."),
+        ],
+        "result": result("enqueueResult", {"type": "object", "required": ["job", "duplicate"],
+                                           "properties": {"job": S("Job"), "duplicate": {"type": "boolean"}}},
+                         "The job and whether it was an idempotent duplicate."),
+        "errors": [E("UnknownType"), E("IdempotencyConflict"), E("JobNotFound")] + COMMON,
+    },
+    {
+        "name": "get",
+        "summary": "One job.",
+        "description": "The job object, with children counts by status.",
+        "params": [id_param],
+        "result": job_result,
+        "errors": [E("JobNotFound")] + COMMON,
+    },
+    {
+        "name": "list",
+        "summary": "Jobs, newest first, filtered and paged.",
+        "description": "Filters combine with AND; an array within one filter is OR. parent_id: null lists jobs "
+                       "without a parent. next_cursor is an opaque string to pass as cursor for the next page, null "
+                       "on the last page. A cursor the kernel did not issue is -32602 (field cursor).",
+        "params": [
+            param("status", one_or_many(S("JobStatus"), "status"), "Filter by status."),
+            param("type", one_or_many({"type": "string"}, "type"), "Filter by type."),
+            param("dispatch_mode", one_or_many(S("DispatchMode"), "dispatch mode"), "Filter by dispatch mode."),
+            param("parent_id", {"oneOf": [{"type": "null"}, one_or_many(S("JobIdParam"), "job id")]},
+                  "Filter by parent; null: jobs without a parent."),
+            param("created_by", one_or_many({"type": "string"}, "creator"), "Filter by created_by."),
+            param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                  "Page size, 1..1000; other values are -32602."),
+            param("cursor", {"type": "string"}, "next_cursor of the previous page."),
+        ],
+        "result": result("listResult", {"type": "object", "required": ["jobs", "next_cursor"],
+                                        "properties": {"jobs": {"type": "array", "items": S("Job")},
+                                                       "next_cursor": {"type": ["string", "null"]}}},
+                         "A page of jobs, newest first."),
+        "errors": COMMON,
+    },
+    {
+        "name": "cancel",
+        "summary": "Cancel a job and its non-terminal descendants.",
+        "description": "scheduled/pending: cancelled at once. running: cancel_requested becomes true, the workers "
+                       "are told, and the job becomes cancelled when its units stop; units leased to external "
+                       "workers end at once (their extend/ack/nack then answer -32005). A terminal job is returned "
+                       "unchanged. The cancelled job's error becomes {message: reason, or \"cancelled\"}; "
+                       "descendants get the same error. Unfinished items become cancelled.",
+        "params": [id_param, param("reason", {"type": "string"}, "Recorded as the job's error.message.")],
+        "result": job_result,
+        "errors": [E("JobNotFound")] + COMMON,
+    },
+    {
+        "name": "retry",
+        "summary": "Run a failed, cancelled or partially successful job again.",
+        "description": "failed, cancelled, partial_success → pending, re-running only the units that did not "
+                       "succeed, with fresh attempts (their next run is attempt 1). error, result (for a job "
+                       "without items), started_at and finished_at are cleared and cancel_requested is false. "
+                       "Other statuses: -32004 with data.status. Descendants are not retried.",
+        "params": [id_param],
+        "result": job_result,
+        "errors": [E("JobNotFound"), E("InvalidState")] + COMMON,
+    },
+    {
+        "name": "progress",
+        "summary": "Report a running job's progress.",
+        "description": "Fields given replace the job's; fields omitted keep their value. item names the item the "
+                       "report concerns (carried in the job.progress event). Reports of one job may be coalesced "
+                       "within 50 ms (last value wins) before they become events. Job not running: -32004. Does "
+                       "not extend a lease.",
+        "params": [
+            id_param,
+            param("current", {"type": "number", "minimum": 0}, "Work done."),
+            param("total", {"type": ["number", "null"], "minimum": 0}, "Work in all."),
+            param("phase", {"type": ["string", "null"]}, "Name of the current phase."),
+            param("message", {"type": ["string", "null"]}, "A short human message."),
+            param("item", {"type": "integer", "minimum": 0}, "Item index this report concerns."),
+        ],
+        "result": result("progress", S("Progress"), "The job's progress after the report."),
+        "errors": [E("JobNotFound"), E("InvalidState")] + COMMON,
+    },
+    {
+        "name": "log",
+        "summary": "Append a line to a running job's log.",
+        "description": "Job not running: -32004. The job's log keeps at most limits.max_log_bytes (oldest lines "
+                       "dropped first); one message over that limit is -32602 too_large (field message).",
+        "params": [id_param, param("message", {"type": "string"}, "The line.", True),
+                   param("level", {"allOf": [S("LogLevel")], "default": "info"}, "debug, info, warn or error.")],
+        "result": result("logResult", {"type": "object", "required": ["seq"],
+                                       "properties": {"seq": {"type": "integer", "minimum": 1}}},
+                         "The line's number within the job's log."),
+        "errors": [E("JobNotFound"), E("InvalidState")] + COMMON,
+    },
+    {
+        "name": "logs",
+        "summary": "Read a job's log, in pages.",
+        "description": "Lines with seq > since, oldest first, at most limit. next is the since for the following "
+                       "page, null when no line is left (to follow, poll with since = the last seq you saw, or "
+                       "subscribe to job.log). Lines dropped by max_log_bytes are simply absent. Any status.",
+        "params": [id_param,
+                   param("since", {"type": "integer", "minimum": 0, "default": 0}, "A line seq; 0 = from the start."),
+                   param("limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 200},
+                         "Lines per page, 1..10000.")],
+        "result": result("logsResult", {"type": "object", "required": ["lines", "next"],
+                                        "properties": {"lines": {"type": "array", "items": S("LogLine")},
+                                                       "next": {"type": ["integer", "null"], "minimum": 0}}},
+                         "A page of log lines."),
+        "errors": [E("JobNotFound")] + COMMON,
+    },
+    {
+        "name": "subscribe",
+        "summary": "Receive event notifications.",
+        "description": "Filters combine with AND, values within one with OR; no filter means everything. The "
+                       "response comes before the first event. seq is the kernel's latest seq at the moment of "
+                       "subscribing; live events follow it in seq order, without duplicates. With since: N the "
+                       "kernel first replays every matching event after N up to seq, then continues live with no "
+                       "gap. since above the latest seq: -32602; since older than the retained log (events are "
+                       "kept at least limits.event_retention, 24h): -32006 with data.oldest_seq (since = "
+                       "oldest_seq - 1 is the oldest accepted). jobs (present only when ids is given) holds a "
+                       "snapshot of each job of ids, in that order, as of seq; an id naming no job is -32001. "
+                       "Subscriptions belong to the connection and end with it.",
+        "params": [
+            param("ids", one_or_many(S("JobIdParam"), "job id"), "Only events of these jobs."),
+            param("types", one_or_many({"type": "string"}, "job type"), "Only events of jobs of these types."),
+            param("kinds", one_or_many(S("EventKind"), "event kind"), "Only these kinds of event."),
+            param("since", {"type": "integer", "minimum": 0}, "Replay matching events with seq > since first."),
+        ],
+        "result": result("subscribeResult", {"type": "object", "required": ["subscription", "seq"],
+                                             "properties": {"subscription": S("SubscriptionId"),
+                                                            "seq": {"type": "integer", "minimum": 0},
+                                                            "jobs": {"type": "array", "items": S("Job")}}},
+                         "The subscription id, the kernel's seq, and snapshots of ids."),
+        "errors": [E("JobNotFound"), E("CursorExpired")] + COMMON,
+    },
+    {
+        "name": "unsubscribe",
+        "summary": "End a subscription.",
+        "description": "Idempotent on the connection: any id this connection received from subscribe (live, "
+                       "dropped or already ended) answers true; any other string is -32602 (field subscription).",
+        "params": [param("subscription", S("SubscriptionId"), "From subscribe.", True)],
+        "result": true_result,
+        "errors": COMMON,
+    },
+    {
+        "name": "fetch",
+        "summary": "Lease async_api units (embedded broker).",
+        "description": "Leases up to max units of the given async_api types, in scheduling order (priority lane "
+                       "first, higher priority first, then older first), each unit's attempt counted. Answers as "
+                       "soon as at least one unit is available, or with leases: [] after wait_s; the connection "
+                       "keeps serving other calls meanwhile. A lease lasts lease_s unless extended; one that expires "
+                       "or whose connection closes puts the unit back (attempt counted; with no attempts left the "
+                       "unit fails with the error \"lease expired\"). A type that is not configured: -32002; a type "
+                       "whose mode is not async_api: -32602 (field types).",
+        "params": [
+            param("types", one_or_many({"type": "string"}, "job type"), "async_api job types to take units of.", True),
+            param("max", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1}, "Units at most."),
+            param("wait_s", {"type": "number", "minimum": 0, "maximum": 600, "default": 0},
+                  "Long-poll up to this many seconds for work."),
+            param("lease_s", {"type": "number", "minimum": 1, "maximum": 86400, "default": 30},
+                  "Lease duration in seconds."),
+        ],
+        "result": result("fetchResult", {"type": "object", "required": ["leases"],
+                                         "properties": {"leases": {"type": "array", "items": S("Lease")}}},
+                         "The units leased, possibly none."),
+        "errors": [E("UnknownType")] + COMMON,
+    },
+    {
+        "name": "ack",
+        "summary": "Report a leased unit's success.",
+        "description": "Committed when answered. Lease unknown, expired, already settled, or its job cancelled: "
+                       "-32005 (stop working on it).",
+        "params": [param("lease", S("LeaseId"), "From fetch.", True),
+                   param("result", {"default": None}, "The unit's result (any JSON value).")],
+        "result": true_result,
+        "errors": [E("LeaseExpired")] + COMMON,
+    },
+    {
+        "name": "nack",
+        "summary": "Report a leased unit's failure.",
+        "description": "The unit fails; with retryable true and attempts left it is retried after backoff, "
+                       "otherwise it is failed. Lease unknown, expired or cancelled: -32005.",
+        "params": [param("lease", S("LeaseId"), "From fetch.", True),
+                   param("error", S("ErrorInput"), "{message, ...} or a string taken as the message.", True),
+                   param("retryable", {"type": "boolean", "default": True}, "false: fail without retry.")],
+        "result": true_result,
+        "errors": [E("LeaseExpired")] + COMMON,
+    },
+    {
+        "name": "extend",
+        "summary": "Extend a lease.",
+        "description": "The lease now expires lease_s seconds from now (default: the lease_s it was fetched with). "
+                       "progress and log calls do not extend a lease. Lease unknown, expired or cancelled: -32005.",
+        "params": [param("lease", S("LeaseId"), "From fetch.", True),
+                   param("lease_s", {"type": "number", "minimum": 1, "maximum": 86400},
+                         "New duration from now, seconds.")],
+        "result": result("extendResult", {"type": "object", "required": ["lease", "expires_at"],
+                                          "properties": {"lease": S("LeaseId"), "expires_at": S("Time")}},
+                         "The lease and its new expiry."),
+        "errors": [E("LeaseExpired")] + COMMON,
+    },
+    {
+        "name": "settings.get",
+        "summary": "Read settings (workflow toggles).",
+        "description": "Without key: every known setting (configured under [workflow] or ever set), keys sorted. "
+                       "With key: just that one; a workflow toggle never configured nor set is false. A key outside "
+                       "workflow.<name>: -32602 (field key).",
+        "params": [param("key", S("SettingKey"), "workflow.<name>.")],
+        "result": result("settings", S("Settings"), "{key: value, ...}."),
+        "errors": COMMON,
+    },
+    {
+        "name": "settings.set",
+        "summary": "Change a setting.",
+        "description": "Committed when answered; the value persists across restarts and takes precedence over the "
+                       "config file's [workflow] (which only supplies defaults). A settings.changed event is "
+                       "emitted when the value actually changes. Value not a boolean: -32602 (field value).",
+        "params": [param("key", S("SettingKey"), "workflow.<name>.", True),
+                   param("value", {"type": "boolean"}, "The new value.", True)],
+        "result": result("settings", S("Settings"), "{key: value} as stored."),
+        "errors": COMMON,
+    },
+    {
+        "name": "schedules",
+        "summary": "The configured schedules.",
+        "description": "In config order. every as configured; next_run_at is the start of the next slot not yet "
+                       "enqueued (slots aligned to the Unix epoch)." + empty_note,
+        "params": [],
+        "result": result("schedules", {"type": "array", "items": S("Schedule")}, "One entry per [[schedules]]."),
+        "errors": COMMON,
+    },
+    {
+        "name": "stats",
+        "summary": "Kernel counters.",
+        "description": "Jobs by status, lanes and pools busy/total, live leases, latest event seq, uptime and "
+                       "client connections." + empty_note,
+        "params": [],
+        "result": result("stats", S("Stats"), "Counters."),
+        "errors": COMMON,
+    },
+    {
+        "name": "shutdown",
+        "summary": "Shut the kernel down gracefully.",
+        "description": "Answers true, then shuts down gracefully: stops accepting work, answers new requests with "
+                       "-32007, SIGTERMs running units (cancel_grace, then SIGKILL) and records them as interrupted "
+                       "(requeued at next start without counting an attempt), commits, removes the socket file and "
+                       "exits 0." + empty_note,
+        "params": [],
+        "result": true_result,
+        "errors": COMMON,
+    },
+    {
+        "name": "rpc.discover",
+        "summary": "This OpenRPC document.",
+        "description": "Returns protocol/openrpc.json." + empty_note,
+        "params": [],
+        "result": result("openrpcDocument", {"type": "object", "required": ["openrpc", "info", "methods"]},
+                         "The OpenRPC document."),
+        "errors": COMMON,
+    },
+]
+for m in methods:
+    m["paramStructure"] = "by-name"
+
+examples = {
+    "enqueue": [{"name": "enqueue a command", "params": [
+        {"name": "type", "value": "command"},
+        {"name": "payload", "value": {"argv": ["echo", "hi"]}}],
+        "result": {"name": "enqueueResult", "value": {"job": {
+            "id": "1", "type": "command", "dispatch_mode": "internal", "status": "pending", "priority": 50,
+            "lane": "normal", "payload": {"argv": ["echo", "hi"]}, "created_by": "anonymous",
+            "idempotency_key": None, "parent_id": None, "manual": False, "attempt": 0, "max_attempts": 3,
+            "run_at": None, "cancel_requested": False,
+            "progress": {"current": 0, "total": None, "percent": None, "phase": None, "message": None},
+            "items": None, "children": {"total": 0}, "result": None, "error": None,
+            "created_at": "2026-11-23T09:31:50.123Z", "started_at": None, "finished_at": None,
+            "last_activity_at": None, "updated_at": "2026-11-23T09:31:50.123Z"}, "duplicate": False}}}],
+}
+for m in methods:
+    if m["name"] in examples:
+        m["examples"] = examples[m["name"]]
+
+notifications = [
+    {
+        "name": "event",
+        "summary": "Sent by the kernel to a subscriber (a JSON-RPC notification: no id, never answered).",
+        "description": "One per matching event, in seq order, never before the subscribe response.",
+        "params": [{"name": k, "required": True, "schema": {"$ref": f"#/components/schemas/Event/properties/{k}"}}
+                   for k in ["subscription", "seq", "ts", "kind", "job_id", "data"]],
+        "x-params-schema": S("Event"),
+    },
+    {
+        "name": "subscription.dropped",
+        "summary": "Sent by the kernel when a subscriber fell behind (notification).",
+        "description": "The connection's outbound buffer passed limits.max_outbound_bytes: this subscription gets no "
+                       "further events. Resubscribe with since: last_seq to miss nothing.",
+        "params": [{"name": "subscription", "required": True, "schema": S("SubscriptionId")},
+                   {"name": "last_seq", "required": True,
+                    "schema": {"$ref": "#/components/schemas/SubscriptionDropped/properties/last_seq"}}],
+        "x-params-schema": S("SubscriptionDropped"),
+    },
+]
+
+worker_protocol = {
+    "description": "The worker protocol (SPEC 5.2): JSON-RPC over a persistent worker's stdin/stdout (NDJSON). "
+                   "The worker's channel is also a client connection: it may call progress, log, enqueue (parent "
+                   "defaults to the job in hand) and settings.get.",
+    "kernel_to_worker": [
+        {"name": "run", "summary": "Request: handle one unit. One run at a time per process.",
+         "params": [{"name": "job", "required": True, "schema": S("Job")},
+                    {"name": "item", "required": True, "schema": {"oneOf": [S("Item"), {"type": "null"}]}},
+                    {"name": "items", "required": True,
+                     "schema": {"oneOf": [{"type": "array", "items": S("Item")}, {"type": "null"}]}}],
+         "result": {"name": "runResult", "schema": {"oneOf": [
+             {"type": "object", "required": ["result"], "properties": {"result": {}}},
+             {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
+                 "type": "object", "required": ["index", "status"],
+                 "properties": {"index": {"type": "integer"}, "status": {"enum": ["success", "failed"]},
+                                "result": {}, "error": S("ErrorInput")}}}}}]}},
+         "errors": [E("RequestCancelled")],
+         "description": "A JSON-RPC error fails the unit, retryably unless error.data.retryable is false."},
+        {"name": "cancel", "summary": "Notification: stop the run in hand; answer it with -32800.",
+         "params": [{"name": "job_id", "required": True, "schema": S("JobId")}]},
+    ],
+    "worker_to_kernel": [
+        {"name": "heartbeat", "summary": "Notification: liveness, at least every pipeline.heartbeat while busy. "
+                                         "Any message counts as a heartbeat.",
+         "params": [{"name": "job_id", "required": True, "schema": S("JobId")}]},
+    ],
+}
+
+document = {
+    "openrpc": "1.2.6",
+    "info": {
+        "title": "jobkernel",
+        "version": "1",
+        "description": "A local job-dispatch kernel spoken to over JSON-RPC 2.0 on stdio or a Unix socket "
+                       "(default $JOBKERNEL_HOME/kernel.sock, else ~/.local/state/jobkernel/kernel.sock), "
+                       "NDJSON or Content-Length framing. Parameters are by name; unknown parameters are -32602. "
+                       "info.version is the protocol version. Errors carry data.reason (see "
+                       "components/schemas/ErrorData). Server-to-client notifications are described under "
+                       "components/x-notifications, the worker protocol under components/x-worker-protocol. "
+                       "See protocol/protocol.md.",
+    },
+    "methods": methods,
+    "components": {
+        "schemas": schemas,
+        "errors": errors,
+        "x-notifications": notifications,
+        "x-worker-protocol": worker_protocol,
+    },
+}
+
+
+def render():
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "openrpc.json")
+    if "--check" in sys.argv:
+        sys.exit(0 if open(out, encoding="utf-8").read() == render() else 1)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write(render())
