@@ -7,6 +7,8 @@ struct Lease {
     var index: Int
     var connectionID: UInt64
     var expiresAt: Millis
+    /// The lease duration asked for by `fetch`: the default for `extend`.
+    var durationMs: Int64
 }
 
 /// A `fetch` waiting for work.
@@ -36,8 +38,8 @@ extension Kernel {
             }
         }
         guard (1...1000).contains(max) else { throw RPCError.invalidParams("`max` must be 1..1000", field: "max") }
-        guard waitS >= 0 && waitS <= 3600 else { throw RPCError.invalidParams("`wait_s` must be 0..3600", field: "wait_s") }
-        guard leaseS > 0 && leaseS <= 86400 else { throw RPCError.invalidParams("`lease_s` must be above 0 and at most 86400", field: "lease_s") }
+        guard waitS >= 0 && waitS <= 600 else { throw RPCError.invalidParams("`wait_s` must be 0..600", field: "wait_s") }
+        guard leaseS >= 1 && leaseS <= 86400 else { throw RPCError.invalidParams("`lease_s` must be 1..86400", field: "lease_s") }
         let leaseMs = Int64(leaseS * 1000)
         let granted = try take(types: types, max: max, leaseMs: leaseMs, conn: conn)
         if !granted.isEmpty || waitS == 0 {
@@ -70,7 +72,7 @@ extension Kernel {
             unit.attempt = job.attempt
             leaseCounter += 1
             let lease = Lease(id: "\(leasePrefix)-\(leaseCounter)", jobID: job.id, index: head.index,
-                              connectionID: conn.id, expiresAt: now + leaseMs)
+                              connectionID: conn.id, expiresAt: now + leaseMs, durationMs: leaseMs)
             leases[lease.id] = lease
             leasesByJob[job.id, default: []].insert(lease.id)
             conn.leases.insert(lease.id)
@@ -79,6 +81,7 @@ extension Kernel {
                 "lease": .string(lease.id),
                 "job": try jobJSON(job),
                 "item": job.itemized ? ["index": .int(unit.index), "value": unit.value] : .null,
+                "attempt": .int(job.attempt),
                 "expires_at": .string(Timestamp.format(lease.expiresAt)),
             ])
         }
@@ -169,9 +172,9 @@ extension Kernel {
     /// `extend {lease, lease_s?}`: pushes the lease's expiry out.
     func extend(_ p: inout Params) throws -> JSON {
         var lease = try lease(&p)
-        let leaseS = try p.optionalDouble("lease_s") ?? 30
+        let leaseS = try p.optionalDouble("lease_s") ?? Double(lease.durationMs) / 1000
         try p.rejectUnknown()
-        guard leaseS > 0 && leaseS <= 86400 else { throw RPCError.invalidParams("`lease_s` must be above 0 and at most 86400", field: "lease_s") }
+        guard leaseS >= 1 && leaseS <= 86400 else { throw RPCError.invalidParams("`lease_s` must be 1..86400", field: "lease_s") }
         lease.expiresAt = now + Int64(leaseS * 1000)
         leases[lease.id] = lease
         addDeadline(at: lease.expiresAt, .lease(lease.id))
@@ -179,6 +182,6 @@ extension Kernel {
             job.lastActivityAt = now
             active[lease.jobID] = job
         }
-        return ["expires_at": .string(Timestamp.format(lease.expiresAt))]
+        return ["lease": .string(lease.id), "expires_at": .string(Timestamp.format(lease.expiresAt))]
     }
 }

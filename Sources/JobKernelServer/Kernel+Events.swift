@@ -95,18 +95,21 @@ extension Kernel {
                 throw RPCError.cursorExpired(oldestSeq: Int(oldest))
             }
         }
+        // Snapshots as of `seq`: taken in the same turn as the registration, so no change falls between.
+        var snapshots: JSON?
+        if let idList = try p.stringOrStringArray("ids") {
+            snapshots = .array(try idList.map { s in
+                guard let j = try job(try parseJobID(s, field: "ids")) else { throw RPCError.notFound(jobID: s) }
+                return try jobJSON(j)
+            })
+        }
         let sid = nextSubscriptionID
         nextSubscriptionID += 1
         let start = since ?? lastSeq
         subscriptions[sid] = Subscription(id: sid, connectionID: conn.id, ids: ids, types: types, kinds: kinds, lastSeq: start)
         conn.subscriptions.insert(sid)
         var result: JSONObject = ["subscription": .string(String(sid)), "seq": .int(Int(lastSeq))]
-        if let idList = try p.stringOrStringArray("ids") {
-            result["jobs"] = .array(try idList.map { s in
-                guard let j = try job(try parseJobID(s, field: "ids")) else { return .null }
-                return try jobJSON(j)
-            })
-        }
+        if let snapshots { result["jobs"] = snapshots }
         reply(.object(result))
         if start < lastSeq {
             try store.events(after: start, through: lastSeq) { e in deliver(e, to: sid) }

@@ -165,8 +165,6 @@ extension Kernel {
         var canonical: JSONObject = ["type": .string(typeName), "payload": payload]
         if let items { canonical["items"] = .array(items) }
         if let priority { canonical["priority"] = .int(priority) }
-        if let runAtText { canonical["run_at"] = .string(runAtText) }
-        if let delayS { canonical["delay_s"] = .double(delayS) }
         if let maxAttempts { canonical["max_attempts"] = .int(maxAttempts) }
         if let timeoutS { canonical["timeout_s"] = .double(timeoutS) }
         if let parentText { canonical["parent_id"] = .string(parentText) }
@@ -363,7 +361,7 @@ extension Kernel {
             "leases": .int(leases.count),
             "lanes": [
                 "normal": ["busy": .int(busy[.normal]!), "total": .int(config.pipeline.maxParallelJobs - config.pipeline.priorityLaneSlots)],
-                "priority": ["busy": .int(busy[.priority]!), "total": .int(config.pipeline.priorityLaneSlots)],
+                "priority": ["busy": .int(busy[.priority]!), "total": .int(config.pipeline.maxParallelJobs)],
             ],
             "pools": [
                 "internal": ["busy": 0, "total": .int(config.pools.internalWorkers)],

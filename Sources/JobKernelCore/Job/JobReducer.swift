@@ -183,6 +183,8 @@ public enum JobReducer {
             job.waiting = 0
             job.cancelRequested = false
             job.error = nil
+            job.result = .null
+            job.startedAt = nil
             job.finishedAt = nil
             job.runAt = nil
             effects.append(.dispatchPendingUnits)
@@ -198,6 +200,7 @@ public enum JobReducer {
                 job.waiting = 0
             }
             job.finishedAt = now
+            job.error = JobError(message: "workflow toggle \(toggle) is off")
             setStatus(&job, .skipped, &effects)
             effects.append(.finalized(.skipped))
         }
