@@ -21,6 +21,15 @@ public class LoopHandle {
         return raw
     }
 
+    /// Closes and frees an initialised handle that never got a wrapper (e.g. a failed `uv_accept`).
+    static func discard(_ raw: UnsafeMutableRawPointer) {
+        let handle = raw.assumingMemoryBound(to: uv_handle_t.self)
+        handle.pointee.data = nil
+        uv_close(handle) { handle in
+            if let handle { UnsafeMutableRawPointer(handle).deallocate() }
+        }
+    }
+
     /// Takes over an initialised handle; the handle now retains `self` until closed.
     init(loop: EventLoop, raw: UnsafeMutableRawPointer) {
         self.loop = loop
