@@ -92,3 +92,14 @@ public final class EventLoop {
         if status == 0 { uv.deallocate() }
     }
 }
+
+extension EventLoop {
+    /// Runs `body` on a later loop turn (a one-shot zero timer); for rare paths that must not call back re-entrantly.
+    func deferred(_ body: @escaping () -> Void) {
+        let timer = LoopTimer(loop: self)
+        timer.start(afterMs: 0) {
+            timer.close()
+            body()
+        }
+    }
+}
