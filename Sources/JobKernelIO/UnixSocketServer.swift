@@ -15,7 +15,8 @@ public final class UnixSocketServer: LoopHandle {
     public var onConnection: ((Stream) -> Void)?
     /// Called when accepting fails (e.g. EMFILE); the server keeps listening.
     public var onAcceptError: ((UVError) -> Void)?
-    /// Device and inode of the file we bound, so `close()` never unlinks a successor's socket.
+    /// Device and inode of the file we bound, so `close()` does not unlink a successor's socket
+    /// (best effort: a freed inode number can be reused).
     private var boundFile: (dev: UInt, ino: UInt)?
 
     /// Binds `path` with permissions `mode` and starts listening.
@@ -36,6 +37,11 @@ public final class UnixSocketServer: LoopHandle {
             default: throw .system(operation: "bind", path: path, errno: -bound)
             }
         }
+        // libuv would unlink `pipe_fname` on close whatever file is there by then; we unlink
+        // ourselves, only if it is still our file. (libuv strdup'ed it with the default malloc.)
+        let pipe = raw.assumingMemoryBound(to: uv_pipe_t.self)
+        free(UnsafeMutableRawPointer(mutating: pipe.pointee.pipe_fname))
+        pipe.pointee.pipe_fname = nil
         var info = stat()
         if lstat(path, &info) == 0 { boundFile = (UInt(info.st_dev), UInt(info.st_ino)) }
         // Before listen(), connects are refused, so the default-umask mode is never usable by others.
