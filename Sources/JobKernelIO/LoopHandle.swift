@@ -14,7 +14,8 @@ public class LoopHandle {
     public private(set) var isClosed = false
 
     /// Allocates zeroed memory for a handle of `type`; call `uv_*_init` on it, then `init(loop:raw:)`.
-    static func allocate(_ type: uv_handle_type) -> UnsafeMutableRawPointer {
+    static func allocate(_ type: uv_handle_type, on loop: EventLoop) -> UnsafeMutableRawPointer {
+        precondition(!loop.isClosed, "creating a handle on a closed EventLoop")
         let size = uv_handle_size(type)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)

@@ -21,10 +21,10 @@ public final class LoopHook: LoopHandle {
         let raw: UnsafeMutableRawPointer
         switch phase {
         case .prepare:
-            raw = LoopHandle.allocate(UV_PREPARE)
+            raw = LoopHandle.allocate(UV_PREPARE, on: loop)
             uv_prepare_init(loop.uv, raw.assumingMemoryBound(to: uv_prepare_t.self))
         case .check:
-            raw = LoopHandle.allocate(UV_CHECK)
+            raw = LoopHandle.allocate(UV_CHECK, on: loop)
             uv_check_init(loop.uv, raw.assumingMemoryBound(to: uv_check_t.self))
         }
         super.init(loop: loop, raw: raw)

@@ -6,7 +6,7 @@ public final class LoopTimer: LoopHandle {
 
     /// Creates a stopped timer on `loop`.
     public init(loop: EventLoop) {
-        let raw = LoopHandle.allocate(UV_TIMER)
+        let raw = LoopHandle.allocate(UV_TIMER, on: loop)
         uv_timer_init(loop.uv, raw.assumingMemoryBound(to: uv_timer_t.self))
         super.init(loop: loop, raw: raw)
     }

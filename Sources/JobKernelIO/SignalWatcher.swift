@@ -10,7 +10,7 @@ public final class SignalWatcher: LoopHandle {
     public init(loop: EventLoop, signal: Int32, _ callback: @escaping () -> Void) throws(UVError) {
         self.signal = signal
         self.callback = callback
-        let raw = LoopHandle.allocate(UV_SIGNAL)
+        let raw = LoopHandle.allocate(UV_SIGNAL, on: loop)
         let status = uv_signal_init(loop.uv, raw.assumingMemoryBound(to: uv_signal_t.self))
         if status < 0 {
             raw.deallocate()

@@ -85,8 +85,9 @@ public final class Stdio: DuplexStream {
             stream.onRead = { self.onRead?($0) }
             stream.onEOF = { self.inputEnded() }
             stream.onClose = {
-                if let error = stream.closeError { self.fail(error) }
                 self.inputOpen = false
+                // A side that closes by itself (an error, EventLoop.close) takes the channel down.
+                if let error = stream.closeError { self.fail(error) } else { self.close() }
                 self.finishCloseIfDone()
             }
         case .file(let reader):
@@ -99,8 +100,12 @@ public final class Stdio: DuplexStream {
         if case .stream(let stream) = output {
             stream.onWritesDrained = { self.onWritesDrained?() }
             stream.onClose = {
-                if let error = stream.closeError { self.fail(error) }
                 self.outputOpen = false
+                if let error = stream.closeError {
+                    self.fail(error)
+                } else if !self.writeShut {
+                    self.close()
+                }
                 self.finishCloseIfDone()
             }
         }
@@ -212,7 +217,11 @@ public final class Stdio: DuplexStream {
         case .none: outputOpen = false
         }
         // onClose always arrives on a later turn, as it does for a Stream.
-        loop.deferred { self.finishCloseIfDone() }
+        if loop.isClosed {
+            finishCloseIfDone()
+        } else {
+            loop.deferred { self.finishCloseIfDone() }
+        }
     }
 
     private func fail(_ error: UVError) {

@@ -47,14 +47,14 @@ public final class Stream: LoopHandle, DuplexStream {
         let raw: UnsafeMutableRawPointer
         switch uv_guess_handle(fd) {
         case UV_TTY:
-            raw = LoopHandle.allocate(UV_TTY)
+            raw = LoopHandle.allocate(UV_TTY, on: loop)
             let status = uv_tty_init(loop.uv, raw.assumingMemoryBound(to: uv_tty_t.self), fd, ttyReadable ? 1 : 0)
             if status < 0 {
                 raw.deallocate()
                 throw UVError(status, "uv_tty_init(\(fd))")
             }
         case UV_NAMED_PIPE, UV_TCP:
-            raw = LoopHandle.allocate(UV_NAMED_PIPE)
+            raw = LoopHandle.allocate(UV_NAMED_PIPE, on: loop)
             uv_pipe_init(loop.uv, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
             let status = uv_pipe_open(raw.assumingMemoryBound(to: uv_pipe_t.self), fd)
             if status < 0 {

@@ -23,7 +23,7 @@ public final class UnixSocketServer: LoopHandle {
     public init(loop: EventLoop, path: String, mode: mode_t = 0o600, backlog: Int32 = 511) throws(SocketError) {
         self.path = path
         try UnixSocketServer.clearPath(path)
-        let raw = LoopHandle.allocate(UV_NAMED_PIPE)
+        let raw = LoopHandle.allocate(UV_NAMED_PIPE, on: loop)
         uv_pipe_init(loop.uv, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
         super.init(loop: loop, raw: raw)
 
@@ -66,7 +66,7 @@ public final class UnixSocketServer: LoopHandle {
             onAcceptError?(UVError(status, "accept"))
             return
         }
-        let raw = LoopHandle.allocate(UV_NAMED_PIPE)
+        let raw = LoopHandle.allocate(UV_NAMED_PIPE, on: loop)
         uv_pipe_init(loop.uv, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
         let accepted = uv_accept(self.raw.assumingMemoryBound(to: uv_stream_t.self),
                                  raw.assumingMemoryBound(to: uv_stream_t.self))

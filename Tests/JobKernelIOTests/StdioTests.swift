@@ -177,4 +177,18 @@ import Testing
         #expect(String(decoding: received, as: UTF8.self) == text)
         loop.close()
     }
+
+    @Test func loopCloseClosesStdioAndReportsIt() throws {
+        let loop = try EventLoop()
+        let (inRead, inWrite) = makePipe()
+        let (outRead, outWrite) = makePipe()
+        defer { close(inWrite); close(outRead) }
+        let stdio = try Stdio(loop: loop, inputFD: inRead, outputFD: outWrite)
+        var closes = 0
+        stdio.onClose = { closes += 1 }
+        stdio.startReading()
+        loop.close()
+        #expect(stdio.isClosed)
+        #expect(closes == 1)
+    }
 }
