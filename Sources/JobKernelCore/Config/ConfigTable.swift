@@ -47,10 +47,12 @@ struct ConfigTable {
         return text
     }
 
-    /// An integer within `range`; `meaning` says what the number is for, in the error's fix.
+    /// An integer within `range`; `meaning` says what the number is for, in the error's fix
+    /// ("set it to <meaning>").
     func int(_ key: String, in range: ClosedRange<Int> = Int.min...Int.max, _ meaning: String? = nil)
         throws(ConfigError) -> Int?
     {
+        let meaning = meaning.map { "set it to " + $0 }
         guard let value = object[key] else { return nil }
         guard let number = value.intValue else {
             throw error(key, "expected an integer, got \(ConfigTable.describe(value))", fix: meaning)
