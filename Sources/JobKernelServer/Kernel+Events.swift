@@ -105,7 +105,7 @@ extension Kernel {
         }
         let sid = nextSubscriptionID
         nextSubscriptionID += 1
-        let start = since ?? lastSeq
+        let start = since.map(Int64.init) ?? lastSeq
         subscriptions[sid] = Subscription(id: sid, connectionID: conn.id, ids: ids, types: types, kinds: kinds, lastSeq: start)
         conn.subscriptions.insert(sid)
         var result: JSONObject = ["subscription": .string(String(sid)), "seq": .int(Int(lastSeq))]

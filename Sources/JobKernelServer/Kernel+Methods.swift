@@ -1,5 +1,6 @@
 import Glibc
 import JobKernelCore
+import JobKernelIO
 import JobKernelStore
 
 extension Kernel {

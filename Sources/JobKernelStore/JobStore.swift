@@ -401,4 +401,13 @@ public struct StoredEvent: Sendable {
     public var jobID: Int64?
     public var type: String?
     public var data: [UInt8]
+
+    public init(seq: Int64, ts: Millis, kind: String, jobID: Int64?, type: String?, data: [UInt8]) {
+        self.seq = seq
+        self.ts = ts
+        self.kind = kind
+        self.jobID = jobID
+        self.type = type
+        self.data = data
+    }
 }
