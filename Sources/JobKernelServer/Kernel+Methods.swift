@@ -198,16 +198,21 @@ extension Kernel {
         return id
     }
 
-    private func requireJob(_ p: inout Params) throws -> Job {
-        let text = try p.string("id")
-        let id = try parseJobID(text, field: "id")
-        guard let job = try job(id) else { throw RPCError.notFound(jobID: text) }
+    /// Reads the `id` parameter (a job id), without looking the job up: params are all checked
+    /// before the call itself (SPEC §4).
+    private func jobIDParam(_ p: inout Params) throws -> Int64 {
+        try parseJobID(try p.string("id"), field: "id")
+    }
+
+    private func requireJob(_ id: Int64) throws -> Job {
+        guard let job = try job(id) else { throw RPCError.notFound(jobID: String(id)) }
         return job
     }
 
     private func get(_ p: inout Params) throws -> JSON {
-        let job = try requireJob(&p)
+        let id = try jobIDParam(&p)
         try p.rejectUnknown()
+        let job = try requireJob(id)
         return try jobJSON(job)
     }
 
@@ -239,16 +244,18 @@ extension Kernel {
     }
 
     private func cancel(_ p: inout Params) throws -> JSON {
-        let job = try requireJob(&p)
+        let id = try jobIDParam(&p)
         let reason = try p.optionalString("reason")
         try p.rejectUnknown()
+        let job = try requireJob(id)
         try apply(job.id, unit: nil, .cancelRequested(reason: reason))
         return try jobJSON(try self.job(job.id)!)
     }
 
     private func retry(_ p: inout Params) throws -> JSON {
-        let job = try requireJob(&p)
+        let id = try jobIDParam(&p)
         try p.rejectUnknown()
+        let job = try requireJob(id)
         try apply(job.id, unit: nil, .retryRequested)
         return try jobJSON(try self.job(job.id)!)
     }
@@ -258,13 +265,14 @@ extension Kernel {
     }
 
     private func progress(_ p: inout Params) throws -> JSON {
-        var job = try requireJob(&p)
+        let id = try jobIDParam(&p)
         let current = try p.optionalInt("current")
         let total = try p.optionalInt("total")
         let phase = try p.optionalString("phase")
         let message = try p.optionalString("message")
         let item = try p.optionalInt("item")
         try p.rejectUnknown()
+        var job = try requireJob(id)
         try requireRunning(job)
         if let item, !job.itemized || item < 0 || item >= job.units.total {
             throw RPCError.invalidParams("`item` \(item) is not an item index of job \(job.id)", field: "item")
@@ -282,24 +290,26 @@ extension Kernel {
     }
 
     private func log(_ p: inout Params) throws -> JSON {
-        let job = try requireJob(&p)
+        let id = try jobIDParam(&p)
         let message = try p.string("message")
         let level = try p.optionalString("level") ?? "info"
         try p.rejectUnknown()
         guard ["debug", "info", "warn", "error"].contains(level) else {
             throw RPCError.invalidParams("`level` must be debug, info, warn or error", field: "level")
         }
+        let job = try requireJob(id)
         try requireRunning(job)
         return ["seq": .int(Int(try appendLog(job, level: level, message: message)))]
     }
 
     private func logs(_ p: inout Params) throws -> JSON {
-        let job = try requireJob(&p)
+        let id = try jobIDParam(&p)
         let since = try p.optionalInt("since") ?? 0
         let limit = try p.optionalInt("limit") ?? 200
         try p.rejectUnknown()
         guard (1...10000).contains(limit) else { throw RPCError.invalidParams("`limit` must be 1..10000", field: "limit") }
         guard since >= 0 else { throw RPCError.invalidParams("`since` must be 0 or more", field: "since") }
+        let job = try requireJob(id)
         let lines = try store.logs(jobID: job.id, since: Int64(since), limit: limit)
         var next: JSON = .null
         if let last = lines.last, lines.count == limit, last.seq < (try store.lastLogSeq(jobID: job.id)) {
