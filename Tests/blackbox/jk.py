@@ -648,6 +648,17 @@ class StdioKernel(KernelBase):
 
 # ---- small helpers used across test files
 
+_ANY = object()
+
+def assert_error(msg, code, reason=None, id=_ANY):
+    assert isinstance(msg, dict) and "error" in msg, f"expected an error response, got {msg!r}"
+    assert msg["error"]["code"] == code, msg
+    if reason is not None:
+        assert (msg["error"].get("data") or {}).get("reason") == reason, msg
+    if id is not _ANY:
+        assert "id" in msg and msg["id"] == id, msg
+
+
 
 def enqueue(c, type="remote", **params):
     r = c.call("enqueue", {"type": type, **params})
