@@ -347,19 +347,6 @@ extension Kernel {
         return .invalidParams("unknown setting \"\(key)\"; settings are the [workflow] toggles: \(known.isEmpty ? "none declared" : known)", field: "key")
     }
 
-    private func schedulesList() -> JSON {
-        .array(config.schedules.map { s in
-            let state = try? store.scheduleState(name: s.name)
-            let slot = now / s.everyMs
-            let next = (state?.lastSlot ?? -1) >= slot ? (slot + 1) * s.everyMs : now
-            return [
-                "name": .string(s.name), "type": .string(s.type), "every": s.every,
-                "next_run_at": .string(Timestamp.format(next)),
-                "last_job_id": state?.lastJobID.map { .string(String($0)) } ?? .null,
-            ]
-        })
-    }
-
     private func stats() throws -> JSON {
         var byStatus = JSONObject()
         let counts = try store.statusCounts()

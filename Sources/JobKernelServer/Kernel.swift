@@ -112,6 +112,7 @@ public final class Kernel {
         for job in active.values where job.status == .scheduled {
             if let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
         }
+        for i in config.schedules.indices { runSchedule(i) }
         try store.commit()
     }
 
@@ -257,6 +258,8 @@ public final class Kernel {
                 expireLease(id, now: t)
             case .fetchTimeout(let waiterID):
                 fetchTimedOut(waiterID)
+            case .schedule(let index):
+                runSchedule(index)
             }
         }
         if !typesToPump.isEmpty { pumpWaiters() }

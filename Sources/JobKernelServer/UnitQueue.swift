@@ -50,6 +50,7 @@ struct Deadline: Comparable {
         case runAt(jobID: Int64)
         case lease(String)
         case fetchTimeout(UInt64)
+        case schedule(Int)
     }
     var at: Millis
     var seq: UInt64
