@@ -30,10 +30,12 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "HeapModule", package: "swift-collections"),
         ]),
+        // The sync_api pool's worker role: POSTs batches with FoundationNetworking (libcurl).
+        .target(name: "JobKernelSyncWorker", dependencies: ["JobKernelCore"]),
         // A blocking client over the Unix socket, used by the CLI.
         .target(name: "JobKernelClient", dependencies: ["JobKernelCore"]),
         .executableTarget(name: "jobkernel", dependencies: [
-            "JobKernelServer", "JobKernelClient",
+            "JobKernelServer", "JobKernelClient", "JobKernelSyncWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
