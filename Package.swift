@@ -5,6 +5,7 @@ let package = Package(
     name: "jobkernel",
     products: [
         .executable(name: "jobkernel", targets: ["jobkernel"]),
+        .executable(name: "jobkernel-supervise", targets: ["jobkernel-supervise"]),
         .library(name: "JobKernelClient", targets: ["JobKernelClient"]),
     ],
     dependencies: [
@@ -38,6 +39,9 @@ let package = Package(
             "JobKernelServer", "JobKernelClient", "JobKernelSyncWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Plain C: the supervisor every handler and worker runs under (setsid, parent-death
+        // signal, subreaper), installed next to the jobkernel binary.
+        .executableTarget(name: "jobkernel-supervise", path: "Sources/jobkernel-supervise"),
 
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
         .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore"]),
