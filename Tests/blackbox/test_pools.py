@@ -60,7 +60,7 @@ def gone(pid):
 def test_command_type_runs_argv_and_reports_result_progress_and_logs(kernel_factory):
     k = kernel_factory(pools_config())
     c = k.client()
-    script = ('read input; echo "$input" > stdin.json; '
+    script = ('cat > stdin.json; '
               'echo \'{"progress":{"current":1,"total":2,"phase":"one"}}\'; '
               'echo plain line; echo to-stderr >&2; echo \'{"log":"structured"}\'; '
               'echo "{\\"result\\":{\\"job\\":\\"$JOBKERNEL_JOB_ID\\",\\"attempt\\":\\"$JOBKERNEL_ATTEMPT\\",\\"type\\":\\"$JOBKERNEL_JOB_TYPE\\"}}"')
