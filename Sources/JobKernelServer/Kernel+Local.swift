@@ -113,6 +113,8 @@ extension Kernel {
     func pumpLocal() {
         guard !shuttingDown, !localTypeNames.isEmpty else { return }
         let p = config.pipeline
+        // Types whose queued units cannot start now (their jobs already run a batch).
+        var blocked: Set<String> = []
         while true {
             var running = 0, normal = 0
             var byType: [String: Int] = [:]
@@ -125,7 +127,7 @@ extension Kernel {
             }
             guard running < p.maxParallelJobs else { return }
             var eligible: [String] = []
-            for name in localTypeNames where queues.count(type: name) > 0 {
+            for name in localTypeNames where queues.count(type: name) > 0 && !blocked.contains(name) {
                 let type = config.types[name]!
                 if let c = type.concurrency, byType[name, default: 0] >= c { continue }
                 if byMode[type.mode, default: 0] >= (config.pools.workers(for: type.mode) ?? 0) { continue }
@@ -140,9 +142,15 @@ extension Kernel {
             var indices: [Int] = []
             var jobID: Int64?
             let batchSize = type.mode == .syncAPI ? max(1, type.batchSize) : 1
+            // A sync_api job posts batch after batch (SPEC §5.3): one in flight at a time.
+            var deferred: [QueuedUnit] = []
             while indices.count < batchSize, let head = queues.peek(types: [typeName])?.unit {
                 if let jobID, head.jobID != jobID { break }
                 _ = queues.popMax(type: typeName)
+                if type.mode == .syncAPI, jobID == nil, runsByJob[head.jobID] != nil {
+                    deferred.append(head)
+                    continue
+                }
                 guard let job = active[head.jobID], !job.cancelRequested,
                       job.status == .pending || job.status == .running,
                       let unit = try? store.unit(jobID: head.jobID, index: head.index),
@@ -155,7 +163,12 @@ extension Kernel {
                 jobID = head.jobID
                 indices.append(head.index)
             }
-            if let jobID, !indices.isEmpty { start(type: type, jobID: jobID, indices: indices) }
+            for unit in deferred { queues.push(type: typeName, unit) }
+            if let jobID, !indices.isEmpty {
+                start(type: type, jobID: jobID, indices: indices)
+            } else {
+                blocked.insert(typeName)
+            }
         }
     }
 
