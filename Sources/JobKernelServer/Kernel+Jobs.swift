@@ -8,9 +8,10 @@ extension Kernel {
         return try store.job(id: id)
     }
 
-    /// The job object with its children counts.
+    /// The job object with its children counts (queried only for jobs that have children).
     func jobJSON(_ job: Job) throws -> JSON {
-        job.json(children: try store.childCounts(of: job.id))
+        guard parents.contains(job.id) else { return job.json() }
+        return job.json(children: try store.childCounts(of: job.id))
     }
 
     /// Feeds `event` to the reducer for the job (and unit), persists the outcome and carries out
@@ -126,8 +127,9 @@ extension Kernel {
             manual: r.manual, maxAttempts: r.maxAttempts ?? config.maxAttempts(for: r.type),
             timeoutMs: r.timeoutMs ?? r.type.timeoutMs, runAt: r.runAt, itemized: r.items != nil,
             units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)
-        try store.insert(&job, items: r.items, request: r.canonical)
+        try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
         active[job.id] = job
+        if let parent = r.parentID { parents.insert(parent) }
         try emit("job.created", job: job, data: ["job": job.json()])
         if scheduled {
             addDeadline(at: r.runAt!, .runAt(jobID: job.id))

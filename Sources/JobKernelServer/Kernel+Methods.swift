@@ -170,18 +170,21 @@ extension Kernel {
         }
         guard let type = config.types[typeName] else { throw RPCError.unknownType(typeName) }
 
-        var canonical: JSONObject = ["type": .string(typeName), "payload": payload]
-        if let items { canonical["items"] = .array(items) }
-        if let priority { canonical["priority"] = .int(priority) }
-        if let maxAttempts { canonical["max_attempts"] = .int(maxAttempts) }
-        if let timeoutS { canonical["timeout_s"] = .double(timeoutS) }
-        if let parentText { canonical["parent_id"] = .string(parentText) }
-        if manual { canonical["manual"] = true }
+        var canonical: JSONObject = [:]
+        if key != nil {
+            canonical = ["type": .string(typeName), "payload": payload]
+            if let items { canonical["items"] = .array(items) }
+            if let priority { canonical["priority"] = .int(priority) }
+            if let maxAttempts { canonical["max_attempts"] = .int(maxAttempts) }
+            if let timeoutS { canonical["timeout_s"] = .double(timeoutS) }
+            if let parentText { canonical["parent_id"] = .string(parentText) }
+            if manual { canonical["manual"] = true }
+        }
 
         let (job, duplicate) = try enqueue(EnqueueRequest(
             type: type, payload: payload, items: items, priority: priority, idempotencyKey: key,
             createdBy: createdBy, runAt: runAt, maxAttempts: maxAttempts, timeoutMs: timeoutS.map { Int64($0 * 1000) },
-            parentID: parentID, manual: manual, canonical: Kernel.canonicalString(.object(canonical))))
+            parentID: parentID, manual: manual, canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical))))
         return ["job": try jobJSON(job), "duplicate": .bool(duplicate)]
     }
 

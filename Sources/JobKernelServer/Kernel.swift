@@ -18,6 +18,10 @@ public final class Kernel {
 
     /// Jobs that are not terminal, by id. Terminal jobs live only in the store.
     var active: [Int64: Job] = [:]
+    /// Jobs that have children: only these need their `children` counts queried.
+    var parents: Set<Int64> = []
+    /// The backoff jitter's source: cheap, and seeded once (no syscall per transition).
+    private var rng = Xorshift(seed: UInt64(Kernel.wallClock()) | 1)
     var queues = UnitQueues()
     /// Types whose queues gained units this turn: waiting fetches are served at the turn's end.
     var typesToPump: Set<String> = []
@@ -100,9 +104,21 @@ public final class Kernel {
 
     var now: Millis { Kernel.wallClock() }
 
+    /// A small PRNG for backoff jitter; not for anything that must be unpredictable.
+    struct Xorshift {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func nextUnit() -> Double {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Double(state >> 11) / Double(1 << 53)
+        }
+    }
+
     func reducerContext() -> ReducerContext {
         ReducerContext(now: now, backoffBaseMs: config.pipeline.backoffBaseMs,
-                       backoffMaxMs: config.pipeline.backoffMaxMs, jitter: Double.random(in: 0..<1))
+                       backoffMaxMs: config.pipeline.backoffMaxMs, jitter: rng.nextUnit())
     }
 
     // MARK: Start-up
@@ -111,6 +127,7 @@ public final class Kernel {
     /// were running when the previous kernel died are requeued with their attempt counted.
     private func recover() throws {
         lastSeq = try store.latestEventSeq()
+        parents = try store.parentIDs()
         for (name, value) in config.workflow.names.map({ ($0, config.workflow[$0] ?? false) }) {
             settings["workflow.\(name)"] = .bool(value)
         }
