@@ -199,6 +199,32 @@ private func isReaped(_ pid: Int32) -> Bool {
         loop.close()
     }
 
+    /// SPEC §8.2: the grace period belongs to the handler, so it must see SIGTERM once — a second
+    /// one ("press again to force") would cut it short. The supervisor must not relay a group signal.
+    @Test func groupSIGTERMReachesTheHandlerExactlyOnce() throws {
+        let loop = try EventLoop()
+        // A busy loop runs the trap at once, so a relayed second SIGTERM is not merged with the first.
+        let script = "trap 'echo term' TERM; echo ready; while :; do :; done"
+        let process = try Process(loop: loop, argv: ["sh", "-c", script], stdin: .ignore, supervisor: supervisor)
+        let out = Output(process.stdoutStream)
+        let exit = Exit(process)
+        let grace = LoopTimer(loop: loop)
+        var lines: [String] = []
+        out.onLine = { line in
+            lines.append(line)
+            guard line == "ready" else { return }
+            #expect(process.signalGroup(SIGTERM))
+            grace.start(afterMs: 300) {
+                grace.close()
+                process.signalGroup(SIGKILL)
+            }
+        }
+        #expect(runBounded(loop))
+        #expect(lines == ["ready", "term"])
+        #expect(exit.signal == SIGKILL)
+        loop.close()
+    }
+
     /// `kill` reaches the supervisor alone, which relays it to its group once.
     @Test func killIsRelayedToTheGroupBySupervisor() throws {
         let loop = try EventLoop()
