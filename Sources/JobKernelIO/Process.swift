@@ -68,11 +68,12 @@ public final class Process: LoopHandle {
         }
         var environment: [String]?
         if let env {
-            environment = []
+            var entries: [String] = []
             for (key, value) in env.sorted(by: { $0.key < $1.key }) {
                 if key.isEmpty || key.contains("=") { throw UVError(UV_EINVAL.rawValue, "spawn: environment name \"\(key)\"") }
-                environment!.append(key + "=" + value)
+                entries.append(key + "=" + value)
             }
+            environment = entries
         }
         for string in fullArgv + (environment ?? []) + (cwd.map { [$0] } ?? []) where string.utf8.contains(0) {
             throw UVError(UV_EINVAL.rawValue, "spawn: NUL byte in \"\(command)\" arguments")
