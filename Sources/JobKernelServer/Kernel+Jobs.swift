@@ -110,12 +110,15 @@ extension Kernel {
     }
 
     /// Stores a new job (or finds the one its idempotency key names) and dispatches it.
-    func enqueue(_ r: EnqueueRequest) throws -> (Job, duplicate: Bool) {
+    /// Returns the job, its job object (built once for the event and the answer), and whether
+    /// the idempotency key named an existing job.
+    func enqueue(_ r: EnqueueRequest) throws -> (job: Job, json: JSON, duplicate: Bool) {
         if let key = r.idempotencyKey, let (existing, canonical) = try store.job(createdBy: r.createdBy, idempotencyKey: key) {
             guard canonical == r.canonical else {
                 throw RPCError.idempotencyConflict(jobID: String(existing.id))
             }
-            return (active[existing.id] ?? existing, true)
+            let job = active[existing.id] ?? existing
+            return (job, try jobJSON(job), true)
         }
         let t = now
         let priority = r.priority ?? r.type.priority
@@ -130,14 +133,15 @@ extension Kernel {
         try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
         active[job.id] = job
         if let parent = r.parentID { parents.insert(parent) }
-        try emit("job.created", job: job, data: ["job": job.json()])
+        let json = job.json()
+        try emit("job.created", job: job, data: ["job": json])
         if scheduled {
             addDeadline(at: r.runAt!, .runAt(jobID: job.id))
         } else {
             let count = r.items?.count ?? 1
             for i in 0..<count { enqueueReady(job, index: i) }
         }
-        return (job, false)
+        return (job, json, false)
     }
 
     /// Chaining (SPEC §8.3): a successful job enqueues the `next` jobs of its type whose toggles

@@ -64,6 +64,8 @@ public final class Kernel {
     let supervisorPath: String?
 
     var shuttingDown = false
+    /// Set by `shutdown`: requests after it get -32007 while the shutdown begins.
+    var refusingRequests = false
     private var shutdownFinished = false
     var exitCode: Int32 = 0
     private var hooks: [LoopHook] = []
@@ -131,7 +133,7 @@ public final class Kernel {
         for (name, value) in config.workflow.names.map({ ($0, config.workflow[$0] ?? false) }) {
             settings["workflow.\(name)"] = .bool(value)
         }
-        for (key, value) in try store.settings() where settings[key] != nil {
+        for (key, value) in try store.settings() {
             settings[key] = value
         }
         for job in try store.openJobs() { active[job.id] = job }

@@ -32,6 +32,12 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
         for (key, value) in pairs { self[key] = value }
     }
 
+    /// Pairs whose keys the caller knows are distinct: no checks, no index (building the
+    /// kernel's own objects, such as the job object, on the hot path).
+    public init(uniquePairs: [(key: String, value: JSON)]) {
+        pairs = uniquePairs
+    }
+
     public var count: Int { pairs.count }
     public var isEmpty: Bool { pairs.isEmpty }
     public var keys: [String] { pairs.map(\.key) }
