@@ -195,6 +195,12 @@ def test_settings_schedules_stats_discover(client):
     assert doc["openrpc"] and any(m["name"] == "enqueue" for m in doc["methods"])
 
 
+@pytest.mark.xfail(reason="kernel/protocol mismatch: protocol.md items 26-27 allow toggles never configured (get answers false, set adds them); the kernel answers -32602 unknown setting", strict=False)
+def test_unconfigured_toggle(client):
+    assert client.settings_get("workflow.brand_new") == {"workflow.brand_new": False}
+    assert client.settings_set("workflow.brand_new", True) == {"workflow.brand_new": True}
+
+
 def test_call_raw(client):
     assert client.call("stats")["jobs"]["pending"] == 0
     job = client.call("enqueue", type="remote", payload={"a": 1})["job"]
