@@ -285,25 +285,37 @@ def test_cursor_expired(make_kernel):
             pytest.skip("kernel kept events past event_retention; -32006 not provoked")
 
 
-def test_unavailable_during_shutdown(kernel):
-    c1 = kernel.client()
+def test_shutdown_then_calls_fail_cleanly(kernel):
+    c1 = kernel.client(reconnect_timeout=1)
     c2 = kernel.client()
-    job = c1.enqueue("remote")
-    lease = lease_one(c1)
+    c1.enqueue("remote")
     assert c2.shutdown() is True
-    try:
-        c1.ack(lease["lease"], 1)
-    except jobkernel.Unavailable as e:
-        assert e.code == -32007 and e.reason == "unavailable"
-    except jobkernel.TransportError:
-        pytest.skip("kernel closed the connection before answering")
-    else:
-        pytest.fail("ack during shutdown succeeded")
-    finally:
-        c1.close()
-        c2.close()
     assert kernel.proc.wait(10) == 0
     assert not os.path.exists(kernel.socket)
+    with pytest.raises(jobkernel.TransportError):  # ConnectionLost, or NoKernel on reconnect
+        c1.stats()
+    c1.close()
+    c2.close()
+
+
+@pytest.mark.xfail(reason="SPEC §11 mismatch: a request pipelined after `shutdown` is served normally (an enqueue is even accepted) instead of -32007", strict=False)
+def test_unavailable_after_shutdown(kernel):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(kernel.socket)
+    s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"shutdown"}\n{"jsonrpc":"2.0","id":2,"method":"enqueue","params":{"type":"remote"}}\n')
+    f = s.makefile("rb")
+    answers = {}
+    for _ in range(2):
+        line = f.readline()
+        if not line:
+            break
+        m = json.loads(line)
+        answers[m["id"]] = m
+    s.close()
+    assert answers[1]["result"] is True
+    e = jobkernel.errors.error_from_response(answers[2]["error"])
+    assert isinstance(e, jobkernel.Unavailable) and e.code == -32007
 
 
 def test_concurrent_threads_share_one_client(client):
