@@ -65,6 +65,7 @@ extension Kernel {
         case .cancelPendingUnits:
             try store.cancelPendingUnits(jobID: job.id)
         case .stopRunningUnits:
+            stopLocalRuns(ofJob: job.id)
             for leaseID in leasesByJob[job.id] ?? [] {
                 guard let lease = removeLease(leaseID) else { continue }
                 work.append((job.id, lease.index, .unitStopped(index: lease.index)))
@@ -160,5 +161,23 @@ extension Kernel {
                                       maxBytes: config.limits.maxLogBytes)
         try emit("job.log", job: job, data: ["seq": .int(Int(seq)), "level": .string(level), "message": .string(message)])
         return seq
+    }
+}
+
+extension Kernel {
+    /// Folds a progress report into the running job and publishes `job.progress`.
+    @discardableResult
+    func reportProgress(_ jobID: Int64, current: Int?, total: Int?, phase: String?, message: String?, item: Int?) throws -> JSON {
+        guard var job = active[jobID], job.status == .running else { return .null }
+        job.progress.apply(current: current, total: total, phase: phase, message: message)
+        job.lastActivityAt = now
+        job.updatedAt = now
+        active[job.id] = job
+        try store.update(job)
+        let progressJSON = job.progress.json(items: job.itemized ? job.units : nil)
+        var data: JSONObject = ["progress": progressJSON]
+        if let item { data["item"] = .int(item) }
+        try emit("job.progress", job: job, data: .object(data))
+        return progressJSON
     }
 }

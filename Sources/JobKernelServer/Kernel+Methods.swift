@@ -33,6 +33,11 @@ extension Kernel {
             r(true)
             k.shutdownAfterTurn()
         },
+        "heartbeat": { k, p, c, r in
+            _ = try p.optionalString("job_id")
+            try p.rejectUnknown()
+            r(true)
+        },
         "rpc.discover": { _, p, _, r in try p.rejectUnknown(); r(OpenRPCDocument.json) },
     ]
 
@@ -40,6 +45,7 @@ extension Kernel {
 
     func handle(_ frame: Frame, on conn: Connection) {
         defer { markDirty(conn) }
+        if conn.kind == .worker { heard(from: conn) }
         switch frame {
         case .tooLarge:
             conn.send(RPCEncoder.error(id: .null, .tooLarge(limit: config.limits.maxMessageBytes)))
@@ -91,7 +97,8 @@ extension Kernel {
             } catch {
                 done(RPCEncoder.error(id: id, Kernel.rpcError(error)))
             }
-        case .message(.response):
+        case .message(.response(let id, let result)):
+            if conn.kind == .worker { workerResponded(conn, id: id, result: result) }
             done(nil)
         }
     }
@@ -155,7 +162,7 @@ extension Kernel {
             if runAt != nil { throw RPCError.invalidParams("give `run_at` or `delay_s`, not both", field: "delay_s") }
             runAt = now + Int64(delayS * 1000)
         }
-        var parentID: Int64?
+        var parentID: Int64? = parentText == nil ? conn.currentJobID : nil
         if let parentText {
             let id = try parseJobID(parentText, field: "parent_id")
             guard try job(id) != nil else { throw RPCError.notFound(jobID: parentText) }
@@ -272,21 +279,12 @@ extension Kernel {
         let message = try p.optionalString("message")
         let item = try p.optionalInt("item")
         try p.rejectUnknown()
-        var job = try requireJob(id)
+        let job = try requireJob(id)
         try requireRunning(job)
         if let item, !job.itemized || item < 0 || item >= job.units.total {
             throw RPCError.invalidParams("`item` \(item) is not an item index of job \(job.id)", field: "item")
         }
-        job.progress.apply(current: current, total: total, phase: phase, message: message)
-        job.lastActivityAt = now
-        job.updatedAt = now
-        active[job.id] = job
-        try store.update(job)
-        let progressJSON = job.progress.json(items: job.itemized ? job.units : nil)
-        var data: JSONObject = ["progress": progressJSON]
-        if let item { data["item"] = .int(item) }
-        try emit("job.progress", job: job, data: .object(data))
-        return progressJSON
+        return try reportProgress(job.id, current: current, total: total, phase: phase, message: message, item: item)
     }
 
     private func log(_ p: inout Params) throws -> JSON {
