@@ -1,10 +1,14 @@
 """A persistent worker used by the tests (SPEC §5.2): behaviour chosen by payload.action."""
 
 import os
+import sys
 import time
 
-import jobkernel
-from jobkernel import worker
+# Use the package from this checkout (the tests do not require it to be installed).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src"))
+
+import jobkernel  # noqa: E402
+from jobkernel import worker  # noqa: E402
 
 
 def handler(run):
