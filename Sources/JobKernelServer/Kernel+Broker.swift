@@ -148,7 +148,7 @@ extension Kernel {
     /// `ack {lease, result?}`: the unit succeeded.
     func ack(_ p: inout Params) throws -> JSON {
         let lease = try lease(&p)
-        let result = try p.optionalJSON("result") ?? .null
+        let result = p.optionalJSON("result") ?? .null
         try p.rejectUnknown()
         removeLease(lease.id)
         try apply(lease.jobID, unit: lease.index, .unitSucceeded(index: lease.index, result: result))
@@ -158,7 +158,7 @@ extension Kernel {
     /// `nack {lease, error, retryable?=true}`: the unit failed.
     func nack(_ p: inout Params) throws -> JSON {
         let lease = try lease(&p)
-        let errorValue = try p.optionalJSON("error") ?? .null
+        let errorValue = p.optionalJSON("error") ?? .null
         guard let error = JobError(json: errorValue) else {
             throw RPCError.invalidParams("`error` must be a string or an object {message, …}", field: "error")
         }

@@ -127,7 +127,7 @@ extension Kernel {
 
     private func enqueueMethod(_ p: inout Params, _ conn: Connection) throws -> JSON {
         let typeName = try p.string("type")
-        let payload = try p.optionalJSON("payload") ?? [:]
+        let payload = p.optionalJSON("payload") ?? [:]
         let items = try p.optionalArray("items")
         let priority = try p.optionalInt("priority")
         let key = try p.optionalString("idempotency_key")
@@ -212,7 +212,7 @@ extension Kernel {
     /// Reads the `id` parameter (a job id), without looking the job up: params are all checked
     /// before the call itself (SPEC §4).
     private func jobIDParam(_ p: inout Params) throws -> Int64 {
-        switch try p.optionalJSON("id") {
+        switch p.optionalJSON("id") {
         case .string(let s)?: return try parseJobID(s, field: "id")
         case .int(let i)? where i >= 0: return Int64(i)
         case nil: throw RPCError.invalidParams("`id` is required", field: "id")
@@ -335,7 +335,7 @@ extension Kernel {
 
     private func settingsSet(_ p: inout Params) throws -> JSON {
         let key = try p.string("key")
-        let value = try p.optionalJSON("value") ?? .null
+        let value = p.optionalJSON("value") ?? .null
         try p.rejectUnknown()
         try checkSettingKey(key)
         guard case .bool = value else {

@@ -464,12 +464,18 @@ def test_settings_set_then_get(kernel):
     assert kernel.client().call("settings.get", {})["workflow.publishing"] is False
 
 
-def test_settings_unknown_key(client):
-    e = client.call_error("settings.set", {"key": "workflow.no_such_toggle", "value": True})
-    # SPEC lists no dedicated code; an unknown key is a bad parameter.
-    assert e.code == -32602
+def test_settings_keys_outside_workflow_are_invalid(client):
+    # Settings are workflow toggles (protocol.md): other keys are bad parameters.
+    e = client.call_error("settings.set", {"key": "pipeline.max_parallel_jobs", "value": True})
+    assert e.code == -32602 and e.data["field"] == "key"
     e = client.call_error("settings.get", {"key": "nonsense.key"})
     assert e.code == -32602
+
+
+def test_settings_undeclared_toggle_reads_false_until_set(client):
+    assert client.call("settings.get", {"key": "workflow.brand_new"}) == {"workflow.brand_new": False}
+    assert client.call("settings.set", {"key": "workflow.brand_new", "value": True}) == {"workflow.brand_new": True}
+    assert client.call("settings.get", {"key": "workflow.brand_new"}) == {"workflow.brand_new": True}
 
 
 def test_settings_toggle_wrong_type(client):

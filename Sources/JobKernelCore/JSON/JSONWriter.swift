@@ -1,88 +1,134 @@
-extension JSON {
-    /// Compact UTF-8 JSON, object keys in their order.
-    public func serialized() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        write(into: &out)
-        return out
-    }
-
-    /// The compact JSON text.
-    public var compactString: String { String(decoding: serialized(), as: UTF8.self) }
-
-    /// Appends the compact JSON text to `out`.
-    public func write(into out: inout [UInt8]) {
-        switch self {
-        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(true): out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-        case .bool(false): out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-        case .int(let v): JSON.writeInt(v, into: &out)
-        case .double(let d):
-            if !d.isFinite {
-                out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-            } else if d == d.rounded(), abs(d) < 1e15 {
-                JSON.writeInt(Int(d), into: &out)
-                out.append(contentsOf: [0x2E, 0x30])
-            } else {
-                out.append(contentsOf: d.description.utf8)
-            }
-        case .rawNumber(let s): out.append(contentsOf: s.utf8)
-        case .string(let s): JSON.writeString(s, into: &out)
-        case .array(let a):
-            out.append(0x5B)
-            for (k, v) in a.enumerated() {
-                if k > 0 { out.append(0x2C) }
-                v.write(into: &out)
-            }
-            out.append(0x5D)
-        case .object(let o):
-            out.append(0x7B)
+/// Writes JSON values as compact UTF-8 into a byte buffer.
+///
+/// Keys come out in `JSONObject` order. Strings escape `"`, `\` and control characters
+/// (`\b \f \n \r \t` in their short forms, others as `\u00XX`); everything else, non-ASCII included,
+/// is written as-is. Doubles use Swift's shortest round-trip form (`30.0`, `0.1`, `1e-07`);
+/// infinities and NaN, which JSON cannot express, are written as `null`. `rawNumber` is verbatim.
+public enum JSONWriter {
+    /// Appends the compact form of `value` to `buffer`.
+    public static func write(_ value: JSON, into buffer: inout [UInt8]) {
+        switch value {
+        case .null: appendASCII("null", to: &buffer)
+        case .bool(let flag): appendASCII(flag ? "true" : "false", to: &buffer)
+        case .int(let number): writeInt(number, into: &buffer)
+        case .double(let number): writeDouble(number, into: &buffer)
+        case .rawNumber(let literal): buffer.append(contentsOf: literal.utf8)
+        case .string(let string): writeString(string, into: &buffer)
+        case .array(let elements):
+            buffer.append(UInt8(ascii: "["))
             var first = true
-            for (key, value) in o {
-                if !first { out.append(0x2C) }
+            for element in elements {
+                if !first { buffer.append(UInt8(ascii: ",")) }
                 first = false
-                JSON.writeString(key, into: &out)
-                out.append(0x3A)
-                value.write(into: &out)
+                write(element, into: &buffer)
             }
-            out.append(0x7D)
+            buffer.append(UInt8(ascii: "]"))
+        case .object(let object):
+            buffer.append(UInt8(ascii: "{"))
+            var first = true
+            // Walk `keys` directly: cheaper than the type-erased iterator.
+            for key in object.keys {
+                guard let member = object[key] else { continue }
+                if !first { buffer.append(UInt8(ascii: ",")) }
+                first = false
+                writeString(key, into: &buffer)
+                buffer.append(UInt8(ascii: ":"))
+                write(member, into: &buffer)
+            }
+            buffer.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func writeInt(_ v: Int, into out: inout [UInt8]) {
-        if v >= 0 && v < 10 {
-            out.append(0x30 + UInt8(v))
-            return
-        }
-        out.append(contentsOf: String(v).utf8)
-    }
-
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-    private static func writeString(_ s: String, into out: inout [UInt8]) {
-        out.append(0x22)
-        var s = s
-        s.withUTF8 { bytes in
+    /// Appends `string` as a quoted, escaped JSON string.
+    public static func writeString(_ string: String, into buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "\""))
+        var string = string
+        string.withUTF8 { utf8 in
+            // Copy runs of bytes that need no escaping in one go.
             var runStart = 0
-            for (k, c) in bytes.enumerated() where c < 0x20 || c == 0x22 || c == 0x5C {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<k]))
-                runStart = k + 1
-                switch c {
-                case 0x22: out.append(contentsOf: [0x5C, 0x22])
-                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
-                case 0x0D: out.append(contentsOf: [0x5C, 0x72])
-                case 0x09: out.append(contentsOf: [0x5C, 0x74])
+            for position in 0..<utf8.count {
+                let byte = utf8[position]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                if runStart < position { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<position])) }
+                runStart = position + 1
+                buffer.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""): buffer.append(UInt8(ascii: "\""))
+                case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\"))
+                case 0x08: buffer.append(UInt8(ascii: "b"))
+                case 0x0C: buffer.append(UInt8(ascii: "f"))
+                case 0x0A: buffer.append(UInt8(ascii: "n"))
+                case 0x0D: buffer.append(UInt8(ascii: "r"))
+                case 0x09: buffer.append(UInt8(ascii: "t"))
                 default:
-                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]])
+                    appendASCII("u00", to: &buffer)
+                    buffer.append(hexDigit(byte >> 4))
+                    buffer.append(hexDigit(byte & 0xF))
                 }
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+            if runStart < utf8.count { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
         }
-        out.append(0x22)
+        buffer.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends the decimal digits of `number` without going through `String`.
+    public static func writeInt(_ number: Int, into buffer: inout [UInt8]) {
+        if number < 0 { buffer.append(UInt8(ascii: "-")) }
+        var magnitude = number.magnitude
+        if magnitude < 10 {
+            buffer.append(UInt8(ascii: "0") + UInt8(magnitude))
+            return
+        }
+        // At most 20 digits; fill from the right into a fixed tuple-sized scratch.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            var position = scratch.count
+            while magnitude > 0 {
+                position -= 1
+                scratch[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[position...]))
+        }
+    }
+
+    private static func writeDouble(_ number: Double, into buffer: inout [UInt8]) {
+        guard number.isFinite else {
+            appendASCII("null", to: &buffer)
+            return
+        }
+        // Swift's description is the shortest form that round-trips, and always valid JSON for
+        // finite values ("30.0", "1e-07", "1e+20", "-0.0").
+        buffer.append(contentsOf: number.description.utf8)
+    }
+
+    @inline(__always)
+    private static func appendASCII(_ text: StaticString, to buffer: inout [UInt8]) {
+        buffer.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }
 
-extension JSON: CustomStringConvertible {
-    public var description: String { compactString }
+extension JSON {
+    /// The compact UTF-8 encoding of this value.
+    public func serialized() -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(64)
+        JSONWriter.write(self, into: &buffer)
+        return buffer
+    }
+
+    /// Appends the compact UTF-8 encoding of this value to `buffer`.
+    public func write(into buffer: inout [UInt8]) {
+        JSONWriter.write(self, into: &buffer)
+    }
+
+    /// The compact encoding as a string, for logs and tests.
+    public var compactString: String {
+        String(decoding: serialized(), as: UTF8.self)
+    }
 }

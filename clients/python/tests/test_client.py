@@ -195,7 +195,6 @@ def test_settings_schedules_stats_discover(client):
     assert doc["openrpc"] and any(m["name"] == "enqueue" for m in doc["methods"])
 
 
-@pytest.mark.xfail(reason="kernel/protocol mismatch: protocol.md items 26-27 allow toggles never configured (get answers false, set adds them); the kernel answers -32602 unknown setting", strict=False)
 def test_unconfigured_toggle(client):
     assert client.settings_get("workflow.brand_new") == {"workflow.brand_new": False}
     assert client.settings_set("workflow.brand_new", True) == {"workflow.brand_new": True}
@@ -207,7 +206,6 @@ def test_call_raw(client):
     assert client.call("get", {"id": job["id"]})["payload"] == {"a": 1}
 
 
-@pytest.mark.xfail(reason="kernel bug: protocol.md item 2 says an integer job id is accepted; the kernel answers -32602", strict=False)
 def test_integer_job_id_accepted(client):
     job = client.call("enqueue", type="remote")["job"]
     assert client.call("get", id=int(job["id"]))["id"] == job["id"]
@@ -298,7 +296,6 @@ def test_shutdown_then_calls_fail_cleanly(kernel):
     c2.close()
 
 
-@pytest.mark.xfail(reason="SPEC §11 mismatch: a request pipelined after `shutdown` is served normally (an enqueue is even accepted) instead of -32007", strict=False)
 def test_unavailable_after_shutdown(kernel):
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(5)

@@ -1,0 +1,63 @@
+import Testing
+@testable import JobKernelCore
+
+/// Compact output: key order kept, strings escaped, doubles round-trip, never `inf`/`nan`.
+struct JSONWriterTests {
+    @Test("scalars", arguments: [
+        (JSON.null, "null"), (.bool(true), "true"), (.bool(false), "false"),
+        (.int(0), "0"), (.int(7), "7"), (.int(-7), "-7"), (.int(10), "10"), (.int(1_234_567_890), "1234567890"),
+        (.int(Int.max), "9223372036854775807"), (.int(Int.min), "-9223372036854775808"),
+        (.double(30), "30.0"), (.double(0.1), "0.1"), (.double(-2.5), "-2.5"), (.double(1e-7), "1e-07"),
+        (.double(1e20), "1e+20"), (.double(.infinity), "null"), (.double(-.infinity), "null"), (.double(.nan), "null"),
+        (.rawNumber("123456789012345678901234567890"), "123456789012345678901234567890"),
+        (.string(""), #""""#), (.string("é€😀"), "\"é€😀\""),
+    ] as [(JSON, String)])
+    func scalars(value: JSON, expected: String) {
+        #expect(value.compactString == expected)
+    }
+
+    @Test("escapes: quote, backslash, short forms and \\u00XX for other control characters", arguments: [
+        ("\"", #""\"""#), ("\\", #""\\""#), ("\n", #""\n""#), ("\r", #""\r""#), ("\t", #""\t""#),
+        ("\u{08}", #""\b""#), ("\u{0C}", #""\f""#), ("\u{0}", #""\u0000""#), ("\u{1F}", #""\u001f""#),
+        ("\u{01}x\u{1B}", #""\u0001x\u001b""#), ("/", #""/""#), ("\u{7F}", "\"\u{7F}\""),
+        ("a\"b\\c\nd", #""a\"b\\c\nd""#),
+    ])
+    func escapes(input: String, expected: String) {
+        #expect(JSON.string(input).compactString == expected)
+    }
+
+    @Test("objects keep insertion order and write compactly")
+    func objectOrder() {
+        var object = JSONObject()
+        object["jsonrpc"] = "2.0"
+        object["id"] = 1
+        object["result"] = ["b": 1, "a": [true, nil]]
+        #expect(JSON.object(object).compactString == #"{"jsonrpc":"2.0","id":1,"result":{"b":1,"a":[true,null]}}"#)
+    }
+
+    @Test("write(into:) appends to an existing buffer")
+    func appends() {
+        var buffer = Array("x".utf8)
+        JSON.array([1, "a"]).write(into: &buffer)
+        #expect(buffer == Array(#"x[1,"a"]"#.utf8))
+    }
+
+    @Test("round trip: parse(serialize(v)) == v for every kind of value", arguments: [
+        JSON.null, true, 0, -1, .int(Int.max), .int(Int.min), 0.5, -1e-300, 1.7976931348623157e308, .double(.leastNonzeroMagnitude),
+        .double(30), "", "tab\tquote\"slash\\nul\u{0}ctl\u{1F}é😀", [], [[], [[]]],
+        .object(JSONObject()), ["a": 1, "b": ["c": [1.25, "x", nil, false]]],
+        .rawNumber("-99999999999999999999999"),
+    ] as [JSON])
+    func roundTrip(value: JSON) throws {
+        let bytes = value.serialized()
+        #expect(try JSONParser.parse(bytes) == value)
+        // A second trip is byte-identical.
+        #expect(try JSONParser.parse(bytes).serialized() == bytes)
+    }
+
+    @Test("round trip of text: compact input comes back byte for byte")
+    func textRoundTrip() throws {
+        let text = #"{"jsonrpc":"2.0","id":"a\"b","method":"x","params":{"n":[1,2.5,-3e-05,{"k":null}],"s":"\u0001é"}}"#
+        #expect(try JSONParser.parse(text).compactString == text)
+    }
+}
