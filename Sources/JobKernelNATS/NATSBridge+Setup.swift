@@ -135,6 +135,9 @@ extension NATSBridge {
         progressSubscription = progress
         try NATSError.check(natsSubscription_SetOnCompleteCB(progress, natsInboxSubscriptionCompleted, progressClosure),
                             "natsSubscription_SetOnCompleteCB")
+        // Core NATS drops what nobody listens to: make sure the server has our interest before
+        // `init` returns, so progress published after that point is not lost.
+        try NATSError.check(natsConnection_FlushTimeout(connection, options.requestTimeoutMs), "flush subscriptions to \(url)")
     }
 
     /// A JetStream failure, with a hint when the cause is most likely a server without JetStream.
