@@ -144,6 +144,9 @@ public final class NATSBridge {
             throw NATSError(invalidArgument: operation, "a job type used as a subject token must be non-empty without spaces, '.', '*' or '>'")
         }
         guard !msgID.isEmpty else { throw NATSError(invalidArgument: operation, "msgID must not be empty") }
+        // While libnats reconnects a publish would sit in its buffer until the timeout, blocking
+        // the loop that long for each unit; fail at once and let the kernel publish again later.
+        guard isConnected else { throw NATSError(NATS_CONNECTION_DISCONNECTED, operation + " on \(url)") }
         let subject = NATSBridge.unitSubjectPrefix + type
         var code = jsErrCode(rawValue: 0)
         var ack: UnsafeMutablePointer<jsPubAck>?
@@ -162,6 +165,11 @@ public final class NATSBridge {
         defer { jsPubAck_Destroy(ack) }
         guard status == NATS_OK, let ack else { throw NATSError(status, operation, jetStreamCode: code) }
         return PublishAck(sequence: ack.pointee.Sequence, duplicate: ack.pointee.Duplicate)
+    }
+
+    /// True while the connection is up (false during libnats's reconnect attempts and after `close()`).
+    public var isConnected: Bool {
+        !isClosed && natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED
     }
 
     /// Progress messages dropped because the loop thread fell `NATSInbox.maxQueuedProgress` behind.

@@ -222,3 +222,35 @@ extension NATSBridgeTests {
         #expect(try !bridge.publishUnit(type: "resize", body: [], msgID: "m").duplicate)
     }
 }
+
+extension NATSBridgeTests {
+    @Test func publishFailsFastWhileTheServerIsDownAndRecoversAfterIt() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        defer { bridge.close() }
+        var received: [String] = []
+        bridge.onResult = { body, ack in
+            received.append(body.text)
+            ack()
+        }
+
+        server.crash()
+        #expect(runUntil(loop, timeoutMs: 3000) { !bridge.isConnected })
+        let started = loop.hrtimeNs
+        #expect(throws: NATSError.self) { try bridge.publishUnit(type: "resize", body: [], msgID: "down") }
+        #expect(loop.hrtimeNs - started < 500_000_000)
+
+        try server.restart()
+        #expect(runUntil(loop, timeoutMs: 10_000) { bridge.isConnected })
+        try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "up")
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+        #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
+        // The durable consumer resumes on the reconnected subscription.
+        try worker.publishResult(#"{"lease":"L1","status":"success"}"#)
+        #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
+    }
+}

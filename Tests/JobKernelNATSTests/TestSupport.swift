@@ -20,10 +20,32 @@ final class NATSTestServer {
             throw TestFailure("mkdtemp failed")
         }
         directory = String(cString: template)
+        self.jetStream = jetStream
+        try start()
+    }
+
+    private let jetStream: Bool
+
+    private func start() throws {
         var arguments = ["timeout", "120", "nats-server", "-a", "127.0.0.1", "-p", String(port)]
         if jetStream { arguments += ["-js", "-sd", directory + "/js"] }
         pid = try spawn(arguments, log: directory + "/server.log")
         try waitUntilListening()
+    }
+
+    /// Stops the server process, keeping its storage; `start` brings it back on the same port.
+    func crash() {
+        guard pid > 0 else { return }
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+    }
+
+    /// Starts the server again after `crash()`, with the same port and storage.
+    func restart() throws {
+        precondition(pid == 0, "restart() of a running server")
+        try start()
     }
 
     /// Waits until the port accepts connections (the server is ready), at most 5 s.
@@ -36,13 +58,10 @@ final class NATSTestServer {
         throw TestFailure("nats-server did not listen on port \(port) within 5 s")
     }
 
-    /// Kills the server and removes its directory; idempotent.
+    /// Kills the server (if running) and removes its directory; idempotent.
     func stop() {
-        guard pid > 0 else { return }
-        kill(pid, SIGTERM)
+        crash()
         var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        pid = 0
         if let rm = try? spawn(["rm", "-rf", directory], log: "/dev/null") {
             waitpid(rm, &status, 0)
         }
