@@ -14,9 +14,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
-        // C libraries, linked from the system (Debian: libuv1-dev, libsqlite3-dev).
+        // C libraries, linked from the system (Debian: libuv1-dev, libsqlite3-dev, libnats-dev).
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // The NATS C client with JetStream (Debian: libnats-dev), for `[broker] kind = "nats"`.
+        .systemLibrary(name: "CNATS", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
 
         // The pure core: JSON, JSON-RPC codec and framing, job model, reducer, config model.
         // No C import, no I/O.
@@ -27,12 +29,14 @@ let package = Package(
         .target(name: "JobKernelIO", dependencies: ["CLibUV"]),
         // The kernel: connections, methods, broker, events, scheduling.
         .target(name: "JobKernelServer", dependencies: [
-            "JobKernelCore", "JobKernelStore", "JobKernelIO",
+            "JobKernelCore", "JobKernelStore", "JobKernelIO", "JobKernelNATS",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "HeapModule", package: "swift-collections"),
         ]),
         // The sync_api pool's worker role: POSTs batches with FoundationNetworking (libcurl).
         .target(name: "JobKernelSyncWorker", dependencies: ["JobKernelCore"]),
+        // The NATS JetStream broker for async_api units, driven from the kernel's loop.
+        .target(name: "JobKernelNATS", dependencies: ["CNATS", "JobKernelIO"]),
         // A blocking client over the Unix socket, used by the CLI.
         .target(name: "JobKernelClient", dependencies: ["JobKernelCore"]),
         .executableTarget(name: "jobkernel", dependencies: [
@@ -46,6 +50,7 @@ let package = Package(
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
         .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
+        .testTarget(name: "JobKernelNATSTests", dependencies: ["JobKernelNATS", "CNATS", "JobKernelIO"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,247 @@
+import CNATS
+import JobKernelIO
+
+/// The async_api broker over NATS JetStream (SPEC §5.4), used by the kernel on its loop thread.
+///
+/// Units go out with `publishUnit` to `jobkernel.units.<type>` (stream `streamName`, work-queue
+/// retention); workers report on `jobkernel.results` (stream `<streamName>_RESULTS`, read through
+/// the durable push consumer `jobkernel`, so results survive a kernel restart) and may send progress
+/// on `jobkernel.progress` (core NATS). libnats delivers on its own threads; an `AsyncSignal` brings
+/// every message to the loop thread, where `onResult` and `onProgress` run.
+///
+/// Every method, and every `ack` handed to `onResult`, is for the loop thread only.
+public final class NATSBridge {
+    /// Subject prefix of units; the job type is the last token.
+    public static let unitSubjectPrefix = "jobkernel.units."
+    /// Subject workers publish `{lease,status,result?,error?}` to.
+    public static let resultSubject = "jobkernel.results"
+    /// Subject workers publish progress and log messages to.
+    public static let progressSubject = "jobkernel.progress"
+    /// Durable name of the kernel's consumer on the results stream.
+    public static let resultConsumer = "jobkernel"
+
+    /// Tunables; the defaults suit a kernel and a server on one network.
+    public struct Options: Sendable {
+        /// How long to wait for the TCP connection and the server's INFO.
+        public var connectTimeoutMs: Int64 = 2000
+        /// How long a JetStream API call or publish waits for the server's answer.
+        public var requestTimeoutMs: Int64 = 2000
+        /// Window in which a repeated `Nats-Msg-Id` is dropped by the server (both streams).
+        public var duplicateWindowSeconds: Int64 = 600
+        /// How long a delivered result may stay unacknowledged before JetStream redelivers it.
+        public var resultAckWaitSeconds: Int64 = 30
+        /// Results delivered and not yet acknowledged, at most.
+        public var maxResultsInFlight: Int64 = 1000
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// What the server answered to a unit's publish.
+    public struct PublishAck: Sendable, Equatable {
+        /// The unit's sequence in the units stream (the first one's, for a duplicate).
+        public let sequence: UInt64
+        /// True when the server had already stored a unit with this `msgID` and dropped this one.
+        public let duplicate: Bool
+    }
+
+    /// The loop every callback runs on.
+    public let loop: EventLoop
+    /// The server URL given at creation.
+    public let url: String
+    /// Name of the units stream; the results stream is `resultStreamName`.
+    public let streamName: String
+    /// Name of the results stream.
+    public var resultStreamName: String { streamName + "_RESULTS" }
+    /// The options given at creation.
+    public let options: Options
+
+    /// A result from a worker, with the acknowledgement to call once its outcome is committed.
+    /// Until the handler is set, results wait (unacknowledged) in the bridge.
+    public var onResult: ((_ body: [UInt8], _ ack: @escaping () -> Void) -> Void)? {
+        didSet {
+            if onResult != nil && !heldResults.isEmpty {
+                backlog = heldResults + backlog
+                heldResults = []
+                signal.send()
+            }
+        }
+    }
+    /// A progress or log message from a worker; dropped while unset.
+    public var onProgress: (([UInt8]) -> Void)?
+
+    /// True once `close()` was called.
+    public private(set) var isClosed = false
+
+    let connection: OpaquePointer
+    let jetStream: OpaquePointer
+    var resultSubscription: OpaquePointer?
+    var progressSubscription: OpaquePointer?
+    private let signal: AsyncSignal
+    private let inbox: NATSInbox
+    /// Taken from the inbox, not yet delivered.
+    private var backlog: [NATSIncoming] = []
+    /// Results that arrived while `onResult` was unset, in arrival order.
+    private var heldResults: [NATSIncoming] = []
+
+    /// Connects to `url`, creates or updates both streams and the results consumer, and subscribes.
+    /// Throws a `NATSError` naming the URL when the server is unreachable or lacks JetStream.
+    public init(loop: EventLoop, url: String, streamName: String = "JOBKERNEL", options: Options = Options()) throws {
+        guard NATSBridge.isSubjectToken(streamName) else {
+            throw NATSError(invalidArgument: "NATSBridge", "stream name \"\(streamName)\" must be a non-empty name without spaces, '.', '*' or '>'")
+        }
+        self.loop = loop
+        self.url = url
+        self.streamName = streamName
+        self.options = options
+
+        connection = try NATSBridge.connect(url: url, options: options)
+        var jetStream: OpaquePointer?
+        var jsOptions = jsOptions()
+        jsOptions_Init(&jsOptions)
+        jsOptions.Wait = options.requestTimeoutMs
+        let status = natsConnection_JetStream(&jetStream, connection, &jsOptions)
+        guard status == NATS_OK, let jetStream else {
+            natsConnection_Destroy(connection)
+            throw NATSError(status, "JetStream context on \(url)")
+        }
+        self.jetStream = jetStream
+
+        // The signal's stream retains its callback; a weak box keeps that from retaining `self`.
+        let box = WeakBridge()
+        do {
+            signal = try AsyncSignal(loop: loop) { box.bridge?.drain() }
+        } catch {
+            jsCtx_Destroy(jetStream)
+            natsConnection_Destroy(connection)
+            throw error
+        }
+        inbox = NATSInbox(wake: signal.sender)
+        box.bridge = self
+
+        do {
+            try setUpStreams()
+            try subscribe()
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    deinit {
+        if !isClosed { close() }
+    }
+
+    /// Publishes one unit (the lease object as JSON) to `jobkernel.units.<type>` with header
+    /// `Nats-Msg-Id: msgID`, and waits for the server's acknowledgement; blocks the loop thread
+    /// for that round trip (at most `requestTimeoutMs`). Within the duplicate window a second
+    /// publish with the same `msgID` stores nothing and reports `duplicate`.
+    @discardableResult
+    public func publishUnit(type: String, body: [UInt8], msgID: String) throws -> PublishAck {
+        let operation = "publish unit \(msgID) to \(NATSBridge.unitSubjectPrefix)\(type)"
+        guard !isClosed else { throw NATSError(invalidArgument: operation, "the bridge is closed") }
+        guard NATSBridge.isSubjectToken(type) else {
+            throw NATSError(invalidArgument: operation, "a job type used as a subject token must be non-empty without spaces, '.', '*' or '>'")
+        }
+        guard !msgID.isEmpty else { throw NATSError(invalidArgument: operation, "msgID must not be empty") }
+        // While libnats reconnects a publish would sit in its buffer until the timeout, blocking
+        // the loop that long for each unit; fail at once and let the kernel publish again later.
+        guard isConnected else { throw NATSError(NATS_CONNECTION_DISCONNECTED, operation + " on \(url)") }
+        let subject = NATSBridge.unitSubjectPrefix + type
+        var code = jsErrCode(rawValue: 0)
+        var ack: UnsafeMutablePointer<jsPubAck>?
+        let status = msgID.withCString { msgID in
+            streamName.withCString { stream in
+                var publish = jsPubOptions()
+                jsPubOptions_Init(&publish)
+                publish.MsgId = msgID
+                publish.ExpectStream = stream
+                publish.MaxWait = options.requestTimeoutMs
+                return body.withUnsafeBytes { bytes in
+                    js_Publish(&ack, jetStream, subject, bytes.baseAddress, Int32(bytes.count), &publish, &code)
+                }
+            }
+        }
+        defer { jsPubAck_Destroy(ack) }
+        guard status == NATS_OK, let ack else { throw NATSError(status, operation, jetStreamCode: code) }
+        return PublishAck(sequence: ack.pointee.Sequence, duplicate: ack.pointee.Duplicate)
+    }
+
+    /// True while the connection is up (false during libnats's reconnect attempts and after `close()`).
+    public var isConnected: Bool {
+        !isClosed && natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED
+    }
+
+    /// Progress messages dropped because the loop thread fell `NATSInbox.maxQueuedProgress` behind.
+    public var droppedProgress: Int { inbox.droppedProgress }
+
+    /// Unsubscribes, hands undelivered results back to JetStream (nak, so they are redelivered at
+    /// once to the next bridge), flushes pending acks, and closes the connection. Idempotent.
+    /// Acks called after this are dropped; those results come back after `resultAckWaitSeconds`.
+    public func close() {
+        if isClosed { return }
+        isClosed = true
+        let leftovers = heldResults + backlog + inbox.close()
+        heldResults = []
+        backlog = []
+        for case .result(let message) in leftovers {
+            natsMsg_Nak(message.raw, nil)
+            natsMsg_Destroy(message.raw)
+        }
+        natsConnection_FlushTimeout(connection, options.requestTimeoutMs)
+        // A bound subscription leaves its durable consumer in place on unsubscribe.
+        for subscription in [resultSubscription, progressSubscription] {
+            guard let subscription else { continue }
+            natsSubscription_Unsubscribe(subscription)
+            natsSubscription_Destroy(subscription)
+        }
+        resultSubscription = nil
+        progressSubscription = nil
+        jsCtx_Destroy(jetStream)
+        natsConnection_Destroy(connection)
+        signal.close()
+        onResult = nil
+        onProgress = nil
+    }
+
+    /// A +1 reference to the inbox for one subscription's closure.
+    func inboxReference() -> UnsafeMutableRawPointer { inbox.retainForSubscription() }
+
+    /// Acknowledges a delivered result (fire and forget; a lost ack means one redelivery).
+    func acknowledge(_ message: OpaquePointer) {
+        natsMsg_Ack(message, nil)
+    }
+
+    /// Delivers what the inbox holds, in arrival order. Runs on the loop thread after a wake-up.
+    private func drain() {
+        guard !isClosed else { return }
+        backlog.append(contentsOf: inbox.takeAll())
+        // A handler may close the bridge; `close()` then naks whatever is still in `backlog`.
+        while !isClosed, !backlog.isEmpty {
+            let item = backlog.removeFirst()
+            switch item {
+            case .progress(let body):
+                onProgress?(body)
+            case .result(let message):
+                guard let onResult else {
+                    heldResults.append(item)
+                    continue
+                }
+                let result = NATSResultMessage(message.raw, bridge: self)
+                onResult(result.body, { result.ack() })
+            }
+        }
+    }
+
+    /// True for a valid subject token: non-empty, printable, no separators or wildcards.
+    static func isSubjectToken(_ token: String) -> Bool {
+        !token.isEmpty && token.unicodeScalars.allSatisfy { scalar in
+            scalar.value > 0x20 && scalar.value != 0x7F && scalar != "." && scalar != "*" && scalar != ">"
+        }
+    }
+}
+
+/// Lets the signal's callback reach the bridge without keeping it alive.
+private final class WeakBridge {
+    weak var bridge: NATSBridge?
+}

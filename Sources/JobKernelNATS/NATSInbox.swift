@@ -1,0 +1,123 @@
+import CNATS
+import Synchronization
+
+/// A libnats message owned by Swift until `natsMsg_Destroy`; it crosses threads once, through the inbox.
+struct NATSMessagePointer: @unchecked Sendable {
+    let raw: OpaquePointer
+}
+
+/// What arrived on a libnats thread, queued for the loop thread.
+enum NATSIncoming: Sendable {
+    /// A message of the results consumer, not yet acknowledged.
+    case result(NATSMessagePointer)
+    /// The body of a `jobkernel.progress` message (core NATS, nothing to acknowledge).
+    case progress([UInt8])
+}
+
+/// The hand-off from libnats's delivery threads to the loop thread: a locked queue and a wake-up.
+///
+/// Holds no loop object, so libnats may keep it past the bridge: each subscription retains it and
+/// releases it in the subscription's completion callback, which libnats runs after that
+/// subscription's last message callback returned.
+final class NATSInbox: Sendable {
+    /// Progress is advisory; past this many undelivered messages new ones are dropped.
+    static let maxQueuedProgress = 10_000
+
+    private struct State {
+        var queue: [NATSIncoming] = []
+        var queuedProgress = 0
+        var droppedProgress = 0
+        var isOpen = true
+    }
+
+    private let state = Mutex(State())
+    private let wake: AsyncSignal.Sender
+
+    init(wake: AsyncSignal.Sender) {
+        self.wake = wake
+    }
+
+    /// Queues `item` and wakes the loop if the queue was empty (a non-empty queue has a wake-up pending).
+    /// Any thread. After `close()` results are dropped unacknowledged, so JetStream redelivers them.
+    func push(_ item: NATSIncoming) {
+        let wasEmpty: Bool? = state.withLock { state in
+            guard state.isOpen else { return nil }
+            if case .progress = item {
+                if state.queuedProgress >= NATSInbox.maxQueuedProgress {
+                    state.droppedProgress += 1
+                    return false
+                }
+                state.queuedProgress += 1
+            }
+            state.queue.append(item)
+            return state.queue.count == 1
+        }
+        switch wasEmpty {
+        case nil:
+            if case .result(let message) = item { natsMsg_Destroy(message.raw) }
+        case true?:
+            wake.send()
+        case false?:
+            break
+        }
+    }
+
+    /// Everything queued so far, in arrival order. Loop thread.
+    func takeAll() -> [NATSIncoming] {
+        state.withLock { state in
+            let items = state.queue
+            state.queue = []
+            state.queuedProgress = 0
+            return items
+        }
+    }
+
+    /// Progress messages dropped because the loop fell behind.
+    var droppedProgress: Int { state.withLock { $0.droppedProgress } }
+
+    /// Refuses further messages and returns those still queued.
+    func close() -> [NATSIncoming] {
+        state.withLock { state in
+            state.isOpen = false
+            let items = state.queue
+            state.queue = []
+            state.queuedProgress = 0
+            return items
+        }
+    }
+
+    /// A +1 reference for a subscription's closure, given back by `subscriptionCompleted`.
+    func retainForSubscription() -> UnsafeMutableRawPointer {
+        Unmanaged.passRetained(self).toOpaque()
+    }
+}
+
+/// `natsMsgHandler` of the results subscription; runs on a libnats thread.
+func natsInboxReceiveResult(_ connection: OpaquePointer?, _ subscription: OpaquePointer?,
+                            _ message: OpaquePointer?, _ closure: UnsafeMutableRawPointer?) {
+    guard let message else { return }
+    guard let closure else { return natsMsg_Destroy(message) }
+    Unmanaged<NATSInbox>.fromOpaque(closure).takeUnretainedValue().push(.result(NATSMessagePointer(raw: message)))
+}
+
+/// `natsMsgHandler` of the progress subscription; copies the body and frees the message at once.
+func natsInboxReceiveProgress(_ connection: OpaquePointer?, _ subscription: OpaquePointer?,
+                              _ message: OpaquePointer?, _ closure: UnsafeMutableRawPointer?) {
+    guard let message else { return }
+    defer { natsMsg_Destroy(message) }
+    guard let closure else { return }
+    Unmanaged<NATSInbox>.fromOpaque(closure).takeUnretainedValue().push(.progress(natsMessageBody(message)))
+}
+
+/// `natsOnCompleteCB`: the subscription will not call back again, so its reference goes.
+func natsInboxSubscriptionCompleted(_ closure: UnsafeMutableRawPointer?) {
+    guard let closure else { return }
+    Unmanaged<NATSInbox>.fromOpaque(closure).release()
+}
+
+/// A copy of a message's payload.
+func natsMessageBody(_ message: OpaquePointer) -> [UInt8] {
+    let count = Int(natsMsg_GetDataLength(message))
+    guard count > 0, let data = natsMsg_GetData(message) else { return [] }
+    return Array(UnsafeRawBufferPointer(start: data, count: count))
+}

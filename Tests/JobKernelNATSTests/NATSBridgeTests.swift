@@ -1,0 +1,256 @@
+import Glibc
+import JobKernelIO
+import Testing
+@testable import JobKernelNATS
+
+/// SPEC §5.4, NATS mode: units on `jobkernel.units.<type>`, results on `jobkernel.results`,
+/// progress on `jobkernel.progress`, delivery at least once.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct NATSBridgeTests {
+    static let lease = #"{"lease":"L1","job":{"id":"7","type":"resize"},"item":null,"attempt":1,"expires_at":"2026-11-23T09:32:20.000Z"}"#
+
+    @Test func unitReachesPullWorkerAndResultComesBackOnTheLoopThread() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        defer { bridge.close() }
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+
+        let published = try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "L1")
+        #expect(published == NATSBridge.PublishAck(sequence: 1, duplicate: false))
+        let units = try worker.fetchUnits(type: "resize")
+        #expect(units.map(\.text) == [Self.lease])
+        // Work-queue retention: the worker's ack removed the unit.
+        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 0)
+
+        let result = #"{"lease":"L1","status":"success","result":{"width":640}}"#
+        try worker.publishResult(result)
+        let loopThread = pthread_self()
+        var received: [String] = []
+        var onLoopThread = false
+        var acks: [() -> Void] = []
+        bridge.onResult = { body, ack in
+            received.append(body.text)
+            onLoopThread = pthread_equal(pthread_self(), loopThread) != 0
+            acks.append(ack)
+        }
+        #expect(runUntil(loop) { !received.isEmpty })
+        #expect(received == [result])
+        #expect(onLoopThread)
+
+        // The kernel acks once committed; acking twice is harmless, and the stored result goes.
+        acks.forEach { $0() }
+        acks.forEach { $0() }
+        var stored: UInt64 = 1
+        for _ in 0..<100 where stored != 0 {
+            stored = try worker.storedMessages(stream: "JOBKERNEL_RESULTS")
+            if stored != 0 { usleep(20_000) }
+        }
+        #expect(stored == 0)
+    }
+
+    @Test func republishWithSameMsgIDIsDeduplicated() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        defer { bridge.close() }
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+
+        let first = try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "7:-:1")
+        let again = try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "7:-:1")
+        let other = try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "7:-:2")
+        #expect(!first.duplicate)
+        #expect(again == NATSBridge.PublishAck(sequence: first.sequence, duplicate: true))
+        #expect(!other.duplicate)
+        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 2)
+        #expect(try worker.fetchUnits(type: "resize").count == 2)
+    }
+
+    @Test func resultPublishedWhileKernelWasDownIsDeliveredToTheNextBridge() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+        do {
+            let loop = try EventLoop()
+            let bridge = try NATSBridge(loop: loop, url: server.url)
+            bridge.close()
+            loop.close()
+        }
+        let result = #"{"lease":"L9","status":"failed","error":{"message":"boom"}}"#
+        try worker.publishResult(result)
+
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        defer { bridge.close() }
+        var received: [String] = []
+        bridge.onResult = { body, ack in
+            received.append(body.text)
+            ack()
+        }
+        #expect(runUntil(loop) { !received.isEmpty })
+        #expect(received == [result])
+    }
+
+    @Test func resultNotAckedBeforeCloseIsRedelivered() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+        var options = NATSBridge.Options()
+        options.resultAckWaitSeconds = 1
+        let result = #"{"lease":"L3","status":"success"}"#
+
+        var held: (() -> Void)?
+        do {
+            let loop = try EventLoop()
+            let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
+            try worker.publishResult(result)
+            var received: [String] = []
+            bridge.onResult = { body, ack in
+                received.append(body.text)
+                held = ack   // the kernel "crashes" before committing
+            }
+            #expect(runUntil(loop) { !received.isEmpty })
+            bridge.close()
+            held?()   // after close: dropped, must not touch the freed subscription
+            loop.close()
+        }
+
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
+        defer { bridge.close() }
+        var received: [String] = []
+        bridge.onResult = { body, ack in
+            received.append(body.text)
+            ack()
+        }
+        #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
+        #expect(received == [result])
+    }
+
+    @Test func resultsWaitUntilAHandlerIsSet() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        defer { bridge.close() }
+        try worker.publishResult(#"{"lease":"A","status":"success"}"#)
+        try worker.publishResult(#"{"lease":"B","status":"success"}"#)
+        runUntil(loop, timeoutMs: 300) { false }
+
+        var received: [String] = []
+        bridge.onResult = { body, ack in
+            received.append(body.text)
+            ack()
+        }
+        #expect(runUntil(loop) { received.count == 2 })
+        #expect(received == [#"{"lease":"A","status":"success"}"#, #"{"lease":"B","status":"success"}"#])
+    }
+
+    @Test func progressMessagesArriveInOrder() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        defer { bridge.close() }
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+        var received: [String] = []
+        bridge.onProgress = { received.append($0.text) }
+        let messages = (1...3).map { #"{"lease":"L1","progress":{"current":\#($0),"total":3}}"# }
+        for message in messages { try worker.publishProgress(message) }
+        #expect(runUntil(loop) { received.count == 3 })
+        #expect(received == messages)
+    }
+
+    @Test func unreachableServerErrorNamesTheURLAndSuggestsJetStream() throws {
+        let port = try freeLoopbackPort()
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let url = "nats://127.0.0.1:\(port)"
+        let error = #expect(throws: NATSError.self) { try NATSBridge(loop: loop, url: url) }
+        #expect(error?.description.contains(url) == true)
+        #expect(error?.description.contains("nats-server -js") == true)
+    }
+
+    @Test func serverWithoutJetStreamIsReported() throws {
+        let server = try NATSTestServer(jetStream: false)
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let error = #expect(throws: NATSError.self) { try NATSBridge(loop: loop, url: server.url) }
+        #expect(error?.description.contains("nats-server -js") == true)
+    }
+
+    @Test(arguments: ["", "a.b", "a*", ">", "has space"])
+    func typesThatAreNotSubjectTokensAreRefused(type: String) throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        defer { bridge.close() }
+        #expect(throws: NATSError.self) { try bridge.publishUnit(type: type, body: [], msgID: "x") }
+    }
+}
+
+extension NATSBridgeTests {
+    @Test func restartWithOtherSettingsUpdatesStreamsAndConsumer() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        try NATSBridge(loop: loop, url: server.url).close()
+        var options = NATSBridge.Options()
+        options.duplicateWindowSeconds = 60
+        options.resultAckWaitSeconds = 5
+        let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
+        defer { bridge.close() }
+        #expect(try !bridge.publishUnit(type: "resize", body: [], msgID: "m").duplicate)
+    }
+}
+
+extension NATSBridgeTests {
+    @Test func publishFailsFastWhileTheServerIsDownAndRecoversAfterIt() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        defer { bridge.close() }
+        var received: [String] = []
+        bridge.onResult = { body, ack in
+            received.append(body.text)
+            ack()
+        }
+
+        server.crash()
+        #expect(runUntil(loop, timeoutMs: 3000) { !bridge.isConnected })
+        let started = loop.hrtimeNs
+        #expect(throws: NATSError.self) { try bridge.publishUnit(type: "resize", body: [], msgID: "down") }
+        #expect(loop.hrtimeNs - started < 500_000_000)
+
+        try server.restart()
+        #expect(runUntil(loop, timeoutMs: 10_000) { bridge.isConnected })
+        try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "up")
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+        #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
+        // The durable consumer resumes on the reconnected subscription.
+        try worker.publishResult(#"{"lease":"L1","status":"success"}"#)
+        #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
+    }
+}
