@@ -58,34 +58,47 @@ extension Kernel {
         var out: [JSON] = []
         while out.count < max, let (type, head) = queues.peek(types: types) {
             _ = queues.popMax(type: type)
-            guard var job = active[head.jobID], !job.cancelRequested,
-                  job.status == .pending || job.status == .running,
-                  var unit = try store.unit(jobID: head.jobID, index: head.index),
-                  unit.status == .pending, unit.runAt == nil else { continue }
-            if !job.manual, let off = config.types[job.type]?.requires.first(where: { settings["workflow.\($0)"]?.boolValue != true }) {
-                try apply(job.id, unit: nil, .requirementUnmet(toggle: off))
-                continue
-            }
-            try apply(job.id, unit: head.index, .unitStarted(index: head.index))
-            guard let started = active[job.id] else { continue }
-            job = started
-            unit.attempt = job.attempt
-            leaseCounter += 1
-            let lease = Lease(id: "\(leasePrefix)-\(leaseCounter)", jobID: job.id, index: head.index,
-                              connectionID: conn.id, expiresAt: now + leaseMs, durationMs: leaseMs)
-            leases[lease.id] = lease
-            leasesByJob[job.id, default: []].insert(lease.id)
+            guard let (job, unit) = try validReady(head) else { continue }
+            let (lease, json) = try grantLease(job, unit, leaseMs: leaseMs, connectionID: conn.id)
             conn.leases.insert(lease.id)
-            addDeadline(at: lease.expiresAt, .lease(lease.id))
-            out.append([
-                "lease": .string(lease.id),
-                "job": try jobJSON(job),
-                "item": job.itemized ? ["index": .int(unit.index), "value": unit.value] : .null,
-                "attempt": .int(job.attempt),
-                "expires_at": .string(Timestamp.format(lease.expiresAt)),
-            ])
+            out.append(json)
         }
         return out
+    }
+
+    /// Checks a unit taken off a queue: its job is still open and not being cancelled, the unit
+    /// still pending and ready. A non-manual job whose `requires` toggle is off ends `skipped`
+    /// here, as it is about to start (SPEC §8.3). Stale entries (a cancelled job's) yield nil.
+    func validReady(_ head: QueuedUnit) throws -> (Job, WorkUnit)? {
+        guard let job = active[head.jobID], !job.cancelRequested,
+              job.status == .pending || job.status == .running,
+              let unit = try store.unit(jobID: head.jobID, index: head.index),
+              unit.status == .pending, unit.runAt == nil else { return nil }
+        if !job.manual, let off = config.types[job.type]?.requires.first(where: { settings["workflow.\($0)"]?.boolValue != true }) {
+            try apply(job.id, unit: nil, .requirementUnmet(toggle: off))
+            return nil
+        }
+        return (job, unit)
+    }
+
+    /// Starts the unit under a new lease; returns the lease and its object as `fetch` shows it.
+    func grantLease(_ job: Job, _ unit: WorkUnit, leaseMs: Int64, connectionID: UInt64) throws -> (Lease, JSON) {
+        try apply(job.id, unit: unit.index, .unitStarted(index: unit.index))
+        let started = active[job.id] ?? job
+        leaseCounter += 1
+        let lease = Lease(id: "\(leasePrefix)-\(leaseCounter)", jobID: job.id, index: unit.index,
+                          connectionID: connectionID, expiresAt: now + leaseMs, durationMs: leaseMs)
+        leases[lease.id] = lease
+        leasesByJob[job.id, default: []].insert(lease.id)
+        addDeadline(at: lease.expiresAt, .lease(lease.id))
+        let json: JSON = [
+            "lease": .string(lease.id),
+            "job": try jobJSON(started),
+            "item": job.itemized ? ["index": .int(unit.index), "value": unit.value] : .null,
+            "attempt": .int(started.attempt),
+            "expires_at": .string(Timestamp.format(lease.expiresAt)),
+        ]
+        return (lease, json)
     }
 
     /// Serves waiting fetches from the queues that gained units, oldest waiter first.

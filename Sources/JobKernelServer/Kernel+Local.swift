@@ -151,15 +151,7 @@ extension Kernel {
                     deferred.append(head)
                     continue
                 }
-                guard let job = active[head.jobID], !job.cancelRequested,
-                      job.status == .pending || job.status == .running,
-                      let unit = try? store.unit(jobID: head.jobID, index: head.index),
-                      unit.status == .pending, unit.runAt == nil else { continue }
-                if indices.isEmpty, !job.manual,
-                   let off = type.requires.first(where: { settings["workflow.\($0)"]?.boolValue != true }) {
-                    try? apply(job.id, unit: nil, .requirementUnmet(toggle: off))
-                    break
-                }
+                guard let (_, _) = (try? validReady(head)) ?? nil else { continue }
                 jobID = head.jobID
                 indices.append(head.index)
             }

@@ -2,6 +2,7 @@ import Glibc
 import HeapModule
 import JobKernelCore
 import JobKernelIO
+import JobKernelNATS
 import JobKernelStore
 
 /// The kernel: keeps state, speaks the protocol, schedules. One instance per process, driven by
@@ -62,6 +63,11 @@ public final class Kernel {
     /// This binary, for the sync_api workers, and the supervisor every process is spawned through.
     let selfExecutable: String
     let supervisorPath: String?
+
+    /// The JetStream bridge when `[broker] kind = "nats"`, and the results waiting for the
+    /// turn's commit before they are acknowledged.
+    var nats: NATSBridge?
+    var natsAcks: [() -> Void] = []
 
     var shuttingDown = false
     /// Set by `shutdown`: requests after it get -32007 while the shutdown begins.
@@ -252,6 +258,7 @@ public final class Kernel {
         } catch {
             fatal("cannot commit to the database: \(error)")
         }
+        if !natsAcks.isEmpty { ackCommittedResults() }
         guard !dirty.isEmpty else { return }
         let conns = dirty
         dirty.removeAll(keepingCapacity: true)
@@ -317,6 +324,8 @@ public final class Kernel {
                 restartWorker(id)
             case .staleCheck:
                 checkStale()
+            case .natsRetry:
+                publishToNATS()
             }
         }
     }
@@ -325,6 +334,7 @@ public final class Kernel {
     func pump() {
         var rounds = 0
         repeat {
+            if nats != nil && !typesToPump.isEmpty { publishToNATS() }
             if !typesToPump.isEmpty { pumpWaiters() }
             pumpLocal()
             rounds += 1
@@ -368,6 +378,9 @@ public final class Kernel {
         guard !shutdownFinished else { return }
         shutdownFinished = true
         do { try store.commit() } catch { fatal("cannot commit to the database: \(error)") }
+        ackCommittedResults()
+        nats?.close()
+        nats = nil
         for conn in connections.values {
             conn.flush()
             conn.channel.shutdownWrite { [weak conn] in conn?.channel.close() }

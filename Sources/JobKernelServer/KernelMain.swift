@@ -72,6 +72,14 @@ public enum KernelMain {
             let loop = try EventLoop()
             let store = try JobStore(path: dbPath, durability: config.storage.durability == .full ? .full : .normal)
             let kernel = try Kernel(loop: loop, config: config, store: store, socketPath: socketPath)
+            if config.broker.kind == .nats {
+                do {
+                    try kernel.connectNATS()
+                } catch {
+                    fputs("jobkernel: [broker] kind = \"nats\": \(error)\n", stderr)
+                    return 1
+                }
+            }
             if let socketPath {
                 try kernel.listen(path: socketPath, mode: options.socketMode ?? 0o600)
                 setenv("JOBKERNEL_SOCKET", socketPath, 1)

@@ -55,6 +55,7 @@ struct Deadline: Comparable {
         case runKill(UInt64)
         case workerRestart(UInt64)
         case staleCheck
+        case natsRetry
     }
     var at: Millis
     var seq: UInt64
