@@ -62,12 +62,23 @@ export class Subscription {
   }
 
   async _resume() {
-    if (this._ended || this._resuming) return;
+    if (this._ended) return;
+    if (this._resuming) {
+      // e.g. the new subscription was dropped again before its answer was processed
+      this._resumeAgain = true;
+      return;
+    }
     this._resuming = true;
+    this._resumeAgain = false;
     this.id = null;
     try {
       await this._start(this.lastSeq);
       this.resumes++;
+      // a drop (or disconnect) seen while subscribing: go again from the last event seen
+      if (this._resumeAgain && (this.id === null || !this.client._subs.has(this.id))) {
+        this._resuming = false;
+        return this._resume();
+      }
     } catch (e) {
       if (e instanceof ConnectionClosedError && !this.client.closed) {
         // the client reconnects and calls _resume again
