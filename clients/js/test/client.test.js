@@ -7,7 +7,7 @@ import {
   InvalidRequestError, CursorExpiredError, UnavailableError, RequestCancelledError, ParseError,
   InternalError, ERROR_CLASSES, errorFromRpc,
 } from '../src/index.js';
-import { startKernel, within, tempDir } from './helpers.js';
+import { startKernel, within, tempDir } from '../testlib/helpers.js';
 
 let k, c;
 before(async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '../src/index.js';
-import { startKernel, within, sleep } from './helpers.js';
+import { startKernel, within, sleep } from '../testlib/helpers.js';
 
 /** Collects events from a subscription until pred(events) or timeout. */
 async function collect(sub, pred, ms = 10000) {
