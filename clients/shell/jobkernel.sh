@@ -67,19 +67,21 @@ jk_call() {
     if [ -n "${JK_WFD:-}" ] && [ -n "${JK_RFD:-}" ]; then
         # persistent session (jk_connect): write the request, read lines until our answer
         printf '%s\n' "$req" >&"$JK_WFD" || { _jk_no_kernel; return 3; }
-        local line deadline=$((SECONDS + t))
+        local line partial="" deadline=$((SECONDS + t))
         while :; do
             if [ "$SECONDS" -gt "$deadline" ]; then
                 echo "jk_call: no answer to $method within ${t}s" >&2
                 return 124
             fi
             if IFS= read -r -t 1 line <&"$JK_RFD"; then
+                line=$partial$line partial=""
                 if jq -e --arg id "$id" '.id == $id' <<<"$line" >/dev/null 2>&1; then
                     _jk_answer <<<"$line"
                     return
                 fi
             else
-                [ $? -gt 128 ] && continue
+                # a timed-out read keeps what it got of a line: carry it over
+                [ $? -gt 128 ] && { partial=$partial$line; continue; }
                 echo "jk_call: the session connection closed" >&2
                 return 3
             fi
@@ -137,7 +139,7 @@ _jk_watch() (
     [ -S "$sock" ] || { _jk_no_kernel; exit 3; }
     kinds='["job.status"]'
     [ "$mode" = follow ] && kinds='["job.status","job.progress","job.log","item.status"]'
-    start=$SECONDS last="" reqno=0 spid="" rfd="" wfd="" connected=0
+    start=$SECONDS last="" partial="" reqno=0 spid="" rfd="" wfd="" connected=0
 
     cleanup() {
         [ -n "$wfd" ] && exec {wfd}>&-
@@ -171,8 +173,11 @@ _jk_watch() (
             echo "jobkernel: job $id not terminal within ${timeout}s" >&2
             exit 124
         fi
-        if ! IFS= read -r -t 1 line <&"$rfd"; then
-            [ $? -gt 128 ] && continue
+        if IFS= read -r -t 1 line <&"$rfd"; then
+            line=$partial$line partial=""
+        else
+            [ $? -gt 128 ] && { partial=$partial$line; continue; }
+            partial=""
             # connection lost: reconnect and resume from the last seq seen
             cleanup
             [ "$connected" = 0 ] && { _jk_no_kernel; exit 3; }
