@@ -5,6 +5,7 @@ let package = Package(
     name: "jobkernel",
     products: [
         .executable(name: "jobkernel", targets: ["jobkernel"]),
+        .executable(name: "jobkernel-supervise", targets: ["jobkernel-supervise"]),
         .library(name: "JobKernelClient", targets: ["JobKernelClient"]),
     ],
     dependencies: [
@@ -30,12 +31,17 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "HeapModule", package: "swift-collections"),
         ]),
+        // The sync_api pool's worker role: POSTs batches with FoundationNetworking (libcurl).
+        .target(name: "JobKernelSyncWorker", dependencies: ["JobKernelCore"]),
         // A blocking client over the Unix socket, used by the CLI.
         .target(name: "JobKernelClient", dependencies: ["JobKernelCore"]),
         .executableTarget(name: "jobkernel", dependencies: [
-            "JobKernelServer", "JobKernelClient",
+            "JobKernelServer", "JobKernelClient", "JobKernelSyncWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Plain C: the supervisor every handler and worker runs under (setsid, parent-death
+        // signal, subreaper), installed next to the jobkernel binary.
+        .executableTarget(name: "jobkernel-supervise", path: "Sources/jobkernel-supervise"),
 
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
         .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore"]),

@@ -6,7 +6,7 @@ import JobKernelIO
 /// Everything the kernel sends goes into `outbox` and is written once per loop turn, after the
 /// turn's transaction commits, so no peer ever sees a change that could still be lost.
 final class Connection {
-    enum Kind { case socket, stdio }
+    enum Kind { case socket, stdio, worker }
 
     let id: UInt64
     let kind: Kind
@@ -24,6 +24,10 @@ final class Connection {
     /// The peer half-closed: answer what was received, then close.
     var readEOF = false
     var isClosed = false
+    /// For a worker's pipes: the worker, and the job of the run in hand (the default parent of
+    /// what it enqueues).
+    weak var worker: WorkerProcess?
+    var currentJobID: Int64?
 
     init(id: UInt64, kind: Kind, channel: DuplexStream, maxMessageBytes: Int) {
         self.id = id

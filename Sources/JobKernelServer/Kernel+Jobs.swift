@@ -8,9 +8,10 @@ extension Kernel {
         return try store.job(id: id)
     }
 
-    /// The job object with its children counts.
+    /// The job object with its children counts (queried only for jobs that have children).
     func jobJSON(_ job: Job) throws -> JSON {
-        job.json(children: try store.childCounts(of: job.id))
+        guard parents.contains(job.id) else { return job.json() }
+        return job.json(children: try store.childCounts(of: job.id))
     }
 
     /// Feeds `event` to the reducer for the job (and unit), persists the outcome and carries out
@@ -65,6 +66,7 @@ extension Kernel {
         case .cancelPendingUnits:
             try store.cancelPendingUnits(jobID: job.id)
         case .stopRunningUnits:
+            stopLocalRuns(ofJob: job.id)
             for leaseID in leasesByJob[job.id] ?? [] {
                 guard let lease = removeLease(leaseID) else { continue }
                 work.append((job.id, lease.index, .unitStopped(index: lease.index)))
@@ -108,12 +110,15 @@ extension Kernel {
     }
 
     /// Stores a new job (or finds the one its idempotency key names) and dispatches it.
-    func enqueue(_ r: EnqueueRequest) throws -> (Job, duplicate: Bool) {
+    /// Returns the job, its job object (built once for the event and the answer), and whether
+    /// the idempotency key named an existing job.
+    func enqueue(_ r: EnqueueRequest) throws -> (job: Job, json: JSON, duplicate: Bool) {
         if let key = r.idempotencyKey, let (existing, canonical) = try store.job(createdBy: r.createdBy, idempotencyKey: key) {
             guard canonical == r.canonical else {
                 throw RPCError.idempotencyConflict(jobID: String(existing.id))
             }
-            return (active[existing.id] ?? existing, true)
+            let job = active[existing.id] ?? existing
+            return (job, try jobJSON(job), true)
         }
         let t = now
         let priority = r.priority ?? r.type.priority
@@ -125,16 +130,18 @@ extension Kernel {
             manual: r.manual, maxAttempts: r.maxAttempts ?? config.maxAttempts(for: r.type),
             timeoutMs: r.timeoutMs ?? r.type.timeoutMs, runAt: r.runAt, itemized: r.items != nil,
             units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)
-        try store.insert(&job, items: r.items, request: r.canonical)
+        try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
         active[job.id] = job
-        try emit("job.created", job: job, data: ["job": job.json()])
+        if let parent = r.parentID { parents.insert(parent) }
+        let json = job.json()
+        try emit("job.created", job: job, data: ["job": json])
         if scheduled {
             addDeadline(at: r.runAt!, .runAt(jobID: job.id))
         } else {
             let count = r.items?.count ?? 1
             for i in 0..<count { enqueueReady(job, index: i) }
         }
-        return (job, false)
+        return (job, json, false)
     }
 
     /// Chaining (SPEC §8.3): a successful job enqueues the `next` jobs of its type whose toggles
@@ -160,5 +167,23 @@ extension Kernel {
                                       maxBytes: config.limits.maxLogBytes)
         try emit("job.log", job: job, data: ["seq": .int(Int(seq)), "level": .string(level), "message": .string(message)])
         return seq
+    }
+}
+
+extension Kernel {
+    /// Folds a progress report into the running job and publishes `job.progress`.
+    @discardableResult
+    func reportProgress(_ jobID: Int64, current: Int?, total: Int?, phase: String?, message: String?, item: Int?) throws -> JSON {
+        guard var job = active[jobID], job.status == .running else { return .null }
+        job.progress.apply(current: current, total: total, phase: phase, message: message)
+        job.lastActivityAt = now
+        job.updatedAt = now
+        active[job.id] = job
+        try store.update(job)
+        let progressJSON = job.progress.json(items: job.itemized ? job.units : nil)
+        var data: JSONObject = ["progress": progressJSON]
+        if let item { data["item"] = .int(item) }
+        try emit("job.progress", job: job, data: .object(data))
+        return progressJSON
     }
 }

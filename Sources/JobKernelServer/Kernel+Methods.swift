@@ -31,7 +31,13 @@ extension Kernel {
         "shutdown": { k, p, _, r in
             try p.rejectUnknown()
             r(true)
+            k.refusingRequests = true
             k.shutdownAfterTurn()
+        },
+        "heartbeat": { k, p, c, r in
+            _ = try p.optionalString("job_id")
+            try p.rejectUnknown()
+            r(true)
         },
         "rpc.discover": { _, p, _, r in try p.rejectUnknown(); r(OpenRPCDocument.json) },
     ]
@@ -40,6 +46,7 @@ extension Kernel {
 
     func handle(_ frame: Frame, on conn: Connection) {
         defer { markDirty(conn) }
+        if conn.kind == .worker { heard(from: conn) }
         switch frame {
         case .tooLarge:
             conn.send(RPCEncoder.error(id: .null, .tooLarge(limit: config.limits.maxMessageBytes)))
@@ -81,7 +88,7 @@ extension Kernel {
                 done(RPCEncoder.error(id: id, .methodNotFound(method)))
                 return
             }
-            if shuttingDown {
+            if shuttingDown || refusingRequests {
                 done(RPCEncoder.error(id: id, .unavailable("the kernel is shutting down; retry against a new kernel")))
                 return
             }
@@ -91,7 +98,8 @@ extension Kernel {
             } catch {
                 done(RPCEncoder.error(id: id, Kernel.rpcError(error)))
             }
-        case .message(.response):
+        case .message(.response(let id, let result)):
+            if conn.kind == .worker { workerResponded(conn, id: id, result: result) }
             done(nil)
         }
     }
@@ -155,7 +163,7 @@ extension Kernel {
             if runAt != nil { throw RPCError.invalidParams("give `run_at` or `delay_s`, not both", field: "delay_s") }
             runAt = now + Int64(delayS * 1000)
         }
-        var parentID: Int64?
+        var parentID: Int64? = parentText == nil ? conn.currentJobID : nil
         if let parentText {
             let id = try parseJobID(parentText, field: "parent_id")
             guard try job(id) != nil else { throw RPCError.notFound(jobID: parentText) }
@@ -163,19 +171,22 @@ extension Kernel {
         }
         guard let type = config.types[typeName] else { throw RPCError.unknownType(typeName) }
 
-        var canonical: JSONObject = ["type": .string(typeName), "payload": payload]
-        if let items { canonical["items"] = .array(items) }
-        if let priority { canonical["priority"] = .int(priority) }
-        if let maxAttempts { canonical["max_attempts"] = .int(maxAttempts) }
-        if let timeoutS { canonical["timeout_s"] = .double(timeoutS) }
-        if let parentText { canonical["parent_id"] = .string(parentText) }
-        if manual { canonical["manual"] = true }
+        var canonical: JSONObject = [:]
+        if key != nil {
+            canonical = ["type": .string(typeName), "payload": payload]
+            if let items { canonical["items"] = .array(items) }
+            if let priority { canonical["priority"] = .int(priority) }
+            if let maxAttempts { canonical["max_attempts"] = .int(maxAttempts) }
+            if let timeoutS { canonical["timeout_s"] = .double(timeoutS) }
+            if let parentText { canonical["parent_id"] = .string(parentText) }
+            if manual { canonical["manual"] = true }
+        }
 
-        let (job, duplicate) = try enqueue(EnqueueRequest(
+        let (_, json, duplicate) = try enqueue(EnqueueRequest(
             type: type, payload: payload, items: items, priority: priority, idempotencyKey: key,
             createdBy: createdBy, runAt: runAt, maxAttempts: maxAttempts, timeoutMs: timeoutS.map { Int64($0 * 1000) },
-            parentID: parentID, manual: manual, canonical: Kernel.canonicalString(.object(canonical))))
-        return ["job": try jobJSON(job), "duplicate": .bool(duplicate)]
+            parentID: parentID, manual: manual, canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical))))
+        return ["job": json, "duplicate": .bool(duplicate)]
     }
 
     /// JSON with every object's keys sorted, so equal requests compare equal as text.
@@ -201,7 +212,12 @@ extension Kernel {
     /// Reads the `id` parameter (a job id), without looking the job up: params are all checked
     /// before the call itself (SPEC §4).
     private func jobIDParam(_ p: inout Params) throws -> Int64 {
-        try parseJobID(try p.string("id"), field: "id")
+        switch try p.optionalJSON("id") {
+        case .string(let s)?: return try parseJobID(s, field: "id")
+        case .int(let i)? where i >= 0: return Int64(i)
+        case nil: throw RPCError.invalidParams("`id` is required", field: "id")
+        case let other?: throw RPCError.invalidParams("`id` must be a job id (a string of digits), got \(other.typeName)", field: "id")
+        }
     }
 
     private func requireJob(_ id: Int64) throws -> Job {
@@ -272,21 +288,12 @@ extension Kernel {
         let message = try p.optionalString("message")
         let item = try p.optionalInt("item")
         try p.rejectUnknown()
-        var job = try requireJob(id)
+        let job = try requireJob(id)
         try requireRunning(job)
         if let item, !job.itemized || item < 0 || item >= job.units.total {
             throw RPCError.invalidParams("`item` \(item) is not an item index of job \(job.id)", field: "item")
         }
-        job.progress.apply(current: current, total: total, phase: phase, message: message)
-        job.lastActivityAt = now
-        job.updatedAt = now
-        active[job.id] = job
-        try store.update(job)
-        let progressJSON = job.progress.json(items: job.itemized ? job.units : nil)
-        var data: JSONObject = ["progress": progressJSON]
-        if let item { data["item"] = .int(item) }
-        try emit("job.progress", job: job, data: .object(data))
-        return progressJSON
+        return try reportProgress(job.id, current: current, total: total, phase: phase, message: message, item: item)
     }
 
     private func log(_ p: inout Params) throws -> JSON {
@@ -322,29 +329,35 @@ extension Kernel {
         let key = try p.optionalString("key")
         try p.rejectUnknown()
         guard let key else { return .object(settings) }
-        guard let value = settings[key] else { throw unknownSetting(key) }
-        return [key: value]
+        try checkSettingKey(key)
+        return [key: settings[key] ?? false]
     }
 
     private func settingsSet(_ p: inout Params) throws -> JSON {
         let key = try p.string("key")
         let value = try p.optionalJSON("value") ?? .null
         try p.rejectUnknown()
-        guard settings[key] != nil else { throw unknownSetting(key) }
+        try checkSettingKey(key)
         guard case .bool = value else {
             throw RPCError.invalidParams("`value` of \(key) must be true or false", field: "value")
         }
         try store.setSetting(key, value)
-        if settings[key] != value {
+        if (settings[key] ?? false) != value {
             settings[key] = value
             try emit("settings.changed", job: nil, data: ["key": .string(key), "value": value])
         }
         return [key: value]
     }
 
-    private func unknownSetting(_ key: String) -> RPCError {
-        let known = settings.keys.joined(separator: ", ")
-        return .invalidParams("unknown setting \"\(key)\"; settings are the [workflow] toggles: \(known.isEmpty ? "none declared" : known)", field: "key")
+    /// Settings are workflow toggles, `workflow.<name>`; one the config never declared reads
+    /// false until it is set.
+    private func checkSettingKey(_ key: String) throws {
+        let name = key.hasPrefix("workflow.") ? key.dropFirst("workflow.".count) : ""
+        guard (1...64).contains(name.count),
+              name.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 })
+        else {
+            throw RPCError.invalidParams("unknown setting \"\(key)\": settings are workflow toggles named workflow.<name> ([A-Za-z0-9_-], up to 64 characters)", field: "key")
+        }
     }
 
     private func stats() throws -> JSON {

@@ -11,7 +11,7 @@ extension Kernel {
         do {
             let state = try store.scheduleState(name: s.name)
             if (state?.lastSlot ?? -1) < slot, let type = config.types[s.type] {
-                let (job, _) = try enqueue(EnqueueRequest(
+                let (job, _, _) = try enqueue(EnqueueRequest(
                     type: type, payload: s.payload, items: nil, priority: s.priority, idempotencyKey: "schedule:\(s.name):\(slot)",
                     createdBy: "schedule", runAt: nil, maxAttempts: nil, timeoutMs: nil, parentID: nil, manual: false,
                     canonical: Kernel.canonicalString(["schedule": .string(s.name), "slot": .int(Int(slot))])))

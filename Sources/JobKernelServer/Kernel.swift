@@ -18,6 +18,10 @@ public final class Kernel {
 
     /// Jobs that are not terminal, by id. Terminal jobs live only in the store.
     var active: [Int64: Job] = [:]
+    /// Jobs that have children: only these need their `children` counts queried.
+    var parents: Set<Int64> = []
+    /// The backoff jitter's source: cheap, and seeded once (no syscall per transition).
+    private var rng = Xorshift(seed: UInt64(Kernel.wallClock()) | 1)
     var queues = UnitQueues()
     /// Types whose queues gained units this turn: waiting fetches are served at the turn's end.
     var typesToPump: Set<String> = []
@@ -46,7 +50,23 @@ public final class Kernel {
     /// `workflow.<name>` → value; declared by the config, overridden by `settings.set`.
     var settings: JSONObject = [:]
 
+    /// Local pools: runs by id, and persistent workers by pool.
+    var localRuns: [UInt64: LocalRun] = [:]
+    var runsByJob: [Int64: Set<UInt64>] = [:]
+    var nextRunID: UInt64 = 1
+    var workers: [String: [WorkerProcess]] = [:]
+    var nextWorkerID: UInt64 = 1
+    var nextRequestID = 0
+    /// Types the kernel runs itself (internal and sync_api), by name.
+    let localTypeNames: [String]
+    /// This binary, for the sync_api workers, and the supervisor every process is spawned through.
+    let selfExecutable: String
+    let supervisorPath: String?
+
     var shuttingDown = false
+    /// Set by `shutdown`: requests after it get -32007 while the shutdown begins.
+    var refusingRequests = false
+    private var shutdownFinished = false
     var exitCode: Int32 = 0
     private var hooks: [LoopHook] = []
     private var server: UnixSocketServer?
@@ -60,6 +80,13 @@ public final class Kernel {
         self.socketPath = socketPath
         self.startedAt = Kernel.wallClock()
         self.leasePrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        self.localTypeNames = config.types.values.filter { $0.mode != .asyncAPI }.map(\.name).sorted()
+        self.selfExecutable = Kernel.executablePath()
+        let supervisor = Process.supervisorPath(nextTo: selfExecutable)
+        self.supervisorPath = access(supervisor, X_OK) == 0 ? supervisor : nil
+        if supervisorPath == nil {
+            KernelMain.log("warning: \(supervisor) is missing: handlers will not be killed if the kernel dies")
+        }
         deadlineTimer = LoopTimer(loop: loop)
         for phase in [LoopHook.Phase.prepare, .check] {
             let hook = LoopHook(loop: loop, phase: phase) { [unowned self] in self.endTurn() }
@@ -79,9 +106,21 @@ public final class Kernel {
 
     var now: Millis { Kernel.wallClock() }
 
+    /// A small PRNG for backoff jitter; not for anything that must be unpredictable.
+    struct Xorshift {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func nextUnit() -> Double {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Double(state >> 11) / Double(1 << 53)
+        }
+    }
+
     func reducerContext() -> ReducerContext {
         ReducerContext(now: now, backoffBaseMs: config.pipeline.backoffBaseMs,
-                       backoffMaxMs: config.pipeline.backoffMaxMs, jitter: Double.random(in: 0..<1))
+                       backoffMaxMs: config.pipeline.backoffMaxMs, jitter: rng.nextUnit())
     }
 
     // MARK: Start-up
@@ -90,10 +129,11 @@ public final class Kernel {
     /// were running when the previous kernel died are requeued with their attempt counted.
     private func recover() throws {
         lastSeq = try store.latestEventSeq()
+        parents = try store.parentIDs()
         for (name, value) in config.workflow.names.map({ ($0, config.workflow[$0] ?? false) }) {
             settings["workflow.\(name)"] = .bool(value)
         }
-        for (key, value) in try store.settings() where settings[key] != nil {
+        for (key, value) in try store.settings() {
             settings[key] = value
         }
         for job in try store.openJobs() { active[job.id] = job }
@@ -113,6 +153,7 @@ public final class Kernel {
             if let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
         }
         for i in config.schedules.indices { runSchedule(i) }
+        addDeadline(at: now + max(config.pipeline.heartbeatMs, 100), .staleCheck)
         try store.commit()
     }
 
@@ -153,7 +194,8 @@ public final class Kernel {
         serve(stream, kind: .socket)
     }
 
-    private func serve(_ channel: DuplexStream, kind: Connection.Kind) {
+    @discardableResult
+    func serve(_ channel: DuplexStream, kind: Connection.Kind) -> Connection {
         let conn = Connection(id: nextConnectionID, kind: kind, channel: channel,
                               maxMessageBytes: config.limits.maxMessageBytes)
         nextConnectionID += 1
@@ -162,6 +204,13 @@ public final class Kernel {
         channel.onEOF = { [unowned self, unowned conn] in self.receivedEOF(on: conn) }
         channel.onClose = { [unowned self, unowned conn] in self.closed(conn) }
         channel.startReading()
+        return conn
+    }
+
+    static func executablePath() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        return n > 0 ? String(cString: buf) : CommandLine.arguments[0]
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer, on conn: Connection) {
@@ -196,8 +245,8 @@ public final class Kernel {
 
     /// Commits the turn's writes, then writes out what the turn produced.
     private func endTurn() {
-        if !typesToPump.isEmpty { pumpWaiters() }
         runDueDeadlines()
+        pump()
         do {
             try store.commit()
         } catch {
@@ -260,28 +309,64 @@ public final class Kernel {
                 fetchTimedOut(waiterID)
             case .schedule(let index):
                 runSchedule(index)
+            case .runTimeout(let id):
+                runTimedOut(id)
+            case .runKill(let id):
+                killRun(id)
+            case .workerRestart(let id):
+                restartWorker(id)
+            case .staleCheck:
+                checkStale()
             }
         }
-        if !typesToPump.isEmpty { pumpWaiters() }
+    }
+
+    /// Hands ready units to waiting fetches and to the local pools, until nothing more moves.
+    func pump() {
+        var rounds = 0
+        repeat {
+            if !typesToPump.isEmpty { pumpWaiters() }
+            pumpLocal()
+            rounds += 1
+        } while !typesToPump.isEmpty && rounds < 8
     }
 
     // MARK: Shutdown
 
-    /// Graceful shutdown (SPEC §11): stop accepting, interrupt running units so the next start
-    /// reruns them without counting an attempt, commit, remove the socket, exit 0.
+    /// Graceful shutdown (SPEC §11): stop accepting, SIGTERM running units (SIGKILL after
+    /// `cancel_grace`), record them as interrupted so the next start reruns them without counting
+    /// an attempt, commit, remove the socket, exit 0.
     public func shutdown() {
         guard !shuttingDown else { return }
         shuttingDown = true
         server?.close()
         server = nil
         for (id, lease) in leases {
-            _ = removeLease(id)
+            removeLease(id)
             try? apply(lease.jobID, unit: lease.index, .unitInterrupted(index: lease.index))
         }
-        for waiter in waiters {
-            answerWaiter(waiter, leases: [])
-        }
+        for waiter in waiters { answerWaiter(waiter, leases: []) }
         waiters.removeAll()
+        stopLocalForShutdown()
+        if localIsIdle {
+            finishShutdown()
+        } else {
+            let grace = LoopTimer(loop: loop)
+            grace.unref()
+            grace.start(afterMs: UInt64(config.pipeline.cancelGraceMs + 500)) { [unowned self] in
+                self.killLocalForShutdown()
+                self.finishShutdown()
+            }
+        }
+    }
+
+    func finishShutdownIfIdle() {
+        if shuttingDown && localIsIdle { finishShutdown() }
+    }
+
+    private func finishShutdown() {
+        guard !shutdownFinished else { return }
+        shutdownFinished = true
         do { try store.commit() } catch { fatal("cannot commit to the database: \(error)") }
         for conn in connections.values {
             conn.flush()

@@ -81,6 +81,7 @@ public enum KernelMain {
             log("serving" + (socketPath.map { " on \($0)" } ?? "") + (options.stdio ? " on stdio" : "") + ", database \(dbPath)")
             let code = kernel.run()
             loop.close()
+            store.close()
             return code
         } catch let e as SocketError {
             fputs("jobkernel: \(e)\n", stderr)

@@ -51,6 +51,10 @@ struct Deadline: Comparable {
         case lease(String)
         case fetchTimeout(UInt64)
         case schedule(Int)
+        case runTimeout(UInt64)
+        case runKill(UInt64)
+        case workerRestart(UInt64)
+        case staleCheck
     }
     var at: Millis
     var seq: UInt64

@@ -14,6 +14,7 @@ public enum Durability: String, Sendable {
 /// commit): `write` opens it on first use, `commit` ends it.
 public final class JobStore {
     public let db: Database
+    private var checkpointer: Checkpointer?
 
     public init(path: String, durability: Durability) throws(DatabaseError) {
         db = try Database(path: path)
@@ -23,6 +24,17 @@ public final class JobStore {
         try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
         try db.execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000")
         try migrate()
+        if path != ":memory:" {
+            try db.execute("PRAGMA wal_autocheckpoint = 0")
+            checkpointer = Checkpointer(path: path)
+            checkpointer?.start(intervalMs: 1000)
+        }
+    }
+
+    /// Stops the background checkpoints (a last one runs) before the process exits.
+    public func close() {
+        checkpointer?.stop()
+        checkpointer = nil
     }
 
     private func migrate() throws(DatabaseError) {
@@ -166,6 +178,13 @@ public final class JobStore {
             }
         o["total"] = .int(total)
         return .object(o)
+    }
+
+    /// Every job that has children.
+    public func parentIDs() throws -> Set<Int64> {
+        var ids: Set<Int64> = []
+        try db.statement("SELECT DISTINCT parent_id FROM jobs WHERE parent_id IS NOT NULL").bind([]).forEach { ids.insert($0.int(0)) }
+        return ids
     }
 
     /// Every descendant of `id` at any depth, parents before children.

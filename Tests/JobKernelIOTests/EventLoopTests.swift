@@ -12,6 +12,8 @@ import Testing
 
     @Test func clocksAdvance() throws {
         let loop = try EventLoop()
+        // The loop's cached time dates from its creation; refresh it so the timer counts from now.
+        loop.updateTime()
         let start = loop.hrtimeNs
         let startMs = loop.nowMs
         let timer = LoopTimer(loop: loop)

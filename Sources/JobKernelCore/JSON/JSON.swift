@@ -13,13 +13,18 @@ public enum JSON: Hashable, Sendable {
 }
 
 /// An ordered JSON object: keys in insertion order, lookup by key.
+///
+/// Stored as pairs: the objects the kernel handles are small, and scanning a few keys beats
+/// hashing them. A large object (parsed from input) gets an index so lookups stay O(1).
 public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryLiteral {
-    public private(set) var keys: [String] = []
-    private var storage: [String: JSON] = [:]
+    private var pairs: [(key: String, value: JSON)] = []
+    private var index: [String: Int]?
+    private static let indexThreshold = 16
 
     public init() {}
 
     public init(dictionaryLiteral elements: (String, JSON)...) {
+        pairs.reserveCapacity(elements.count)
         for (key, value) in elements { self[key] = value }
     }
 
@@ -27,34 +32,74 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
         for (key, value) in pairs { self[key] = value }
     }
 
-    public var count: Int { keys.count }
-    public var isEmpty: Bool { keys.isEmpty }
+    /// Pairs whose keys the caller knows are distinct: no checks, no index (building the
+    /// kernel's own objects, such as the job object, on the hot path).
+    public init(uniquePairs: [(key: String, value: JSON)]) {
+        pairs = uniquePairs
+    }
+
+    public var count: Int { pairs.count }
+    public var isEmpty: Bool { pairs.isEmpty }
+    public var keys: [String] { pairs.map(\.key) }
+
+    private func position(of key: String) -> Int? {
+        if let index { return index[key] }
+        for i in pairs.indices where pairs[i].key == key { return i }
+        return nil
+    }
 
     /// Setting `nil` removes the key.
     public subscript(key: String) -> JSON? {
-        get { storage[key] }
+        get { position(of: key).map { pairs[$0].value } }
         set {
-            if let newValue {
-                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if storage.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+            if let i = position(of: key) {
+                if let newValue {
+                    pairs[i].value = newValue
+                } else {
+                    pairs.remove(at: i)
+                    if index != nil { rebuildIndex() }
+                }
+            } else if let newValue {
+                pairs.append((key, newValue))
+                if index != nil {
+                    index![key] = pairs.count - 1
+                } else if pairs.count > Self.indexThreshold {
+                    rebuildIndex()
+                }
             }
         }
     }
 
-    public func makeIterator() -> AnyIterator<(key: String, value: JSON)> {
-        var index = 0
-        return AnyIterator {
-            guard index < keys.count else { return nil }
-            defer { index += 1 }
-            let key = keys[index]
-            return (key, storage[key]!)
-        }
+    private mutating func rebuildIndex() {
+        var idx: [String: Int] = [:]
+        idx.reserveCapacity(pairs.count)
+        for (i, p) in pairs.enumerated() { idx[p.key] = i }
+        index = idx
+    }
+
+    public func makeIterator() -> IndexingIterator<[(key: String, value: JSON)]> {
+        pairs.makeIterator()
     }
 
     /// Objects are equal when they hold the same pairs, whatever the key order.
-    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool { lhs.storage == rhs.storage }
-    public func hash(into hasher: inout Hasher) { hasher.combine(storage) }
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        for (k, v) in lhs.pairs where rhs[k] != v { return false }
+        return true
+    }
+
+    /// Order-independent, as equality is.
+    public func hash(into hasher: inout Hasher) {
+        var combined = 0
+        for (k, v) in pairs {
+            var h = Hasher()
+            h.combine(k)
+            h.combine(v)
+            combined ^= h.finalize()
+        }
+        hasher.combine(pairs.count)
+        hasher.combine(combined)
+    }
 }
 
 extension JSON: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,

@@ -69,32 +69,33 @@ public struct Job: Hashable, Sendable {
 
     /// The job object of SPEC §5. `children` is filled in by whoever knows them (the store).
     public func json(children: JSON = ["total": 0]) -> JSON {
-        var o = JSONObject()
-        o["id"] = .string(String(id))
-        o["type"] = .string(type)
-        o["dispatch_mode"] = .string(dispatchMode)
-        o["status"] = .string(status.rawValue)
-        o["priority"] = .int(priority)
-        o["lane"] = .string(lane.rawValue)
-        o["payload"] = payload
-        o["created_by"] = .string(createdBy)
-        o["idempotency_key"] = idempotencyKey.map { .string($0) } ?? .null
-        o["parent_id"] = parentID.map { .string(String($0)) } ?? .null
-        o["manual"] = .bool(manual)
-        o["attempt"] = .int(attempt)
-        o["max_attempts"] = .int(maxAttempts)
-        o["run_at"] = runAt.map { .string(Timestamp.format($0)) } ?? .null
-        o["cancel_requested"] = .bool(cancelRequested)
-        o["progress"] = progress.json(items: itemized ? units : nil)
-        o["items"] = itemized ? units.itemsJSON : .null
-        o["children"] = children
-        o["result"] = result
-        o["error"] = error?.json ?? .null
-        o["created_at"] = .string(Timestamp.format(createdAt))
-        o["started_at"] = startedAt.map { .string(Timestamp.format($0)) } ?? .null
-        o["finished_at"] = finishedAt.map { .string(Timestamp.format($0)) } ?? .null
-        o["last_activity_at"] = lastActivityAt.map { .string(Timestamp.format($0)) } ?? .null
-        o["updated_at"] = .string(Timestamp.format(updatedAt))
+        let o = JSONObject(uniquePairs: [
+            ("id", .string(String(id))),
+            ("type", .string(type)),
+            ("dispatch_mode", .string(dispatchMode)),
+            ("status", .string(status.rawValue)),
+            ("priority", .int(priority)),
+            ("lane", .string(lane.rawValue)),
+            ("payload", payload),
+            ("created_by", .string(createdBy)),
+            ("idempotency_key", idempotencyKey.map { .string($0) } ?? .null),
+            ("parent_id", parentID.map { .string(String($0)) } ?? .null),
+            ("manual", .bool(manual)),
+            ("attempt", .int(attempt)),
+            ("max_attempts", .int(maxAttempts)),
+            ("run_at", runAt.map { .string(Timestamp.format($0)) } ?? .null),
+            ("cancel_requested", .bool(cancelRequested)),
+            ("progress", progress.json(items: itemized ? units : nil)),
+            ("items", itemized ? units.itemsJSON : .null),
+            ("children", children),
+            ("result", result),
+            ("error", error?.json ?? .null),
+            ("created_at", .string(Timestamp.format(createdAt))),
+            ("started_at", startedAt.map { .string(Timestamp.format($0)) } ?? .null),
+            ("finished_at", finishedAt.map { .string(Timestamp.format($0)) } ?? .null),
+            ("last_activity_at", lastActivityAt.map { .string(Timestamp.format($0)) } ?? .null),
+            ("updated_at", .string(Timestamp.format(updatedAt))),
+        ])
         return .object(o)
     }
 }

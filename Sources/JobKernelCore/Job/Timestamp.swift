@@ -10,12 +10,20 @@ public enum Timestamp {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = Int(seconds - days * 86400)
         let (y, m, d) = civil(fromDays: days)
-        var s = ""
-        s.reserveCapacity(24)
-        s += pad(y, 4); s += "-"; s += pad(m, 2); s += "-"; s += pad(d, 2)
-        s += "T"; s += pad(secOfDay / 3600, 2); s += ":"; s += pad(secOfDay / 60 % 60, 2)
-        s += ":"; s += pad(secOfDay % 60, 2); s += "."; s += pad(millis, 3); s += "Z"
-        return s
+        guard (0...9999).contains(y) else { return String(y) + "-01-01T00:00:00.000Z" }
+        return String(unsafeUninitializedCapacity: 24) { buf in
+            func put(_ v: Int, _ at: Int, _ width: Int) {
+                var v = v
+                for k in stride(from: at + width - 1, through: at, by: -1) {
+                    buf[k] = UInt8(48 + v % 10)
+                    v /= 10
+                }
+            }
+            put(y, 0, 4); buf[4] = 45; put(m, 5, 2); buf[7] = 45; put(d, 8, 2); buf[10] = 84
+            put(secOfDay / 3600, 11, 2); buf[13] = 58; put(secOfDay / 60 % 60, 14, 2); buf[16] = 58
+            put(secOfDay % 60, 17, 2); buf[19] = 46; put(millis, 20, 3); buf[23] = 90
+            return 24
+        }
     }
 
     /// Parses RFC 3339 (`Z` or `±hh:mm` offsets, optional fraction) into milliseconds.
@@ -64,11 +72,6 @@ public enum Timestamp {
         let days = days(fromCivil: y, mo, d)
         let secs = days * 86400 + Int64(h * 3600 + mi * 60 + s) - Int64(offset * 60)
         return secs * 1000 + frac
-    }
-
-    private static func pad(_ v: Int, _ width: Int) -> String {
-        let s = String(v)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
     // Howard Hinnant's civil-date algorithms.

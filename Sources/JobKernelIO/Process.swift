@@ -1,0 +1,203 @@
+import CLibUV
+import Glibc
+
+/// A child process (`uv_process_t`), spawned in a process group of its own, optionally under
+/// `jobkernel-supervise` so that nothing it starts outlives the kernel (SPEC §5.1, §9).
+///
+/// The child is spawned with `UV_PROCESS_DETACHED`: libuv calls `setsid()` between fork and exec,
+/// and `uv_spawn` only returns once exec succeeded, so the group `-pid` exists as soon as `init`
+/// returns and `signalGroup` cannot race the child's start.
+///
+/// Lifetime: the handle retains the object until the exit callback, after which it closes itself.
+/// The pipes are separate `Stream`s: they may still hold output when `onExit` fires, so wait for
+/// both (exit, then EOF on each pipe you read) and close each stream yourself. Closing a process
+/// that has not exited SIGKILLs its group (libuv stops watching it, so it stays a zombie until the
+/// kernel exits). Named like `Foundation.Process`: write `JobKernelIO.Process` where both are imported.
+public final class Process: LoopHandle {
+    /// What one of the child's stdin, stdout and stderr is connected to.
+    public enum StdioMode: Sendable, Equatable {
+        /// A new pipe, handed back as a `Stream`.
+        case pipe
+        /// The kernel's own descriptor (0, 1 or 2).
+        case inherit
+        /// `/dev/null`.
+        case ignore
+    }
+
+    /// The executable's file name, installed next to the `jobkernel` binary.
+    public static let supervisorName = "jobkernel-supervise"
+
+    /// The spawned process: the supervisor when supervised. Also the id of its process group.
+    public let pid: Int32
+    /// True when the child runs under `jobkernel-supervise`.
+    public let isSupervised: Bool
+    /// Our end of the child's stdin (`.pipe` only); `shutdownWrite { close() }` sends EOF.
+    public let stdinStream: Stream?
+    /// Our end of the child's stdout (`.pipe` only).
+    public let stdoutStream: Stream?
+    /// Our end of the child's stderr (`.pipe` only).
+    public let stderrStream: Stream?
+    /// The process ended: its exit status, or the signal that killed it (else 0). Fires once.
+    public var onExit: ((_ exitStatus: Int64, _ termSignal: Int32) -> Void)?
+    /// The exit status once exited (0 when killed by a signal).
+    public private(set) var exitStatus: Int64?
+    /// The terminating signal once exited (0 when it exited normally).
+    public private(set) var termSignal: Int32?
+    /// True once the exit was reaped; the pid may belong to someone else from then on.
+    public var hasExited: Bool { exitStatus != nil }
+
+    /// Spawns `argv` (never through a shell: `argv[0]` is looked up in `PATH` of the child's
+    /// environment). `env` nil inherits the kernel's environment, else is the whole environment.
+    /// With `supervisor` (a path, see `supervisorPath(nextTo:)`) the child runs under it.
+    /// Throws `UV_EINVAL` for an empty argv or a NUL byte or `=` where they cannot be, and
+    /// `uv_spawn`'s error (`UV_ENOENT` for a missing command when not supervised).
+    public init(
+        loop: EventLoop,
+        argv: [String],
+        env: [String: String]? = nil,
+        cwd: String? = nil,
+        stdin: StdioMode = .pipe,
+        stdout: StdioMode = .pipe,
+        stderr: StdioMode = .pipe,
+        supervisor: String? = nil
+    ) throws(UVError) {
+        guard let command = argv.first, !command.isEmpty else { throw UVError(UV_EINVAL.rawValue, "spawn: empty argv") }
+        var fullArgv = argv
+        if let supervisor {
+            fullArgv = [supervisor, "--parent", String(getpid()), "--"] + argv
+        }
+        var environment: [String]?
+        if let env {
+            var entries: [String] = []
+            for (key, value) in env.sorted(by: { $0.key < $1.key }) {
+                if key.isEmpty || key.contains("=") { throw UVError(UV_EINVAL.rawValue, "spawn: environment name \"\(key)\"") }
+                entries.append(key + "=" + value)
+            }
+            environment = entries
+        }
+        for string in fullArgv + (environment ?? []) + (cwd.map { [$0] } ?? []) where string.utf8.contains(0) {
+            throw UVError(UV_EINVAL.rawValue, "spawn: NUL byte in \"\(command)\" arguments")
+        }
+
+        let modes = [stdin, stdout, stderr]
+        let pipes: [UnsafeMutableRawPointer?] = modes.map { mode in
+            guard mode == .pipe else { return nil }
+            let raw = LoopHandle.allocate(UV_NAMED_PIPE, on: loop)
+            uv_pipe_init(loop.uv, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
+            return raw
+        }
+        var containers = (0..<3).map { index -> uv_stdio_container_t in
+            var container = uv_stdio_container_t()
+            switch modes[index] {
+            case .pipe:
+                // Flags are the child's view: it reads stdin and writes stdout and stderr.
+                let direction = index == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE
+                container.flags = uv_stdio_flags(UV_CREATE_PIPE.rawValue | direction.rawValue)
+                container.data.stream = pipes[index]!.assumingMemoryBound(to: uv_stream_t.self)
+            case .inherit:
+                container.flags = UV_INHERIT_FD
+                container.data.fd = Int32(index)
+            case .ignore:
+                container.flags = UV_IGNORE
+            }
+            return container
+        }
+
+        let raw = LoopHandle.allocate(UV_PROCESS, on: loop)
+        let process = raw.assumingMemoryBound(to: uv_process_t.self)
+        let cArgv = Process.cStrings(fullArgv)
+        let cEnv = environment.map(Process.cStrings)
+        let cCwd = cwd.map { strdup($0)! }
+        defer {
+            cArgv.forEach { free($0) }
+            cEnv?.forEach { free($0) }
+            free(cCwd)
+        }
+        let status = containers.withUnsafeMutableBufferPointer { stdio in
+            var options = uv_process_options_t()
+            options.exit_cb = { process, exitStatus, termSignal in
+                guard let process, let data = process.pointee.data else { return }
+                Unmanaged<Process>.fromOpaque(data).takeUnretainedValue().didExit(exitStatus, termSignal)
+            }
+            options.file = UnsafePointer(cArgv[0])
+            options.flags = UV_PROCESS_DETACHED.rawValue
+            options.stdio_count = 3
+            options.stdio = stdio.baseAddress
+            options.cwd = UnsafePointer(cCwd)
+            return cArgv.withUnsafeBufferPointer { args in
+                options.args = UnsafeMutablePointer(mutating: args.baseAddress)
+                guard let cEnv else { return uv_spawn(loop.uv, process, &options) }
+                return cEnv.withUnsafeBufferPointer { envp in
+                    options.env = UnsafeMutablePointer(mutating: envp.baseAddress)
+                    return uv_spawn(loop.uv, process, &options)
+                }
+            }
+        }
+        if status < 0 {
+            // uv_spawn initialised both the process handle and the pipes: they must be closed.
+            LoopHandle.discard(raw)
+            pipes.forEach { if let pipe = $0 { LoopHandle.discard(pipe) } }
+            throw UVError(status, "spawn \(command)")
+        }
+        pid = process.pointee.pid
+        isSupervised = supervisor != nil
+        stdinStream = pipes[0].map { Stream(loop: loop, stream: $0) }
+        stdoutStream = pipes[1].map { Stream(loop: loop, stream: $0) }
+        stderrStream = pipes[2].map { Stream(loop: loop, stream: $0) }
+        super.init(loop: loop, raw: raw)
+    }
+
+    /// `strdup`ed copies plus the terminating NULL; free every element.
+    private static func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] {
+        strings.map { strdup($0) } + [nil]
+    }
+
+    /// The supervisor's path: `jobkernel-supervise` in the directory of `executable`, after
+    /// resolving symlinks (so `"/proc/self/exe"` names the running binary's directory).
+    public static func supervisorPath(nextTo executable: String) -> String {
+        var path = executable
+        if let resolved = realpath(executable, nil) {
+            path = String(cString: resolved)
+            free(resolved)
+        }
+        guard let slash = path.lastIndex(of: "/") else { return supervisorName }
+        return String(path[..<slash]) + "/" + supervisorName
+    }
+
+    /// Sends `sig` to every process of the child's group at once (the supervisor leads it, and
+    /// does not relay what it receives this way). Returns false if nothing was signalled: the
+    /// group is gone (ESRCH) or the process has exited, after which its pid may be reused.
+    @discardableResult
+    public func signalGroup(_ sig: Int32) -> Bool {
+        guard !hasExited, pid > 0 else { return false }
+        return Glibc.kill(-pid, sig) == 0
+    }
+
+    /// Sends `sig` to the spawned process alone. A supervisor relays SIGTERM, SIGINT, SIGHUP and
+    /// SIGQUIT to its group (the signal goes with `sigqueue`, which is how it tells this from a
+    /// group signal); a SIGKILL kills the supervisor and its direct child, not grandchildren —
+    /// use `signalGroup` for that. Returns false once exited or on ESRCH.
+    @discardableResult
+    public func kill(_ sig: Int32) -> Bool {
+        guard !hasExited, pid > 0 else { return false }
+        return sigqueue(pid, sig, sigval(sival_int: 0)) == 0
+    }
+
+    private func didExit(_ exitStatus: Int64, _ termSignal: Int32) {
+        self.exitStatus = exitStatus
+        self.termSignal = termSignal
+        let onExit = self.onExit
+        self.onExit = nil
+        onExit?(exitStatus, termSignal)
+        close()
+    }
+
+    override func willClose() {
+        // libuv forgets the pid on close; whatever still runs would escape every later signal.
+        if !hasExited { signalGroup(SIGKILL) }
+    }
+
+    override func didClose() {
+        onExit = nil
+    }
+}

@@ -1,0 +1,572 @@
+import Glibc
+import JobKernelCore
+import JobKernelIO
+
+/// Why a local run is being stopped.
+enum StopReason {
+    case cancel, timeout, shutdown, stale
+}
+
+/// One unit, or one sync_api batch of units, running in a local pool (SPEC §5.1–5.3).
+final class LocalRun {
+    let id: UInt64
+    let jobID: Int64
+    let type: TypeConfig
+    let lane: Lane
+    let indices: [Int]
+    var process: Process?
+    var worker: WorkerProcess?
+    var stdoutLines: LineSplitter
+    var stderrLines: LineSplitter
+    /// The last `result` an exec handler printed.
+    var lastResult: JSON = .null
+    /// An `error` an exec handler printed: it decides whether the failure is retryable.
+    var declaredError: (error: JobError, retryable: Bool)?
+    var stopping: StopReason?
+    var lastHeard: Millis
+    var timeoutMs: Int64?
+
+    init(id: UInt64, jobID: Int64, type: TypeConfig, lane: Lane, indices: [Int], now: Millis, maxLine: Int) {
+        self.id = id
+        self.jobID = jobID
+        self.type = type
+        self.lane = lane
+        self.indices = indices
+        self.lastHeard = now
+        self.stdoutLines = LineSplitter(maxLineBytes: maxLine)
+        self.stderrLines = LineSplitter(maxLineBytes: maxLine)
+    }
+}
+
+/// A persistent worker process speaking the worker protocol on its pipes (SPEC §5.2), or one
+/// of the sync_api pool's workers (the kernel's own binary in a worker role).
+final class WorkerProcess {
+    let id: UInt64
+    let poolKey: String
+    let argv: [String]
+    var process: Process?
+    var connection: Connection?
+    var run: LocalRun?
+    var runRequestID: Int?
+    var restarts = 0
+    var restartPending = false
+    var stderrLines = LineSplitter(maxLineBytes: 65536)
+
+    init(id: UInt64, poolKey: String, argv: [String]) {
+        self.id = id
+        self.poolKey = poolKey
+        self.argv = argv
+    }
+
+    var isIdle: Bool { process != nil && run == nil && !restartPending }
+}
+
+/// A worker's stdout (read) and stdin (write) as one duplex channel for its `Connection`.
+final class PipePair: DuplexStream {
+    let input: Stream
+    let output: Stream
+    var onRead: ((UnsafeRawBufferPointer) -> Void)? {
+        get { input.onRead }
+        set { input.onRead = newValue }
+    }
+    var onEOF: (() -> Void)? {
+        get { input.onEOF }
+        set { input.onEOF = newValue }
+    }
+    var onClose: (() -> Void)?
+    var onWritesDrained: (() -> Void)?
+    var isClosed: Bool { input.isClosed && output.isClosed }
+    var closeError: UVError? { input.closeError ?? output.closeError }
+    var pendingWriteBytes: Int { output.pendingWriteBytes }
+    var peerUID: UInt32? { nil }
+    var peerPID: Int32? { nil }
+
+    init(input: Stream, output: Stream) {
+        self.input = input
+        self.output = output
+        input.onClose = { [unowned self] in self.sideClosed() }
+        output.onClose = { [unowned self] in self.sideClosed() }
+    }
+
+    private var closedSides = 0
+    private func sideClosed() {
+        closedSides += 1
+        if closedSides == 2 { onClose?() }
+    }
+
+    func startReading() { input.startReading() }
+    func stopReading() { input.stopReading() }
+    func write(_ bytes: UnsafeRawBufferPointer) { output.write(bytes) }
+    func shutdownWrite(then: @escaping () -> Void) { output.shutdownWrite(then: then) }
+    func close() {
+        input.close()
+        output.close()
+    }
+}
+
+extension Kernel {
+    // MARK: Choosing what runs
+
+    /// Starts queued units of local types while slots are free (SPEC §8.1): at most
+    /// `max_parallel_jobs` at once, `priority_lane_slots` of them kept for the priority lane,
+    /// a type's `concurrency`, and each mode's pool size. Best unit first: priority, then age.
+    func pumpLocal() {
+        guard !shuttingDown, !localTypeNames.isEmpty else { return }
+        let p = config.pipeline
+        // Types whose queued units cannot start now (their jobs already run a batch).
+        var blocked: Set<String> = []
+        while true {
+            var running = 0, normal = 0
+            var byType: [String: Int] = [:]
+            var byMode: [DispatchMode: Int] = [:]
+            for run in localRuns.values {
+                running += 1
+                if run.lane == .normal { normal += 1 }
+                byType[run.type.name, default: 0] += 1
+                byMode[run.type.mode, default: 0] += 1
+            }
+            guard running < p.maxParallelJobs else { return }
+            var eligible: [String] = []
+            for name in localTypeNames where queues.count(type: name) > 0 && !blocked.contains(name) {
+                let type = config.types[name]!
+                if let c = type.concurrency, byType[name, default: 0] >= c { continue }
+                if byMode[type.mode, default: 0] >= (config.pools.workers(for: type.mode) ?? 0) { continue }
+                if !workerAvailable(for: type) { continue }
+                if let head = queues.peek(types: [name])?.unit,
+                   Lane(priority: head.priority, threshold: p.priorityThreshold) == .normal,
+                   normal >= p.maxParallelJobs - p.priorityLaneSlots { continue }
+                eligible.append(name)
+            }
+            guard let (typeName, _) = queues.peek(types: eligible) else { return }
+            let type = config.types[typeName]!
+            var indices: [Int] = []
+            var jobID: Int64?
+            let batchSize = type.mode == .syncAPI ? max(1, type.batchSize) : 1
+            // A sync_api job posts batch after batch (SPEC §5.3): one in flight at a time.
+            var deferred: [QueuedUnit] = []
+            while indices.count < batchSize, let head = queues.peek(types: [typeName])?.unit {
+                if let jobID, head.jobID != jobID { break }
+                _ = queues.popMax(type: typeName)
+                if type.mode == .syncAPI, jobID == nil, runsByJob[head.jobID] != nil {
+                    deferred.append(head)
+                    continue
+                }
+                guard let job = active[head.jobID], !job.cancelRequested,
+                      job.status == .pending || job.status == .running,
+                      let unit = try? store.unit(jobID: head.jobID, index: head.index),
+                      unit.status == .pending, unit.runAt == nil else { continue }
+                if indices.isEmpty, !job.manual,
+                   let off = type.requires.first(where: { settings["workflow.\($0)"]?.boolValue != true }) {
+                    try? apply(job.id, unit: nil, .requirementUnmet(toggle: off))
+                    break
+                }
+                jobID = head.jobID
+                indices.append(head.index)
+            }
+            for unit in deferred { queues.push(type: typeName, unit) }
+            if let jobID, !indices.isEmpty {
+                start(type: type, jobID: jobID, indices: indices)
+            } else {
+                blocked.insert(typeName)
+            }
+        }
+    }
+
+    private func workerAvailable(for type: TypeConfig) -> Bool {
+        guard let (key, argv, size) = workerPool(for: type) else { return true }
+        let pool = workers[key] ?? []
+        if pool.contains(where: \.isIdle) { return true }
+        if pool.count < size {
+            spawnWorker(poolKey: key, argv: argv)
+            return true
+        }
+        return false
+    }
+
+    /// The pool a type's units run in, if it uses persistent workers: key, argv, size.
+    private func workerPool(for type: TypeConfig) -> (String, [String], Int)? {
+        switch type.handler {
+        case .worker(let argv):
+            let size = min(type.concurrency ?? config.pools.internalWorkers, config.pools.internalWorkers)
+            return ("type:" + type.name, argv, max(1, size))
+        case .endpoint:
+            return ("sync_api", [selfExecutable, "worker", "sync-api"], max(1, config.pools.syncAPIWorkers))
+        default:
+            return nil
+        }
+    }
+
+    // MARK: Starting
+
+    private func start(type: TypeConfig, jobID: Int64, indices: [Int]) {
+        for i in indices { try? apply(jobID, unit: i, .unitStarted(index: i)) }
+        guard let job = active[jobID], job.status == .running else { return }
+        let run = LocalRun(id: nextRunID, jobID: jobID, type: type, lane: job.lane, indices: indices, now: now,
+                           maxLine: config.limits.maxMessageBytes)
+        nextRunID += 1
+        run.timeoutMs = job.timeoutMs ?? type.timeoutMs
+        localRuns[run.id] = run
+        runsByJob[jobID, default: []].insert(run.id)
+        do {
+            let units = try indices.map { i -> JSON in
+                guard let u = try store.unit(jobID: jobID, index: i) else { return .null }
+                return ["index": .int(i), "value": u.value]
+            }
+            let jobJSON = try jobJSON(job)
+            if let (key, _, _) = workerPool(for: type), let worker = workers[key]?.first(where: \.isIdle) {
+                var params: JSONObject = [
+                    "job": jobJSON,
+                    "item": job.itemized && units.count == 1 ? units[0] : .null,
+                    "items": type.mode == .syncAPI && job.itemized ? .array(units) : .null,
+                ]
+                if case .endpoint(let url) = type.handler {
+                    params["endpoint"] = .string(url)
+                    params["http_timeout_s"] = .double(Double(type.httpTimeoutMs) / 1000)
+                }
+                send(run, to: worker, params: .object(params))
+            } else {
+                try spawnHandler(run, job: job, jobJSON: jobJSON, item: job.itemized ? units[0] : .null)
+            }
+        } catch {
+            finish(run) { index in .unitFailed(index: index, error: JobError(message: "cannot start: \(error)"), retryable: false) }
+            return
+        }
+        if let t = run.timeoutMs { addDeadline(at: now + t, .runTimeout(run.id)) }
+    }
+
+    // MARK: Exec handlers (SPEC §5.1)
+
+    private func spawnHandler(_ run: LocalRun, job: Job, jobJSON: JSON, item: JSON) throws {
+        var argv: [String]
+        var cwd: String?
+        var env = Kernel.environment()
+        switch run.type.handler {
+        case .command(let a):
+            argv = a
+        case .builtinCommand:
+            guard let a = job.payload["argv"]?.arrayValue?.compactMap(\.stringValue), !a.isEmpty else {
+                throw ServeError("payload.argv must be a non-empty array of strings")
+            }
+            argv = a
+            cwd = job.payload["cwd"]?.stringValue
+            if case .object(let extra)? = job.payload["env"] {
+                for (k, v) in extra { if let s = v.stringValue { env[k] = s } }
+            }
+        default:
+            throw ServeError("type \(run.type.name) has no command")
+        }
+        env["JOBKERNEL_JOB_ID"] = String(job.id)
+        env["JOBKERNEL_JOB_TYPE"] = job.type
+        env["JOBKERNEL_ATTEMPT"] = String(job.attempt)
+        if job.itemized { env["JOBKERNEL_ITEM_INDEX"] = String(run.indices[0]) }
+        if let socketPath { env["JOBKERNEL_SOCKET"] = socketPath }
+        let process = try Process(loop: loop, argv: argv, env: env, cwd: cwd,
+                                  stdin: .pipe, stdout: .pipe, stderr: .pipe, supervisor: supervisorPath)
+        run.process = process
+        process.onExit = { [unowned self, unowned run] status, signal in
+            self.handlerExited(run, status: status, signal: signal)
+        }
+        process.stdoutStream?.onRead = { [unowned self, unowned run] bytes in
+            for line in run.stdoutLines.feed(bytes) { self.handlerStdout(run, line) }
+        }
+        process.stderrStream?.onRead = { [unowned self, unowned run] bytes in
+            for line in run.stderrLines.feed(bytes) { self.handlerLog(run, level: "error", line) }
+        }
+        process.stdoutStream?.startReading()
+        process.stderrStream?.startReading()
+        if let stdin = process.stdinStream {
+            stdin.write(JSON.object(["job": jobJSON, "item": item]).serialized() + [0x0A])
+            stdin.shutdownWrite { [weak stdin] in stdin?.close() }
+        }
+    }
+
+    static func environment() -> [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+            p += 1
+        }
+        return env
+    }
+
+    private func handlerStdout(_ run: LocalRun, _ line: String) {
+        guard !line.isEmpty else { return }
+        if line.first == "{", case .object(let o)? = try? JSONParser.parse(line) {
+            if case .object(let p)? = o["progress"] {
+                _ = try? reportProgress(run.jobID, current: p["current"]?.intValue, total: p["total"]?.intValue,
+                               phase: p["phase"]?.stringValue, message: p["message"]?.stringValue,
+                               item: run.type.mode == .internal && active[run.jobID]?.itemized == true ? run.indices.first : nil)
+                return
+            }
+            if let message = o["log"]?.stringValue {
+                handlerLog(run, level: "info", message)
+                return
+            }
+            if let result = o["result"] {
+                run.lastResult = result
+                return
+            }
+            if let e = o["error"], let error = JobError(json: e) {
+                run.declaredError = (error, e["retryable"]?.boolValue ?? true)
+                return
+            }
+        }
+        handlerLog(run, level: "info", line)
+    }
+
+    private func handlerLog(_ run: LocalRun, level: String, _ message: String) {
+        guard let job = active[run.jobID] else { return }
+        _ = try? appendLog(job, level: level, message: message)
+    }
+
+    private func handlerExited(_ run: LocalRun, status: Int64, signal: Int32) {
+        if let line = run.stdoutLines.finish() { handlerStdout(run, line) }
+        if let line = run.stderrLines.finish() { handlerLog(run, level: "error", line) }
+        run.process = nil
+        let reason: JobError
+        if signal != 0 {
+            reason = JobError(message: "the handler was killed by signal \(signal)")
+        } else {
+            reason = run.declaredError?.error ?? JobError(message: "the handler exited with status \(status)")
+        }
+        let ok = status == 0 && signal == 0
+        finish(run) { [result = run.lastResult, declared = run.declaredError] index in
+            ok ? .unitSucceeded(index: index, result: result)
+               : .unitFailed(index: index, error: reason, retryable: declared?.retryable ?? true)
+        }
+    }
+
+    // MARK: Persistent workers (SPEC §5.2)
+
+    func spawnWorker(poolKey: String, argv: [String]) {
+        let worker = WorkerProcess(id: nextWorkerID, poolKey: poolKey, argv: argv)
+        nextWorkerID += 1
+        workers[poolKey, default: []].append(worker)
+        launch(worker)
+    }
+
+    private func launch(_ worker: WorkerProcess) {
+        worker.restartPending = false
+        var env = Kernel.environment()
+        if let socketPath { env["JOBKERNEL_SOCKET"] = socketPath }
+        do {
+            let process = try Process(loop: loop, argv: worker.argv, env: env, cwd: nil,
+                                      stdin: .pipe, stdout: .pipe, stderr: .pipe, supervisor: supervisorPath)
+            worker.process = process
+            let channel = PipePair(input: process.stdoutStream!, output: process.stdinStream!)
+            let conn = serve(channel, kind: .worker)
+            conn.worker = worker
+            worker.connection = conn
+            process.stderrStream?.onRead = { [unowned self, unowned worker] bytes in
+                for line in worker.stderrLines.feed(bytes) {
+                    if let run = worker.run {
+                        self.handlerLog(run, level: "error", line)
+                    } else {
+                        KernelMain.log("worker \(worker.argv.joined(separator: " ")): \(line)")
+                    }
+                }
+            }
+            process.stderrStream?.startReading()
+            process.onExit = { [unowned self, unowned worker] status, signal in
+                self.workerExited(worker, status: status, signal: signal)
+            }
+        } catch {
+            KernelMain.log("cannot start worker \(worker.argv.joined(separator: " ")): \(error)")
+            scheduleRestart(worker)
+        }
+    }
+
+    private func send(_ run: LocalRun, to worker: WorkerProcess, params: JSON) {
+        guard let conn = worker.connection else { return }
+        run.worker = worker
+        worker.run = run
+        nextRequestID += 1
+        worker.runRequestID = nextRequestID
+        conn.currentJobID = run.jobID
+        conn.send(RPCEncoder.request(id: .int(nextRequestID), method: "run", params: params))
+        markDirty(conn)
+    }
+
+    /// A response from a worker to our `run`.
+    func workerResponded(_ conn: Connection, id: JSON, result: Result<JSON, RPCError>) {
+        guard let worker = conn.worker, let run = worker.run, id == .int(worker.runRequestID ?? -1) else { return }
+        worker.run = nil
+        worker.runRequestID = nil
+        worker.restarts = 0
+        conn.currentJobID = nil
+        switch result {
+        case .success(let value):
+            if case .array(let rows)? = value["items"] {
+                var outcome: [Int: JobEvent] = [:]
+                for row in rows {
+                    guard let i = row["index"]?.intValue, run.indices.contains(i) else { continue }
+                    if row["status"]?.stringValue == "success" {
+                        outcome[i] = .unitSucceeded(index: i, result: row["result"] ?? .null)
+                    } else {
+                        let e = row["error"].flatMap(JobError.init(json:)) ?? JobError(message: "the item failed")
+                        outcome[i] = .unitFailed(index: i, error: e, retryable: row["error"]?["retryable"]?.boolValue ?? true)
+                    }
+                }
+                finish(run) { i in
+                    outcome[i] ?? .unitFailed(index: i, error: JobError(message: "the item is missing from the worker's results"), retryable: true)
+                }
+            } else {
+                let r = value.objectValue?["result"] ?? value
+                finish(run) { i in .unitSucceeded(index: i, result: r) }
+            }
+        case .failure(let e):
+            if e.code == RPCError.cancelled.code || run.stopping == .cancel {
+                finish(run) { i in .unitStopped(index: i) }
+            } else {
+                let error = JobError(message: e.message, code: String(e.code), data: e.data)
+                let retryable = e.data?["retryable"]?.boolValue ?? true
+                finish(run) { i in .unitFailed(index: i, error: error, retryable: retryable) }
+            }
+        }
+    }
+
+    private func workerExited(_ worker: WorkerProcess, status: Int64, signal: Int32) {
+        worker.process = nil
+        worker.connection?.channel.close()
+        worker.connection = nil
+        if let run = worker.run {
+            worker.run = nil
+            let reason = signal != 0 ? "the worker was killed by signal \(signal)" : "the worker exited with status \(status)"
+            finish(run) { i in .unitFailed(index: i, error: JobError(message: reason), retryable: true) }
+        }
+        if shuttingDown {
+            workers[worker.poolKey]?.removeAll { $0 === worker }
+            finishShutdownIfIdle()
+        } else {
+            scheduleRestart(worker)
+        }
+    }
+
+    /// Restarts an exited worker after a backoff that grows with each restart in a row.
+    private func scheduleRestart(_ worker: WorkerProcess) {
+        worker.restartPending = true
+        let delay = min(Int64(250) << min(worker.restarts, 7), 30_000)
+        worker.restarts += 1
+        addDeadline(at: now + delay, .workerRestart(worker.id))
+    }
+
+    func restartWorker(_ id: UInt64) {
+        guard !shuttingDown else { return }
+        for pool in workers.values {
+            if let w = pool.first(where: { $0.id == id }), w.process == nil { launch(w) }
+        }
+        typesToPump.formUnion(localTypeNames)
+    }
+
+    // MARK: Ending runs
+
+    /// Ends a run: every unit gets the event `outcome` gives it, unless the run was stopped, in
+    /// which case the reason decides (cancel → stopped, shutdown → interrupted, timeout → failed
+    /// retryably, stale → lost).
+    private func finish(_ run: LocalRun, outcome: (Int) -> JobEvent) {
+        guard localRuns.removeValue(forKey: run.id) != nil else { return }
+        runsByJob[run.jobID]?.remove(run.id)
+        if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
+        for i in run.indices {
+            let event: JobEvent
+            switch run.stopping {
+            case .cancel?: event = .unitStopped(index: i)
+            case .shutdown?: event = .unitInterrupted(index: i)
+            case .timeout?:
+                let s = Double(run.timeoutMs ?? 0) / 1000
+                event = .unitFailed(index: i, error: JobError(message: "timed out after \(s)s"), retryable: true)
+            case .stale?: event = .unitLost(index: i, reason: "no heartbeat for \(config.pipeline.staleAfterMs / 1000)s")
+            case nil: event = outcome(i)
+            }
+            try? apply(run.jobID, unit: i, event)
+        }
+        typesToPump.insert(run.type.name)
+        if shuttingDown { finishShutdownIfIdle() }
+    }
+
+    /// Stops a run: SIGTERM to its process group (or `cancel` to its worker), SIGKILL after
+    /// `cancel_grace` if it is still there.
+    func stop(_ run: LocalRun, _ reason: StopReason) {
+        if run.stopping == nil || reason == .shutdown { run.stopping = reason }
+        if let process = run.process {
+            if reason == .stale { process.signalGroup(SIGKILL) } else { process.signalGroup(SIGTERM) }
+        } else if let worker = run.worker {
+            if reason == .cancel, let conn = worker.connection {
+                conn.send(RPCEncoder.notification(method: "cancel", params: ["job_id": .string(String(run.jobID))]))
+                markDirty(conn)
+            } else if reason == .stale {
+                worker.process?.signalGroup(SIGKILL)
+            } else {
+                worker.process?.signalGroup(SIGTERM)
+            }
+        }
+        addDeadline(at: now + config.pipeline.cancelGraceMs, .runKill(run.id))
+    }
+
+    /// `cancel_grace` is over: whatever of the run is left is killed.
+    func killRun(_ id: UInt64) {
+        guard let run = localRuns[id] else { return }
+        if let process = run.process {
+            process.signalGroup(SIGKILL)
+        } else if let worker = run.worker {
+            worker.process?.signalGroup(SIGKILL)
+        }
+    }
+
+    func runTimedOut(_ id: UInt64) {
+        guard let run = localRuns[id], run.stopping == nil else { return }
+        handlerLog(run, level: "error", "timed out after \(Double(run.timeoutMs ?? 0) / 1000)s: stopping the unit")
+        stop(run, .timeout)
+    }
+
+    /// Stops the local runs of a job that is being cancelled.
+    func stopLocalRuns(ofJob jobID: Int64) {
+        for id in runsByJob[jobID] ?? [] {
+            if let run = localRuns[id] { stop(run, .cancel) }
+        }
+    }
+
+    /// A worker silent for `stale_after` is presumed lost (SPEC §8.2).
+    func checkStale() {
+        let t = now
+        for run in localRuns.values where run.worker != nil && run.stopping == nil {
+            if t - run.lastHeard > config.pipeline.staleAfterMs { stop(run, .stale) }
+        }
+        addDeadline(at: t + max(config.pipeline.heartbeatMs, 100), .staleCheck)
+    }
+
+    /// Heard from a worker: its run is alive.
+    func heard(from conn: Connection) {
+        conn.worker?.run?.lastHeard = now
+    }
+
+    // MARK: Shutdown
+
+    /// Stops every local run and worker; the shutdown finishes when they are all gone.
+    func stopLocalForShutdown() {
+        for run in localRuns.values { stop(run, .shutdown) }
+        for pool in workers.values {
+            for w in pool where w.run == nil { w.process?.signalGroup(SIGTERM) }
+        }
+        for pool in workers.values {
+            for w in pool where w.process == nil { workers[w.poolKey]?.removeAll { $0 === w } }
+        }
+    }
+
+    var localIsIdle: Bool {
+        localRuns.isEmpty && workers.values.allSatisfy { $0.allSatisfy { $0.process == nil } }
+    }
+
+    /// Kills what did not stop in time; their units are recorded as interrupted.
+    func killLocalForShutdown() {
+        for run in Array(localRuns.values) {
+            run.process?.signalGroup(SIGKILL)
+            run.worker?.process?.signalGroup(SIGKILL)
+            run.stopping = .shutdown
+            finish(run) { i in .unitInterrupted(index: i) }
+        }
+        for pool in workers.values { for w in pool { w.process?.signalGroup(SIGKILL) } }
+    }
+}

@@ -1,0 +1,182 @@
+import Glibc
+import JobKernelCore
+
+/// How jobs read on a terminal: the `status` table and summary, log lines, ages and progress.
+/// Pure functions of the job JSON and the time, so the output is the same for the same input.
+enum JobFormat {
+    /// Milliseconds since the Unix epoch, from the wall clock.
+    static func nowMs() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    /// `12s`, `5m`, `3h`, `2d`: how long ago `timestamp` (RFC 3339) was; `-` when unknown.
+    static func age(_ timestamp: JSON?, now: Int64) -> String {
+        guard let text = timestamp?.stringValue, let then = Timestamp.parse(text) else { return "-" }
+        return duration(seconds: Double(max(0, now - then)) / 1000)
+    }
+
+    /// A short duration, whole units rounded down: `0s`, `12s`, `5m`, `3h`, `2d`.
+    static func duration(seconds: Double) -> String {
+        let s = Int(seconds)
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m" }
+        if s < 86400 { return "\(s / 3600)h" }
+        return "\(s / 86400)d"
+    }
+
+    /// `30%` (rounded down, so 100% means done), or `-` when the job reports no total.
+    static func percent(_ job: JSON) -> String {
+        guard let percent = job["progress"]?["percent"]?.doubleValue else { return "-" }
+        return "\(Int(percent.rounded(.down)))%"
+    }
+
+    /// `1/3`: the latest run's attempt of the most allowed.
+    static func attempt(_ job: JSON) -> String {
+        "\(job["attempt"]?.intValue ?? 0)/\(job["max_attempts"]?.intValue ?? 0)"
+    }
+
+    /// The status, marked when a cancel is pending: `running (cancelling)`.
+    static func status(_ job: JSON) -> String {
+        let status = job["status"]?.stringValue ?? "?"
+        if job["cancel_requested"]?.boolValue == true && !isTerminal(job) { return status + " (cancelling)" }
+        return status
+    }
+
+    static func isTerminal(_ job: JSON) -> Bool {
+        job["status"]?.stringValue.flatMap(JobStatus.init(rawValue:))?.isTerminal ?? false
+    }
+
+    /// `3/10` or `3` (current of total), or nil when there is nothing to count.
+    static func counts(_ progress: JSON?) -> String? {
+        guard let current = progress?["current"]?.doubleValue else { return nil }
+        let total = progress?["total"]?.doubleValue
+        if total == nil && current == 0 { return nil }
+        return total.map { "\(number(current))/\(number($0))" } ?? number(current)
+    }
+
+    /// `3`, or `2.5` for a fractional count.
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+
+    /// A log line as `ts level message`.
+    static func logLine(ts: String, level: String, message: String) -> String {
+        "\(ts) \(level) \(message)"
+    }
+
+    // MARK: - The status table
+
+    /// A column of a table: its heading, how its cells are made, and whether it may be truncated.
+    struct Column {
+        var title: String
+        var rightAligned = false
+        /// Lower goes first when the terminal is too narrow.
+        var keep: Int
+        var cell: (JSON) -> String
+    }
+
+    /// The `status` table: one row per job, columns fitted to `width` (nil: no limit). Columns are
+    /// dropped from the least useful until the rest fit, then TYPE is shortened.
+    static func table(_ jobs: [JSON], width: Int?, now: Int64) -> [String] {
+        var columns: [Column] = [
+            Column(title: "ID", keep: 9) { $0["id"]?.stringValue ?? "?" },
+            Column(title: "TYPE", keep: 8) { $0["type"]?.stringValue ?? "?" },
+            Column(title: "STATUS", keep: 9) { status($0) },
+            Column(title: "PROGRESS", rightAligned: true, keep: 7) { percent($0) },
+            Column(title: "ATTEMPT", rightAligned: true, keep: 5) { attempt($0) },
+            Column(title: "AGE", rightAligned: true, keep: 6) { age($0["created_at"], now: now) },
+        ]
+        var cells = jobs.map { job in columns.map { $0.cell(job) } }
+        func widths() -> [Int] {
+            columns.indices.map { c in cells.reduce(columns[c].title.count) { max($0, $1[c].count) } }
+        }
+        var w = widths()
+        func total() -> Int { w.reduce(0, +) + 2 * (w.count - 1) }
+        if let width {
+            while total() > width, columns.count > 3 {
+                let drop = columns.indices.min { columns[$0].keep < columns[$1].keep }!
+                columns.remove(at: drop)
+                for r in cells.indices { cells[r].remove(at: drop) }
+                w = widths()
+            }
+            if total() > width, let typeColumn = columns.firstIndex(where: { $0.title == "TYPE" }) {
+                w[typeColumn] = max(4, w[typeColumn] - (total() - width))
+            }
+        }
+        let header = columns.map(\.title)
+        return ([header] + cells).map { row in
+            row.indices.map { c in
+                let text = truncate(row[c], to: w[c])
+                let pad = String(repeating: " ", count: max(0, w[c] - text.count))
+                if c == row.count - 1 { return columns[c].rightAligned ? pad + text : text }
+                return columns[c].rightAligned ? pad + text : text + pad
+            }.joined(separator: "  ")
+        }
+    }
+
+    /// `text`, cut to `width` characters with an ellipsis when longer.
+    static func truncate(_ text: String, to width: Int) -> String {
+        guard text.count > width else { return text }
+        guard width > 1 else { return String(text.prefix(width)) }
+        return String(text.prefix(width - 1)) + "…"
+    }
+
+    // MARK: - One job
+
+    /// `status ID`: a readable summary of one job, one `label  value` line per fact.
+    static func summary(_ job: JSON, now: Int64) -> [String] {
+        var lines: [(String, String)] = []
+        let id = job["id"]?.stringValue ?? "?"
+        let type = job["type"]?.stringValue ?? "?"
+        var heading = "job \(id)  \(type)  \(status(job))"
+        if let mode = job["dispatch_mode"]?.stringValue { heading += "  [\(mode)]" }
+        let priority = job["priority"]?.intValue.map(String.init) ?? "?"
+        lines.append(("priority", priority + (job["lane"]?.stringValue.map { " (\($0) lane)" } ?? "")))
+        lines.append(("attempt", "\(job["attempt"]?.intValue ?? 0) of \(job["max_attempts"]?.intValue ?? 0)"))
+        if let progress = job["progress"], !progress.isNull {
+            var parts: [String] = []
+            if let p = progress["percent"]?.doubleValue { parts.append(String(format1(p)) + "%") }
+            if let c = counts(progress) { parts.append(c) }
+            if let phase = progress["phase"]?.stringValue { parts.append("phase \(phase)") }
+            if let message = progress["message"]?.stringValue { parts.append("\"\(message)\"") }
+            if !parts.isEmpty { lines.append(("progress", parts.joined(separator: "  "))) }
+        }
+        if let items = job["items"]?.objectValue {
+            let total = items["total"]?.intValue ?? 0
+            let byStatus = ["pending", "running", "success", "failed", "cancelled"].compactMap { key -> String? in
+                guard let n = items[key]?.intValue, n > 0 else { return nil }
+                return "\(n) \(key)"
+            }
+            lines.append(("items", "\(total) total" + (byStatus.isEmpty ? "" : ": " + byStatus.joined(separator: ", "))))
+        }
+        if let children = job["children"]?.objectValue, let total = children["total"]?.intValue, total > 0 {
+            let byStatus = children.filter { $0.key != "total" }.map { "\($0.value.intValue ?? 0) \($0.key)" }
+            lines.append(("children", "\(total) total" + (byStatus.isEmpty ? "" : ": " + byStatus.joined(separator: ", "))))
+        }
+        if let parent = job["parent_id"]?.stringValue { lines.append(("parent", parent)) }
+        if let key = job["idempotency_key"]?.stringValue { lines.append(("key", key)) }
+        if let by = job["created_by"]?.stringValue { lines.append(("created by", by + (job["manual"]?.boolValue == true ? " (manual)" : ""))) }
+        for (label, field) in [("created", "created_at"), ("run at", "run_at"), ("started", "started_at"),
+                               ("finished", "finished_at"), ("last activity", "last_activity_at")] {
+            guard let ts = job[field]?.stringValue else { continue }
+            lines.append((label, "\(ts)  (\(age(job[field], now: now)) ago)"))
+        }
+        if let error = job["error"], !error.isNull {
+            var text = error["message"]?.stringValue ?? error.compactString
+            if let code = error["code"], !code.isNull { text += "  (code \(code.stringValue ?? code.compactString))" }
+            lines.append(("error", text))
+        }
+        if let result = job["result"], !result.isNull { lines.append(("result", result.compactString)) }
+        if let payload = job["payload"] { lines.append(("payload", payload.compactString)) }
+        let labelWidth = lines.map(\.0.count).max() ?? 0
+        return [heading] + lines.map { "  " + $0.0 + String(repeating: " ", count: labelWidth - $0.0.count + 2) + $0.1 }
+    }
+
+    /// One decimal: `30.0`, `66.7`.
+    static func format1(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(abs(tenths % 10))"
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import JobKernelClient
+import JobKernelCore
+
+/// `jobkernel logs ID [-f]`: a job's log.
+struct LogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Print a job's log as `ts level message` lines.",
+        discussion: "With -f, keep printing new lines until the job is terminal. --json prints one JSON object per line.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Argument(help: "The job id.")
+    var id: String
+
+    @Flag(name: .shortAndLong, help: "Follow the log until the job is terminal.")
+    var follow = false
+
+    @Flag(help: "Print each line as a JSON object {seq, ts, level, message}.")
+    var json = false
+
+    func run() throws {
+        try client.withClient { kernel in
+            if follow {
+                _ = try kernel.waitForJob(id: id, follow: true) { event in
+                    guard event.kind == "job.log" else { return }
+                    show(seq: event.data["seq"], ts: event.ts, level: event.data["level"], message: event.data["message"])
+                }
+                return
+            }
+            var since = 0
+            while true {
+                let page = try kernel.logs(id: id, since: since, limit: 1000)
+                for line in page["lines"]?.arrayValue ?? [] {
+                    show(seq: line["seq"], ts: line["ts"]?.stringValue ?? "", level: line["level"], message: line["message"])
+                }
+                guard let next = page["next"]?.intValue else { break }
+                since = next
+            }
+        }
+    }
+
+    private func show(seq: JSON?, ts: String, level: JSON?, message: JSON?) {
+        if json {
+            Output.json(
+                ["seq": seq ?? .null, "ts": .string(ts), "level": level ?? "info", "message": message ?? ""],
+                pretty: false)
+        } else {
+            Output.line(JobFormat.logLine(
+                ts: ts, level: level?.stringValue ?? "info", message: message?.stringValue ?? ""))
+        }
+    }
+}

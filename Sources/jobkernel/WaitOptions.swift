@@ -1,0 +1,96 @@
+import ArgumentParser
+import Glibc
+import JobKernelClient
+import JobKernelCore
+
+/// `--wait` / `--follow` for commands that create a job (`enqueue`, `run`).
+struct WaitOptions: ParsableArguments {
+    @Flag(help: "Block until the job is terminal; print its final status; exit 0 only on success.")
+    var wait = false
+
+    @Flag(help: "Like --wait, and stream the job's log to stdout and its progress to stderr meanwhile.")
+    var follow = false
+
+    var waits: Bool { wait || follow }
+
+    /// Waits for `id` and reports how it ended. With `json`, stdout gets only the final job and
+    /// everything followed goes to stderr. Throws exit code 1 unless the job ended in `success`.
+    func finish(_ client: KernelClient, id: String, json: Bool) throws {
+        let renderer = FollowRenderer(logsToStdout: !json)
+        let job = try client.waitForJob(id: id, follow: follow) { event in
+            if follow { renderer.show(event) }
+        }
+        renderer.clearProgress()
+        let status = job["status"]?.stringValue ?? "?"
+        let message = job["error"]?["message"]?.stringValue
+        if json {
+            Output.json(job)
+        } else if !follow {
+            Output.line(status)
+        }
+        if follow || status != "success" {
+            Output.error("job \(id) \(status)" + (message.map { ": \($0)" } ?? ""))
+        }
+        if status != "success" { throw ExitCode.kernelError }
+    }
+}
+
+/// Shows a followed job's events: log lines as `ts level message`, status changes as lines on
+/// stderr, and progress as one line on stderr, redrawn in place on a terminal.
+final class FollowRenderer {
+    private let logsToStdout: Bool
+    private let inPlace = Output.stderrIsTerminal
+    private var progressShown = false
+
+    init(logsToStdout: Bool) {
+        self.logsToStdout = logsToStdout
+    }
+
+    func show(_ event: KernelEvent) {
+        let id = event.jobID ?? "?"
+        switch event.kind {
+        case "job.log":
+            clearProgress()
+            let text = JobFormat.logLine(
+                ts: event.ts, level: event.data["level"]?.stringValue ?? "info",
+                message: event.data["message"]?.stringValue ?? "")
+            if logsToStdout { Output.line(text) } else { Output.errorLine(text) }
+        case "job.status":
+            clearProgress()
+            let from = event.data["from"]?.stringValue ?? "?"
+            let to = event.data["to"]?.stringValue ?? "?"
+            Output.error("job \(id) \(from) -> \(to)")
+        case "job.progress":
+            var parts = ["job \(id)"]
+            let progress = event.data["progress"]
+            if let p = progress?["percent"]?.doubleValue { parts.append(JobFormat.format1(p) + "%") }
+            if let c = JobFormat.counts(progress) { parts.append(c) }
+            if let phase = progress?["phase"]?.stringValue { parts.append(phase) }
+            if let message = progress?["message"]?.stringValue { parts.append(message) }
+            let text = parts.joined(separator: "  ")
+            if inPlace {
+                let width = Output.terminalSize(STDERR_FILENO)?.columns ?? 80
+                fputs("\r\u{1B}[K" + JobFormat.truncate(text, to: width - 1), stderr)
+                progressShown = true
+            } else {
+                Output.errorLine("jobkernel: " + text)
+            }
+        case "item.status":
+            guard event.data["to"]?.stringValue == "failed" else { return }
+            clearProgress()
+            let index = event.data["index"]?.intValue.map(String.init) ?? "?"
+            let message = event.data["error"]?["message"]?.stringValue
+            Output.error("job \(id) item \(index) failed" + (message.map { ": \($0)" } ?? ""))
+        default:
+            break
+        }
+    }
+
+    /// Erases the in-place progress line before other output.
+    func clearProgress() {
+        if progressShown {
+            fputs("\r\u{1B}[K", stderr)
+            progressShown = false
+        }
+    }
+}

@@ -1,0 +1,414 @@
+"""Worker subprocess pools (SPEC 5.1-5.3, 8.1-8.2, 9, 11): real handler processes, real
+persistent workers, a real HTTP server on 127.0.0.1 for sync_api."""
+import http.server
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+import jk
+from jk import enqueue, wait_for, wait_status
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, "workers", "echo_worker.py")
+
+POOLS = """
+[pipeline]
+cancel_grace = "1s"
+backoff_base = "100ms"
+backoff_max = "200ms"
+heartbeat = "200ms"
+stale_after = "1500ms"
+
+[types.sh]
+mode = "internal"
+command = ["sh", "-c"]
+max_attempts = 3
+
+[types.py]
+mode = "internal"
+worker = ["{python}", "{worker}"]
+max_attempts = 2
+
+[types.child]
+mode = "async_api"
+"""
+
+
+def pools_config(extra=""):
+    return POOLS.replace("{python}", sys.executable).replace("{worker}", WORKER) + extra
+
+
+def logs(c, job_id):
+    return [l["message"] for l in c.call("logs", {"id": job_id, "limit": 1000})["lines"]]
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(l.startswith("State:") and l.split()[1] == "Z" for l in f)
+    except FileNotFoundError:
+        return True
+
+
+# MARK: exec handlers (5.1)
+
+def test_command_type_runs_argv_and_reports_result_progress_and_logs(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    script = ('cat > stdin.json; '
+              'echo \'{"progress":{"current":1,"total":2,"phase":"one"}}\'; '
+              'echo plain line; echo to-stderr >&2; echo \'{"log":"structured"}\'; '
+              'echo "{\\"result\\":{\\"job\\":\\"$JOBKERNEL_JOB_ID\\",\\"attempt\\":\\"$JOBKERNEL_ATTEMPT\\",\\"type\\":\\"$JOBKERNEL_JOB_TYPE\\"}}"')
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", script], "cwd": k.home})
+    done = wait_status(c, job["id"], {"success", "failed"}, timeout=10)
+    assert done["status"] == "success", done
+    assert done["result"] == {"job": job["id"], "attempt": "1", "type": "command"}
+    assert done["progress"]["phase"] == "one" and done["progress"]["total"] == 2
+    stdin = json.load(open(os.path.join(k.home, "stdin.json")))
+    assert stdin["job"]["id"] == job["id"] and stdin["item"] is None
+    lines = c.call("logs", {"id": job["id"]})["lines"]
+    assert {"level": "info", "message": "plain line"}.items() <= next(l for l in lines if l["message"] == "plain line").items()
+    assert any(l["level"] == "error" and l["message"] == "to-stderr" for l in lines)
+    assert any(l["message"] == "structured" for l in lines)
+
+
+def test_items_each_run_with_their_index(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", 'echo "{\\"result\\":$JOBKERNEL_ITEM_INDEX}"']},
+                  items=["a", "b", "c"])
+    done = wait_status(c, job["id"], {"success", "failed", "partial_success"}, timeout=10)
+    assert done["status"] == "success"
+    assert done["items"]["success"] == 3
+    assert done["progress"]["current"] == 3 and done["progress"]["total"] == 3
+
+
+def test_nonzero_exit_retries_then_fails_with_attempts_counted(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", "echo boom >&2; exit 3"]}, max_attempts=3)
+    done = wait_status(c, job["id"], {"failed"}, timeout=15)
+    assert done["attempt"] == 3
+    assert "status 3" in done["error"]["message"]
+
+
+def test_non_retryable_error_fails_at_once(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", 'echo \'{"error":{"message":"bad input","retryable":false}}\'; exit 1']},
+                  max_attempts=3)
+    done = wait_status(c, job["id"], {"failed"}, timeout=10)
+    assert done["attempt"] == 1
+    assert done["error"]["message"] == "bad input"
+
+
+def test_missing_command_fails(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "command", payload={"argv": ["/nonexistent/handler"]}, max_attempts=1)
+    done = wait_status(c, job["id"], {"failed"}, timeout=10)
+    assert done["error"]["message"]
+
+
+def test_cancel_kills_the_handler_and_its_grandchildren(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    pidfile = os.path.join(k.home, "gc.pid")
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"]})
+    wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), 10, what="grandchild started")
+    grandchild = int(open(pidfile).read())
+    c.call("cancel", {"id": job["id"]})
+    done = wait_status(c, job["id"], {"cancelled"}, timeout=10)
+    assert done["cancel_requested"] is True
+    wait_for(lambda: gone(grandchild), 5, what="grandchild gone")
+
+
+def test_timeout_stops_the_unit_and_fails_it_retryably(kernel_factory):
+    k = kernel_factory(pools_config('\n[types.slow]\nmode = "internal"\ncommand = ["sleep", "30"]\ntimeout = "500ms"\nmax_attempts = 2\n'))
+    c = k.client()
+    t0 = time.time()
+    job = enqueue(c, "slow")
+    done = wait_status(c, job["id"], {"failed"}, timeout=15)
+    assert done["attempt"] == 2
+    assert "timed out" in done["error"]["message"]
+    assert time.time() - t0 < 10
+
+
+def test_a_handler_ignoring_sigterm_is_killed_after_cancel_grace(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", "trap '' TERM; echo started; while true; do sleep 0.1; done"]})
+    wait_for(lambda: "started" in logs(c, job["id"]), 10, what="handler started")
+    t0 = time.time()
+    c.call("cancel", {"id": job["id"]})
+    wait_status(c, job["id"], {"cancelled"}, timeout=10)
+    assert time.time() - t0 >= 0.9  # SIGTERM was ignored: SIGKILL came after cancel_grace (1s)
+
+
+# MARK: lanes (8.1)
+
+def test_lanes_reserve_a_slot_for_the_priority_lane(kernel_factory):
+    cfg = pools_config().replace('[pipeline]', '[pipeline]\nmax_parallel_jobs = 2\npriority_lane_slots = 1\npriority_threshold = 90')
+    k = kernel_factory(cfg)
+    c = k.client()
+    stamps = os.path.join(k.home, "stamps")
+    os.mkdir(stamps)
+    script = f'echo "$(date +%s.%N) start" > {stamps}/$JOBKERNEL_JOB_ID.start; sleep 0.6; date +%s.%N > {stamps}/$JOBKERNEL_JOB_ID.end'
+    normal = [enqueue(c, "command", payload={"argv": ["sh", "-c", script]}) for _ in range(3)]
+    time.sleep(0.2)
+    urgent = enqueue(c, "command", payload={"argv": ["sh", "-c", script]}, priority=95)
+    assert urgent["lane"] == "priority"
+    for j in normal + [urgent]:
+        wait_status(c, j["id"], {"success"}, timeout=15)
+
+    def span(j):
+        return (float(open(f"{stamps}/{j['id']}.start").read().split()[0]), float(open(f"{stamps}/{j['id']}.end").read()))
+
+    spans = [span(j) for j in normal]
+    # Normal units never overlap: one slot of two is kept for the priority lane.
+    spans.sort()
+    for (s1, e1), (s2, e2) in zip(spans, spans[1:]):
+        assert s2 >= e1 - 0.05, spans
+    # The priority unit started before the normal backlog drained, beside a normal unit.
+    us, ue = span(urgent)
+    assert us < spans[-1][0], (us, spans)
+
+
+def test_concurrency_caps_a_type(kernel_factory):
+    k = kernel_factory(pools_config('\n[types.capped]\nmode = "internal"\ncommand = ["sh", "-c", "echo $(date +%s.%N) >> stamps; sleep 0.4; echo $(date +%s.%N) >> stamps"]\nconcurrency = 1\n'))
+    c = k.client()
+    jobs = [enqueue(c, "capped") for _ in range(3)]
+    for j in jobs:
+        wait_status(c, j["id"], {"success"}, timeout=15)
+    t = [float(x) for x in open(os.path.join(k.home, "stamps")).read().split()]
+    # start, end, start, end, ...: never two starts in a row.
+    assert t == sorted(t)
+    assert len(t) == 6
+
+
+# MARK: persistent workers (5.2)
+
+def test_persistent_worker_runs_units_and_stays_warm(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    a = enqueue(c, "py", payload={"progress": 2})
+    da = wait_status(c, a["id"], {"success", "failed"}, timeout=15)
+    assert da["status"] == "success", da
+    assert da["progress"]["current"] == 2
+    b = enqueue(c, "py", payload={})
+    db = wait_status(c, b["id"], {"success"}, timeout=10)
+    assert db["result"]["pid"] == da["result"]["pid"]  # the same process served both
+    assert any("runs job" in m for m in logs(c, b["id"]))  # stderr goes to the unit's log
+
+
+def test_worker_enqueue_defaults_the_parent(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    parent = enqueue(c, "py", payload={"child": "child"})
+    wait_status(c, parent["id"], {"success"}, timeout=15)
+    kids = c.call("list", {"parent_id": parent["id"]})["jobs"]
+    assert len(kids) == 1 and kids[0]["payload"] == {"from_worker": parent["id"]}
+    assert c.call("get", {"id": parent["id"]})["children"]["total"] == 1
+
+
+def test_worker_error_fails_the_unit(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "py", payload={"fail": "nope", "retryable": False})
+    done = wait_status(c, job["id"], {"failed"}, timeout=15)
+    assert done["attempt"] == 1 and done["error"]["message"] == "nope"
+
+
+def test_cancel_reaches_the_worker_which_answers_cancelled(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "py", payload={"sleep": 30})
+    wait_status(c, job["id"], {"running"}, timeout=15)
+    time.sleep(0.3)
+    t0 = time.time()
+    c.call("cancel", {"id": job["id"]})
+    wait_status(c, job["id"], {"cancelled"}, timeout=10)
+    assert time.time() - t0 < 0.9  # answered -32800 itself, before cancel_grace
+    # The worker is still usable.
+    after = enqueue(c, "py", payload={"result": 7})
+    assert wait_status(c, after["id"], {"success"}, timeout=10)["result"] == 7
+
+
+def test_a_crashing_worker_is_restarted_and_the_unit_fails_until_attempts_run_out(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "py", payload={"exit": 1})
+    done = wait_status(c, job["id"], {"failed"}, timeout=20)
+    assert done["attempt"] == 2  # max_attempts of type py
+    assert "exited" in done["error"]["message"]
+    ok = enqueue(c, "py", payload={"result": "alive"})
+    assert wait_status(c, ok["id"], {"success"}, timeout=15)["result"] == "alive"
+
+
+def test_a_silent_worker_is_presumed_lost_after_stale_after(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "py", payload={"sleep": 30, "silent": True}, max_attempts=1)
+    done = wait_status(c, job["id"], {"failed"}, timeout=15)
+    assert "heartbeat" in done["error"]["message"]
+
+
+# MARK: sync_api (5.3)
+
+class Service(http.server.BaseHTTPRequestHandler):
+    """Answers per item; the behaviour comes from the first item's value."""
+    calls = []
+    fail_first = {}
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Service.calls.append((self.headers["Content-Type"], body))
+        items = body["items"] or []
+        mode = items[0]["value"] if items else body["payload"].get("mode", "ok")
+        if mode == "500-then-200" and Service.fail_first.setdefault(body["job_id"], True):
+            Service.fail_first[body["job_id"]] = False
+            return self.reply(500, {"error": "try later"})
+        if mode == "400":
+            return self.reply(400, {"error": "bad request"})
+        if mode == "hang":
+            time.sleep(5)
+        if not items:
+            return self.reply(200, {"result": {"seen": body["payload"]}})
+        results = [{"index": it["index"], "status": "failed" if it["value"] == "bad" else "success",
+                    "result": it["value"] * 2 if isinstance(it["value"], int) else it["value"],
+                    **({"error": {"message": "bad item", "retryable": False}} if it["value"] == "bad" else {})}
+                   for it in items if it["value"] != "missing"]
+        self.reply(200, {"results": results})
+
+    def reply(self, status, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def service():
+    Service.calls = []
+    Service.fail_first = {}
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/process"
+    srv.shutdown()
+    srv.server_close()
+
+
+def sync_config(url):
+    return pools_config(f'\n[types.detect]\nmode = "sync_api"\nendpoint = "{url}"\nbatch_size = 2\nhttp_timeout = "2s"\nmax_attempts = 3\n')
+
+
+def test_sync_api_posts_batches_and_reads_per_item_results(kernel_factory, service):
+    k = kernel_factory(sync_config(service))
+    c = k.client()
+    job = enqueue(c, "detect", payload={"model": "m"}, items=[1, 2, 3, 4, 5])
+    done = wait_status(c, job["id"], {"success", "failed", "partial_success"}, timeout=20)
+    assert done["status"] == "success", done
+    assert done["items"]["success"] == 5
+    ctype, body = Service.calls[0]
+    assert ctype == "application/json"
+    assert set(body) == {"job_id", "type", "attempt", "payload", "items"}
+    assert body["job_id"] == job["id"] and body["type"] == "detect" and body["payload"] == {"model": "m"}
+    assert [len(b["items"]) for _, b in Service.calls] == [2, 2, 1]
+    assert sorted(i["index"] for _, b in Service.calls for i in b["items"]) == [0, 1, 2, 3, 4]
+
+
+def test_sync_api_job_without_items(kernel_factory, service):
+    k = kernel_factory(sync_config(service))
+    c = k.client()
+    job = enqueue(c, "detect", payload={"mode": "ok"})
+    done = wait_status(c, job["id"], {"success", "failed"}, timeout=20)
+    assert done["result"] == {"seen": {"mode": "ok"}}
+    assert Service.calls[0][1]["items"] is None
+
+
+def test_sync_api_500_then_200_retries_the_batch(kernel_factory, service):
+    k = kernel_factory(sync_config(service))
+    c = k.client()
+    job = enqueue(c, "detect", items=["500-then-200"])
+    done = wait_status(c, job["id"], {"success", "failed"}, timeout=20)
+    assert done["status"] == "success" and done["attempt"] == 2
+    assert len(Service.calls) == 2
+
+
+def test_sync_api_400_fails_without_retry(kernel_factory, service):
+    k = kernel_factory(sync_config(service))
+    c = k.client()
+    job = enqueue(c, "detect", items=["400"])
+    done = wait_status(c, job["id"], {"failed"}, timeout=20)
+    assert done["attempt"] == 1 and len(Service.calls) == 1
+
+
+def test_sync_api_failed_and_missing_items(kernel_factory, service):
+    k = kernel_factory(sync_config(service))
+    c = k.client()
+    job = enqueue(c, "detect", items=[1, "bad"], max_attempts=1)
+    done = wait_status(c, job["id"], {"partial_success"}, timeout=20)
+    assert done["items"] == {"total": 2, "pending": 0, "running": 0, "success": 1, "failed": 1, "cancelled": 0}
+
+
+def test_sync_api_cancel_aborts_the_request_in_flight(kernel_factory, service):
+    k = kernel_factory(sync_config(service).replace('http_timeout = "2s"', 'http_timeout = "30s"'))
+    c = k.client()
+    job = enqueue(c, "detect", items=["hang", "hang", "hang"])
+    wait_for(lambda: len(Service.calls) >= 1, 10, what="request in flight")
+    t0 = time.time()
+    c.call("cancel", {"id": job["id"]})
+    done = wait_status(c, job["id"], {"cancelled"}, timeout=10)
+    assert time.time() - t0 < 0.9
+    assert done["items"]["cancelled"] == 3
+    time.sleep(0.3)
+    assert len(Service.calls) == 1  # no further batch
+
+
+def test_sync_api_unreachable_endpoint_retries_then_fails(kernel_factory):
+    k = kernel_factory(sync_config("http://127.0.0.1:9/nothing"))
+    c = k.client()
+    job = enqueue(c, "detect", items=[1])
+    done = wait_status(c, job["id"], {"failed"}, timeout=20)
+    assert done["attempt"] == 3
+
+
+# MARK: recovery (9, 11)
+
+def test_graceful_shutdown_requeues_running_units_without_counting_an_attempt(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", "sleep 30"]})
+    wait_status(c, job["id"], {"running"}, timeout=10)
+    assert k.stop() == 0
+    k.start()
+    c = k.client()
+    again = wait_status(c, job["id"], {"running"}, timeout=10)
+    assert again["attempt"] == 1
+    c.call("cancel", {"id": job["id"]})
+    wait_status(c, job["id"], {"cancelled"}, timeout=10)
+
+
+def test_kill9_requeues_running_units_with_the_attempt_counted(kernel_factory):
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", "sleep 30"]})
+    wait_status(c, job["id"], {"running"}, timeout=10)
+    k.kill9()
+    k.start()
+    c = k.client()
+    again = wait_for(lambda: (lambda j: j if j["status"] == "running" and j["attempt"] == 2 else None)(
+        c.call("get", {"id": job["id"]})), 10, what="rerun as attempt 2")
+    c.call("cancel", {"id": job["id"]})
+    wait_status(c, job["id"], {"cancelled"}, timeout=10)

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""A persistent worker for the tests, speaking the worker protocol (SPEC 5.2) on stdin/stdout.
+
+The job payload says what to do: {"result": X} answers X; {"sleep": S} works S seconds
+(sending heartbeats unless "silent" is true); {"fail": MSG, "retryable": B} answers an error;
+{"exit": N} exits the process mid-run; {"progress": N} reports N progress steps first;
+{"child": TYPE} enqueues a job of TYPE (the parent defaults to the job in hand).
+"""
+import json
+import os
+import select
+import sys
+import time
+
+next_id = 1000
+cancelled = set()
+pending_lines = []
+
+
+def send(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def read_line(timeout):
+    if pending_lines:
+        return pending_lines.pop(0)
+    r, _, _ = select.select([sys.stdin], [], [], timeout)
+    if not r:
+        return None
+    line = sys.stdin.readline()
+    if line == "":
+        sys.exit(0)
+    return line
+
+
+def call(method, params):
+    """A request to the kernel; notifications that arrive meanwhile are kept for later."""
+    global next_id
+    next_id += 1
+    my_id = next_id
+    send({"jsonrpc": "2.0", "id": my_id, "method": method, "params": params})
+    while True:
+        line = read_line(10)
+        if line is None:
+            raise RuntimeError("no answer to " + method)
+        msg = json.loads(line)
+        if msg.get("id") == my_id and "method" not in msg:
+            return msg
+        if msg.get("method") == "cancel":
+            cancelled.add(msg["params"]["job_id"])
+        else:
+            pending_lines.append(line)
+
+
+def run(req_id, params):
+    job = params["job"]
+    p = job["payload"] if isinstance(job["payload"], dict) else {}
+    jid = job["id"]
+    sys.stderr.write(f"worker {os.getpid()} runs job {jid}\n")
+    sys.stderr.flush()
+    for i in range(int(p.get("progress", 0))):
+        call("progress", {"id": jid, "current": i + 1, "total": int(p["progress"])})
+    if "child" in p:
+        call("enqueue", {"type": p["child"], "payload": {"from_worker": jid}})
+    if "exit" in p:
+        sys.exit(int(p["exit"]))
+    if "sleep" in p:
+        end = time.time() + float(p["sleep"])
+        while time.time() < end:
+            line = read_line(0.2)
+            if line:
+                msg = json.loads(line)
+                if msg.get("method") == "cancel":
+                    cancelled.add(msg["params"]["job_id"])
+            if jid in cancelled:
+                send({"jsonrpc": "2.0", "id": req_id, "error": {"code": -32800, "message": "cancelled", "data": {"reason": "cancelled"}}})
+                return
+            if not p.get("silent"):
+                send({"jsonrpc": "2.0", "method": "heartbeat", "params": {"job_id": jid}})
+    if "fail" in p:
+        send({"jsonrpc": "2.0", "id": req_id, "error": {"code": -32000, "message": p["fail"],
+                                                           "data": {"retryable": p.get("retryable", True)}}})
+        return
+    result = p.get("result", {"pid": os.getpid(), "item": params.get("item")})
+    send({"jsonrpc": "2.0", "id": req_id, "result": {"result": result}})
+
+
+while True:
+    line = read_line(None)
+    msg = json.loads(line)
+    if msg.get("method") == "run":
+        run(msg["id"], msg["params"])
+    elif msg.get("method") == "cancel":
+        cancelled.add(msg["params"]["job_id"])
