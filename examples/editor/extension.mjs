@@ -115,7 +115,7 @@ const worker = new Worker(client, {
   handler: async (ctx) => {
     if (ctx.job.payload.slow) {
       // long work that only a cancel ends (the lease is auto-extended meanwhile)
-      await ctx.progress({ current: 0.5, total: 2, phase: 'indexing', message: `reading ${ctx.item.value}` });
+      await ctx.progress({ current: 1, total: 4, phase: 'indexing', message: `reading ${ctx.item.value}` });
       await new Promise((resolve) => {
         ctx.signal.addEventListener('abort', resolve);
         setTimeout(resolve, 10000).unref();
