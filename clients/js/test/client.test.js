@@ -101,6 +101,7 @@ test('progress, log, logs on a leased (running) job', async () => {
 
 test('settings and stats', async () => {
   assert.deepEqual(await c.settingsGet('workflow.publishing'), { 'workflow.publishing': true });
+  assert.deepEqual(await c.settingsGet('workflow.never_declared'), { 'workflow.never_declared': false });
   assert.deepEqual(await c.settingsSet('workflow.auto_publish', true), { 'workflow.auto_publish': true });
   const all = await c.settingsGet();
   assert.equal(all['workflow.auto_publish'], true);

@@ -155,3 +155,41 @@ test('unknown method → -32601; $/ notifications ignored', async () => {
   const r = await k.response(8);
   assert.equal(r.error.code, -32601);
 });
+
+test('serveWorker under the real kernel pool: result, progress/log, cancel', async () => {
+  const { startKernel } = await import('../testlib/helpers.js');
+  const { Client } = await import('../src/index.js');
+  const fixture = path.join(here, '../testlib/fixtures/persistent-worker.mjs');
+  const kk = await startKernel({ config: `\n[types.pw]\nmode = "internal"\nworker = [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture)}]\n` });
+  const c = await Client.connect({ socketPath: kk.socketPath, callTimeoutMs: 10000 });
+  try {
+    const { job } = await c.enqueue('pw', { mode: 'echo' });
+    const done = await within(15000, job.wait({ timeoutMs: 14000 }), 'persistent echo');
+    assert.equal(done.status, 'success');
+    assert.deepEqual(done.result.echo, { mode: 'echo' });
+    assert.equal(done.result.progress.percent, 50);
+    const logs = await c.logs(job.id);
+    assert.ok(logs.lines.some((l) => l.message === 'working' && l.level === 'debug'));
+
+    const { job: slow } = await c.enqueue('pw', { mode: 'slow' });
+    const sub = await c.subscribe({ ids: [slow.id], kinds: 'job.status' });
+    if (sub.jobs[0].status !== 'running') {
+      for (;;) {
+        const { value } = await sub.next({ timeoutMs: 10000 });
+        if (value.data.to === 'running') break;
+      }
+    }
+    await sub.close();
+    await c.cancel(slow.id);
+    const fin = await within(15000, slow.wait({ timeoutMs: 14000 }), 'cancel');
+    assert.equal(fin.status, 'cancelled');
+
+    const { job: bad } = await c.enqueue('pw', { mode: 'fail' }, { max_attempts: 3 });
+    const b = await within(15000, bad.wait({ timeoutMs: 14000 }), 'fail');
+    assert.equal(b.status, 'failed');
+    assert.equal(b.attempt, 1, 'retryable: false is not retried');
+  } finally {
+    await c.close();
+    await kk.stop();
+  }
+});
