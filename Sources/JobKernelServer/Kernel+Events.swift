@@ -9,6 +9,9 @@ struct Subscription {
     var types: Set<String>?
     var kinds: Set<String>?
     var lastSeq: Int64
+    /// Replaying the log from `since`: fed from the store, paced by the reader, until it
+    /// reaches the live seq. Live events are not sent meanwhile (the replay reads them).
+    var catchingUp = false
 
     func matches(_ e: StoredEvent) -> Bool {
         if let kinds, !kinds.contains(e.kind) { return false }
@@ -37,7 +40,7 @@ extension Kernel {
     /// Sends one event to one subscription, or drops the subscription when its reader has
     /// fallen too far behind (SPEC §7): memory stays bounded and the reader resumes with `since`.
     func deliver(_ e: StoredEvent, to sid: UInt64) {
-        guard var sub = subscriptions[sid], sub.matches(e), e.seq > sub.lastSeq else { return }
+        guard var sub = subscriptions[sid], !sub.catchingUp, sub.matches(e), e.seq > sub.lastSeq else { return }
         guard let conn = connections[sub.connectionID] else {
             subscriptions[sid] = nil
             return
@@ -112,7 +115,43 @@ extension Kernel {
         if let snapshots { result["jobs"] = snapshots }
         reply(.object(result))
         if start < lastSeq {
-            try store.events(after: start, through: lastSeq) { e in deliver(e, to: sid) }
+            subscriptions[sid]?.catchingUp = true
+            replaying.insert(sid)
+            try continueReplay(sid)
+        }
+    }
+
+    /// Sends a catching-up subscription the next events from the log while its reader keeps up
+    /// (its outbound bytes under half of `max_outbound_bytes`), so a long replay never buffers
+    /// without bound and never drops: it resumes each turn as the reader drains its socket.
+    func continueReplay(_ sid: UInt64) throws {
+        guard var sub = subscriptions[sid], sub.catchingUp, let conn = connections[sub.connectionID] else { return }
+        let budget = max(config.limits.maxOutboundBytes / 2, 1)
+        while conn.pendingOutboundBytes < budget && sub.lastSeq < lastSeq {
+            var read = 0
+            try store.events(after: sub.lastSeq, through: lastSeq, limit: 256) { e in
+                read += 1
+                sub.lastSeq = e.seq
+                if sub.matches(e) { conn.sendBody(Kernel.eventNotification(e, subscription: sid)) }
+            }
+            if read == 0 { break }
+        }
+        if sub.lastSeq >= lastSeq {
+            sub.catchingUp = false
+            replaying.remove(sid)
+        }
+        subscriptions[sid] = sub
+        markDirty(conn)
+    }
+
+    /// Moves every catching-up subscription along (called each turn, after the commit).
+    func continueReplays() {
+        for sid in replaying {
+            if subscriptions[sid] == nil {
+                replaying.remove(sid)
+            } else {
+                try? continueReplay(sid)
+            }
         }
     }
 

@@ -173,7 +173,7 @@ extension Kernel {
 extension Kernel {
     /// Folds a progress report into the running job and publishes `job.progress`.
     @discardableResult
-    func reportProgress(_ jobID: Int64, current: Int?, total: Int?, phase: String?, message: String?, item: Int?) throws -> JSON {
+    func reportProgress(_ jobID: Int64, current: Double?, total: Double?, phase: String?, message: String?, item: Int?) throws -> JSON {
         guard var job = active[jobID], job.status == .running else { return .null }
         job.progress.apply(current: current, total: total, phase: phase, message: message)
         job.lastActivityAt = now

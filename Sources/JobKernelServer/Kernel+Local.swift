@@ -287,7 +287,7 @@ extension Kernel {
         guard !line.isEmpty else { return }
         if line.first == "{", case .object(let o)? = try? JSONParser.parse(line) {
             if case .object(let p)? = o["progress"] {
-                _ = try? reportProgress(run.jobID, current: p["current"]?.intValue, total: p["total"]?.intValue,
+                _ = try? reportProgress(run.jobID, current: p["current"]?.doubleValue, total: p["total"]?.doubleValue,
                                phase: p["phase"]?.stringValue, message: p["message"]?.stringValue,
                                item: run.type.mode == .internal && active[run.jobID]?.itemized == true ? run.indices.first : nil)
                 return

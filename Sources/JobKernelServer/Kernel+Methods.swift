@@ -272,18 +272,22 @@ extension Kernel {
         let id = try jobIDParam(&p)
         try p.rejectUnknown()
         let job = try requireJob(id)
-        try apply(job.id, unit: nil, .retryRequested)
+        do {
+            try apply(job.id, unit: nil, .retryRequested)
+        } catch JobRejection.invalidState(let status) {
+            throw RPCError.invalidState(status: status.rawValue, jobID: String(job.id))
+        }
         return try jobJSON(try self.job(job.id)!)
     }
 
     private func requireRunning(_ job: Job) throws {
-        guard job.status == .running else { throw RPCError.invalidState(status: job.status.rawValue) }
+        guard job.status == .running else { throw RPCError.invalidState(status: job.status.rawValue, jobID: String(job.id)) }
     }
 
     private func progress(_ p: inout Params) throws -> JSON {
         let id = try jobIDParam(&p)
-        let current = try p.optionalInt("current")
-        let total = try p.optionalInt("total")
+        let current = try p.optionalDouble("current")
+        let total = try p.optionalDouble("total")
         let phase = try p.optionalString("phase")
         let message = try p.optionalString("message")
         let item = try p.optionalInt("item")

@@ -74,7 +74,7 @@ extension Kernel {
         guard let msg = try? JSONParser.parse(body, maxDepth: config.limits.maxDepth),
               let id = msg["lease"]?.stringValue, let lease = leases[id], let job = active[lease.jobID] else { return }
         if case .object(let p)? = msg["progress"] {
-            _ = try? reportProgress(job.id, current: p["current"]?.intValue, total: p["total"]?.intValue,
+            _ = try? reportProgress(job.id, current: p["current"]?.doubleValue, total: p["total"]?.doubleValue,
                                     phase: p["phase"]?.stringValue, message: p["message"]?.stringValue,
                                     item: job.itemized ? lease.index : nil)
         } else if let line = msg["log"]?.stringValue {

@@ -40,6 +40,8 @@ public final class Kernel {
     var lastSeq: Int64 = 0
     var subscriptions: [UInt64: Subscription] = [:]
     var nextSubscriptionID: UInt64 = 1
+    /// Subscriptions still replaying the log from their `since`.
+    var replaying: Set<UInt64> = []
 
     var leases: [String: Lease] = [:]
     var leasesByJob: [Int64: Set<String>] = [:]
@@ -259,6 +261,7 @@ public final class Kernel {
             fatal("cannot commit to the database: \(error)")
         }
         if !natsAcks.isEmpty { ackCommittedResults() }
+        if !replaying.isEmpty { continueReplays() }
         guard !dirty.isEmpty else { return }
         let conns = dirty
         dirty.removeAll(keepingCapacity: true)

@@ -328,10 +328,10 @@ public final class JobStore {
             .bind([.int(seq), .int(ts), .text(kind), .optional(jobID), .optional(type), .bytes(data)]).run()
     }
 
-    /// Events with `after < seq <= through`, in order.
-    public func events(after: Int64, through: Int64, _ body: (StoredEvent) throws -> Void) throws {
-        try db.statement("SELECT seq, ts, kind, job_id, type, data FROM events WHERE seq>? AND seq<=? ORDER BY seq")
-            .bind([.int(after), .int(through)]).forEach { r in
+    /// Up to `limit` events with `after < seq <= through`, in order.
+    public func events(after: Int64, through: Int64, limit: Int = Int.max, _ body: (StoredEvent) throws -> Void) throws {
+        try db.statement("SELECT seq, ts, kind, job_id, type, data FROM events WHERE seq>? AND seq<=? ORDER BY seq LIMIT ?")
+            .bind([.int(after), .int(through), .int(Int64(min(limit, Int(Int64.max))))]).forEach { r in
                 try body(StoredEvent(seq: r.int(0), ts: r.int(1), kind: r.text(2), jobID: r.optionalInt(3),
                                      type: r.optionalText(4), data: r.withBytes(5) { Array($0) }))
             }
@@ -388,14 +388,14 @@ public final class JobStore {
     static func progressValue(_ p: Progress) -> SQLValue {
         if p == Progress() { return .null }
         return .bytes(JSON.object([
-            "current": p.current.map { .int($0) } ?? .null, "total": p.total.map { .int($0) } ?? .null,
+            "current": p.current.map(Progress.number) ?? .null, "total": p.total.map(Progress.number) ?? .null,
             "phase": p.phase.map { .string($0) } ?? .null, "message": p.message.map { .string($0) } ?? .null,
         ]).serialized())
     }
 
     static func progress(_ j: JSON?) -> Progress {
         guard let j else { return Progress() }
-        return Progress(current: j["current"]?.intValue, total: j["total"]?.intValue,
+        return Progress(current: j["current"]?.doubleValue, total: j["total"]?.doubleValue,
                         phase: j["phase"]?.stringValue, message: j["message"]?.stringValue)
     }
 }

@@ -178,10 +178,14 @@ struct RPCDecoderTests {
         #expect(code(decode(text).singleEntry) == -32600)
     }
 
-    @Test("params null counts as absent")
+    @Test("params null is an invalid request that still echoes the id")
     func nullParams() {
-        #expect(decode(#"{"jsonrpc":"2.0","id":1,"method":"stats","params":null}"#)
-            == .single(.message(.request(id: 1, method: "stats", params: nil))))
+        let inbound = decode(#"{"jsonrpc":"2.0","id":1,"method":"stats","params":null}"#)
+        guard case .single(.invalid(let id, let error)) = inbound else {
+            Issue.record("expected an invalid request, got \(inbound)")
+            return
+        }
+        #expect(id == 1 && error.code == -32600)
     }
 
     @Test("responses from workers: result, error, and id null")

@@ -1,11 +1,11 @@
 /// A job's progress as reported by its worker, with defaults drawn from its items (SPEC §5).
 public struct Progress: Hashable, Sendable {
-    public var current: Int?
-    public var total: Int?
+    public var current: Double?
+    public var total: Double?
     public var phase: String?
     public var message: String?
 
-    public init(current: Int? = nil, total: Int? = nil, phase: String? = nil, message: String? = nil) {
+    public init(current: Double? = nil, total: Double? = nil, phase: String? = nil, message: String? = nil) {
         self.current = current
         self.total = total
         self.phase = phase
@@ -13,7 +13,7 @@ public struct Progress: Hashable, Sendable {
     }
 
     /// Folds a report into this progress: the fields it names replace ours.
-    public mutating func apply(current: Int?, total: Int?, phase: String?, message: String?) {
+    public mutating func apply(current: Double?, total: Double?, phase: String?, message: String?) {
         if let current { self.current = current }
         if let total { self.total = total }
         if let phase { self.phase = phase }
@@ -22,18 +22,23 @@ public struct Progress: Hashable, Sendable {
 
     /// The JSON shape, with `total` defaulting to the item count and `current` to the items done.
     public func json(items: UnitCounts?) -> JSON {
-        let total = self.total ?? items?.total
-        let current = self.current ?? items?.done
+        let total = self.total ?? items.map { Double($0.total) }
+        let current = self.current ?? items.map { Double($0.done) }
         var percent: JSON = .null
         if let current, let total, total > 0 {
-            percent = .double((Double(current) * 1000.0 / Double(total)).rounded() / 10.0)
+            percent = .double((current * 1000.0 / total).rounded() / 10.0)
         }
         return [
-            "current": current.map { .int($0) } ?? .null,
-            "total": total.map { .int($0) } ?? .null,
+            "current": current.map(Progress.number) ?? .null,
+            "total": total.map(Progress.number) ?? .null,
             "percent": percent,
             "phase": phase.map { .string($0) } ?? .null,
             "message": message.map { .string($0) } ?? .null,
         ]
+    }
+
+    /// A count as JSON: an integer when it is whole (`3`, not `3.0`).
+    public static func number(_ v: Double) -> JSON {
+        v.rounded() == v && abs(v) < 9e15 ? .int(Int(v)) : .double(v)
     }
 }

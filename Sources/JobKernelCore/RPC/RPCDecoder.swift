@@ -2,7 +2,8 @@
 ///
 /// Only the shape is checked here (`-32600`); methods and params are the method layer's job, so
 /// positional (array) params pass and are rejected with `-32602` after the method lookup.
-/// Leniency: `"params": null` is taken as absent. Extra members are ignored.
+/// `"params": null` is an invalid request (JSON-RPC 2.0: params, when present, is structured);
+/// extra members are ignored.
 public enum RPCDecoder {
     /// Decodes one frame's bytes, nested at most `maxDepth` levels deep.
     public static func decode(_ frame: [UInt8], maxDepth: Int = 64) -> RPCInbound {
@@ -51,10 +52,9 @@ public enum RPCDecoder {
 
         if let method = object["method"] {
             guard case .string(let name) = method else { return invalid("`method` must be a string, got \(method.typeName)") }
-            var params = object["params"]
+            let params = object["params"]
             switch params {
             case nil, .object?, .array?: break
-            case .null?: params = nil
             case let other?: return invalid("`params` must be an object or an array, got \(other.typeName)")
             }
             guard let id else { return .message(.notification(method: name, params: params)) }

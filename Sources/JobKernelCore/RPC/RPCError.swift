@@ -103,8 +103,12 @@ public struct RPCError: Error, Hashable, Sendable {
     }
 
     /// -32004: not allowed while the job is in `status`.
-    public static func invalidState(status: String) -> RPCError {
-        RPCError(-32004, "invalid_state", "Not allowed while the job is `\(status)`.", ("status", .string(status)))
+    public static func invalidState(status: String, jobID: String? = nil) -> RPCError {
+        guard let jobID else {
+            return RPCError(-32004, "invalid_state", "Not allowed while the job is `\(status)`.", ("status", .string(status)))
+        }
+        return RPCError(-32004, "invalid_state", "Not allowed while job \(jobID) is `\(status)`.",
+                        ("status", .string(status)), ("job_id", .string(jobID)))
     }
 
     /// -32005: the lease is unknown or has expired (the unit may have been handed to another worker).
