@@ -63,6 +63,7 @@ class Tmux:
         self.tmux("new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
                   "bash -c " + shlex.quote(command + "; exec sleep 600"))
         self.started = True
+        self.socket_path = self.display("#{socket_path}")
         size = self.display("#{pane_width}x#{pane_height}")
         assert size == f"{width}x{height}", f"pane is {size}, asked for {width}x{height}"
 
@@ -100,7 +101,12 @@ class Tmux:
         self.tmux("send-keys", "-t", self.session, *keys)
 
     def kill(self):
-        self.tmux("kill-server", check=False)
+        if self.started:
+            self.tmux("kill-server", check=False)
+            try:  # tmux may leave its socket file behind
+                os.unlink(self.socket_path)
+            except (OSError, AttributeError):
+                pass
 
 
 @pytest.fixture
@@ -233,6 +239,44 @@ def test_watch_ctrl_c_restores_the_screen(kernel, tmux):
     # The kernel and the job are untouched by the watcher leaving.
     assert c.call("get", {"id": job["id"]})["status"] == "running"
     c.call("ack", {"lease": lease["lease"]})
+
+
+def display_columns(text):
+    """Terminal columns `text` takes (East Asian wide and fullwidth characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+@pytest.mark.xfail(strict=True, reason="CLI bug: watch measures cells in Characters, not terminal "
+                   "columns, so a wide-character phase overflows the pane (JobFormat.truncate / WatchView.pad)")
+def test_watch_fits_the_pane_with_wide_characters(kernel, tmux):
+    c = kernel.client()
+    job, lease = running_job(c)
+    c.call("progress", {"id": job["id"], "current": 1, "total": 3, "phase": "処理中処理中処理中処理中"})
+    tmux.start(quote_cmd(kernel, "watch"), width=80, height=10)
+    lines = tmux.wait_screen(lambda ls: "33%" in (job_row(ls, job["id"])[1] or ""), "33% on the job's row", joined=True)
+    wide = [line for line in lines if display_columns(line) > 80]
+    c.call("ack", {"lease": lease["lease"]})
+    assert not wide, "lines wider than the 80-column pane:\n" + "\n".join(wide)
+
+
+@pytest.mark.xfail(strict=True, reason="CLI bug: watch prints a worker-supplied phase raw, so a "
+                   "newline or an escape sequence in it breaks the in-place layout")
+def test_watch_keeps_control_characters_out_of_the_layout(kernel, tmux):
+    c = kernel.client()
+    job, lease = running_job(c)
+    c.call("progress", {"id": job["id"], "current": 1, "total": 2, "phase": "one\ntwo\x1b[2J"})
+    tmux.start(quote_cmd(kernel, "watch"), width=100, height=10)
+    try:
+        lines = tmux.wait_screen(lambda ls: "50%" in (job_row(ls, job["id"])[1] or ""), "50%", timeout=3, joined=True)
+    except AssertionError:
+        lines = tmux.capture(joined=True)
+    c.call("ack", {"lease": lease["lease"]})
+    text = "\n".join(lines)
+    assert lines and lines[0].startswith("jobkernel"), "the escape sequence in the phase cleared the screen:\n" + text
+    _, row = job_row(lines, job["id"])
+    assert row and "50%" in row and "two" in row, "the phase broke the job's row:\n" + text
 
 
 # ----------------------------------------------------------------------------------------- logs
