@@ -90,7 +90,7 @@ enum JobFormat {
         ]
         var cells = jobs.map { job in columns.map { $0.cell(job) } }
         func widths() -> [Int] {
-            columns.indices.map { c in cells.reduce(columns[c].title.count) { max($0, $1[c].count) } }
+            columns.indices.map { c in cells.reduce(columns[c].title.count) { max($0, displayWidth($1[c])) } }
         }
         var w = widths()
         func total() -> Int { w.reduce(0, +) + 2 * (w.count - 1) }
@@ -109,18 +109,53 @@ enum JobFormat {
         return ([header] + cells).map { row in
             row.indices.map { c in
                 let text = truncate(row[c], to: w[c])
-                let pad = String(repeating: " ", count: max(0, w[c] - text.count))
+                let pad = String(repeating: " ", count: max(0, w[c] - displayWidth(text)))
                 if c == row.count - 1 { return columns[c].rightAligned ? pad + text : text }
                 return columns[c].rightAligned ? pad + text : text + pad
             }.joined(separator: "  ")
         }
     }
 
-    /// `text`, cut to `width` characters with an ellipsis when longer.
+    /// `text` made safe for one screen line (control characters become spaces), cut to `width`
+    /// terminal columns with an ellipsis when wider.
     static func truncate(_ text: String, to width: Int) -> String {
-        guard text.count > width else { return text }
-        guard width > 1 else { return String(text.prefix(width)) }
-        return String(text.prefix(width - 1)) + "…"
+        let text = sanitized(text)
+        guard displayWidth(text) > width else { return text }
+        var out = ""
+        var used = 0
+        let room = width > 1 ? width - 1 : width
+        for ch in text {
+            let w = displayWidth(ch)
+            if used + w > room { break }
+            out.append(ch)
+            used += w
+        }
+        return width > 1 ? out + "…" : out
+    }
+
+    /// Control characters (newlines, escapes) would break the layout: they become spaces.
+    static func sanitized(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
+    }
+
+    /// Terminal columns `text` takes: East Asian wide and fullwidth characters take two,
+    /// combining marks none.
+    static func displayWidth(_ text: String) -> Int {
+        text.reduce(0) { $0 + displayWidth($1) }
+    }
+
+    static func displayWidth(_ ch: Character) -> Int {
+        guard let first = ch.unicodeScalars.first else { return 0 }
+        if first.properties.generalCategory == .nonspacingMark || first.properties.generalCategory == .enclosingMark { return 0 }
+        switch first.value {
+        case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA4CF,
+             0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6,
+             0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x3FFFD:
+            return 2
+        default:
+            return 1
+        }
     }
 
     // MARK: - One job

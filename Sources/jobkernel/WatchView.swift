@@ -93,16 +93,16 @@ struct WatchView {
         }
         var lines = [title + "   " + (tally.isEmpty ? "no jobs" : tally.joined(separator: ", ")) + "   seq \(seq)"]
         let rows = Array(ordered().prefix(max(0, height - 3)))
-        let idWidth = max(2, rows.map { ($0["id"]?.stringValue ?? "").count }.max() ?? 2)
-        let typeWidth = min(16, max(4, rows.map { ($0["type"]?.stringValue ?? "").count }.max() ?? 4))
+        let idWidth = max(2, rows.map { JobFormat.displayWidth($0["id"]?.stringValue ?? "") }.max() ?? 2)
+        let typeWidth = min(16, max(4, rows.map { JobFormat.displayWidth($0["type"]?.stringValue ?? "") }.max() ?? 4))
         let statusWidth = 15
         func pad(_ s: String, _ w: Int) -> String {
             let t = JobFormat.truncate(s, to: w)
-            return t + String(repeating: " ", count: max(0, w - t.count))
+            return t + String(repeating: " ", count: max(0, w - JobFormat.displayWidth(t)))
         }
         func padLeft(_ s: String, _ w: Int) -> String {
             let t = JobFormat.truncate(s, to: w)
-            return String(repeating: " ", count: max(0, w - t.count)) + t
+            return String(repeating: " ", count: max(0, w - JobFormat.displayWidth(t))) + t
         }
         // Right-hand fields in the order they are given up when the terminal is narrow.
         let right: [(title: String, width: Int, left: Bool, cell: (JSON) -> String)] = [

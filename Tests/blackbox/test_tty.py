@@ -248,8 +248,6 @@ def display_columns(text):
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-@pytest.mark.xfail(strict=True, reason="CLI bug: watch measures cells in Characters, not terminal "
-                   "columns, so a wide-character phase overflows the pane (JobFormat.truncate / WatchView.pad)")
 def test_watch_fits_the_pane_with_wide_characters(kernel, tmux):
     c = kernel.client()
     job, lease = running_job(c)
@@ -261,8 +259,6 @@ def test_watch_fits_the_pane_with_wide_characters(kernel, tmux):
     assert not wide, "lines wider than the 80-column pane:\n" + "\n".join(wide)
 
 
-@pytest.mark.xfail(strict=True, reason="CLI bug: watch prints a worker-supplied phase raw, so a "
-                   "newline or an escape sequence in it breaks the in-place layout")
 def test_watch_keeps_control_characters_out_of_the_layout(kernel, tmux):
     c = kernel.client()
     job, lease = running_job(c)
