@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""SPEC §12 through the local pools: the full cycle (enqueue -> persistent worker -> success)
+in jobs/s, and dispatch latency (enqueue sent -> the worker reading `run`) with a warm pool.
+
+usage: pool.py KERNEL_BINARY WORKER_BINARY [--jobs N] [--samples N]
+"""
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s, s.makefile("rb")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("kernel")
+    ap.add_argument("worker")
+    ap.add_argument("--jobs", type=int, default=20000)
+    ap.add_argument("--samples", type=int, default=1000)
+    a = ap.parse_args()
+    home = tempfile.mkdtemp(prefix="jkpool-")
+    cfg = os.path.join(home, "c.toml")
+    with open(cfg, "w") as f:
+        f.write(f'[pipeline]\nmax_parallel_jobs = 4\npriority_lane_slots = 1\n\n[pools]\ninternal = 4\n\n'
+                f'[types.noop]\nmode = "internal"\nworker = ["{a.worker}"]\n')
+    sock = os.path.join(home, "k.sock")
+    k = subprocess.Popen([a.kernel, "serve", "--socket", sock, "--db", os.path.join(home, "j.db"), "--config", cfg],
+                         stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
+        s, r = connect(sock)
+
+        def call(method, params, rid=1):
+            s.sendall(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")
+            while True:
+                m = json.loads(r.readline())
+                if m.get("id") == rid:
+                    return m["result"]
+
+        # Warm the pool: one job per worker.
+        sub = call("subscribe", {"kinds": ["job.status"]})
+        for i in range(4):
+            call("enqueue", {"type": "noop", "payload": {}}, rid=100 + i)
+        done = 0
+        while done < 4:
+            m = json.loads(r.readline())
+            if m.get("method") == "event" and m["params"]["data"]["to"] == "success":
+                done += 1
+
+        # Dispatch latency: one job at a time on the warm, idle pool.
+        lat = []
+        for i in range(a.samples):
+            t0 = time.time_ns()
+            s.sendall(json.dumps({"jsonrpc": "2.0", "id": 10_000 + i, "method": "enqueue",
+                                  "params": {"type": "noop", "payload": {}}}).encode() + b"\n")
+            while True:
+                m = json.loads(r.readline())
+                if m.get("method") == "event" and m["params"]["data"]["to"] == "success":
+                    lat.append((m["params"]["data"]["job"]["result"]["t"] - t0) / 1000)
+                    break
+        call("unsubscribe", {"subscription": sub["subscription"]}, rid=5)
+
+        # Full cycle: N jobs pipelined from one connection, until every one succeeded.
+        before = call("stats", {}, rid=6)["jobs"]["success"]
+        t0 = time.time()
+        batch = b"".join(json.dumps({"jsonrpc": "2.0", "id": 100_000 + i, "method": "enqueue",
+                                     "params": {"type": "noop", "payload": {"i": i}}}).encode() + b"\n"
+                         for i in range(a.jobs))
+        w, rw = connect(sock)
+        w.sendall(batch)
+        while True:
+            st = call("stats", {}, rid=7)["jobs"]["success"]
+            if st - before >= a.jobs:
+                break
+            time.sleep(0.02)
+        elapsed = time.time() - t0
+        lat.sort()
+        rss = 0
+        with open(f"/proc/{k.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    rss = int(line.split()[1]) // 1024
+        print(f"RESULT pool_cycle jobs={a.jobs} secs={elapsed:.2f} rate={a.jobs / elapsed:.0f}")
+        print(f"RESULT pool_latency samples={len(lat)} p50_us={lat[len(lat) // 2]:.0f} "
+              f"p99_us={lat[int(len(lat) * 0.99)]:.0f} max_us={lat[-1]:.0f}")
+        print(f"RESULT pool_rss_mib={rss}")
+    finally:
+        k.terminate()
+        k.wait(20)
+
+
+if __name__ == "__main__":
+    main()
