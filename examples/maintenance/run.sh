@@ -103,7 +103,7 @@ done
 wait_status "$T" success
 show "$T"
 [ "$(field "$R2" .status)" = pending ] || fail "reindex $R2 should still be pending"
-echo "  reindex $R2 is still $(field "$R2" .status); stats.lanes: $(rpc stats | jq -c .lanes)"
+echo "  meanwhile reindex $R1 is $(field "$R1" .status) and reindex $R2 is still $(field "$R2" .status)"
 rpc get "{\"id\":\"$T\"}" | jq -c '{id, lane, priority, created_by, idempotency_key, started_at, finished_at}' | sed 's/^/  /'
 [ "$(field "$T" .lane)" = priority ] || fail "scheduled job not in the priority lane"
 [ "$(field "$T" .created_by)" = schedule ] || fail "created_by is not schedule"
