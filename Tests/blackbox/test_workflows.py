@@ -140,6 +140,25 @@ def test_manual_passes_through_and_successor_is_manual(flow):
     assert [(k["type"], k["manual"]) for k in grandkids] == [("d", True)]
 
 
+def test_itemized_partial_success_chains_only_after_retry_succeeds(flow):
+    c = flow.client()
+    a = enqueue(c, "a", items=["x.jpg", "y.jpg"])
+    leases = fetch(c, ["a"], max=2, wait_s=1)
+    assert [l["item"]["index"] for l in leases] == [0, 1]
+    c.call("ack", {"lease": leases[0]["lease"], "result": "ok"})
+    c.call("nack", {"lease": leases[1]["lease"], "error": {"message": "corrupt"}, "retryable": False})
+    done = wait_status(c, a["id"], "partial_success")
+    assert done["children"] == {"total": 0}
+    c.call("retry", {"id": a["id"]})
+    lease = fetch_one(c, ["a"])
+    assert lease["item"]["index"] == 1  # only the failed item runs again
+    c.call("ack", {"lease": lease["lease"]})
+    wait_status(c, a["id"], "success")
+    kids = children(c, a["id"])
+    assert [k["type"] for k in kids] == ["b"]
+    assert kids[0]["payload"]["from"] == a["id"]
+
+
 # ---- requires / skipped -------------------------------------------------------------------------
 
 def test_requires_off_skips_with_log_line_and_chains_nothing(flow):
