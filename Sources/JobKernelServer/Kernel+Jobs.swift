@@ -23,6 +23,7 @@ extension Kernel {
         while !work.isEmpty {
             let (id, idx, ev) = work.removeFirst()
             guard var job = try job(id) else { continue }
+            let statusBefore = job.status
             var unit: WorkUnit? = try idx.flatMap { try store.unit(jobID: id, index: $0) }
             let unitBefore = unit
             let effects: [JobEffect]
@@ -36,6 +37,10 @@ extension Kernel {
             guard !effects.isEmpty || unit != unitBefore else { continue }
             try store.update(job)
             if let unit, unit != unitBefore { try store.update(unit) }
+            if job.status != statusBefore, statusCounts != nil {
+                statusCounts![statusBefore.rawValue, default: 0] -= 1
+                statusCounts![job.status.rawValue, default: 0] += 1
+            }
             if job.status.isTerminal { active[id] = nil } else { active[id] = job }
             for effect in effects {
                 try perform(effect, job: job, unit: unit, work: &work)
@@ -64,7 +69,12 @@ extension Kernel {
         case .armRunAt(let at):
             addDeadline(at: at, .runAt(jobID: job.id))
         case .cancelPendingUnits:
-            try store.cancelPendingUnits(jobID: job.id)
+            let indices = try store.cancelPendingUnits(jobID: job.id)
+            if job.itemized {
+                for i in indices {
+                    try emit("item.status", job: job, data: ["index": .int(i), "from": "pending", "to": "cancelled"])
+                }
+            }
         case .stopRunningUnits:
             stopLocalRuns(ofJob: job.id)
             for leaseID in leasesByJob[job.id] ?? [] {
@@ -72,7 +82,12 @@ extension Kernel {
                 work.append((job.id, lease.index, .unitStopped(index: lease.index)))
             }
         case .resetUnsucceededUnits:
-            try store.resetUnsucceededUnits(jobID: job.id)
+            let units = try store.resetUnsucceededUnits(jobID: job.id)
+            if job.itemized {
+                for u in units {
+                    try emit("item.status", job: job, data: ["index": .int(u.index), "from": .string(u.from.rawValue), "to": "pending"])
+                }
+            }
         case .cancelDescendants(let reason):
             for id in try store.descendants(of: job.id) where active[id] != nil {
                 work.append((id, nil, .cancelRequested(reason: reason)))
@@ -133,6 +148,7 @@ extension Kernel {
         try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
         active[job.id] = job
         if let parent = r.parentID { parents.insert(parent) }
+        if statusCounts != nil { statusCounts![job.status.rawValue, default: 0] += 1 }
         let json = job.json()
         try emit("job.created", job: job, data: ["job": json])
         if scheduled {

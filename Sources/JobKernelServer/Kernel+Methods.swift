@@ -242,6 +242,9 @@ extension Kernel {
                 filters.append((column, values.map { .text($0) }))
             }
         }
+        if p.object["parent_id"] == .null {
+            filters.append(("parent_id", [.null]))  // top-level jobs only
+        }
         if let parents = try p.stringOrStringArray("parent_id") {
             filters.append(("parent_id", try parents.map { .int(try parseJobID($0, field: "parent_id")) }))
         }
@@ -365,11 +368,16 @@ extension Kernel {
     }
 
     private func stats() throws -> JSON {
+        if statusCounts == nil { statusCounts = try store.statusCounts() }
         var byStatus = JSONObject()
-        let counts = try store.statusCounts()
-        for s in JobStatus.allCases { byStatus[s.rawValue] = .int(counts[s.rawValue] ?? 0) }
+        for s in JobStatus.allCases { byStatus[s.rawValue] = .int(statusCounts?[s.rawValue] ?? 0) }
+        // Busy slots are the units running in the local pools (leases are external workers').
         var busy = [Lane.normal: 0, .priority: 0]
-        for lease in leases.values { if let j = active[lease.jobID] { busy[j.lane, default: 0] += 1 } }
+        var poolBusy = [DispatchMode.internal: 0, .syncAPI: 0]
+        for run in localRuns.values {
+            busy[run.lane, default: 0] += 1
+            poolBusy[run.type.mode, default: 0] += 1
+        }
         return [
             "jobs": .object(byStatus),
             "queued_units": .int(queues.totalCount),
@@ -379,11 +387,11 @@ extension Kernel {
                 "priority": ["busy": .int(busy[.priority]!), "total": .int(config.pipeline.maxParallelJobs)],
             ],
             "pools": [
-                "internal": ["busy": 0, "total": .int(config.pools.internalWorkers)],
-                "sync_api": ["busy": 0, "total": .int(config.pools.syncAPIWorkers)],
+                "internal": ["busy": .int(poolBusy[.internal]!), "total": .int(config.pools.internalWorkers)],
+                "sync_api": ["busy": .int(poolBusy[.syncAPI]!), "total": .int(config.pools.syncAPIWorkers)],
             ],
             "seq": .int(Int(lastSeq)),
-            "connections": .int(connections.count),
+            "connections": .int(connections.values.filter { $0.kind != .worker }.count),
             "subscriptions": .int(subscriptions.count),
             "uptime_s": .double(Double(now - startedAt) / 1000),
         ]

@@ -21,6 +21,8 @@ public final class Kernel {
     var active: [Int64: Job] = [:]
     /// Jobs that have children: only these need their `children` counts queried.
     var parents: Set<Int64> = []
+    /// Jobs by status, counted once (on the first `stats`) and kept up to date after that.
+    var statusCounts: [String: Int]?
     /// The backoff jitter's source: cheap, and seeded once (no syscall per transition).
     private var rng = Xorshift(seed: UInt64(Kernel.wallClock()) | 1)
     var queues = UnitQueues()
@@ -390,6 +392,9 @@ public final class Kernel {
         }
         for w in signalWatchers { w.close() }
         signalWatchers.removeAll()
+        // The shutdown is under way and bounded: a second SIGTERM must not cut it short.
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
         deadlineTimer.close()
         for h in hooks { h.close() }
         hooks.removeAll()

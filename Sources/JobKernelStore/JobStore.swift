@@ -146,11 +146,16 @@ public final class JobStore {
         return jobs
     }
 
-    /// A page of jobs, newest first, matching every given filter (each an OR of values).
+    /// A page of jobs, newest first, matching every given filter (each an OR of values; a lone
+    /// `.null` matches NULL).
     public func list(filters: [(column: String, values: [SQLValue])], before cursor: Int64?, limit: Int) throws -> [Job] {
         var clauses: [String] = []
         var values: [SQLValue] = []
         for (column, vs) in filters where !vs.isEmpty {
+            if vs.count == 1, case .null = vs[0] {
+                clauses.append("\(column) IS NULL")
+                continue
+            }
             clauses.append("\(column) IN (\(Array(repeating: "?", count: vs.count).joined(separator: ",")))")
             values += vs
         }
@@ -254,22 +259,33 @@ public final class JobStore {
         return units
     }
 
-    /// Marks every pending unit of the job cancelled.
-    public func cancelPendingUnits(jobID: Int64) throws(DatabaseError) {
+    /// Marks every pending unit of the job cancelled; returns their indices.
+    @discardableResult
+    public func cancelPendingUnits(jobID: Int64) throws -> [Int] {
         try beginIfNeeded()
+        var indices: [Int] = []
+        try db.statement("SELECT idx FROM units WHERE job_id=? AND status='pending' ORDER BY idx")
+            .bind([.int(jobID)]).forEach { indices.append(Int($0.int(0))) }
         try db.run("""
             UPDATE units SET status='cancelled', run_at=NULL, error='{"message":"cancelled"}'
             WHERE job_id=? AND status='pending'
             """, [.int(jobID)])
+        return indices
     }
 
-    /// Makes the failed and cancelled units of the job pending again with fresh attempts.
-    public func resetUnsucceededUnits(jobID: Int64) throws(DatabaseError) {
+    /// Makes the failed and cancelled units of the job pending again with fresh attempts;
+    /// returns each one's index and former status.
+    @discardableResult
+    public func resetUnsucceededUnits(jobID: Int64) throws -> [(index: Int, from: UnitStatus)] {
         try beginIfNeeded()
+        var units: [(index: Int, from: UnitStatus)] = []
+        try db.statement("SELECT idx, status FROM units WHERE job_id=? AND status IN ('failed','cancelled') ORDER BY idx")
+            .bind([.int(jobID)]).forEach { units.append((Int($0.int(0)), UnitStatus(rawValue: $0.text(1)) ?? .failed)) }
         try db.run("""
             UPDATE units SET status='pending', attempt=0, run_at=NULL, interrupted=0, error=NULL, result=NULL
             WHERE job_id=? AND status IN ('failed','cancelled')
             """, [.int(jobID)])
+        return units
     }
 
     static func readUnit(_ r: Row) throws -> WorkUnit {
