@@ -156,12 +156,7 @@ public enum JobReducer {
             guard !job.status.isTerminal else { return [] }
             effects.append(.cancelDescendants(reason: reason))
             job.error = JobError(message: reason ?? "cancelled")
-            if job.units.pending > 0 {
-                effects.append(.cancelPendingUnits)
-                job.units.cancelled += job.units.pending
-                job.units.pending = 0
-                job.waiting = 0
-            }
+            cancelPendingUnits(&job, &effects)
             job.cancelRequested = true
             if job.units.running > 0 {
                 effects.append(.stopRunningUnits)
@@ -193,12 +188,7 @@ public enum JobReducer {
         case .requirementUnmet(let toggle):
             guard job.status == .pending || job.status == .scheduled, job.units.running == 0 else { return [] }
             effects.append(.appendLog(level: "warn", message: "skipped: workflow toggle \"\(toggle)\" is off"))
-            if job.units.pending > 0 {
-                effects.append(.cancelPendingUnits)
-                job.units.cancelled += job.units.pending
-                job.units.pending = 0
-                job.waiting = 0
-            }
+            cancelPendingUnits(&job, &effects)
             job.finishedAt = now
             job.error = JobError(message: "workflow toggle \(toggle) is off")
             setStatus(&job, .skipped, &effects)
@@ -237,6 +227,15 @@ public enum JobReducer {
             if !job.itemized { job.error = error }
         }
         finalizeIfDone(&job, context.now, &effects)
+    }
+
+    /// Every pending unit (ready or waiting out a backoff) becomes cancelled.
+    private static func cancelPendingUnits(_ job: inout Job, _ effects: inout [JobEffect]) {
+        guard job.units.pending > 0 else { return }
+        effects.append(.cancelPendingUnits)
+        job.units.cancelled += job.units.pending
+        job.units.pending = 0
+        job.waiting = 0
     }
 
     private static func move(_ job: inout Job, _ u: inout WorkUnit, to status: UnitStatus,
