@@ -26,11 +26,12 @@ def main():
     ap.add_argument("worker")
     ap.add_argument("--jobs", type=int, default=20000)
     ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=8, help="persistent worker processes (pools.internal)")
     a = ap.parse_args()
     home = tempfile.mkdtemp(prefix="jkpool-")
     cfg = os.path.join(home, "c.toml")
     with open(cfg, "w") as f:
-        f.write(f'[pipeline]\nmax_parallel_jobs = 4\npriority_lane_slots = 1\n\n[pools]\ninternal = 4\n\n'
+        f.write(f'[pipeline]\nmax_parallel_jobs = {a.workers + 1}\npriority_lane_slots = 1\n\n[pools]\ninternal = {a.workers}\n\n'
                 f'[types.noop]\nmode = "internal"\nworker = ["{a.worker}"]\n')
     sock = os.path.join(home, "k.sock")
     k = subprocess.Popen([a.kernel, "serve", "--socket", sock, "--db", os.path.join(home, "j.db"), "--config", cfg],
@@ -49,15 +50,12 @@ def main():
                 if m.get("id") == rid:
                     return m["result"]
 
-        # Warm the pool: one job per worker.
-        sub = call("subscribe", {"kinds": ["job.status"]})
-        for i in range(4):
+        # Warm the pool: one job per worker, then wait for them (the stats poll reads no events).
+        for i in range(a.workers):
             call("enqueue", {"type": "noop", "payload": {}}, rid=100 + i)
-        done = 0
-        while done < 4:
-            m = json.loads(r.readline())
-            if m.get("method") == "event" and m["params"]["data"]["to"] == "success":
-                done += 1
+        while call("stats", {}, rid=8)["jobs"]["success"] < a.workers:
+            time.sleep(0.01)
+        sub = call("subscribe", {"kinds": ["job.status"]})
 
         # Dispatch latency: one job at a time on the warm, idle pool.
         lat = []
