@@ -1,6 +1,7 @@
 """SPEC §5 (the job object) and §6 (methods), over the socket."""
 
 import datetime
+import json
 import os
 import time
 
@@ -574,3 +575,9 @@ def test_requests_during_shutdown_get_unavailable_or_close(kernel):
     if 2 in by and "error" in by[2]:
         assert by[2]["error"]["code"] == -32007, by[2]
     assert kernel.wait_exit(10) == 0
+
+def test_rpc_discover_serves_exactly_protocol_openrpc_json(client):
+    # The binary embeds protocol/openrpc.json (scripts/embed-openrpc); a stale copy fails here.
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "protocol", "openrpc.json")
+    with open(path) as f:
+        assert client.call("rpc.discover", {}) == json.load(f)
