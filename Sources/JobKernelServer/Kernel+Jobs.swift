@@ -187,19 +187,41 @@ extension Kernel {
 }
 
 extension Kernel {
-    /// Folds a progress report into the running job and publishes `job.progress`.
+    /// How long progress reports of one job are coalesced (SPEC §7: the last value wins, and a
+    /// coalesced report takes no seq).
+    static let progressWindowMs: Int64 = 50
+
+    /// Folds a progress report into the running job (so `get` shows it at once) and publishes
+    /// `job.progress`: at once when the job's window is closed, else when it closes.
     @discardableResult
     func reportProgress(_ jobID: Int64, current: Double?, total: Double?, phase: String?, message: String?, item: Int?) throws -> JSON {
         guard var job = active[jobID], job.status == .running else { return .null }
+        let t = now
         job.progress.apply(current: current, total: total, phase: phase, message: message)
-        job.lastActivityAt = now
-        job.updatedAt = now
+        job.lastActivityAt = t
+        job.updatedAt = t
         active[job.id] = job
+        if progressWindows[jobID] != nil {
+            progressWindows[jobID] = .pending(item: item)
+        } else {
+            try publishProgress(job, item: item)
+        }
+        return job.progress.json(items: job.itemized ? job.units : nil)
+    }
+
+    private func publishProgress(_ job: Job, item: Int?) throws {
         try store.update(job)
-        let progressJSON = job.progress.json(items: job.itemized ? job.units : nil)
-        var data: JSONObject = ["progress": progressJSON]
+        var data: JSONObject = ["progress": job.progress.json(items: job.itemized ? job.units : nil)]
         if let item { data["item"] = .int(item) }
         try emit("job.progress", job: job, data: .object(data))
-        return progressJSON
+        progressWindows[job.id] = .open
+        addDeadline(at: now + Kernel.progressWindowMs, .progressWindowEnd(job.id))
+    }
+
+    /// A job's progress window closed: publish what was folded into it, if anything.
+    func progressWindowEnded(_ jobID: Int64) {
+        guard case .pending(let item)? = progressWindows.removeValue(forKey: jobID),
+              let job = active[jobID], job.status == .running else { return }
+        try? publishProgress(job, item: item)
     }
 }

@@ -23,6 +23,9 @@ public final class Kernel {
     var parents: Set<Int64> = []
     /// Jobs by status, counted once (on the first `stats`) and kept up to date after that.
     var statusCounts: [String: Int]?
+    /// Jobs whose last `job.progress` is under 50 ms old, and whether a report waits for the end.
+    enum ProgressWindow { case open, pending(item: Int?) }
+    var progressWindows: [Int64: ProgressWindow] = [:]
     /// The backoff jitter's source: cheap, and seeded once (no syscall per transition).
     private var rng = Xorshift(seed: UInt64(Kernel.wallClock()) | 1)
     var queues = UnitQueues()
@@ -331,6 +334,8 @@ public final class Kernel {
                 checkStale()
             case .natsRetry:
                 publishToNATS()
+            case .progressWindowEnd(let jobID):
+                progressWindowEnded(jobID)
             }
         }
     }

@@ -56,6 +56,7 @@ struct Deadline: Comparable {
         case workerRestart(UInt64)
         case staleCheck
         case natsRetry
+        case progressWindowEnd(Int64)
     }
     var at: Millis
     var seq: UInt64

@@ -252,7 +252,7 @@ def test_progress_coalescing_keeps_log_gap_free(kernel):
     evs = events_through(s, last)
     assert_consecutive(evs, start + 1, last)
     prog = [e for e in evs if e["kind"] == "job.progress"]
-    assert 1 <= len(prog) <= 50
+    assert 1 <= len(prog) < 50  # 50 pipelined reports arrive within one window: coalesced
     assert prog[-1]["data"]["progress"]["current"] == 50  # the last value wins
     currents = [e["data"]["progress"]["current"] for e in prog]
     assert currents == sorted(currents)
