@@ -6,7 +6,7 @@ let package = Package(
     products: [
         .executable(name: "jobkernel", targets: ["jobkernel"]),
         .executable(name: "jobkernel-supervise", targets: ["jobkernel-supervise"]),
-        .library(name: "JobKernelClient", targets: ["JobKernelClient"]),
+        .library(name: "JobKernelClient", targets: ["JobKernelClient", "JobKernelCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
