@@ -311,6 +311,9 @@ extension Kernel {
         guard ["debug", "info", "warn", "error"].contains(level) else {
             throw RPCError.invalidParams("`level` must be debug, info, warn or error", field: "level")
         }
+        if message.utf8.count > config.limits.maxLogBytes {
+            throw RPCError.paramTooLarge(field: "message", limit: config.limits.maxLogBytes)
+        }
         let job = try requireJob(id)
         try requireRunning(job)
         return ["seq": .int(Int(try appendLog(job, level: level, message: message)))]

@@ -240,6 +240,16 @@ def test_max_log_bytes_drops_oldest_lines(kernel_factory):
     assert lines[-1]["message"].startswith("039")  # newest kept, oldest dropped
 
 
+def test_a_log_line_over_max_log_bytes_is_too_large(kernel_factory):
+    c = kernel_factory(jk.BASE_CONFIG + "\n[limits]\nmax_log_bytes = 1024\n").client()
+    job = jk.enqueue(c)
+    jk.fetch_one(c)
+    e = c.call_error("log", {"id": job["id"], "message": "z" * 1025})
+    assert e.code == -32602 and e.data["reason"] == "too_large"
+    assert e.data["field"] == "message" and e.data["limit"] == 1024
+    assert c.call("logs", {"id": job["id"]})["lines"] == []
+
+
 def test_kernel_survives_many_connections(kernel):
     clients = [kernel.client() for _ in range(50)]
     for i, c in enumerate(clients):
