@@ -50,6 +50,25 @@ public final class UnixSocketServer: LoopHandle {
             close()
             throw .system(operation: "chmod", path: path, errno: code)
         }
+        try startListening(backlog: backlog)
+    }
+
+    /// Serves a listening socket handed over by a service manager (systemd socket activation,
+    /// `LISTEN_FDS`). The manager owns the socket file: `close()` leaves it in place.
+    public init(loop: EventLoop, inheritedFD fd: Int32, path: String, backlog: Int32 = 511) throws(SocketError) {
+        self.path = path
+        let raw = LoopHandle.allocate(UV_NAMED_PIPE, on: loop)
+        uv_pipe_init(loop.uv, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
+        super.init(loop: loop, raw: raw)
+        let opened = uv_pipe_open(raw.assumingMemoryBound(to: uv_pipe_t.self), fd)
+        if opened < 0 {
+            close()
+            throw .system(operation: "open inherited socket", path: path, errno: -opened)
+        }
+        try startListening(backlog: backlog)
+    }
+
+    private func startListening(backlog: Int32) throws(SocketError) {
         let listening = uv_listen(raw.assumingMemoryBound(to: uv_stream_t.self), backlog) { server, status in
             guard let server, let data = server.pointee.data else { return }
             Unmanaged<UnixSocketServer>.fromOpaque(data).takeUnretainedValue().accept(status)

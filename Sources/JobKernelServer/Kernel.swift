@@ -172,9 +172,15 @@ public final class Kernel {
 
     // MARK: Serving
 
-    /// Serves the Unix socket at `path`.
-    public func listen(path: String, mode: mode_t) throws {
-        let server = try UnixSocketServer(loop: loop, path: path, mode: mode)
+    /// Serves the Unix socket at `path`, or the listening socket `inheritedFD` that a service
+    /// manager bound there (socket activation).
+    public func listen(path: String, mode: mode_t, inheritedFD: Int32? = nil) throws {
+        let server: UnixSocketServer
+        if let fd = inheritedFD {
+            server = try UnixSocketServer(loop: loop, inheritedFD: fd, path: path)
+        } else {
+            server = try UnixSocketServer(loop: loop, path: path, mode: mode)
+        }
         server.onConnection = { [unowned self] stream in self.accept(stream) }
         self.server = server
     }

@@ -81,7 +81,7 @@ public enum KernelMain {
                 }
             }
             if let socketPath {
-                try kernel.listen(path: socketPath, mode: options.socketMode ?? 0o600)
+                try kernel.listen(path: socketPath, mode: options.socketMode ?? 0o600, inheritedFD: activatedSocket())
                 setenv("JOBKERNEL_SOCKET", socketPath, 1)
             }
             if options.stdio { try kernel.serveStdio() }
@@ -98,6 +98,16 @@ public enum KernelMain {
             fputs("jobkernel: cannot start: \(error)\n", stderr)
             return 1
         }
+    }
+
+    /// The listening socket systemd passed (`LISTEN_PID` is us, `LISTEN_FDS` ≥ 1: fd 3), if any.
+    static func activatedSocket() -> Int32? {
+        guard let pid = getenv("LISTEN_PID").flatMap({ Int32(String(cString: $0)) }), pid == getpid(),
+              let n = getenv("LISTEN_FDS").flatMap({ Int(String(cString: $0)) }), n >= 1 else { return nil }
+        unsetenv("LISTEN_PID")
+        unsetenv("LISTEN_FDS")
+        unsetenv("LISTEN_FDNAMES")
+        return 3
     }
 
     static func log(_ message: String) {

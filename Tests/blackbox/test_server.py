@@ -259,3 +259,39 @@ def test_kernel_survives_many_connections(kernel):
     for c in clients[:25]:
         c.close()
     assert isinstance(clients[-1].call("stats", {}), dict)
+
+
+def test_socket_activation_serves_the_inherited_listening_socket(jobkernel_bin, tmp_path):
+    # systemd socket activation (LISTEN_PID/LISTEN_FDS, the socket as fd 3): the kernel serves the
+    # socket it was handed and leaves the file to the manager that bound it.
+    import socket as pysocket
+    import subprocess
+    path = str(tmp_path / "activated.sock")
+    listener = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+
+    def as_fd3():
+        os.dup2(listener.fileno(), 3)
+
+    env = dict(os.environ, JOBKERNEL_HOME=str(tmp_path), LISTEN_FDS="1")
+    proc = subprocess.Popen(
+        ["sh", "-c", 'LISTEN_PID=$$ exec "$0" serve --socket "$1" --db "$2"', jobkernel_bin, path, str(tmp_path / "j.db")],
+        env=env, preexec_fn=as_fd3, pass_fds=(3,), stderr=subprocess.PIPE)
+    try:
+        c = jk.wait_for(lambda: _try_client(path), 10, what="the activated socket answers")
+        assert c.call("stats", {})["jobs"]["pending"] == 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        assert os.path.exists(path)  # the manager's file stays
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        listener.close()
+
+
+def _try_client(path):
+    try:
+        return jk.Client(path)
+    except OSError:
+        return None

@@ -368,8 +368,10 @@ def test_systemd_unit_is_valid_and_matches_graceful_shutdown(jobkernel_bin, tmp_
     unit_path = os.path.join(tmp_home, ".config", "systemd", "user", "jobkernel.service")
     assert os.path.isfile(unit_path)
     assert os.path.isdir(os.path.join(tmp_home, ".config", "jobkernel")), "the working directory is not created"
-    # No .socket unit: the kernel binds its own socket (no LISTEN_FDS support), see the docs.
-    assert not os.path.exists(os.path.join(SYSTEMD_DIR, "jobkernel.socket"))
+    # The socket unit binds the kernel's default path (the kernel adopts it via LISTEN_FDS).
+    sock_unit = parse_unit(os.path.join(tmp_home, ".config", "systemd", "user", "jobkernel.socket"))
+    assert sock_unit["Socket"]["ListenStream"] == "%S/jobkernel/kernel.sock"
+    assert sock_unit["Socket"]["SocketMode"] == "0600" and sock_unit["Socket"]["Accept"] == "no"
 
     # The keys that matter, as INI (always checked, whether or not systemd-analyze is here).
     unit = parse_unit(unit_path)
@@ -389,7 +391,8 @@ def test_systemd_unit_is_valid_and_matches_graceful_shutdown(jobkernel_bin, tmp_
     if analyze:
         run_dir = os.path.join(tmp_home, "run")
         os.makedirs(run_dir, mode=0o700, exist_ok=True)
-        p = subprocess.run([analyze, "--user", "verify", unit_path],
+        socket_unit = os.path.join(os.path.dirname(unit_path), "jobkernel.socket")
+        p = subprocess.run([analyze, "--user", "verify", unit_path, socket_unit],
                            env={"PATH": os.environ.get("PATH", ""), "HOME": tmp_home, "XDG_RUNTIME_DIR": run_dir},
                            capture_output=True, text=True, timeout=60)
         out = p.stdout + p.stderr

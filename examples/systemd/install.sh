@@ -64,7 +64,8 @@ put() { # put SRC DEST MODE
 put "$from/jobkernel-supervise" "$bin_dir/jobkernel-supervise" 0755
 put "$from/jobkernel" "$bin_dir/jobkernel" 0755
 put "$here/jobkernel.service" "$unit_dir/jobkernel.service" 0644
-echo "installed $bin_dir/jobkernel, $bin_dir/jobkernel-supervise and $unit_dir/jobkernel.service"
+put "$here/jobkernel.socket" "$unit_dir/jobkernel.socket" 0644
+echo "installed $bin_dir/jobkernel, $bin_dir/jobkernel-supervise, $unit_dir/jobkernel.service and jobkernel.socket"
 
 # systemctl --user needs a running user manager (a login session, or lingering).
 if command -v systemctl >/dev/null 2>&1 && systemctl --user show-environment >/dev/null 2>&1; then
