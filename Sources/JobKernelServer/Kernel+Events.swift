@@ -111,6 +111,7 @@ extension Kernel {
         let start = since.map(Int64.init) ?? lastSeq
         subscriptions[sid] = Subscription(id: sid, connectionID: conn.id, ids: ids, types: types, kinds: kinds, lastSeq: start)
         conn.subscriptions.insert(sid)
+        conn.issuedSubscriptions.insert(sid)
         var result: JSONObject = ["subscription": .string(String(sid)), "seq": .int(Int(lastSeq))]
         if let snapshots { result["jobs"] = snapshots }
         reply(.object(result))
@@ -158,10 +159,12 @@ extension Kernel {
     func unsubscribe(_ p: inout Params, _ conn: Connection) throws -> JSON {
         let s = try p.string("subscription")
         try p.rejectUnknown()
-        guard let sid = UInt64(s), let sub = subscriptions[sid], sub.connectionID == conn.id else {
+        // Any subscription this connection was given may be ended, also one already dropped.
+        guard let sid = UInt64(s), conn.issuedSubscriptions.contains(sid) else {
             throw RPCError.invalidParams("no subscription \"\(s)\" on this connection", field: "subscription")
         }
         subscriptions[sid] = nil
+        replaying.remove(sid)
         conn.subscriptions.remove(sid)
         return true
     }

@@ -373,3 +373,12 @@ def test_memory_stays_bounded_with_a_stalled_subscriber(kernel_factory):
     assert grown < 48 * 1024, f"kernel RSS grew by {grown // 1024} MiB while subscribers stalled"
     for s in stalled:
         assert isinstance(s.call("stats", {}, timeout=20), dict)
+
+
+def test_unsubscribe_of_another_connections_subscription_is_invalid(kernel):
+    a, b = kernel.client(), kernel.client()
+    sub = a.call("subscribe", {})["subscription"]
+    e = b.call_error("unsubscribe", {"subscription": sub})
+    assert e.code == -32602 and e.data["field"] == "subscription"
+    assert a.call("unsubscribe", {"subscription": sub}) is True
+    assert a.call("unsubscribe", {"subscription": sub}) is True  # ending it twice is harmless
