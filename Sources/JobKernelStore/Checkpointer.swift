@@ -63,6 +63,9 @@ final class Checkpointer {
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK, let db else { return }
         defer { sqlite3_close_v2(db) }
         sqlite3_busy_timeout(db, 100)
+        // A new connection learns that the database is in WAL mode only when it first reads it;
+        // until then a checkpoint is a no-op.
+        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", nil, nil, nil)
         var slept = 0
         while !stopped {
             usleep(50_000)

@@ -104,4 +104,26 @@ struct JobStoreTests {
         #expect(try store.descendants(of: root.id) == [child.id, grandchild.id])
         #expect(try store.childCounts(of: root.id) == ["total": 1, "pending": 1])
     }
+
+    @Test func walIsCheckpointedInTheBackgroundWhileTheStoreIsOpen() throws {
+        let path = Self.tempPath()
+        let store = try JobStore(path: path, durability: .normal)
+        for _ in 0..<500 {
+            var j = Self.newJob()
+            try store.insert(&j, items: nil, request: nil)
+        }
+        try store.commit()
+        func size() -> Int {
+            var st = stat()
+            return stat(path, &st) == 0 ? Int(st.st_size) : 0
+        }
+        let before = size()
+        var after = before
+        for _ in 0..<40 where after <= before {
+            usleep(100_000)
+            after = size()
+        }
+        #expect(after > before, "the database file did not grow: the WAL was not checkpointed")
+        store.close()
+    }
 }
