@@ -157,7 +157,7 @@ struct JobReducerTests {
     ])
     func aggregate(outcomes: [Bool], expected: JobStatus) throws {
         var run = Run(Self.job(items: outcomes.count))
-        for (i, ok) in outcomes.enumerated() {
+        for i in outcomes.indices {
             try run.send(.unitStarted(index: i), index: i)
             #expect(run.effects.contains(.publishItemStatus(index: i, from: .pending, to: .running, error: nil)))
         }
