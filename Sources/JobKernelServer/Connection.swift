@@ -51,17 +51,16 @@ final class Connection {
         sendBody(message.serialized())
     }
 
-    /// Queues an already serialized message body.
-    func sendBody(_ body: [UInt8]) {
+    /// Queues an already serialized message body, possibly given in parts (an event: a shared
+    /// head and tail around the subscription id), in the peer's framing.
+    func sendBody(_ parts: [UInt8]...) {
         guard !isClosed else { return }
-        switch framing {
-        case .ndjson:
-            outbox.append(contentsOf: body)
-            outbox.append(0x0A)
-        case .contentLength:
-            outbox.append(contentsOf: Array("Content-Length: \(body.count)\r\n\r\n".utf8))
-            outbox.append(contentsOf: body)
+        let length = parts.reduce(0) { $0 + $1.count }
+        if framing == .contentLength {
+            outbox.append(contentsOf: Array("Content-Length: \(length)\r\n\r\n".utf8))
         }
+        for part in parts { outbox.append(contentsOf: part) }
+        if framing == .ndjson { outbox.append(0x0A) }
     }
 
     /// Writes the outbox out. Returns false when there was nothing to write.

@@ -32,14 +32,16 @@ extension Kernel {
         lastSeq += 1
         let event = StoredEvent(seq: lastSeq, ts: now, kind: kind, jobID: job?.id, type: job?.type, data: data.serialized())
         try store.appendEvent(seq: event.seq, ts: event.ts, kind: kind, jobID: event.jobID, type: event.type, data: event.data)
+        guard !subscriptions.isEmpty else { return }
+        let tail = Kernel.eventTail(event)
         for sid in subscriptions.keys {
-            deliver(event, to: sid)
+            deliver(event, tail: tail, to: sid)
         }
     }
 
     /// Sends one event to one subscription, or drops the subscription when its reader has
     /// fallen too far behind (SPEC §7): memory stays bounded and the reader resumes with `since`.
-    func deliver(_ e: StoredEvent, to sid: UInt64) {
+    func deliver(_ e: StoredEvent, tail: [UInt8], to sid: UInt64) {
         guard var sub = subscriptions[sid], !sub.catchingUp, sub.matches(e), e.seq > sub.lastSeq else { return }
         guard let conn = connections[sub.connectionID] else {
             subscriptions[sid] = nil
@@ -54,25 +56,28 @@ extension Kernel {
             markDirty(conn)
             return
         }
-        conn.sendBody(Kernel.eventNotification(e, subscription: sid))
+        conn.sendBody(Kernel.eventHead, Array(String(sid).utf8), tail)
         sub.lastSeq = e.seq
         subscriptions[sid] = sub
         markDirty(conn)
     }
 
-    /// The `event` notification, spliced from the stored data without parsing it again.
-    static func eventNotification(_ e: StoredEvent, subscription: UInt64) -> [UInt8] {
-        var head: JSONObject = [
-            "subscription": .string(String(subscription)), "seq": .int(Int(e.seq)),
-            "ts": .string(Timestamp.format(e.ts)), "kind": .string(e.kind),
-            "job_id": e.jobID.map { .string(String($0)) } ?? .null,
-        ]
-        head["data"] = .null
-        var bytes = Array(#"{"jsonrpc":"2.0","method":"event","params":"#.utf8)
-        var params = JSON.object(head).serialized()
-        // Replace the trailing `null}` of "data":null with the stored bytes.
-        params.removeLast(5)
-        bytes += params
+    /// An `event` notification is `eventHead` + the subscription id + the event's tail: the tail,
+    /// which holds the stored data as is (never parsed again), is built once per event and shared
+    /// by every subscriber.
+    static let eventHead = Array(#"{"jsonrpc":"2.0","method":"event","params":{"subscription":""#.utf8)
+
+    /// `","seq":…,"ts":…,"kind":…,"job_id":…,"data":<stored bytes>}}`
+    static func eventTail(_ e: StoredEvent) -> [UInt8] {
+        var bytes = Array(#"","seq":"#.utf8)
+        JSON.int(Int(e.seq)).write(into: &bytes)
+        bytes += Array(#","ts":"#.utf8)
+        JSON.string(Timestamp.format(e.ts)).write(into: &bytes)
+        bytes += Array(#","kind":"#.utf8)
+        JSON.string(e.kind).write(into: &bytes)
+        bytes += Array(#","job_id":"#.utf8)
+        (e.jobID.map { JSON.string(String($0)) } ?? .null).write(into: &bytes)
+        bytes += Array(#","data":"#.utf8)
         bytes += e.data
         bytes += Array("}}".utf8)
         return bytes
@@ -133,7 +138,7 @@ extension Kernel {
             try store.events(after: sub.lastSeq, through: lastSeq, limit: 256) { e in
                 read += 1
                 sub.lastSeq = e.seq
-                if sub.matches(e) { conn.sendBody(Kernel.eventNotification(e, subscription: sid)) }
+                if sub.matches(e) { conn.sendBody(Kernel.eventHead, Array(String(sid).utf8), Kernel.eventTail(e)) }
             }
             if read == 0 { break }
         }
