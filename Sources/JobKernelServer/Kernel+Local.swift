@@ -139,25 +139,25 @@ extension Kernel {
             }
             guard let (typeName, _) = queues.peek(types: eligible) else { return }
             let type = config.types[typeName]!
-            var indices: [Int] = []
+            var units: [WorkUnit] = []
             var jobID: Int64?
             let batchSize = type.mode == .syncAPI ? max(1, type.batchSize) : 1
             // A sync_api job posts batch after batch (SPEC §5.3): one in flight at a time.
             var deferred: [QueuedUnit] = []
-            while indices.count < batchSize, let head = queues.peek(types: [typeName])?.unit {
+            while units.count < batchSize, let head = queues.peek(types: [typeName])?.unit {
                 if let jobID, head.jobID != jobID { break }
                 _ = queues.popMax(type: typeName)
                 if type.mode == .syncAPI, jobID == nil, runsByJob[head.jobID] != nil {
                     deferred.append(head)
                     continue
                 }
-                guard let (_, _) = (try? validReady(head)) ?? nil else { continue }
+                guard let (_, unit) = (try? validReady(head)) ?? nil else { continue }
                 jobID = head.jobID
-                indices.append(head.index)
+                units.append(unit)
             }
             for unit in deferred { queues.push(type: typeName, unit) }
-            if let jobID, !indices.isEmpty {
-                start(type: type, jobID: jobID, indices: indices)
+            if let jobID, !units.isEmpty {
+                start(type: type, jobID: jobID, units: units)
             } else {
                 blocked.insert(typeName)
             }
@@ -190,7 +190,9 @@ extension Kernel {
 
     // MARK: Starting
 
-    private func start(type: TypeConfig, jobID: Int64, indices: [Int]) {
+    /// Starts `units` (validated by `validReady`, values as read there) as one run.
+    private func start(type: TypeConfig, jobID: Int64, units: [WorkUnit]) {
+        let indices = units.map(\.index)
         for i in indices { try? apply(jobID, unit: i, .unitStarted(index: i)) }
         guard let job = active[jobID], job.status == .running else { return }
         let run = LocalRun(id: nextRunID, jobID: jobID, type: type, lane: job.lane, indices: indices, now: now,
@@ -200,16 +202,13 @@ extension Kernel {
         localRuns[run.id] = run
         runsByJob[jobID, default: []].insert(run.id)
         do {
-            let units = try indices.map { i -> JSON in
-                guard let u = try store.unit(jobID: jobID, index: i) else { return .null }
-                return ["index": .int(i), "value": u.value]
-            }
+            let items: [JSON] = units.map { ["index": .int($0.index), "value": $0.value] }
             let jobJSON = try jobJSON(job)
             if let (key, _, _) = workerPool(for: type), let worker = workers[key]?.first(where: \.isIdle) {
                 var params: JSONObject = [
                     "job": jobJSON,
-                    "item": job.itemized && units.count == 1 ? units[0] : .null,
-                    "items": type.mode == .syncAPI && job.itemized ? .array(units) : .null,
+                    "item": job.itemized && items.count == 1 ? items[0] : .null,
+                    "items": type.mode == .syncAPI && job.itemized ? .array(items) : .null,
                 ]
                 if case .endpoint(let url) = type.handler {
                     params["endpoint"] = .string(url)
@@ -217,7 +216,7 @@ extension Kernel {
                 }
                 send(run, to: worker, params: .object(params))
             } else {
-                try spawnHandler(run, job: job, jobJSON: jobJSON, item: job.itemized ? units[0] : .null)
+                try spawnHandler(run, job: job, jobJSON: jobJSON, item: job.itemized ? items[0] : .null)
             }
         } catch {
             finish(run) { index in .unitFailed(index: index, error: JobError(message: "cannot start: \(error)"), retryable: false) }
