@@ -1,25 +1,8 @@
 """jobkernel — Python client for the jobkernel job-dispatch kernel (JSON-RPC 2.0 over a Unix
 socket or a spawned ``jobkernel serve --stdio``)."""
 
-from .errors import (
-    ConnectionLost,
-    CursorExpired,
-    IdempotencyConflict,
-    InternalError,
-    InvalidParams,
-    InvalidRequest,
-    InvalidState,
-    JobkernelError,
-    JobNotFound,
-    LeaseExpired,
-    MethodNotFound,
-    NoKernel,
-    ParseError,
-    RequestCancelled,
-    TransportError,
-    Unavailable,
-    UnknownType,
-)
+from . import errors as _errors
+from .errors import *  # noqa: F401,F403 — every error class (errors.__all__)
 from .client import TERMINAL_STATUSES, UNSET, Client, Event, Job, Subscription, default_binary, default_socket_path
 from .aio import AsyncClient, AsyncJob, AsyncSubscription
 from .worker import Cancelled, Items, PermanentError, PullWorker, Run, Task
@@ -46,21 +29,6 @@ __all__ = [
     "UNSET",
     "default_socket_path",
     "default_binary",
-    "JobkernelError",
-    "ParseError",
-    "InvalidRequest",
-    "MethodNotFound",
-    "InvalidParams",
-    "InternalError",
-    "JobNotFound",
-    "UnknownType",
-    "IdempotencyConflict",
-    "InvalidState",
-    "LeaseExpired",
-    "CursorExpired",
-    "Unavailable",
-    "RequestCancelled",
-    "TransportError",
-    "NoKernel",
-    "ConnectionLost",
 ]
+# The error classes, listed once in errors.__all__.
+__all__ += [name for name in _errors.__all__ if name != "error_from_response"]
