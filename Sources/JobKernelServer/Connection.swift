@@ -26,6 +26,8 @@ final class Connection {
     /// The peer half-closed: answer what was received, then close.
     var readEOF = false
     var isClosed = false
+    /// Already in the kernel's list of connections to flush at the end of this turn.
+    var awaitingFlush = false
     /// For a worker's pipes: the worker, and the job of the run in hand (the default parent of
     /// what it enqueues).
     weak var worker: WorkerProcess?

@@ -256,7 +256,10 @@ public final class Kernel {
         if conn.kind == .stdio { shutdown() }
     }
 
+    /// Queues the connection for this turn's flush, once however many messages it got.
     func markDirty(_ conn: Connection) {
+        guard !conn.awaitingFlush else { return }
+        conn.awaitingFlush = true
         dirty.append(conn)
     }
 
@@ -276,7 +279,9 @@ public final class Kernel {
         guard !dirty.isEmpty else { return }
         let conns = dirty
         dirty.removeAll(keepingCapacity: true)
-        for conn in conns where !conn.isClosed {
+        for conn in conns {
+            conn.awaitingFlush = false
+            guard !conn.isClosed else { continue }
             conn.flush()
             if conn.readEOF && conn.outstanding == 0 {
                 conn.readEOF = false
