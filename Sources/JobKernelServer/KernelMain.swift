@@ -68,9 +68,27 @@ public enum KernelMain {
             if options.dbPath == nil || (options.socketPath == nil && serveSocket) {
                 try StatePaths.ensureDirectory(StatePaths.directory)
             }
+            // Ownership first (SPEC §1): nothing of the database is read before the lock is ours.
+            var lock: DatabaseLock?
+            if dbPath != ":memory:" {
+                do {
+                    lock = try DatabaseLock(databasePath: dbPath, socketPath: socketPath)
+                } catch let held as DatabaseLock.Held {
+                    fputs("jobkernel: the database \(held.databasePath) is owned by a running kernel (\(held.owner)); "
+                        + "talk to that kernel, stop it first, or give this one another --db\n", stderr)
+                    return 1
+                }
+            }
+            defer { withExtendedLifetime(lock) {} }
             EventLoop.ignoreSIGPIPE()
             let loop = try EventLoop()
-            let store = try JobStore(path: dbPath, durability: config.storage.durability == .full ? .full : .normal)
+            let store: JobStore
+            do {
+                store = try JobStore(path: dbPath, durability: config.storage.durability == .full ? .full : .normal)
+            } catch {
+                fputs("jobkernel: cannot open the database \(dbPath): \(error)\n", stderr)
+                return 1
+            }
             let kernel = try Kernel(loop: loop, config: config, store: store, socketPath: socketPath)
             if config.broker.kind == .nats {
                 do {

@@ -1,3 +1,5 @@
+import CSQLite
+import Glibc
 import JobKernelCore
 
 /// How hard a commit tries to reach the disk (SPEC §9).
@@ -16,9 +18,27 @@ public final class JobStore {
     public let db: Database
     private var checkpointer: Checkpointer?
 
-    public init(path: String, durability: Durability) throws(DatabaseError) {
+    /// Opens (creating it 0600 if missing) and migrates the database at `path`. Throws
+    /// `StoreOpenError`, which names the path, the cause and what to do.
+    public convenience init(path: String, durability: Durability) throws(StoreOpenError) {
+        do {
+            try self.init(opening: path, durability: durability)
+        } catch {
+            throw StoreOpenError(path: path, cause: error)
+        }
+    }
+
+    private init(opening path: String, durability: Durability) throws(DatabaseError) {
+        if path != ":memory:" {
+            // SQLite gives the -wal and -shm files the database file's mode: create it 0600.
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            if fd >= 0 { Glibc.close(fd) }
+        }
         db = try Database(path: path)
         if path != ":memory:" {
+            if db.isReadOnly {
+                throw DatabaseError(code: SQLITE_READONLY, message: "the file is open read-only", sql: nil)
+            }
             try db.execute("PRAGMA journal_mode = WAL")
         }
         try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
@@ -38,7 +58,7 @@ public final class JobStore {
     }
 
     private func migrate() throws(DatabaseError) {
-        let current = Int(try! db.scalar("PRAGMA user_version") ?? 0)
+        let current = Int(try db.scalarOrThrow("PRAGMA user_version") ?? 0)
         guard current < Schema.version else {
             if current > Schema.version {
                 throw DatabaseError(code: 1, message: "the database has schema version \(current), newer than this jobkernel (\(Schema.version)); upgrade jobkernel", sql: nil)

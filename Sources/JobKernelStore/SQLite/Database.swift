@@ -56,11 +56,39 @@ public final class Database {
         try statement(sql).bind(values).first { $0.isNull(0) ? nil : $0.int(0) } ?? nil
     }
 
+    /// `scalar` with a typed error, for start-up code.
+    public func scalarOrThrow(_ sql: String) throws(DatabaseError) -> Int64? {
+        do {
+            return try scalar(sql)
+        } catch let e as DatabaseError {
+            throw e
+        } catch {
+            throw DatabaseError(code: SQLITE_ERROR, message: "\(error)", sql: sql)
+        }
+    }
+
+    /// The first failure that says the file cannot take writes now (disk full, I/O error,
+    /// read-only, corrupt), since `clearFault()`. The turn that saw it must not commit.
+    public private(set) var fault: DatabaseError?
+
+    /// Forgets the recorded fault (after the turn that saw it was rolled back).
+    public func clearFault() { fault = nil }
+
+    /// Undoes the open transaction, if any (a failed commit may already have undone it).
+    public func rollback() {
+        if isInTransaction { sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+    }
+
+    /// True when SQLite opened the file read-only (the file or its directory is not writable).
+    public var isReadOnly: Bool { sqlite3_db_readonly(handle, "main") == 1 }
+
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
     func error(_ rc: Int32, sql: String?) -> DatabaseError {
-        DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        let error = DatabaseError(code: rc, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        if error.isStoreFault && fault == nil { fault = error }
+        return error
     }
 }
