@@ -68,9 +68,53 @@ final class Connection {
     /// Writes the outbox out. Returns false when there was nothing to write.
     @discardableResult
     func flush() -> Bool {
+        committedBytes = 0
         guard !outbox.isEmpty, !isClosed else { return false }
         outbox.withUnsafeBytes { channel.write($0) }
         outbox.removeAll(keepingCapacity: true)
         return true
+    }
+
+    // MARK: Answers that wait for the turn's commit
+
+    /// One answer queued since the last commit: a response, or a batch of them. `changes` says
+    /// whether the request it answers changed state (a failed commit turns it into an error).
+    struct QueuedAnswer {
+        var responses: [(response: JSON, changes: Bool)]
+        var isBatch: Bool
+    }
+
+    /// Bytes of the outbox that only hold what a commit made safe to send.
+    private var committedBytes = 0
+    /// Answers queued since the last commit, in order.
+    private var uncommitted: [QueuedAnswer] = []
+
+    /// Queues the answer to a request (or a batch) in the peer's framing.
+    func answer(_ answer: QueuedAnswer) {
+        guard !isClosed else { return }
+        uncommitted.append(answer)
+        send(answer.isBatch ? .array(answer.responses.map(\.response)) : answer.responses[0].response)
+    }
+
+    /// The turn committed: everything queued so far may be sent.
+    func committed() {
+        committedBytes = outbox.count
+        uncommitted.removeAll()
+    }
+
+    /// The turn's commit failed (SPEC §10): nothing queued since the last commit is sent, no
+    /// event, no `run`; an answer to a request that changed state becomes `error`, and the
+    /// answers of requests that only read go out as they were.
+    func commitFailed(_ error: RPCError) {
+        outbox.removeSubrange(committedBytes...)
+        let answers = uncommitted
+        uncommitted.removeAll()
+        for a in answers {
+            let responses = a.responses.map { r -> JSON in
+                r.changes ? RPCEncoder.error(id: r.response["id"] ?? .null, error) : r.response
+            }
+            send(a.isBatch ? .array(responses) : responses[0])
+        }
+        committed()
     }
 }

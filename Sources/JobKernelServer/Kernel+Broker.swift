@@ -89,6 +89,7 @@ extension Kernel {
         let lease = Lease(id: "\(leasePrefix)-\(leaseCounter)", jobID: job.id, index: unit.index,
                           connectionID: connectionID, expiresAt: now + leaseMs, durationMs: leaseMs)
         leases[lease.id] = lease
+        turn.leases.append(lease.id)
         leasesByJob[job.id, default: []].insert(lease.id)
         addDeadline(at: lease.expiresAt, .lease(lease.id))
         let json: JSON = [

@@ -117,6 +117,7 @@ extension Kernel {
         subscriptions[sid] = Subscription(id: sid, connectionID: conn.id, ids: ids, types: types, kinds: kinds, lastSeq: start)
         conn.subscriptions.insert(sid)
         conn.issuedSubscriptions.insert(sid)
+        turn.subscriptions.append(sid)
         var result: JSONObject = ["subscription": .string(String(sid)), "seq": .int(Int(lastSeq))]
         if let snapshots { result["jobs"] = snapshots }
         reply(.object(result))

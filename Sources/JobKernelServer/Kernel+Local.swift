@@ -200,6 +200,7 @@ extension Kernel {
         nextRunID += 1
         run.timeoutMs = job.timeoutMs ?? type.timeoutMs
         localRuns[run.id] = run
+        turn.runs.append(run.id)
         runsByJob[jobID, default: []].insert(run.id)
         do {
             let items: [JSON] = units.map { ["index": .int($0.index), "value": $0.value] }
@@ -216,7 +217,16 @@ extension Kernel {
                 }
                 send(run, to: worker, params: .object(params))
             } else {
-                try spawnHandler(run, job: job, jobJSON: jobJSON, item: job.itemized ? items[0] : .null)
+                // The process starts only once the unit's start is committed (SPEC §10).
+                let item: JSON = job.itemized ? items[0] : .null
+                turn.afterCommit.append { [unowned self] in
+                    guard self.localRuns[run.id] != nil else { return }
+                    do {
+                        try self.spawnHandler(run, job: job, jobJSON: jobJSON, item: item)
+                    } catch {
+                        self.finish(run) { index in .unitFailed(index: index, error: JobError(message: "cannot start: \(error)"), retryable: false) }
+                    }
+                }
             }
         } catch {
             finish(run) { index in .unitFailed(index: index, error: JobError(message: "cannot start: \(error)"), retryable: false) }
@@ -480,7 +490,17 @@ extension Kernel {
     /// Stops a run: SIGTERM to its process group (or `cancel` to its worker), SIGKILL after
     /// `cancel_grace` if it is still there.
     func stop(_ run: LocalRun, _ reason: StopReason) {
-        if run.stopping == nil || reason == .shutdown { run.stopping = reason }
+        // Signals wait for the commit: a cancel that does not commit must not stop anything.
+        turn.afterCommit.append { [unowned self] in
+            guard self.localRuns[run.id] != nil else { return }
+            if run.stopping == nil || reason == .shutdown { run.stopping = reason }
+            self.signalStop(run)
+        }
+    }
+
+    /// Sends a stopping run's process (or worker) the signal its stop reason calls for.
+    private func signalStop(_ run: LocalRun) {
+        guard let reason = run.stopping else { return }
         if let process = run.process {
             if reason == .stale { process.signalGroup(SIGKILL) } else { process.signalGroup(SIGTERM) }
         } else if let worker = run.worker {

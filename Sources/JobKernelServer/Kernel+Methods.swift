@@ -56,7 +56,7 @@ extension Kernel {
             switch RPCDecoder.decode(bytes, maxDepth: config.limits.maxDepth) {
             case .single(let entry):
                 handle(entry, on: conn) { [unowned conn] reply in
-                    if let reply { conn.send(reply) }
+                    if let reply { conn.answer(.init(responses: [reply], isBatch: false)) }
                 }
             case .batch(let entries):
                 let batch = BatchReplies(count: entries.count)
@@ -65,7 +65,7 @@ extension Kernel {
                     handle(entry, on: conn) { [unowned self, unowned conn] reply in
                         guard batch.set(i, reply) else { return }
                         conn.outstanding -= 1
-                        if !batch.replies.isEmpty { conn.send(.array(batch.replies)) }
+                        if !batch.replies.isEmpty { conn.answer(.init(responses: batch.replies, isBatch: true)) }
                         self.markDirty(conn)
                     }
                 }
@@ -73,11 +73,18 @@ extension Kernel {
         }
     }
 
-    /// Handles one request or notification; `done` gets the response (nil for a notification).
-    private func handle(_ entry: RPCEntry, on conn: Connection, done: @escaping (JSON?) -> Void) {
+    /// Methods that change nothing: their answers go out even from a turn whose commit failed.
+    static let readOnlyMethods: Set<String> = [
+        "initialize", "get", "list", "logs", "items", "settings.get", "schedules", "stats", "rpc.discover",
+        "unsubscribe", "heartbeat",
+    ]
+
+    /// Handles one request or notification; `done` gets the response (nil for a notification)
+    /// and whether it reports a change, which only a commit makes true.
+    private func handle(_ entry: RPCEntry, on conn: Connection, done: @escaping ((response: JSON, changes: Bool)?) -> Void) {
         switch entry {
         case .invalid(let id, let error):
-            done(RPCEncoder.error(id: id, error))
+            done((RPCEncoder.error(id: id, error), false))
         case .message(.notification(let method, let params)):
             if !method.hasPrefix("$/"), !shuttingDown, let handler = Kernel.methods[method], var p = try? Params(params) {
                 try? handler(self, &p, conn) { _ in }
@@ -85,18 +92,19 @@ extension Kernel {
             done(nil)
         case .message(.request(let id, let method, let params)):
             guard !method.hasPrefix("$/"), let handler = Kernel.methods[method] else {
-                done(RPCEncoder.error(id: id, .methodNotFound(method)))
+                done((RPCEncoder.error(id: id, .methodNotFound(method)), false))
                 return
             }
             if shuttingDown || refusingRequests {
-                done(RPCEncoder.error(id: id, .unavailable("the kernel is shutting down; retry against a new kernel")))
+                done((RPCEncoder.error(id: id, .unavailable("the kernel is shutting down; retry against a new kernel")), false))
                 return
             }
+            let changes = !Kernel.readOnlyMethods.contains(method)
             do {
                 var p = try Params(params)
-                try handler(self, &p, conn) { result in done(RPCEncoder.response(id: id, result: result)) }
+                try handler(self, &p, conn) { result in done((RPCEncoder.response(id: id, result: result), changes)) }
             } catch {
-                done(RPCEncoder.error(id: id, Kernel.rpcError(error)))
+                done((RPCEncoder.error(id: id, Kernel.rpcError(error)), false))
             }
         case .message(.response(let id, let result)):
             if conn.kind == .worker { workerResponded(conn, id: id, result: result) }
@@ -108,6 +116,7 @@ extension Kernel {
         switch error {
         case let e as RPCError: return e
         case JobRejection.invalidState(let status): return .invalidState(status: status.rawValue)
+        case let e as DatabaseError where e.isStoreFault: return Kernel.storeFaultError(e)
         default: return .internalError("\(error)")
         }
     }
@@ -412,7 +421,7 @@ extension Kernel {
 
 /// Collects a batch's responses in request order.
 final class BatchReplies {
-    private var slots: [JSON?]
+    private var slots: [(response: JSON, changes: Bool)?]
     private var remaining: Int
 
     init(count: Int) {
@@ -421,13 +430,13 @@ final class BatchReplies {
     }
 
     /// Records one; true when it was the last.
-    func set(_ i: Int, _ reply: JSON?) -> Bool {
+    func set(_ i: Int, _ reply: (response: JSON, changes: Bool)?) -> Bool {
         slots[i] = reply
         remaining -= 1
         return remaining == 0
     }
 
-    var replies: [JSON] { slots.compactMap { $0 } }
+    var replies: [(response: JSON, changes: Bool)] { slots.compactMap { $0 } }
 }
 
 /// The version this binary reports in `initialize`.

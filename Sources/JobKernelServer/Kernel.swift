@@ -29,17 +29,19 @@ public final class Kernel {
     /// The backoff jitter's source: cheap, and seeded once (no syscall per transition).
     private var rng = Xorshift(seed: UInt64(Kernel.wallClock()) | 1)
     var queues = UnitQueues()
+    /// What this turn did that only its commit makes real.
+    var turn = TurnJournal()
     /// Types whose queues gained units this turn: waiting fetches are served at the turn's end.
     var typesToPump: Set<String> = []
 
-    private var deadlines = Heap<Deadline>()
+    var deadlines = Heap<Deadline>()
     private var deadlineSeq: UInt64 = 0
     private var deadlineTimer: LoopTimer!
     private var armedAt: Millis?
 
     var connections: [UInt64: Connection] = [:]
     private var nextConnectionID: UInt64 = 1
-    private var dirty: [Connection] = []
+    var dirty: [Connection] = []
 
     /// The latest event seq (committed or in the turn's transaction).
     var lastSeq: Int64 = 0
@@ -141,18 +143,34 @@ public final class Kernel {
     /// Rebuilds the in-memory state from the store: open jobs, ready queues, timers. Units that
     /// were running when the previous kernel died are requeued with their attempt counted.
     private func recover() throws {
+        try loadStoredState()
+        for unit in try store.units(jobID: nil, status: .running) {
+            try apply(unit.jobID, unit: unit.index, .unitLost(index: unit.index, reason: "the kernel stopped while the unit ran"))
+        }
+        try queueStoredUnits()
+        addDeadline(at: now + max(config.pipeline.heartbeatMs, 100), .staleCheck)
+        try store.commit()
+    }
+
+    /// Reads what the store holds of the kernel's state: the event seq, open jobs, parents and
+    /// settings.
+    func loadStoredState() throws {
         lastSeq = try store.latestEventSeq()
         parents = try store.parentIDs()
+        settings = [:]
         for (name, value) in config.workflow.names.map({ ($0, config.workflow[$0] ?? false) }) {
             settings["workflow.\(name)"] = .bool(value)
         }
         for (key, value) in try store.settings() {
             settings[key] = value
         }
+        active = [:]
+        statusCounts = nil
         for job in try store.openJobs() { active[job.id] = job }
-        for unit in try store.units(jobID: nil, status: .running) {
-            try apply(unit.jobID, unit: unit.index, .unitLost(index: unit.index, reason: "the kernel stopped while the unit ran"))
-        }
+    }
+
+    /// Queues the stored pending units and arms the stored times: backoffs, `run_at`, schedules.
+    func queueStoredUnits() throws {
         let t = now
         for unit in try store.units(jobID: nil, status: .pending) {
             guard let job = active[unit.jobID] else { continue }
@@ -165,9 +183,9 @@ public final class Kernel {
         for job in active.values where job.status == .scheduled {
             if let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
         }
-        for i in config.schedules.indices { runSchedule(i) }
-        addDeadline(at: now + max(config.pipeline.heartbeatMs, 100), .staleCheck)
-        try store.commit()
+        // Schedules run at the next turn's start, like any deadline, so a slot is enqueued in a
+        // turn that commits or fails as a whole.
+        for i in config.schedules.indices { addDeadline(at: t, .schedule(i)) }
     }
 
     // MARK: Serving
@@ -269,11 +287,12 @@ public final class Kernel {
     private func endTurn() {
         runDueDeadlines()
         pump()
-        do {
-            try store.commit()
-        } catch {
-            fatal("cannot commit to the database: \(error)")
+        let t = now
+        if t - lastPrune > 60_000 {
+            lastPrune = t
+            try? store.pruneEvents(olderThan: t - config.limits.eventRetentionMs)
         }
+        commitTurn()
         if !natsAcks.isEmpty { ackCommittedResults() }
         if !replaying.isEmpty { continueReplays() }
         guard !dirty.isEmpty else { return }
@@ -288,16 +307,6 @@ public final class Kernel {
                 conn.channel.shutdownWrite { [weak conn] in conn?.channel.close() }
             }
         }
-        let t = now
-        if t - lastPrune > 60_000 {
-            lastPrune = t
-            try? store.pruneEvents(olderThan: t - config.limits.eventRetentionMs)
-        }
-    }
-
-    func fatal(_ message: String) -> Never {
-        fputs("jobkernel: fatal: \(message)\n", stderr)
-        exit(70)
     }
 
     // MARK: Deadlines
@@ -347,6 +356,8 @@ public final class Kernel {
                 publishToNATS()
             case .progressWindowEnd(let jobID):
                 progressWindowEnded(jobID)
+            case .orphanCheck:
+                requeueOrphans()
             }
         }
     }
@@ -398,7 +409,7 @@ public final class Kernel {
     private func finishShutdown() {
         guard !shutdownFinished else { return }
         shutdownFinished = true
-        do { try store.commit() } catch { fatal("cannot commit to the database: \(error)") }
+        commitTurn()
         ackCommittedResults()
         nats?.close()
         nats = nil

@@ -57,6 +57,8 @@ struct Deadline: Comparable {
         case staleCheck
         case natsRetry
         case progressWindowEnd(Int64)
+        /// After a failed commit: requeue running units whose runner is gone.
+        case orphanCheck
     }
     var at: Millis
     var seq: UInt64

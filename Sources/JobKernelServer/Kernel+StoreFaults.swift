@@ -1,0 +1,106 @@
+import Glibc
+import HeapModule
+import JobKernelCore
+import JobKernelStore
+
+/// Store faults (SPEC §10): a commit that fails (disk full, I/O error) undoes the turn, in the
+/// file and in memory, and the kernel goes on. Every request of the turn that changed something
+/// is answered -32007 naming the cause; answers to reads go out; no event, `run` request,
+/// handler or signal of the turn ever leaves. Writes work again once the cause is gone.
+extension Kernel {
+    /// Commits the turn, then carries out what waited for the commit. Effects may write again
+    /// (a handler that cannot start fails its unit): those writes are committed in turn.
+    func commitTurn() {
+        while true {
+            do {
+                if let fault = store.db.fault { throw fault }
+                try store.commit()
+            } catch {
+                storeFailed(error)
+                return
+            }
+            for conn in dirty { conn.committed() }
+            let effects = turn.afterCommit
+            turn.reset()
+            if effects.isEmpty { return }
+            for effect in effects { effect() }
+        }
+    }
+
+    /// The answer a change gets when its commit failed.
+    static func storeFaultError(_ error: Error) -> RPCError {
+        let cause = (error as? DatabaseError)?.cause ?? "\(error)"
+        return .unavailable("the change was not saved: the database could not commit: \(cause). "
+            + "Nothing of it was kept; reads keep working, and writes work again once the cause is gone")
+    }
+
+    /// Undoes the turn: the transaction, the answers and events queued for it, what it created
+    /// in memory; then rebuilds the job state from the store as it was at the last commit.
+    private func storeFailed(_ error: Error) {
+        let cause = (error as? DatabaseError)?.cause ?? "\(error)"
+        KernelMain.log("the database could not commit (\(cause)): the turn's changes are undone and its requests answered -32007")
+        store.db.rollback()
+        store.db.clearFault()
+        let answer = Kernel.storeFaultError(error)
+        for conn in dirty { conn.commitFailed(answer) }
+        for id in turn.runs {
+            guard let run = localRuns.removeValue(forKey: id) else { continue }
+            runsByJob[run.jobID]?.remove(id)
+            if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
+            if let worker = run.worker, worker.run === run {
+                worker.run = nil
+                worker.runRequestID = nil
+                worker.connection?.currentJobID = nil
+            }
+        }
+        for id in turn.leases { removeLease(id) }
+        for sid in turn.subscriptions {
+            guard let sub = subscriptions.removeValue(forKey: sid) else { continue }
+            connections[sub.connectionID]?.subscriptions.remove(sid)
+            replaying.remove(sid)
+        }
+        turn.reset()
+        natsAcks.removeAll()
+        deadlines = Heap(deadlines.unordered.filter {
+            switch $0.action {
+            case .backoff, .runAt, .schedule, .orphanCheck: return false
+            default: return true
+            }
+        })
+        queues = UnitQueues()
+        do {
+            try loadStoredState()
+            try queueStoredUnits()
+        } catch {
+            // The store cannot even be read: nothing can be trusted any more.
+            KernelMain.log("the database cannot be read after a failed commit (\(error)); stopping")
+            exit(70)
+        }
+        for sid in Array(subscriptions.keys) where subscriptions[sid]!.lastSeq > lastSeq {
+            subscriptions[sid]!.lastSeq = lastSeq
+        }
+        // Units whose outcome did not commit are still running in the store with nobody running
+        // them: requeue them in a turn of their own, which commits (or fails) like any other.
+        addDeadline(at: now, .orphanCheck)
+    }
+
+    /// Requeues, attempt counted, every unit the store has running that no local run, lease or
+    /// NATS delivery holds: its outcome was lost with a failed commit.
+    func requeueOrphans() {
+        guard let running = try? store.units(jobID: nil, status: .running) else {
+            addDeadline(at: now + 1000, .orphanCheck)
+            return
+        }
+        for unit in running where !unitHasRunner(jobID: unit.jobID, index: unit.index) {
+            try? apply(unit.jobID, unit: unit.index,
+                       .unitLost(index: unit.index, reason: "its outcome was lost: the database could not commit it"))
+        }
+    }
+
+    private func unitHasRunner(jobID: Int64, index: Int) -> Bool {
+        if let runs = runsByJob[jobID], runs.contains(where: { localRuns[$0]?.indices.contains(index) == true }) { return true }
+        if let ids = leasesByJob[jobID], ids.contains(where: { leases[$0]?.index == index }) { return true }
+        if nats != nil, let job = active[jobID], config.types[job.type]?.mode == .asyncAPI { return true }
+        return false
+    }
+}
