@@ -81,7 +81,8 @@ extension Kernel {
         }
         // Units whose outcome did not commit are still running in the store with nobody running
         // them: requeue them in a turn of their own, which commits (or fails) like any other.
-        addDeadline(at: now, .orphanCheck)
+        // A second apart, so a disk that stays full costs no busy loop.
+        addDeadline(at: now + 1000, .orphanCheck)
     }
 
     /// Requeues, attempt counted, every unit the store has running that no local run, lease or

@@ -145,11 +145,16 @@ public final class Kernel {
     private func recover() throws {
         try loadStoredState()
         for unit in try store.units(jobID: nil, status: .running) {
-            try apply(unit.jobID, unit: unit.index, .unitLost(index: unit.index, reason: "the kernel stopped while the unit ran"))
+            do {
+                try apply(unit.jobID, unit: unit.index, .unitLost(index: unit.index, reason: "the kernel stopped while the unit ran"))
+            } catch let e as DatabaseError where e.isStoreFault {
+                break  // the commit below fails and undoes this; the orphan check retries it
+            }
         }
         try queueStoredUnits()
         addDeadline(at: now + max(config.pipeline.heartbeatMs, 100), .staleCheck)
-        try store.commit()
+        // On a full disk the kernel still starts: it serves reads and answers writes -32007.
+        commitTurn()
     }
 
     /// Reads what the store holds of the kernel's state: the event seq, open jobs, parents and

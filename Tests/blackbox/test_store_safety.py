@@ -255,3 +255,28 @@ def test_read_only_database_exits_1_naming_cause(kernel_factory):
         p = run_serve(k, "--socket", k.sock, "--db", k.db)
         assert p.returncode == 1, (p.returncode, p.stderr)
         assert k.db in p.stderr and ("read-only" in p.stderr or "Read-only" in p.stderr), p.stderr
+
+
+def test_starts_on_a_full_disk_serving_reads_then_writes_when_space_returns(kernel_factory):
+    with small_tmpfs() as fs:
+        k = kernel_factory(SLOW_CONFIG, db=os.path.join(fs, "jobs.db"))
+        c = k.client()
+        queued = c.call("enqueue", {"type": "remote"})["job"]
+        running = c.call("enqueue", {"type": "slow"})["job"]
+        wait_status(c, running["id"], {"running"})
+        k.kill9()
+        filler = fill(fs)
+        k.start()
+        c = k.client()
+        assert c.call("get", {"id": queued["id"]})["status"] == "pending"
+        # The write may fit in space SQLite already holds; big ones cannot.
+        with pytest.raises(jk.RPCError) as e:
+            for i in range(6):
+                c.call("enqueue", {"type": "remote", "payload": {"big": BIG, "i": i}})
+        assert e.value.code == -32007 and "disk is full" in e.value.message
+        os.unlink(filler)
+        assert c.call("enqueue", {"type": "remote"})["job"]["status"] == "pending"
+        # The unit that ran when the kernel died is requeued (and, max_attempts 1, fails) once space returns.
+        job = wait_status(c, running["id"], {"failed", "success"})
+        assert job["status"] == "failed" and job["attempt"] == 1, job
+        k.stop()
