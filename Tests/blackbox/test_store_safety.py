@@ -162,6 +162,12 @@ def fill(directory):
 BIG = "x" * 900_000
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_full_disk_answers_32007_keeps_reads_and_recovers(kernel_factory):
     with small_tmpfs() as fs:
         k = kernel_factory(jk.BASE_CONFIG, db=os.path.join(fs, "jobs.db"))
@@ -274,6 +280,10 @@ def test_starts_on_a_full_disk_serving_reads_then_writes_when_space_returns(kern
             for i in range(6):
                 c.call("enqueue", {"type": "remote", "payload": {"big": BIG, "i": i}})
         assert e.value.code == -32007 and "disk is full" in e.value.message
+        # A disk that stays full costs no busy loop (the lost unit's requeue keeps failing meanwhile).
+        before = cpu_seconds(k.pid)
+        time.sleep(2.5)
+        assert cpu_seconds(k.pid) - before < 0.5
         os.unlink(filler)
         assert c.call("enqueue", {"type": "remote"})["job"]["status"] == "pending"
         # The unit that ran when the kernel died is requeued (and, max_attempts 1, fails) once space returns.
