@@ -26,9 +26,8 @@ public enum JSONWriter {
         case .object(let object):
             buffer.append(UInt8(ascii: "{"))
             var first = true
-            // Walk `keys` directly: cheaper than the type-erased iterator.
-            for key in object.keys {
-                guard let member = object[key] else { continue }
+            // Walk the pairs in order: no array of keys, no lookup per key.
+            for (key, member) in object {
                 if !first { buffer.append(UInt8(ascii: ",")) }
                 first = false
                 writeString(key, into: &buffer)
