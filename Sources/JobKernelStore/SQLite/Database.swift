@@ -7,7 +7,11 @@ public final class Database {
     public let path: String
 
     /// Opens (creating if needed) the database at `path`; `:memory:` for none on disk.
+    /// Process-wide SQLite settings, applied once before the first connection.
+    private static let configured: Void = { _ = jk_sqlite_disable_memstatus() }()
+
     public init(path: String) throws(DatabaseError) {
+        Database.configured
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
