@@ -297,7 +297,7 @@ public struct Params: Sendable {
     }
 
     static func describe(_ double: Double) -> String {
-        JSON.double(double).compactString
+        double.rounded() == double && abs(double) < 1e15 ? String(Int64(double)) : JSON.double(double).compactString
     }
 
     /// Throws `-32602` naming the first parameter (in the order sent) that no getter read.
