@@ -242,7 +242,11 @@ extension Kernel {
             filters.append(("parent_id", parents.map { .int($0) }))
         }
         let limit = try p.optionalInt("limit", in: 1...1000) ?? 100
-        let cursor = try p.optionalJobID("cursor")
+        let cursorText = try p.optionalString("cursor")
+        guard cursorText.map({ Params.jobID(.string($0)) != nil }) ?? true else {
+            throw RPCError.invalidParams("`cursor` must be a next_cursor from an earlier page", field: "cursor")
+        }
+        let cursor = cursorText.flatMap { Params.jobID(.string($0)) }
         try p.rejectUnknown()
         var jobs = try store.list(filters: filters, before: cursor, limit: limit + 1)
         var next: JSON = .null

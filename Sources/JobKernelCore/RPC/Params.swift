@@ -87,11 +87,16 @@ public struct Params: Sendable {
         }
     }
 
-    /// An optional number.
+    /// An optional number. An integer that a `Double` cannot hold exactly (beyond 2^53) is out of
+    /// range: no number parameter goes that high.
     public mutating func optionalDouble(_ key: String) throws(RPCError) -> Double? {
         guard let value = value(key) else { return nil }
         switch value {
-        case .int(let int): return Double(int)
+        case .int(let int):
+            guard let double = Double(exactly: int) else {
+                throw .invalidParams("`\(prefix + key)` is out of range: \(int)", field: prefix + key)
+            }
+            return double
         case .double(let double): return double
         case .rawNumber(let literal):
             guard let double = Double(literal), double.isFinite else {
@@ -256,9 +261,11 @@ public struct Params: Sendable {
         case .string(let s):
             guard (1...18).contains(s.utf8.count), s.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
             return Int64(s)
-        case .int, .double:
-            guard let i = value.intValue, i >= 0, Int64(i) <= maxJobID else { return nil }
-            return Int64(i)
+        case .int(let i):
+            return i >= 0 && Int64(i) <= maxJobID ? Int64(i) : nil
+        case .double(let d):
+            guard let i = Int64(exactly: d), i >= 0, i <= maxJobID else { return nil }
+            return i
         default:
             return nil
         }
