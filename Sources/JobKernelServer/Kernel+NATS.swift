@@ -85,27 +85,26 @@ extension Kernel {
     }
 
     /// A report `{lease, progress: {current?, total?, phase?, message?}}` or `{lease, log,
-    /// level?}` for a live lease; anything else is logged and dropped.
+    /// level?}`, checked whole before its lease is looked up; a live lease's is applied, anything
+    /// that is not such a report is logged and dropped.
     private func natsProgress(_ body: [UInt8]) {
         do {
             var p = try Params(try JSONParser.parse(body, maxDepth: config.limits.maxDepth))
             let id = try p.string("lease", bytes: 1...1024)
-            let progress = try p.optionalObject("progress")
-            let line = try p.optionalString("log")
+            var progress: (current: Double?, total: Double?, phase: String?, message: String?)?
+            if let object = try p.optionalObject("progress") {
+                var r = try Params(.object(object), prefix: "progress.")
+                progress = (try r.optionalDouble("current", in: 0...Kernel.maxCount),
+                            try r.optionalDouble("total", in: 0...Kernel.maxCount),
+                            try r.optionalString("phase"), try r.optionalString("message"))
+            }
+            let line = try p.optionalString("log", bytes: 0...config.limits.maxLogBytes)
             let level = try p.optionalString("level", oneOf: Kernel.logLevels) ?? "info"
             guard let lease = leases[id], let job = active[lease.jobID] else { return }
             if let progress {
-                var r = try Params(.object(progress), prefix: "progress.")
-                let current = try r.optionalDouble("current", in: 0...Kernel.maxCount)
-                let total = try r.optionalDouble("total", in: 0...Kernel.maxCount)
-                let phase = try r.optionalString("phase")
-                let message = try r.optionalString("message")
-                try reportProgress(job.id, current: current, total: total, phase: phase, message: message,
-                                   item: job.itemized ? lease.index : nil)
+                try reportProgress(job.id, current: progress.current, total: progress.total, phase: progress.phase,
+                                   message: progress.message, item: job.itemized ? lease.index : nil)
             } else if let line {
-                guard line.utf8.count <= config.limits.maxLogBytes else {
-                    throw RPCError.paramTooLarge(field: "log", limit: config.limits.maxLogBytes)
-                }
                 _ = try appendLog(job, level: level, message: line)
             }
         } catch {
