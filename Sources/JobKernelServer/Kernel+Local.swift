@@ -235,7 +235,9 @@ extension Kernel {
         case .command(let a):
             argv = a
         case .builtinCommand:
-            guard let a = job.payload["argv"]?.arrayValue?.compactMap(\.stringValue), !a.isEmpty else {
+            // Checked at enqueue (SPEC §10); a job stored before that check is refused, not run without its non-strings.
+            guard let elements = job.payload["argv"]?.arrayValue, !elements.isEmpty,
+                  case let a = elements.compactMap(\.stringValue), a.count == elements.count else {
                 throw ServeError("payload.argv must be a non-empty array of strings")
             }
             argv = a

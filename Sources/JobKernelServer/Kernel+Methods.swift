@@ -182,6 +182,7 @@ extension Kernel {
 
     /// The built-in `command` type's payload (SPEC §5.1): `{argv: [string, …], cwd?: string,
     /// env?: {string: string}}`, checked at enqueue so that nothing is silently dropped at run time.
+    /// Other members are the caller's data and are kept.
     static func checkCommandPayload(_ payload: JSON) throws {
         guard case .object(let object) = payload else {
             throw RPCError.invalidParams("`payload` of type command must be an object {argv, cwd?, env?}", field: "payload")
@@ -197,7 +198,6 @@ extension Kernel {
         if let env = try p.optionalObject("env"), let bad = env.keys.first(where: { env[$0]?.stringValue == nil }) {
             throw RPCError.invalidParams("`payload.env` must map names to strings; \(bad) is not a string", field: "payload.env")
         }
-        try p.rejectUnknown()
     }
 
     /// JSON with every object's keys sorted, so equal requests compare equal as text.
