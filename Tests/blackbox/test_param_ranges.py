@@ -93,6 +93,8 @@ def test_command_payload_other_members_are_checked(client):
     invalid(client, "enqueue", {"type": "command", "payload": {"argv": ["true"], "cwd": 5}}, "payload.cwd")
     invalid(client, "enqueue", {"type": "command", "payload": {"argv": ["true"], "env": {"A": 1}}}, "payload.env")
     invalid(client, "enqueue", {"type": "command", "payload": ["true"]}, "payload")
+    job = enqueue(client, "command", payload={"argv": ["true"], "note": "kept"})
+    assert job["payload"]["note"] == "kept"
 
 
 @pytest.mark.parametrize("method, param", [
