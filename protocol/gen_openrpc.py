@@ -26,6 +26,22 @@ def one_or_many(schema, what):
     }
 
 
+MAX_DURATION_S = 253402300799  # seconds from the Unix epoch to the end of year 9999
+INT64_MAX = 2**63 - 1
+MAX_COUNT = 2**53  # the largest integer a JSON number carries exactly everywhere
+
+
+def bounded_string(max_bytes, min_length=0, **extra):
+    """A string of at most max_bytes UTF-8 bytes (x-maxBytes; maxLength bounds the characters as well)."""
+    schema = {"type": "string", "maxLength": max_bytes, "x-maxBytes": max_bytes, **extra}
+    if min_length:
+        schema["minLength"] = min_length
+    return schema
+
+
+NAME = bounded_string(1024, 1)
+
+
 def param(name, schema, description, required=False):
     return {"name": name, "description": description, "required": required, "schema": schema}
 
@@ -48,9 +64,17 @@ schemas = {
         "description": "A job id: decimal digits, in creation order. Clients treat it as opaque. The kernel always "
                        "answers with strings."},
     "JobIdParam": {
-        "description": "A job id. A non-negative integer is accepted as well and read as its decimal string "
-                       "(convenience for shell users); the kernel always answers with strings.",
-        "oneOf": [S("JobId"), {"type": "integer", "minimum": 0}]},
+        "description": "A job id given as a parameter: a string of 1 to 18 decimal digits. A non-negative integer "
+                       "up to 10^18 - 1 is accepted as well and read as its decimal string (convenience for shell "
+                       "users); the kernel always answers with strings.",
+        "oneOf": [{"type": "string", "pattern": "^[0-9]{1,18}$"},
+                  {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}]},
+    "TimeParam": {
+        "type": "string", "format": "date-time",
+        "description": "An RFC 3339 time given as a parameter: T (or t) between date and time, Z (or z) or a "
+                       "+hh:mm/-hh:mm offset, an optional fraction (milliseconds are kept). The date and time must "
+                       "exist (no February 30, month 13, hour 24 or second 60) and the instant must lie in years "
+                       "0001 to 9999 UTC."},
     "JobStatus": {"type": "string", "enum": JOB_STATUSES,
                   "description": "scheduled (waits for run_at or a retry backoff), pending (ready), running; terminal: "
                                  "success, partial_success, failed, cancelled, skipped."},
@@ -170,7 +194,8 @@ schemas = {
             "message": {"type": "string"},
         },
     },
-    "LeaseId": {"type": "string", "minLength": 1, "description": "An opaque lease token."},
+    "LeaseId": {"type": "string", "minLength": 1, "maxLength": 1024, "x-maxBytes": 1024,
+                "description": "An opaque lease token (at most 1024 bytes)."},
     "Lease": {
         "type": "object",
         "description": "A unit handed to an external worker (also the body of a NATS unit message).",
@@ -189,7 +214,7 @@ schemas = {
         "propertyNames": S("SettingKey"),
         "additionalProperties": {"type": "boolean"},
     },
-    "SettingKey": {"type": "string", "pattern": r"^workflow\.[A-Za-z0-9_-]+$"},
+    "SettingKey": {"type": "string", "pattern": r"^workflow\.[A-Za-z0-9_-]{1,64}$"},
     "Schedule": {
         "type": "object",
         "required": ["name", "type", "every", "next_run_at", "last_job_id"],
@@ -343,8 +368,8 @@ methods = [
                        "connection's default created_by for enqueue. Answers the server's name, version and the "
                        "protocol version \"1\".",
         "params": [param("client", {"type": "object", "required": ["name"], "additionalProperties": False,
-                                    "properties": {"name": {"type": "string", "minLength": 1},
-                                                   "version": {"type": "string"}}},
+                                    "properties": {"name": NAME,
+                                                   "version": bounded_string(1024)}},
                          "The client's name and version.")],
         "result": result("initializeResult", {
             "type": "object", "required": ["server", "protocol"],
@@ -366,22 +391,27 @@ methods = [
                        "the job in hand. Over max_items / max_payload_bytes: -32602 reason too_large with field "
                        "and limit.",
         "params": [
-            param("type", {"type": "string", "minLength": 1}, "A configured job type, or the built-in command.", True),
-            {**param("payload", {}, "The job's input, any JSON value. The built-in type command reads "
-                                    "{argv: [string, ...], cwd?: string, env?: {string: string}}."),
-             "schema": {"default": {}}},
-            param("items", {"type": "array", "minItems": 1, "description": "At most limits.max_items (100000)."},
+            param("type", NAME, "A configured job type, or the built-in command.", True),
+            {**param("payload", {}, "The job's input, any JSON value, at most limits.max_payload_bytes (1 MiB by "
+                                    "default) as compact JSON. The built-in type command takes an object "
+                                    "{argv: [string, ...] (non-empty), cwd?: string, env?: {string: string}}; "
+                                    "anything else is -32602 naming payload.argv, payload.cwd or payload.env."),
+             "schema": {"default": {}, "x-maxBytes": 1048576}},
+            param("items", {"type": "array", "minItems": 1, "maxItems": 100000,
+                            "description": "At most limits.max_items (100000 by default)."},
                   "Makes an itemized job; each element is one item's value."),
             param("priority", S("Priority"), "Default: the type's priority, else 50."),
-            param("idempotency_key", {"type": "string", "minLength": 1, "maxLength": 1024},
-                  "Deduplicates enqueues per created_by."),
-            param("created_by", {"type": "string", "minLength": 1},
-                  "Default: the initialize client name, else \"anonymous\"."),
-            param("run_at", S("Time"), "Run no earlier than this time (RFC 3339; any offset accepted, stored in UTC)."),
-            param("delay_s", {"type": "number", "minimum": 0}, "Run no earlier than this many seconds from now."),
-            param("max_attempts", {"type": "integer", "minimum": 1},
+            param("idempotency_key", bounded_string(1024, 1),
+                  "Deduplicates enqueues per created_by. 1 to 1024 bytes."),
+            param("created_by", NAME,
+                  "Default: the initialize client name, else \"anonymous\". 1 to 1024 bytes."),
+            param("run_at", S("TimeParam"), "Run no earlier than this time (stored in UTC)."),
+            param("delay_s", {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
+                  "Run no earlier than this many seconds from now; now + delay_s must not pass "
+                  "9999-12-31T23:59:59.999Z."),
+            param("max_attempts", {"type": "integer", "minimum": 1, "maximum": 1000000},
                   "Attempts per unit. Default: the type's max_attempts, else pipeline.max_attempts_default."),
-            param("timeout_s", {"type": "number", "exclusiveMinimum": 0},
+            param("timeout_s", {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DURATION_S},
                   "Per-unit run time limit; overrides the type's timeout."),
             param("parent_id", S("JobIdParam"), "Ties the job to a parent (groups, cancel cascade)."),
             param("manual", {"type": "boolean", "default": False},
@@ -415,7 +445,7 @@ methods = [
             param("created_by", one_or_many({"type": "string"}, "creator"), "Filter by created_by."),
             param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
                   "Page size, 1..1000; other values are -32602."),
-            param("cursor", {"type": "string"}, "next_cursor of the previous page."),
+            param("cursor", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "next_cursor of the previous page."),
         ],
         "result": result("listResult", {"type": "object", "required": ["jobs", "next_cursor"],
                                         "properties": {"jobs": {"type": "array", "items": S("Job")},
@@ -455,11 +485,12 @@ methods = [
                        "not extend a lease.",
         "params": [
             id_param,
-            param("current", {"type": "number", "minimum": 0}, "Work done."),
-            param("total", {"type": ["number", "null"], "minimum": 0}, "Work in all."),
+            param("current", {"type": "number", "minimum": 0, "maximum": MAX_COUNT}, "Work done."),
+            param("total", {"type": ["number", "null"], "minimum": 0, "maximum": MAX_COUNT}, "Work in all."),
             param("phase", {"type": ["string", "null"]}, "Name of the current phase."),
             param("message", {"type": ["string", "null"]}, "A short human message."),
-            param("item", {"type": "integer", "minimum": 0}, "Item index this report concerns."),
+            param("item", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                  "Item index this report concerns; an index the job does not have is -32602."),
         ],
         "result": result("progress", S("Progress"), "The job's progress after the report."),
         "errors": [E("JobNotFound"), E("InvalidState")] + COMMON,
@@ -469,7 +500,8 @@ methods = [
         "summary": "Append a line to a running job's log.",
         "description": "Job not running: -32004. The job's log keeps at most limits.max_log_bytes (oldest lines "
                        "dropped first); one message over that limit is -32602 too_large (field message).",
-        "params": [id_param, param("message", {"type": "string"}, "The line.", True),
+        "params": [id_param, param("message", {"type": "string", "x-maxBytes": 1048576},
+                                   "The line; at most limits.max_log_bytes (1 MiB by default).", True),
                    param("level", {"allOf": [S("LogLevel")], "default": "info"}, "debug, info, warn or error.")],
         "result": result("logResult", {"type": "object", "required": ["seq"],
                                        "properties": {"seq": {"type": "integer", "minimum": 1}}},
@@ -483,7 +515,8 @@ methods = [
                        "page, null when no line is left (to follow, poll with since = the last seq you saw, or "
                        "subscribe to job.log). Lines dropped by max_log_bytes are simply absent. Any status.",
         "params": [id_param,
-                   param("since", {"type": "integer", "minimum": 0, "default": 0}, "A line seq; 0 = from the start."),
+                   param("since", {"type": "integer", "minimum": 0, "maximum": INT64_MAX, "default": 0},
+                         "A line seq; 0 = from the start."),
                    param("limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 200},
                          "Lines per page, 1..10000.")],
         "result": result("logsResult", {"type": "object", "required": ["lines", "next"],
@@ -508,7 +541,8 @@ methods = [
             param("ids", one_or_many(S("JobIdParam"), "job id"), "Only events of these jobs."),
             param("types", one_or_many({"type": "string"}, "job type"), "Only events of jobs of these types."),
             param("kinds", one_or_many(S("EventKind"), "event kind"), "Only these kinds of event."),
-            param("since", {"type": "integer", "minimum": 0}, "Replay matching events with seq > since first."),
+            param("since", {"type": "integer", "minimum": 0, "maximum": INT64_MAX},
+                  "Replay matching events with seq > since first; above the latest seq: -32602."),
         ],
         "result": result("subscribeResult", {"type": "object", "required": ["subscription", "seq"],
                                              "properties": {"subscription": S("SubscriptionId"),
@@ -699,17 +733,22 @@ worker_protocol = {
              {"type": "object", "required": ["result"], "properties": {"result": {}}},
              {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
                  "type": "object", "required": ["index", "status"],
-                 "properties": {"index": {"type": "integer"}, "status": {"enum": ["success", "failed"]},
+                 "properties": {"index": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1,
+                                          "description": "An item of this run."},
+                                "status": {"enum": ["success", "failed"]},
                                 "result": {}, "error": S("ErrorInput")}}}}}]}},
          "errors": [E("RequestCancelled")],
-         "description": "A JSON-RPC error fails the unit, retryably unless error.data.retryable is false."},
+         "description": "A JSON-RPC error fails the unit, retryably unless error.data.retryable is false. A result "
+                        "that does not fit runResult (an index not of this run, a status other than success or "
+                        "failed, an error that is not an ErrorInput) fails every unit of the run, retryably, with "
+                        "an error naming the offending field, and the kernel logs it."},
         {"name": "cancel", "summary": "Notification: stop the run in hand; answer it with -32800.",
          "params": [{"name": "job_id", "required": True, "schema": S("JobId")}]},
     ],
     "worker_to_kernel": [
         {"name": "heartbeat", "summary": "Notification: liveness, at least every pipeline.heartbeat while busy. "
                                          "Any message counts as a heartbeat.",
-         "params": [{"name": "job_id", "required": True, "schema": S("JobId")}]},
+         "params": [{"name": "job_id", "required": True, "schema": S("JobIdParam")}]},
     ],
 }
 
@@ -724,7 +763,11 @@ document = {
                        "info.version is the protocol version. Errors carry data.reason (see "
                        "components/schemas/ErrorData). Server-to-client notifications are described under "
                        "components/x-notifications, the worker protocol under components/x-worker-protocol. "
-                       "See protocol/protocol.md.",
+                       "Every parameter's schema gives its type and range; a value of another type or out of range "
+                       "is -32602 with data.field naming it, and every method checks all its parameters before it "
+                       "looks anything up. An explicit null counts as an absent parameter (for list's parent_id it "
+                       "means: jobs without a parent). x-maxBytes bounds a value's size in bytes: a string's UTF-8 "
+                       "bytes, any other value's compact JSON text. See protocol/protocol.md.",
     },
     "methods": methods,
     "components": {

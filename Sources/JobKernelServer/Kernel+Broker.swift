@@ -24,12 +24,12 @@ struct FetchWaiter {
 extension Kernel {
     /// `fetch {types, max?, wait_s?, lease_s?}`
     func fetch(_ p: inout Params, _ conn: Connection, reply: @escaping (JSON) -> Void) throws {
-        guard let types = try p.stringOrStringArray("types"), !types.isEmpty else {
+        guard let types = try p.stringOrStringArray("types") else {
             throw RPCError.invalidParams("`types` must name at least one async_api job type", field: "types")
         }
-        let max = try p.optionalInt("max") ?? 1
-        let waitS = try p.optionalDouble("wait_s") ?? 0
-        let leaseS = try p.optionalDouble("lease_s") ?? 30
+        let max = try p.optionalInt("max", in: 1...1000) ?? 1
+        let waitMs = try p.optionalDuration("wait_s", in: 0...600) ?? 0
+        let leaseMs = try p.optionalDuration("lease_s", in: Kernel.leaseSeconds) ?? 30_000
         try p.rejectUnknown()
         for t in types {
             guard let type = config.types[t] else { throw RPCError.unknownType(t) }
@@ -37,12 +37,8 @@ extension Kernel {
                 throw RPCError.invalidParams("type \"\(t)\" is dispatched as \(type.mode.rawValue), not async_api: the kernel runs it itself", field: "types")
             }
         }
-        guard (1...1000).contains(max) else { throw RPCError.invalidParams("`max` must be 1..1000", field: "max") }
-        guard waitS >= 0 && waitS <= 600 else { throw RPCError.invalidParams("`wait_s` must be 0..600", field: "wait_s") }
-        guard leaseS >= 1 && leaseS <= 86400 else { throw RPCError.invalidParams("`lease_s` must be 1..86400", field: "lease_s") }
-        let leaseMs = Int64(leaseS * 1000)
         let granted = try take(types: types, max: max, leaseMs: leaseMs, conn: conn)
-        if !granted.isEmpty || waitS == 0 {
+        if !granted.isEmpty || waitMs == 0 {
             reply(["leases": .array(granted)])
             return
         }
@@ -50,7 +46,7 @@ extension Kernel {
         nextWaiterID += 1
         waiters.append(waiter)
         conn.outstanding += 1
-        addDeadline(at: now + Int64(waitS * 1000), .fetchTimeout(waiter.id))
+        addDeadline(at: now + waitMs, .fetchTimeout(waiter.id))
     }
 
     /// Leases up to `max` ready units of `types`, best first.
@@ -151,8 +147,12 @@ extension Kernel {
         try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
     }
 
-    private func lease(_ p: inout Params) throws -> Lease {
-        let id = try p.string("lease")
+    /// A lease's duration in seconds, as `fetch` and `extend` take it.
+    static let leaseSeconds: ClosedRange<Double> = 1...86400
+
+    /// The live lease `id` names; `-32005` when it is unknown or expired. Called once every
+    /// parameter is checked (SPEC §10).
+    private func lease(_ id: String) throws -> Lease {
         guard let lease = leases[id], lease.expiresAt > now else {
             throw RPCError.leaseExpired
         }
@@ -161,9 +161,10 @@ extension Kernel {
 
     /// `ack {lease, result?}`: the unit succeeded.
     func ack(_ p: inout Params) throws -> JSON {
-        let lease = try lease(&p)
+        let id = try p.string("lease", bytes: 1...1024)
         let result = p.optionalJSON("result") ?? .null
         try p.rejectUnknown()
+        let lease = try lease(id)
         removeLease(lease.id)
         try apply(lease.jobID, unit: lease.index, .unitSucceeded(index: lease.index, result: result))
         return true
@@ -171,13 +172,14 @@ extension Kernel {
 
     /// `nack {lease, error, retryable?=true}`: the unit failed.
     func nack(_ p: inout Params) throws -> JSON {
-        let lease = try lease(&p)
+        let id = try p.string("lease", bytes: 1...1024)
         let errorValue = p.optionalJSON("error") ?? .null
         guard let error = JobError(json: errorValue) else {
             throw RPCError.invalidParams("`error` must be a string or an object {message, …}", field: "error")
         }
         let retryable = try p.optionalBool("retryable") ?? true
         try p.rejectUnknown()
+        let lease = try lease(id)
         removeLease(lease.id)
         try apply(lease.jobID, unit: lease.index, .unitFailed(index: lease.index, error: error, retryable: retryable))
         return true
@@ -185,11 +187,11 @@ extension Kernel {
 
     /// `extend {lease, lease_s?}`: pushes the lease's expiry out.
     func extend(_ p: inout Params) throws -> JSON {
-        var lease = try lease(&p)
-        let leaseS = try p.optionalDouble("lease_s") ?? Double(lease.durationMs) / 1000
+        let id = try p.string("lease", bytes: 1...1024)
+        let leaseMs = try p.optionalDuration("lease_s", in: Kernel.leaseSeconds)
         try p.rejectUnknown()
-        guard leaseS >= 1 && leaseS <= 86400 else { throw RPCError.invalidParams("`lease_s` must be 1..86400", field: "lease_s") }
-        lease.expiresAt = now + Int64(leaseS * 1000)
+        var lease = try lease(id)
+        lease.expiresAt = now + (leaseMs ?? lease.durationMs)
         leases[lease.id] = lease
         addDeadline(at: lease.expiresAt, .lease(lease.id))
         if var job = active[lease.jobID] {

@@ -83,19 +83,18 @@ extension Kernel {
         return bytes
     }
 
+    /// The kinds of event (SPEC §7).
+    static let eventKinds: Set<String> = ["job.created", "job.status", "job.progress", "job.log", "item.status", "settings.changed"]
+
     /// `subscribe`: register, answer `{subscription, seq, jobs?}`, then replay from `since`.
     func subscribe(_ p: inout Params, _ conn: Connection, reply: (JSON) -> Void) throws {
-        let ids = try p.stringOrStringArray("ids").map { try Set($0.map { try parseJobID($0, field: "ids") }) }
+        let idList = try p.jobIDs("ids")
+        let ids = idList.map(Set.init)
         let types = try p.stringOrStringArray("types").map(Set.init)
-        let kinds = try p.stringOrStringArray("kinds").map(Set.init)
-        let since = try p.optionalInt("since")
+        let kinds = try p.oneOrMany("kinds", "an event kind", { $0.stringValue.flatMap { Kernel.eventKinds.contains($0) ? $0 : nil } }).map(Set.init)
+        let since = try p.optionalInt("since", in: 0...Int.max)
         try p.rejectUnknown()
-        let known: Set<String> = ["job.created", "job.status", "job.progress", "job.log", "item.status", "settings.changed"]
-        if let bad = kinds?.first(where: { !known.contains($0) }) {
-            throw RPCError.invalidParams("unknown event kind \"\(bad)\"; kinds are \(known.sorted().joined(separator: ", "))", field: "kinds")
-        }
         if let since {
-            if since < 0 { throw RPCError.invalidParams("`since` must be a seq (0 or more)", field: "since") }
             if since > lastSeq {
                 throw RPCError.invalidParams("`since` \(since) is above the latest seq \(lastSeq)", field: "since")
             }
@@ -105,9 +104,9 @@ extension Kernel {
         }
         // Snapshots as of `seq`: taken in the same turn as the registration, so no change falls between.
         var snapshots: JSON?
-        if let idList = try p.stringOrStringArray("ids") {
-            snapshots = .array(try idList.map { s in
-                guard let j = try job(try parseJobID(s, field: "ids")) else { throw RPCError.notFound(jobID: s) }
+        if let idList {
+            snapshots = .array(try idList.map { id in
+                guard let j = try job(id) else { throw RPCError.notFound(jobID: String(id)) }
                 return try jobJSON(j)
             })
         }

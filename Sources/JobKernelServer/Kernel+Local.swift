@@ -245,7 +245,9 @@ extension Kernel {
         case .command(let a):
             argv = a
         case .builtinCommand:
-            guard let a = job.payload["argv"]?.arrayValue?.compactMap(\.stringValue), !a.isEmpty else {
+            // Checked at enqueue (SPEC §10); a job stored before that check is refused, not run without its non-strings.
+            guard let elements = job.payload["argv"]?.arrayValue, !elements.isEmpty,
+                  case let a = elements.compactMap(\.stringValue), a.count == elements.count else {
                 throw ServeError("payload.argv must be a non-empty array of strings")
             }
             argv = a
@@ -399,23 +401,15 @@ extension Kernel {
         conn.currentJobID = nil
         switch result {
         case .success(let value):
-            if case .array(let rows)? = value["items"] {
-                var outcome: [Int: JobEvent] = [:]
-                for row in rows {
-                    guard let i = row["index"]?.intValue, run.indices.contains(i) else { continue }
-                    if row["status"]?.stringValue == "success" {
-                        outcome[i] = .unitSucceeded(index: i, result: row["result"] ?? .null)
-                    } else {
-                        let e = row["error"].flatMap(JobError.init(json:)) ?? JobError(message: "the item failed")
-                        outcome[i] = .unitFailed(index: i, error: e, retryable: row["error"]?["retryable"]?.boolValue ?? true)
-                    }
-                }
+            do {
+                let outcome = try Kernel.runOutcomes(value, indices: run.indices)
                 finish(run) { i in
                     outcome[i] ?? .unitFailed(index: i, error: JobError(message: "the item is missing from the worker's results"), retryable: true)
                 }
-            } else {
-                let r = value.objectValue?["result"] ?? value
-                finish(run) { i in .unitSucceeded(index: i, result: r) }
+            } catch {
+                KernelMain.log("worker \(worker.argv.joined(separator: " ")): invalid run result: \(error.message)")
+                let e = JobError(message: "the worker answered run with an invalid result: \(error.message)")
+                finish(run) { i in .unitFailed(index: i, error: e, retryable: true) }
             }
         case .failure(let e):
             if e.code == RPCError.cancelled.code || run.stopping == .cancel {
@@ -426,6 +420,37 @@ extension Kernel {
                 finish(run) { i in .unitFailed(index: i, error: error, retryable: retryable) }
             }
         }
+    }
+
+    /// Reads a worker's answer to `run` (SPEC §5.2): `{"items":[{index, status, result?, error?}]}`
+    /// for a batch, where `index` is an item of the run and `status` success or failed; else
+    /// `{"result": …}` (any other value is taken as the result) for every unit of the run.
+    static func runOutcomes(_ value: JSON, indices: [Int]) throws(RPCError) -> [Int: JobEvent] {
+        guard case .array(let rows)? = value["items"] else {
+            let r = value.objectValue?["result"] ?? value
+            return Dictionary(uniqueKeysWithValues: indices.map { ($0, JobEvent.unitSucceeded(index: $0, result: r)) })
+        }
+        var outcome: [Int: JobEvent] = [:]
+        for (n, row) in rows.enumerated() {
+            let at = "items[\(n)]"
+            guard case .object = row else { throw .invalidParams("`\(at)` must be an object, got \(row.typeName)", field: at) }
+            var r = try Params(row, prefix: at + ".")
+            let i = try r.int("index", in: 0...Int(Int32.max))
+            guard indices.contains(i) else { throw .invalidParams("`\(at).index` \(i) is not an item of this run", field: at + ".index") }
+            guard let status = try r.optionalString("status", oneOf: ["success", "failed"]) else {
+                throw .invalidParams("`\(at).status` is required (success or failed)", field: at + ".status")
+            }
+            if status == "success" {
+                outcome[i] = .unitSucceeded(index: i, result: r.optionalJSON("result") ?? .null)
+                continue
+            }
+            let errorValue = r.optionalJSON("error")
+            guard let e = errorValue.map(JobError.init(json:)) ?? JobError(message: "the item failed") else {
+                throw .invalidParams("`\(at).error` must be a string or an object {message, …}", field: at + ".error")
+            }
+            outcome[i] = .unitFailed(index: i, error: e, retryable: errorValue?["retryable"]?.boolValue ?? true)
+        }
+        return outcome
     }
 
     private func workerExited(_ worker: WorkerProcess, status: Int64, signal: Int32) {

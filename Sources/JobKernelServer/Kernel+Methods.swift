@@ -35,7 +35,7 @@ extension Kernel {
             k.shutdownAfterTurn()
         },
         "heartbeat": { k, p, c, r in
-            _ = try p.optionalString("job_id")
+            _ = try p.optionalJobID("job_id")
             try p.rejectUnknown()
             r(true)
         },
@@ -124,28 +124,30 @@ extension Kernel {
     // MARK: Methods
 
     private func initialize(_ p: inout Params, _ conn: Connection) throws -> JSON {
-        if let client = try p.optionalObject("client") {
-            guard let name = client["name"]?.stringValue else {
-                throw RPCError.invalidParams("`client.name` must be a string", field: "client.name")
-            }
+        let client = try p.optionalObject("client")
+        try p.rejectUnknown()
+        if let client {
+            var c = try Params(.object(client), prefix: "client.")
+            let name = try c.string("name", bytes: Kernel.nameBytes)
+            _ = try c.optionalString("version", bytes: 0...Kernel.nameBytes.upperBound)
+            try c.rejectUnknown()
             conn.clientName = name
         }
-        try p.rejectUnknown()
         return ["server": ["name": "jobkernel", "version": .string(jobkernelVersion)], "protocol": "1"]
     }
 
     private func enqueueMethod(_ p: inout Params, _ conn: Connection) throws -> JSON {
-        let typeName = try p.string("type")
+        let typeName = try p.string("type", bytes: Kernel.nameBytes)
         let payload = p.optionalJSON("payload") ?? [:]
         let items = try p.optionalArray("items")
-        let priority = try p.optionalInt("priority")
-        let key = try p.optionalString("idempotency_key")
-        let createdBy = try p.optionalString("created_by") ?? conn.clientName ?? "anonymous"
-        let runAtText = try p.optionalString("run_at")
-        let delayS = try p.optionalDouble("delay_s")
-        let maxAttempts = try p.optionalInt("max_attempts")
-        let timeoutS = try p.optionalDouble("timeout_s")
-        let parentText = try p.optionalString("parent_id")
+        let priority = try p.optionalInt("priority", in: Int(Int32.min)...Int(Int32.max))
+        let key = try p.optionalString("idempotency_key", bytes: 1...1024)
+        let createdBy = try p.optionalString("created_by", bytes: Kernel.nameBytes) ?? conn.clientName ?? "anonymous"
+        var runAt = try p.optionalTime("run_at")
+        let delayed = try p.optionalDelay("delay_s", from: now)
+        let maxAttempts = try p.optionalInt("max_attempts", in: 1...1_000_000)
+        let timeoutMs = try p.optionalDuration("timeout_s", aboveMinimum: true)
+        let parentID = try p.optionalJobID("parent_id")
         let manual = try p.optionalBool("manual") ?? false
         try p.rejectUnknown()
 
@@ -157,28 +159,13 @@ extension Kernel {
             if items.isEmpty { throw RPCError.invalidParams("`items` must be a non-empty array (omit it for a job without items)", field: "items") }
             if items.count > config.limits.maxItems { throw RPCError.paramTooLarge(field: "items", limit: config.limits.maxItems) }
         }
-        if let maxAttempts, maxAttempts < 1 { throw RPCError.invalidParams("`max_attempts` must be at least 1", field: "max_attempts") }
-        if let timeoutS, timeoutS <= 0 { throw RPCError.invalidParams("`timeout_s` must be above 0", field: "timeout_s") }
-        if let key, key.isEmpty { throw RPCError.invalidParams("`idempotency_key` must not be empty", field: "idempotency_key") }
-        var runAt: Millis?
-        if let runAtText {
-            guard let t = Timestamp.parse(runAtText) else {
-                throw RPCError.invalidParams("`run_at` must be an RFC 3339 time such as 2026-11-23T09:31:50Z", field: "run_at")
-            }
-            runAt = t
-        }
-        if let delayS {
-            guard delayS >= 0 else { throw RPCError.invalidParams("`delay_s` must be 0 or more", field: "delay_s") }
+        if let delayed {
             if runAt != nil { throw RPCError.invalidParams("give `run_at` or `delay_s`, not both", field: "delay_s") }
-            runAt = now + Int64(delayS * 1000)
-        }
-        var parentID: Int64? = parentText == nil ? conn.currentJobID : nil
-        if let parentText {
-            let id = try parseJobID(parentText, field: "parent_id")
-            guard try job(id) != nil else { throw RPCError.notFound(jobID: parentText) }
-            parentID = id
+            runAt = delayed
         }
         guard let type = config.types[typeName] else { throw RPCError.unknownType(typeName) }
+        if case .builtinCommand = type.handler { try Kernel.checkCommandPayload(payload) }
+        if let parentID, try job(parentID) == nil { throw RPCError.notFound(jobID: String(parentID)) }
 
         var canonical: JSONObject = [:]
         if key != nil {
@@ -186,16 +173,40 @@ extension Kernel {
             if let items { canonical["items"] = .array(items) }
             if let priority { canonical["priority"] = .int(priority) }
             if let maxAttempts { canonical["max_attempts"] = .int(maxAttempts) }
-            if let timeoutS { canonical["timeout_s"] = .double(timeoutS) }
-            if let parentText { canonical["parent_id"] = .string(parentText) }
+            if let timeoutMs { canonical["timeout_s"] = .double(Double(timeoutMs) / 1000) }
+            if let parentID { canonical["parent_id"] = .string(String(parentID)) }
             if manual { canonical["manual"] = true }
         }
 
         let (_, json, duplicate) = try enqueue(EnqueueRequest(
             type: type, payload: payload, items: items, priority: priority, idempotencyKey: key,
-            createdBy: createdBy, runAt: runAt, maxAttempts: maxAttempts, timeoutMs: timeoutS.map { Int64($0 * 1000) },
-            parentID: parentID, manual: manual, canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical))))
+            createdBy: createdBy, runAt: runAt, maxAttempts: maxAttempts, timeoutMs: timeoutMs,
+            parentID: parentID ?? conn.currentJobID, manual: manual,
+            canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical))))
         return ["job": json, "duplicate": .bool(duplicate)]
+    }
+
+    /// Names (`type`, `created_by`, `client.name`): 1 to 1024 bytes.
+    static let nameBytes = 1...1024
+
+    /// The built-in `command` type's payload (SPEC §5.1): `{argv: [string, …], cwd?: string,
+    /// env?: {string: string}}`, checked at enqueue so that nothing is silently dropped at run time.
+    /// Other members are the caller's data and are kept.
+    static func checkCommandPayload(_ payload: JSON) throws {
+        guard case .object(let object) = payload else {
+            throw RPCError.invalidParams("`payload` of type command must be an object {argv, cwd?, env?}", field: "payload")
+        }
+        var p = try Params(.object(object), prefix: "payload.")
+        guard let argv = try p.optionalArray("argv"), !argv.isEmpty else {
+            throw RPCError.invalidParams("`payload.argv` must be a non-empty array of strings", field: "payload.argv")
+        }
+        if let i = argv.firstIndex(where: { $0.stringValue == nil }) {
+            throw RPCError.invalidParams("`payload.argv` must be a non-empty array of strings; element \(i) is \(argv[i].typeName)", field: "payload.argv")
+        }
+        _ = try p.optionalString("cwd")
+        if let env = try p.optionalObject("env"), let bad = env.keys.first(where: { env[$0]?.stringValue == nil }) {
+            throw RPCError.invalidParams("`payload.env` must map names to strings; \(bad) is not a string", field: "payload.env")
+        }
     }
 
     /// JSON with every object's keys sorted, so equal requests compare equal as text.
@@ -211,31 +222,13 @@ extension Kernel {
         return String(decoding: canon(v).serialized(), as: UTF8.self)
     }
 
-    func parseJobID(_ text: String, field: String) throws -> Int64 {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let id = Int64(text) else {
-            throw RPCError.invalidParams("`\(field)` must be a job id (a string of digits), got \"\(text)\"", field: field)
-        }
-        return id
-    }
-
-    /// Reads the `id` parameter (a job id), without looking the job up: params are all checked
-    /// before the call itself (SPEC §4).
-    private func jobIDParam(_ p: inout Params) throws -> Int64 {
-        switch p.optionalJSON("id") {
-        case .string(let s)?: return try parseJobID(s, field: "id")
-        case .int(let i)? where i >= 0: return Int64(i)
-        case nil: throw RPCError.invalidParams("`id` is required", field: "id")
-        case let other?: throw RPCError.invalidParams("`id` must be a job id (a string of digits), got \(other.typeName)", field: "id")
-        }
-    }
-
     private func requireJob(_ id: Int64) throws -> Job {
         guard let job = try job(id) else { throw RPCError.notFound(jobID: String(id)) }
         return job
     }
 
     private func get(_ p: inout Params) throws -> JSON {
-        let id = try jobIDParam(&p)
+        let id = try p.jobID("id")
         try p.rejectUnknown()
         let job = try requireJob(id)
         return try jobJSON(job)
@@ -243,25 +236,27 @@ extension Kernel {
 
     private func list(_ p: inout Params) throws -> JSON {
         var filters: [(column: String, values: [SQLValue])] = []
-        for (param, column) in [("status", "status"), ("type", "type"), ("dispatch_mode", "dispatch_mode"), ("created_by", "created_by")] {
-            if let values = try p.stringOrStringArray(param) {
-                if param == "status", let bad = values.first(where: { JobStatus(rawValue: $0) == nil }) {
-                    throw RPCError.invalidParams("unknown status \"\(bad)\"", field: "status")
-                }
-                filters.append((column, values.map { .text($0) }))
-            }
+        if let statuses = try p.oneOrMany("status", "a job status", { $0.stringValue.flatMap(JobStatus.init(rawValue:)) }) {
+            filters.append(("status", statuses.map { .text($0.rawValue) }))
         }
+        if let types = try p.stringOrStringArray("type") { filters.append(("type", types.map { .text($0) })) }
+        if let modes = try p.oneOrMany("dispatch_mode", "a dispatch mode", { $0.stringValue.flatMap(DispatchMode.init(rawValue:)) }) {
+            filters.append(("dispatch_mode", modes.map { .text($0.rawValue) }))
+        }
+        if let creators = try p.stringOrStringArray("created_by") { filters.append(("created_by", creators.map { .text($0) })) }
         if p.object["parent_id"] == .null {
             filters.append(("parent_id", [.null]))  // top-level jobs only
         }
-        if let parents = try p.stringOrStringArray("parent_id") {
-            filters.append(("parent_id", try parents.map { .int(try parseJobID($0, field: "parent_id")) }))
+        if let parents = try p.jobIDs("parent_id") {
+            filters.append(("parent_id", parents.map { .int($0) }))
         }
-        let limit = try p.optionalInt("limit") ?? 100
+        let limit = try p.optionalInt("limit", in: 1...1000) ?? 100
         let cursorText = try p.optionalString("cursor")
+        guard cursorText.map({ Params.jobID(.string($0)) != nil }) ?? true else {
+            throw RPCError.invalidParams("`cursor` must be a next_cursor from an earlier page", field: "cursor")
+        }
+        let cursor = cursorText.flatMap { Params.jobID(.string($0)) }
         try p.rejectUnknown()
-        guard (1...1000).contains(limit) else { throw RPCError.invalidParams("`limit` must be 1..1000", field: "limit") }
-        let cursor = try cursorText.map { try parseJobID($0, field: "cursor") }
         var jobs = try store.list(filters: filters, before: cursor, limit: limit + 1)
         var next: JSON = .null
         if jobs.count > limit {
@@ -272,7 +267,7 @@ extension Kernel {
     }
 
     private func cancel(_ p: inout Params) throws -> JSON {
-        let id = try jobIDParam(&p)
+        let id = try p.jobID("id")
         let reason = try p.optionalString("reason")
         try p.rejectUnknown()
         let job = try requireJob(id)
@@ -281,7 +276,7 @@ extension Kernel {
     }
 
     private func retry(_ p: inout Params) throws -> JSON {
-        let id = try jobIDParam(&p)
+        let id = try p.jobID("id")
         try p.rejectUnknown()
         let job = try requireJob(id)
         do {
@@ -297,12 +292,12 @@ extension Kernel {
     }
 
     private func progress(_ p: inout Params) throws -> JSON {
-        let id = try jobIDParam(&p)
-        let current = try p.optionalDouble("current")
-        let total = try p.optionalDouble("total")
+        let id = try p.jobID("id")
+        let current = try p.optionalDouble("current", in: 0...Kernel.maxCount)
+        let total = try p.optionalDouble("total", in: 0...Kernel.maxCount)
         let phase = try p.optionalString("phase")
         let message = try p.optionalString("message")
-        let item = try p.optionalInt("item")
+        let item = try p.optionalInt("item", in: 0...Int(Int32.max))
         try p.rejectUnknown()
         let job = try requireJob(id)
         try requireRunning(job)
@@ -313,13 +308,10 @@ extension Kernel {
     }
 
     private func log(_ p: inout Params) throws -> JSON {
-        let id = try jobIDParam(&p)
+        let id = try p.jobID("id")
         let message = try p.string("message")
-        let level = try p.optionalString("level") ?? "info"
+        let level = try p.optionalString("level", oneOf: Kernel.logLevels) ?? "info"
         try p.rejectUnknown()
-        guard ["debug", "info", "warn", "error"].contains(level) else {
-            throw RPCError.invalidParams("`level` must be debug, info, warn or error", field: "level")
-        }
         if message.utf8.count > config.limits.maxLogBytes {
             throw RPCError.paramTooLarge(field: "message", limit: config.limits.maxLogBytes)
         }
@@ -329,12 +321,10 @@ extension Kernel {
     }
 
     private func logs(_ p: inout Params) throws -> JSON {
-        let id = try jobIDParam(&p)
-        let since = try p.optionalInt("since") ?? 0
-        let limit = try p.optionalInt("limit") ?? 200
+        let id = try p.jobID("id")
+        let since = try p.optionalInt("since", in: 0...Int.max) ?? 0
+        let limit = try p.optionalInt("limit", in: 1...10000) ?? 200
         try p.rejectUnknown()
-        guard (1...10000).contains(limit) else { throw RPCError.invalidParams("`limit` must be 1..10000", field: "limit") }
-        guard since >= 0 else { throw RPCError.invalidParams("`since` must be 0 or more", field: "since") }
         let job = try requireJob(id)
         let lines = try store.logs(jobID: job.id, since: Int64(since), limit: limit)
         var next: JSON = .null
@@ -378,6 +368,13 @@ extension Kernel {
             throw RPCError.invalidParams("unknown setting \"\(key)\": settings are workflow toggles named workflow.<name> ([A-Za-z0-9_-], up to 64 characters)", field: "key")
         }
     }
+
+    /// The levels of a log line.
+    static let logLevels = ["debug", "info", "warn", "error"]
+
+    /// The largest progress count (`current`, `total`): 2^53, the largest integer a JSON number
+    /// carries exactly everywhere.
+    static let maxCount: Double = 9_007_199_254_740_992
 
     private func stats() throws -> JSON {
         if statusCounts == nil { statusCounts = try store.statusCounts() }

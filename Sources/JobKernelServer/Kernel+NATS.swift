@@ -50,37 +50,71 @@ extension Kernel {
         }
     }
 
+    /// A result `{lease, status: success|failed, result?, error?}`: settles its lease. A message
+    /// that is not one is logged and acknowledged, so it is not delivered again.
     private func natsResult(_ body: [UInt8], ack: @escaping () -> Void) {
-        guard let msg = try? JSONParser.parse(body, maxDepth: config.limits.maxDepth),
-              let id = msg["lease"]?.stringValue, let lease = leases[id], lease.connectionID == 0,
-              lease.expiresAt > now else {
+        let id: String
+        let outcome: (Int) -> JobEvent
+        do {
+            var p = try Params(try JSONParser.parse(body, maxDepth: config.limits.maxDepth))
+            id = try p.string("lease", bytes: 1...1024)
+            guard let status = try p.optionalString("status", oneOf: ["success", "failed"]) else {
+                throw RPCError.invalidParams("`status` is required (success or failed)", field: "status")
+            }
+            let result = p.optionalJSON("result") ?? .null
+            let errorValue = p.optionalJSON("error") ?? "the worker reported a failure"
+            guard let error = JobError(json: errorValue) else {
+                throw RPCError.invalidParams("`error` must be a string or an object {message, …}", field: "error")
+            }
+            let retryable = errorValue["retryable"]?.boolValue ?? true
+            outcome = status == "success"
+                ? { .unitSucceeded(index: $0, result: result) }
+                : { .unitFailed(index: $0, error: error, retryable: retryable) }
+        } catch {
+            KernelMain.log("ignoring a message on jobkernel.results: \(Kernel.describe(error))")
+            ack()
+            return
+        }
+        guard let lease = leases[id], lease.connectionID == 0, lease.expiresAt > now else {
             ack()
             return
         }
         removeLease(id)
-        let event: JobEvent
-        if msg["status"]?.stringValue == "success" {
-            event = .unitSucceeded(index: lease.index, result: msg["result"] ?? .null)
-        } else {
-            let errorValue = msg["error"] ?? "the worker reported a failure"
-            let error = JobError(json: errorValue) ?? JobError(message: "the worker reported a failure")
-            event = .unitFailed(index: lease.index, error: error, retryable: errorValue["retryable"]?.boolValue ?? true)
-        }
-        try? apply(lease.jobID, unit: lease.index, event)
+        try? apply(lease.jobID, unit: lease.index, outcome(lease.index))
         natsAcks.append(ack)
     }
 
+    /// A report `{lease, progress: {current?, total?, phase?, message?}}` or `{lease, log,
+    /// level?}`, checked whole before its lease is looked up; a live lease's is applied, anything
+    /// that is not such a report is logged and dropped.
     private func natsProgress(_ body: [UInt8]) {
-        guard let msg = try? JSONParser.parse(body, maxDepth: config.limits.maxDepth),
-              let id = msg["lease"]?.stringValue, let lease = leases[id], let job = active[lease.jobID] else { return }
-        if case .object(let p)? = msg["progress"] {
-            _ = try? reportProgress(job.id, current: p["current"]?.doubleValue, total: p["total"]?.doubleValue,
-                                    phase: p["phase"]?.stringValue, message: p["message"]?.stringValue,
-                                    item: job.itemized ? lease.index : nil)
-        } else if let line = msg["log"]?.stringValue {
-            let level = msg["level"]?.stringValue ?? "info"
-            _ = try? appendLog(job, level: ["debug", "info", "warn", "error"].contains(level) ? level : "info", message: line)
+        do {
+            var p = try Params(try JSONParser.parse(body, maxDepth: config.limits.maxDepth))
+            let id = try p.string("lease", bytes: 1...1024)
+            var progress: (current: Double?, total: Double?, phase: String?, message: String?)?
+            if let object = try p.optionalObject("progress") {
+                var r = try Params(.object(object), prefix: "progress.")
+                progress = (try r.optionalDouble("current", in: 0...Kernel.maxCount),
+                            try r.optionalDouble("total", in: 0...Kernel.maxCount),
+                            try r.optionalString("phase"), try r.optionalString("message"))
+            }
+            let line = try p.optionalString("log", bytes: 0...config.limits.maxLogBytes)
+            let level = try p.optionalString("level", oneOf: Kernel.logLevels) ?? "info"
+            guard let lease = leases[id], let job = active[lease.jobID] else { return }
+            if let progress {
+                try reportProgress(job.id, current: progress.current, total: progress.total, phase: progress.phase,
+                                   message: progress.message, item: job.itemized ? lease.index : nil)
+            } else if let line {
+                _ = try appendLog(job, level: level, message: line)
+            }
+        } catch {
+            KernelMain.log("ignoring a message on jobkernel.progress: \(Kernel.describe(error))")
         }
+    }
+
+    /// An error as a log line shows it.
+    static func describe(_ error: Error) -> String {
+        (error as? RPCError)?.message ?? "\(error)"
     }
 
     /// Acknowledges to JetStream the results whose outcome the turn just committed.

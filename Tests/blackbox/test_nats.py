@@ -134,3 +134,40 @@ def test_an_unreachable_nats_server_stops_the_kernel_with_a_clear_message(kernel
     code = k.wait_exit(15)
     assert code == 1
     assert "nats" in k.stderr_text().lower()
+
+
+def test_results_and_reports_out_of_range_are_logged_and_ignored(kernel_factory, nats_url):
+    """SPEC §10: a malformed message on jobkernel.results or jobkernel.progress is rejected with a
+    log line, never recorded as an outcome and never a crash; the good result that follows counts."""
+    import nats as natspy
+
+    k = kernel_factory(config(nats_url))
+    c = k.client()
+    job = enqueue(c, "remote", payload={"x": 1})
+
+    async def play():
+        nc = await natspy.connect(nats_url)
+        js = nc.jetstream()
+        sub = await js.pull_subscribe("jobkernel.units.remote", durable="test-worker", stream="JOBKERNEL")
+        msgs = await sub.fetch(1, timeout=10)
+        lease = json.loads(msgs[0].data)["lease"]
+        for bad in [{"lease": lease, "progress": {"current": 1e308}}, {"lease": lease, "progress": {"total": -1}},
+                    {"lease": lease, "log": 5}, {"lease": lease, "log": "x", "level": "loud"}, {"lease": 7}]:
+            await nc.publish("jobkernel.progress", json.dumps(bad).encode())
+        await nc.flush()
+        for bad in [b"not json", b"[1]", json.dumps({"lease": 5, "status": "success"}).encode(),
+                    json.dumps({"lease": lease, "status": "done"}).encode(), json.dumps({"lease": lease}).encode(),
+                    json.dumps({"lease": lease, "status": "failed", "error": 5}).encode()]:
+            await js.publish("jobkernel.results", bad)
+        await js.publish("jobkernel.results", json.dumps({"lease": lease, "status": "success", "result": "ok"}).encode())
+        await msgs[0].ack()
+        await nc.drain()
+
+    asyncio.run(play())
+    done = wait_status(c, job["id"], {"success", "failed"}, timeout=10)
+    assert done["status"] == "success" and done["result"] == "ok", done
+    assert done["attempt"] == 1
+    jk.wait_for(lambda: k.stderr_text().count("ignoring a message on jobkernel.progress") >= 5, timeout=5,
+                what="a log line for each bad progress message")
+    assert k.stderr_text().count("ignoring a message on jobkernel.results") >= 6, k.stderr_text()[-3000:]
+    assert k.running() and "jobs" in k.client().call("stats")

@@ -26,7 +26,8 @@ public struct Progress: Hashable, Sendable {
         let current = self.current ?? items.map { Double($0.done) }
         var percent: JSON = .null
         if let current, let total, total > 0 {
-            percent = .double((current * 1000.0 / total).rounded() / 10.0)
+            // At most 100 (current above total, or a tiny total, would give more or infinity).
+            percent = .double(min(1000.0, (current * 1000.0 / total).rounded()) / 10.0)
         }
         return [
             "current": current.map(Progress.number) ?? .null,

@@ -3,6 +3,11 @@ public typealias Millis = Int64
 
 /// RFC 3339 UTC timestamps with milliseconds and a `Z`, without Foundation.
 public enum Timestamp {
+    /// `0001-01-01T00:00:00.000Z`, the earliest time the kernel reads or writes.
+    public static let minMillis: Millis = -62_135_596_800_000
+    /// `9999-12-31T23:59:59.999Z`, the latest time the kernel reads or writes.
+    public static let maxMillis: Millis = 253_402_300_799_999
+
     /// `2026-11-23T09:31:50.123Z`
     public static func format(_ ms: Millis) -> String {
         let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
@@ -26,7 +31,9 @@ public enum Timestamp {
         }
     }
 
-    /// Parses RFC 3339 (`Z` or `±hh:mm` offsets, optional fraction) into milliseconds.
+    /// Parses RFC 3339 (`T` or `t`, `Z`/`z` or `±hh:mm` offsets, an optional fraction of which
+    /// milliseconds are kept) into milliseconds. Nil unless the date and time exist (no February
+    /// 30, month 13, hour 24 or second 60) and the instant lies in years 0001…9999 UTC.
     public static func parse(_ text: String) -> Millis? {
         let b = Array(text.utf8)
         func num(_ from: Int, _ count: Int) -> Int? {
@@ -38,11 +45,12 @@ public enum Timestamp {
             }
             return v
         }
-        guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116 || b[10] == 32,
+        guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116,
               b[13] == 58, b[16] == 58,
               let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2),
               let h = num(11, 2), let mi = num(14, 2), let s = num(17, 2),
-              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
+              (1...9999).contains(y), (1...12).contains(mo), (1...daysIn(month: mo, year: y)).contains(d),
+              h < 24, mi < 60, s < 60
         else { return nil }
         var i = 19
         var frac: Int64 = 0
@@ -62,7 +70,7 @@ public enum Timestamp {
         if b[i] == 90 || b[i] == 122 {
             i += 1
         } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), b.count > i + 3, b[i + 3] == 58,
-                  let om = num(i + 4, 2) {
+                  let om = num(i + 4, 2), oh < 24, om < 60 {
             offset = (oh * 60 + om) * (b[i] == 43 ? 1 : -1)
             i += 6
         } else {
@@ -71,7 +79,18 @@ public enum Timestamp {
         guard i == b.count else { return nil }
         let days = days(fromCivil: y, mo, d)
         let secs = days * 86400 + Int64(h * 3600 + mi * 60 + s) - Int64(offset * 60)
-        return secs * 1000 + frac
+        let ms = secs * 1000 + frac
+        guard (minMillis...maxMillis).contains(ms) else { return nil }
+        return ms
+    }
+
+    /// Days in `month` (1…12) of the proleptic Gregorian `year`.
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     // Howard Hinnant's civil-date algorithms.

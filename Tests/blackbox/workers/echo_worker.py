@@ -4,7 +4,8 @@
 The job payload says what to do: {"result": X} answers X; {"sleep": S} works S seconds
 (sending heartbeats unless "silent" is true); {"fail": MSG, "retryable": B} answers an error;
 {"exit": N} exits the process mid-run; {"progress": N} reports N progress steps first;
-{"child": TYPE} enqueues a job of TYPE (the parent defaults to the job in hand).
+{"child": TYPE} enqueues a job of TYPE (the parent defaults to the job in hand); {"answer": X}
+answers the run with X as the JSON-RPC result, verbatim.
 """
 import json
 import os
@@ -81,6 +82,9 @@ def run(req_id, params):
     if "fail" in p:
         send({"jsonrpc": "2.0", "id": req_id, "error": {"code": -32000, "message": p["fail"],
                                                            "data": {"retryable": p.get("retryable", True)}}})
+        return
+    if "answer" in p:
+        send({"jsonrpc": "2.0", "id": req_id, "result": p["answer"]})
         return
     result = p.get("result", {"pid": os.getpid(), "item": params.get("item")})
     send({"jsonrpc": "2.0", "id": req_id, "result": {"result": result}})
