@@ -229,9 +229,18 @@ def test_info(doc):
     assert doc["info"]["version"] == "1"
 
 
+# Methods and parameters the contract has and this repository does not build yet (the operations
+# issue: per-item results, removal, pause, dependencies). The tests below check that each is still
+# absent, so whoever builds one must take it off these lists and the full comparison applies.
+NOT_YET_BUILT_METHODS = {"items", "remove", "clean", "pause", "resume"}
+NOT_YET_BUILT_PARAMS = {("enqueue", "after")}
+
+
 def test_every_spec_method_present_and_no_other(methods):
     expected = spec_methods()
     assert expected >= FALLBACK_METHODS or SPEC is None
+    assert not NOT_YET_BUILT_METHODS & set(methods), "built now: take it off NOT_YET_BUILT_METHODS"
+    expected -= NOT_YET_BUILT_METHODS
     assert set(methods) == expected, (set(methods) ^ expected)
 
 
@@ -245,9 +254,12 @@ def test_params_match_spec(methods):
     if spec is None:
         pytest.skip("SPEC not found")
     for name, params in spec.items():
-        if params is None:
+        if params is None or name in NOT_YET_BUILT_METHODS:
             continue
         got = {p["name"]: p for p in methods[name]["params"]}
+        pending = {p for (m, p) in NOT_YET_BUILT_PARAMS if m == name}
+        assert not pending & set(got), "built now: take it off NOT_YET_BUILT_PARAMS"
+        params = {k: v for k, v in params.items() if k not in pending}
         assert set(got) == set(params), (name, set(got) ^ set(params))
         for pname, (required, default) in params.items():
             p = got[pname]
