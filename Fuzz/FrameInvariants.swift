@@ -2,10 +2,12 @@
 enum FrameInvariants {
     /// Small, so that oversize lines and bodies are common in fuzzed input.
     static let maxMessageBytes = 64
+    /// Small, so that over-long LSP header sections are common too.
+    static let maxHeaderSectionBytes = 48
 
     /// The most an idle decoder may hold: an NDJSON line at the limit plus its `\r`, or a header
     /// section at its limit plus a partial `\r\n\r\n`.
-    static let maxBuffered = max(maxMessageBytes + 1, FrameDecoder.maxHeaderBytes + 3)
+    static let maxBuffered = max(maxMessageBytes + 1, maxHeaderSectionBytes + 3)
 
     /// - the same frames and framing come out whether the stream arrives whole, one byte at a
     ///   time, or cut at points chosen by the input's own bytes;
@@ -59,7 +61,7 @@ enum FrameInvariants {
     /// Feeds `stream` in chunks of the given sizes (cycled), popping frames after each read and
     /// checking the bound on buffered bytes, then finishes.
     static func decode(_ stream: [UInt8], chunkSizes: [Int], input: [UInt8]) -> Decoded {
-        var decoder = FrameDecoder(maxMessageBytes: maxMessageBytes)
+        var decoder = FrameDecoder(maxMessageBytes: maxMessageBytes, maxHeaderSectionBytes: maxHeaderSectionBytes)
         var frames: [Frame] = []
         var offset = 0
         var turn = 0
