@@ -199,6 +199,20 @@ struct FrameDecoderTests {
         #expect(decoder.next() == .message(bytes("{}")))
     }
 
+    @Test("a header section over the limit is bad, and one at the limit good, however the reads split it",
+          arguments: [1, 3, 100, 100_000])
+    func headerLimitIndependentOfReads(chunkSize: Int) {
+        let limit = FrameDecoder.maxHeaderBytes
+        func section(_ length: Int) -> String {
+            let prefix = "Content-Length: 2\r\nX: "
+            return prefix + String(repeating: "y", count: length - prefix.utf8.count)
+        }
+        let atLimit = decode(bytes(section(limit) + "\r\n\r\n{}"), chunkSize: chunkSize)
+        #expect(atLimit.frames == messages("{}"))
+        let overLimit = decode(bytes(section(limit + 1) + "\r\n\r\n{}Content-Length: 2\r\n\r\n[]"), chunkSize: chunkSize)
+        #expect(overLimit.frames == [.badHeader("header section longer than \(limit) bytes"), .message(bytes("[]"))])
+    }
+
     @Test("many small messages in one large read, and one large message in many small reads")
     func volume() {
         let line = #"{"jsonrpc":"2.0","id":1,"method":"enqueue","params":{"type":"t"}}"#

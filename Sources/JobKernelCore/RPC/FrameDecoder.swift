@@ -17,8 +17,11 @@ public struct FrameDecoder: Sendable {
     /// The connection's framing, once its first bytes have decided it.
     public private(set) var framing: Framing?
 
-    /// The longest LSP header section accepted before it is reported as bad.
+    /// The default for `maxHeaderSectionBytes`.
     public static let maxHeaderBytes = 8192
+    /// The longest LSP header section accepted (without its final `\r\n\r\n`); a longer one is
+    /// reported as bad however the reads split it.
+    public let maxHeaderSectionBytes: Int
 
     private enum State: Sendable {
         case detecting
@@ -49,9 +52,11 @@ public struct FrameDecoder: Sendable {
     private var finished = false
 
     /// A decoder that reports messages over `maxMessageBytes` as `.tooLarge`.
-    public init(maxMessageBytes: Int) {
+    public init(maxMessageBytes: Int, maxHeaderSectionBytes: Int = FrameDecoder.maxHeaderBytes) {
         precondition(maxMessageBytes > 0, "maxMessageBytes must be positive")
+        precondition(maxHeaderSectionBytes > 0, "maxHeaderSectionBytes must be positive")
         self.maxMessageBytes = maxMessageBytes
+        self.maxHeaderSectionBytes = maxHeaderSectionBytes
     }
 
     /// Takes the next bytes read from the connection. Ignored after `finish()`.
@@ -191,14 +196,17 @@ public struct FrameDecoder: Sendable {
 
             case .headers:
                 while start < buffer.count, isWhitespace(buffer[start]) { start += 1 }
-                guard let end = findHeaderEnd() else {
+                // Too long whether its end is here or still to come (it may begin in the last 3
+                // bytes), so that the answer does not depend on how the reads split the section.
+                let end = findHeaderEnd()
+                if (end ?? buffer.count - 3) - start > maxHeaderSectionBytes {
+                    emit(.badHeader("header section longer than \(maxHeaderSectionBytes) bytes"))
+                    start += 1
+                    enter(.resync)
+                    continue
+                }
+                guard let end else {
                     scanned = buffer.count
-                    if buffer.count - start > Self.maxHeaderBytes {
-                        emit(.badHeader("header section longer than \(Self.maxHeaderBytes) bytes"))
-                        start += 1
-                        enter(.resync)
-                        continue
-                    }
                     return
                 }
                 let header = parseHeaderSection(start..<end)
