@@ -97,6 +97,23 @@ def test_nonzero_exit_retries_then_fails_with_attempts_counted(kernel_factory):
     assert "status 3" in done["error"]["message"]
 
 
+def test_started_at_is_the_latest_runs_start(kernel_factory):
+    # protocol.md: started_at is when the latest run began, so a retried job's started_at moves.
+    k = kernel_factory(pools_config())
+    c = k.client()
+    s = k.client()
+    s.call("subscribe", {"kinds": ["job.status"]})
+    marker = os.path.join(k.home, "ran-once")
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", f"test -e {marker} || {{ touch {marker}; exit 1; }}"]})
+    runs = []
+    s.events_until(lambda e: (e["data"]["to"] == "running" and runs.append(e["data"]["job"]["started_at"]) is None
+                              and len(runs) == 2), timeout=15)
+    done = wait_status(c, job["id"], {"success"}, timeout=15)
+    assert done["attempt"] == 2
+    assert runs[0] < runs[1], runs
+    assert done["started_at"] == runs[1]
+
+
 def test_non_retryable_error_fails_at_once(kernel_factory):
     k = kernel_factory(pools_config())
     c = k.client()
@@ -344,6 +361,18 @@ def test_sync_api_500_then_200_retries_the_batch(kernel_factory, service):
     done = wait_status(c, job["id"], {"success", "failed"}, timeout=20)
     assert done["status"] == "success" and done["attempt"] == 2
     assert len(Service.calls) == 2
+
+
+def test_sync_api_5xx_retries_the_same_batch_with_the_same_items_together(kernel_factory, service):
+    # SPEC 5.3: a 5xx retries that same batch (the same items together), not item by item.
+    k = kernel_factory(sync_config(service).replace("batch_size = 2", "batch_size = 3"))
+    c = k.client()
+    job = enqueue(c, "detect", items=["500-then-200", 1, 2, 3, 4])
+    done = wait_status(c, job["id"], {"success", "failed", "partial_success"}, timeout=20)
+    assert done["status"] == "success", done
+    batches = [[i["index"] for i in b["items"]] for _, b in Service.calls]
+    assert batches[0] == [0, 1, 2]
+    assert sorted(batches[1:]) == [[0, 1, 2], [3, 4]], batches
 
 
 def test_sync_api_400_fails_without_retry(kernel_factory, service):
