@@ -298,6 +298,9 @@ public final class JobStore {
 
     /// Appends a log line; drops the job's oldest lines while its log exceeds `maxBytes`.
     /// Returns the line's seq within the job's log.
+    ///
+    /// O(1) amortized per line (SPEC §10): `jobs.log_bytes` is the running total of the retained
+    /// lines, and only the lines being dropped are read, each once, from the oldest end.
     public func appendLog(jobID: Int64, ts: Millis, level: String, message: String, maxBytes: Int) throws -> Int64 {
         try beginIfNeeded()
         guard let (seq0, bytes0) = try db.statement("SELECT log_seq, log_bytes FROM jobs WHERE id=?")
@@ -308,12 +311,19 @@ public final class JobStore {
                    [.int(jobID), .int(seq), .int(ts), .text(level), .text(message)])
         if bytes > Int64(maxBytes) {
             var dropThrough: Int64 = 0
-            try db.statement("SELECT seq, length(CAST(message AS BLOB)) FROM logs WHERE job_id=? ORDER BY seq")
-                .bind([.int(jobID)]).forEach { row in
-                    guard bytes > Int64(maxBytes), row.int(0) < seq else { return }
-                    bytes -= row.int(1)
-                    dropThrough = row.int(0)
-                }
+            var dropped = true
+            while dropped && bytes > Int64(maxBytes) {
+                dropped = false
+                try db.statement("""
+                    SELECT seq, length(CAST(message AS BLOB)) FROM logs WHERE job_id=? AND seq>? AND seq<?
+                    ORDER BY seq LIMIT 4
+                    """).bind([.int(jobID), .int(dropThrough), .int(seq)]).forEach { row in
+                        guard bytes > Int64(maxBytes) else { return }
+                        bytes -= row.int(1)
+                        dropThrough = row.int(0)
+                        dropped = true
+                    }
+            }
             if dropThrough > 0 { try db.run("DELETE FROM logs WHERE job_id=? AND seq<=?", [.int(jobID), .int(dropThrough)]) }
         }
         try db.run("UPDATE jobs SET log_seq=?, log_bytes=? WHERE id=?", [.int(seq), .int(bytes), .int(jobID)])
