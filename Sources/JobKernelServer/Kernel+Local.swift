@@ -460,6 +460,12 @@ extension Kernel {
         guard localRuns.removeValue(forKey: run.id) != nil else { return }
         runsByJob[run.jobID]?.remove(run.id)
         if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
+        // A sync_api batch retries as the same batch (SPEC §5.3): its units wait out one backoff,
+        // come back to the queue in the same turn, and are taken together again.
+        var backoffUntil: Millis?
+        if run.type.mode == .syncAPI, run.indices.count > 1, let job = active[run.jobID] {
+            backoffUntil = now + reducerContext().backoff(afterAttempt: max(job.attempt, 1))
+        }
         for i in run.indices {
             let event: JobEvent
             switch run.stopping {
@@ -471,7 +477,7 @@ extension Kernel {
             case .stale?: event = .unitLost(index: i, reason: "no heartbeat for \(config.pipeline.staleAfterMs / 1000)s")
             case nil: event = outcome(i)
             }
-            try? apply(run.jobID, unit: i, event)
+            try? apply(run.jobID, unit: i, event, backoffUntil: backoffUntil)
         }
         typesToPump.insert(run.type.name)
         if shuttingDown { finishShutdownIfIdle() }
