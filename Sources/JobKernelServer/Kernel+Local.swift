@@ -25,6 +25,17 @@ final class LocalRun {
     var stopping: StopReason?
     var lastHeard: Millis
     var timeoutMs: Int64?
+    /// An exec handler's output lines read but not yet handled (`true`: from stderr), oldest
+    /// first from `backlogHead`. A turn handles only a slice of them, so that a handler printing
+    /// at full speed cannot starve other connections (SPEC §10).
+    var backlog: [(stderr: Bool, line: String)] = []
+    var backlogHead = 0
+    /// Handles a slice of the backlog each loop turn, before the turn's commit.
+    var backlogHook: LoopHook?
+    /// Keeps the loop from blocking in poll while a backlog waits; ends the exit's grace.
+    var backlogTimer: LoopTimer?
+    /// The handler's exit, held until the output read before it has been handled.
+    var exited: (status: Int64, signal: Int32, at: Millis)?
 
     init(id: UInt64, jobID: Int64, type: TypeConfig, lane: Lane, indices: [Int], now: Millis, maxLine: Int) {
         self.id = id
@@ -255,13 +266,24 @@ extension Kernel {
                                   stdin: .pipe, stdout: .pipe, stderr: .pipe, supervisor: supervisorPath)
         run.process = process
         process.onExit = { [unowned self, unowned run] status, signal in
-            self.handlerExited(run, status: status, signal: signal)
+            run.exited = (status, signal, self.now)
+            self.handleOutput(of: run)
         }
         process.stdoutStream?.onRead = { [unowned self, unowned run] bytes in
-            for line in run.stdoutLines.feed(bytes) { self.handlerStdout(run, line) }
+            for line in run.stdoutLines.feed(bytes) { run.backlog.append((false, line)) }
+            self.handleOutput(of: run)
         }
         process.stderrStream?.onRead = { [unowned self, unowned run] bytes in
-            for line in run.stderrLines.feed(bytes) { self.handlerLog(run, level: "error", line) }
+            for line in run.stderrLines.feed(bytes) { run.backlog.append((true, line)) }
+            self.handleOutput(of: run)
+        }
+        process.stdoutStream?.onEOF = { [unowned self, unowned run] in
+            if let line = run.stdoutLines.finish() { run.backlog.append((false, line)) }
+            self.handleOutput(of: run)
+        }
+        process.stderrStream?.onEOF = { [unowned self, unowned run] in
+            if let line = run.stderrLines.finish() { run.backlog.append((true, line)) }
+            self.handleOutput(of: run)
         }
         process.stdoutStream?.startReading()
         process.stderrStream?.startReading()
@@ -280,6 +302,72 @@ extension Kernel {
             p += 1
         }
         return env
+    }
+
+    /// How long one loop turn may spend on one handler's output lines.
+    static let outputSliceNs: UInt64 = 200_000
+    /// How long after its exit a handler's pipes may stay open (a background child holding them)
+    /// before the unit ends without waiting for their EOF.
+    static let outputGraceMs: Int64 = 1000
+
+    /// Handles the run's backlog for at most `outputSliceNs`; with lines left, stops reading its
+    /// pipes and continues in the next turn, after the loop has polled the other connections.
+    /// Once the handler exited and its output is handled (EOF on both pipes, or the grace is
+    /// over), the unit ends.
+    private func handleOutput(of run: LocalRun) {
+        run.backlogHook?.stop()
+        let start = Kernel.monotonicNs()
+        var handled = 0
+        while run.backlogHead < run.backlog.count {
+            let (isError, line) = run.backlog[run.backlogHead]
+            run.backlogHead += 1
+            if isError { handlerLog(run, level: "error", line) } else { handlerStdout(run, line) }
+            handled += 1
+            if handled % 4 == 0 && Kernel.monotonicNs() - start > Kernel.outputSliceNs { break }
+        }
+        if run.backlogHead == run.backlog.count {
+            run.backlog.removeAll(keepingCapacity: run.backlog.count < 4096)
+            run.backlogHead = 0
+        }
+        let streams = [run.process?.stdoutStream, run.process?.stderrStream].compactMap { $0 }
+        if run.backlogHead < run.backlog.count {
+            for s in streams { s.stopReading() }
+            // The next slice runs in the next turn's prepare phase. (Not from a 0 ms timer's own
+            // callback: libuv 1.44 runs a timer re-armed there again at once, in the same turn.)
+            if let hook = run.backlogHook {
+                hook.start()
+            } else {
+                run.backlogHook = LoopHook(loop: loop, phase: .prepare) { [unowned self, unowned run] in
+                    self.handleOutput(of: run)
+                }
+            }
+            armBacklogTimer(run, afterMs: 0) {}
+            return
+        }
+        for s in streams { s.startReading() }
+        guard let exit = run.exited else { return }
+        if streams.contains(where: { !$0.sawEOF && !$0.isClosed }) {
+            let left = exit.at + Kernel.outputGraceMs - now
+            if left > 0 {
+                armBacklogTimer(run, afterMs: left) { [unowned self, unowned run] in self.handleOutput(of: run) }
+                return
+            }
+        }
+        run.exited = nil
+        for s in streams { s.close() }
+        handlerExited(run, status: exit.status, signal: exit.signal)
+    }
+
+    private func armBacklogTimer(_ run: LocalRun, afterMs: Int64, _ callback: @escaping () -> Void) {
+        let timer = run.backlogTimer ?? LoopTimer(loop: loop)
+        run.backlogTimer = timer
+        timer.start(afterMs: UInt64(max(afterMs, 0)), callback)
+    }
+
+    static func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     private func handlerStdout(_ run: LocalRun, _ line: String) {
@@ -457,6 +545,10 @@ extension Kernel {
     /// which case the reason decides (cancel → stopped, shutdown → interrupted, timeout → failed
     /// retryably, stale → lost).
     private func finish(_ run: LocalRun, outcome: (Int) -> JobEvent) {
+        run.backlogTimer?.close()
+        run.backlogTimer = nil
+        run.backlogHook?.close()
+        run.backlogHook = nil
         guard localRuns.removeValue(forKey: run.id) != nil else { return }
         runsByJob[run.jobID]?.remove(run.id)
         if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
