@@ -114,6 +114,39 @@ def test_started_at_is_the_latest_runs_start(kernel_factory):
     assert done["started_at"] == runs[1]
 
 
+def test_a_chatty_handler_keeps_its_log_capped_and_costs_other_clients_little(kernel_factory):
+    # SPEC 10: a handler logging at full speed costs other clients about 1 ms of latency, and its
+    # log stays under max_log_bytes, oldest lines dropped first. Its last line (a result) counts.
+    cap, n = 65536, 40000
+    k = kernel_factory(pools_config() + f"\n[limits]\nmax_log_bytes = {cap}\n")
+    c, other = k.client(), k.client()
+    prog = ("BEGIN { for (i = 1; i <= %d; i++) printf \"line %%07d of the flood, padded to about sixty bytes\\n\", i;"
+            " print \"{\\\"result\\\": 7}\" }" % n)
+    job = enqueue(c, "command", payload={"argv": ["awk", prog]})
+    lat, deadline = [], time.monotonic() + 60
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        other.call("stats")
+        lat.append(time.perf_counter() - t0)
+        if len(lat) % 20 == 0 and other.call("get", {"id": job["id"]})["status"] not in ("pending", "running"):
+            break
+    done = c.call("get", {"id": job["id"]})
+    assert done["status"] == "success" and done["result"] == 7, done
+    lines, since = [], 0
+    while True:
+        page = c.call("logs", {"id": job["id"], "since": since, "limit": 1000})
+        lines += page["lines"]
+        if page["next"] is None:
+            break
+        since = page["next"]
+    seqs = [l["seq"] for l in lines]
+    assert seqs == list(range(seqs[0], n + 1))
+    assert sum(len(l["message"].encode()) for l in lines) <= cap
+    assert lines[-1]["message"].startswith("line %07d " % n)
+    lat.sort()
+    assert len(lat) >= 20 and lat[len(lat) // 2] < 0.005, (len(lat), lat[len(lat) // 2], lat[-1])
+
+
 def test_non_retryable_error_fails_at_once(kernel_factory):
     k = kernel_factory(pools_config())
     c = k.client()
