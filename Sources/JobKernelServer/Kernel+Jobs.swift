@@ -42,7 +42,12 @@ extension Kernel {
                 statusCounts![statusBefore.rawValue, default: 0] -= 1
                 statusCounts![job.status.rawValue, default: 0] += 1
             }
-            if job.status.isTerminal { active[id] = nil } else { active[id] = job }
+            if job.status.isTerminal {
+                active[id] = nil
+                queues.forgetBatches(jobID: id)
+            } else {
+                active[id] = job
+            }
             for effect in effects {
                 try perform(effect, job: job, unit: unit, work: &work)
             }

@@ -153,18 +153,28 @@ extension Kernel {
             var units: [WorkUnit] = []
             var jobID: Int64?
             let batchSize = type.mode == .syncAPI ? max(1, type.batchSize) : 1
-            // A sync_api job posts batch after batch (SPEC §5.3): one in flight at a time.
+            // A sync_api job posts batch after batch (SPEC §5.3): one in flight at a time. A batch
+            // that failed as a whole is taken again as it was; other batches leave its units out.
             var deferred: [QueuedUnit] = []
+            var retried: Set<Int>?
             while units.count < batchSize, let head = queues.peek(types: [typeName])?.unit {
                 if let jobID, head.jobID != jobID { break }
+                if let retried, head.index > retried.max()! { break }
                 _ = queues.popMax(type: typeName)
                 if type.mode == .syncAPI, jobID == nil, runsByJob[head.jobID] != nil {
                     deferred.append(head)
                     continue
                 }
+                if type.mode == .syncAPI, jobID != nil,
+                   retried.map({ !$0.contains(head.index) }) ?? queues.isKeptTogether(head) {
+                    deferred.append(head)
+                    continue
+                }
                 guard let (_, unit) = (try? validReady(head)) ?? nil else { continue }
+                if type.mode == .syncAPI, jobID == nil { retried = queues.takeBatch(of: head) }
                 jobID = head.jobID
                 units.append(unit)
+                if let retried, units.count == retried.count { break }
             }
             for unit in deferred { queues.push(type: typeName, unit) }
             if let jobID, !units.isEmpty {
@@ -570,6 +580,12 @@ extension Kernel {
             case nil: event = outcome(i)
             }
             try? apply(run.jobID, unit: i, event, backoffUntil: backoffUntil)
+        }
+        if let backoffUntil, active[run.jobID] != nil {
+            let waiting = run.indices.filter { i in
+                (try? store.unit(jobID: run.jobID, index: i)).flatMap { $0 }.map { $0.status == .pending && $0.runAt == backoffUntil } ?? false
+            }
+            queues.keepTogether(jobID: run.jobID, indices: Set(waiting))
         }
         typesToPump.insert(run.type.name)
         if shuttingDown { finishShutdownIfIdle() }

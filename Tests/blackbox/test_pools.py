@@ -314,6 +314,7 @@ class Service(http.server.BaseHTTPRequestHandler):
     """Answers per item; the behaviour comes from the first item's value."""
     calls = []
     fail_first = {}
+    flaky_seen = set()
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -327,12 +328,22 @@ class Service(http.server.BaseHTTPRequestHandler):
             return self.reply(400, {"error": "bad request"})
         if mode == "hang":
             time.sleep(5)
+        if mode == "slow":
+            time.sleep(0.6)
         if not items:
             return self.reply(200, {"result": {"seen": body["payload"]}})
-        results = [{"index": it["index"], "status": "failed" if it["value"] == "bad" else "success",
-                    "result": it["value"] * 2 if isinstance(it["value"], int) else it["value"],
-                    **({"error": {"message": "bad item", "retryable": False}} if it["value"] == "bad" else {})}
-                   for it in items if it["value"] != "missing"]
+        results = []
+        for it in items:
+            v, key = it["value"], (body["job_id"], it["index"])
+            if v == "missing":
+                continue
+            if v == "bad" or (v == "flaky" and key not in Service.flaky_seen):
+                Service.flaky_seen.add(key)
+                results.append({"index": it["index"], "status": "failed",
+                                "error": {"message": "bad item", "retryable": v == "flaky"}})
+            else:
+                results.append({"index": it["index"], "status": "success",
+                                "result": v * 2 if isinstance(v, int) else v})
         self.reply(200, {"results": results})
 
     def reply(self, status, obj):
@@ -351,6 +362,7 @@ class Service(http.server.BaseHTTPRequestHandler):
 def service():
     Service.calls = []
     Service.fail_first = {}
+    Service.flaky_seen = set()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Service)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -406,6 +418,19 @@ def test_sync_api_5xx_retries_the_same_batch_with_the_same_items_together(kernel
     batches = [[i["index"] for i in b["items"]] for _, b in Service.calls]
     assert batches[0] == [0, 1, 2]
     assert sorted(batches[1:]) == [[0, 1, 2], [3, 4]], batches
+
+
+def test_sync_api_5xx_batch_is_not_mixed_with_other_ready_items_of_its_job(kernel_factory, service):
+    # [0,1]: item 0 fails alone (retryably); [2,3]: 500; [4,5] is slow, so 0, 2 and 3 are all ready
+    # when it ends. 2 and 3 must still go together, not as [0,2] then [3].
+    k = kernel_factory(sync_config(service))
+    c = k.client()
+    job = enqueue(c, "detect", items=["flaky", 1, "500-then-200", 2, "slow", 3])
+    done = wait_status(c, job["id"], {"success", "failed", "partial_success"}, timeout=20)
+    assert done["status"] == "success", done
+    batches = [[i["index"] for i in b["items"]] for _, b in Service.calls]
+    assert batches[:3] == [[0, 1], [2, 3], [4, 5]], batches
+    assert sorted(batches[3:]) == [[0], [2, 3]], batches
 
 
 def test_sync_api_400_fails_without_retry(kernel_factory, service):
