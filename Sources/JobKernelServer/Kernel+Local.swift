@@ -326,6 +326,15 @@ extension Kernel {
     /// over), the unit ends.
     private func handleOutput(of run: LocalRun) {
         run.backlogHook?.stop()
+        guard localRuns[run.id] === run else {
+            // Ended already (killed at shutdown): nothing more of it is recorded.
+            run.backlog.removeAll()
+            run.backlogHead = 0
+            if run.exited != nil {
+                for s in [run.process?.stdoutStream, run.process?.stderrStream] { s?.close() }
+            }
+            return
+        }
         let start = Kernel.monotonicNs()
         var handled = 0
         while run.backlogHead < run.backlog.count {
