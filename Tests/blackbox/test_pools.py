@@ -147,6 +147,17 @@ def test_a_chatty_handler_keeps_its_log_capped_and_costs_other_clients_little(ke
     assert len(lat) >= 20 and lat[len(lat) // 2] < 0.005, (len(lat), lat[len(lat) // 2], lat[-1])
 
 
+def test_a_handler_whose_background_child_keeps_stdout_open_still_ends(kernel_factory):
+    # The unit waits for its output to be read (EOF), but not for a child that inherited the pipe.
+    k = kernel_factory(pools_config())
+    c = k.client()
+    job = enqueue(c, "command", payload={"argv": ["sh", "-c", 'sleep 4 & echo \'{"result": 1}\'']})
+    t0 = time.monotonic()
+    done = wait_status(c, job["id"], {"success", "failed"}, timeout=10)
+    assert done["status"] == "success" and done["result"] == 1, done
+    assert time.monotonic() - t0 < 3.5
+
+
 def test_non_retryable_error_fails_at_once(kernel_factory):
     k = kernel_factory(pools_config())
     c = k.client()
