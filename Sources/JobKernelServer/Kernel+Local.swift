@@ -26,16 +26,14 @@ final class LocalRun {
     var lastHeard: Millis
     var timeoutMs: Int64?
     /// An exec handler's output lines read but not yet handled (`true`: from stderr), oldest
-    /// first from `backlogHead`. A turn handles only a slice of them, so that a handler printing
-    /// at full speed cannot starve other connections (SPEC §10).
+    /// first from `backlogHead`, handled a slice per loop turn (`OutputPacer`).
     var backlog: [(stderr: Bool, line: String)] = []
     var backlogHead = 0
-    /// Handles a slice of the backlog each loop turn, before the turn's commit.
-    var backlogHook: LoopHook?
-    /// Keeps the loop from blocking in poll while a backlog waits; ends the exit's grace.
-    var backlogTimer: LoopTimer?
+    var pacer: OutputPacer?
     /// The handler's exit, held until the output read before it has been handled.
     var exited: (status: Int64, signal: Int32, at: Millis)?
+    /// Ends the wait for EOF on the pipes after the handler exited.
+    var graceTimer: LoopTimer?
 
     init(id: UInt64, jobID: Int64, type: TypeConfig, lane: Lane, indices: [Int], now: Millis, maxLine: Int) {
         self.id = id
@@ -62,6 +60,11 @@ final class WorkerProcess {
     var restarts = 0
     var restartPending = false
     var stderrLines = LineSplitter(maxLineBytes: 65536)
+    /// stderr lines read but not yet handled, oldest first from `stderrHead`. They and the
+    /// messages on the worker's stdout are handled a slice per loop turn (`OutputPacer`).
+    var stderrBacklog: [String] = []
+    var stderrHead = 0
+    var pacer: OutputPacer?
 
     init(id: UInt64, poolKey: String, argv: [String]) {
         self.id = id
@@ -314,18 +317,15 @@ extension Kernel {
         return env
     }
 
-    /// How long one loop turn may spend on one handler's output lines.
-    static let outputSliceNs: UInt64 = 200_000
     /// How long after its exit a handler's pipes may stay open (a background child holding them)
     /// before the unit ends without waiting for their EOF.
     static let outputGraceMs: Int64 = 1000
 
-    /// Handles the run's backlog for at most `outputSliceNs`; with lines left, stops reading its
-    /// pipes and continues in the next turn, after the loop has polled the other connections.
-    /// Once the handler exited and its output is handled (EOF on both pipes, or the grace is
-    /// over), the unit ends.
+    /// Handles a slice of the run's backlog; with lines left, stops reading its pipes and
+    /// continues in the next turn, after the loop has polled the other connections. Once the
+    /// handler exited and its output is handled (EOF on both pipes, or the grace is over), the
+    /// unit ends.
     private func handleOutput(of run: LocalRun) {
-        run.backlogHook?.stop()
         guard localRuns[run.id] === run else {
             // Ended already (killed at shutdown): nothing more of it is recorded.
             run.backlog.removeAll()
@@ -335,14 +335,14 @@ extension Kernel {
             }
             return
         }
-        let start = Kernel.monotonicNs()
-        var handled = 0
-        while run.backlogHead < run.backlog.count {
+        let pacer = run.pacer ?? OutputPacer(loop: loop)
+        run.pacer = pacer
+        _ = pacer.slice {
+            guard run.backlogHead < run.backlog.count else { return false }
             let (isError, line) = run.backlog[run.backlogHead]
             run.backlogHead += 1
             if isError { handlerLog(run, level: "error", line) } else { handlerStdout(run, line) }
-            handled += 1
-            if handled % 4 == 0 && Kernel.monotonicNs() - start > Kernel.outputSliceNs { break }
+            return true
         }
         if run.backlogHead == run.backlog.count {
             run.backlog.removeAll(keepingCapacity: run.backlog.count < 4096)
@@ -351,16 +351,7 @@ extension Kernel {
         let streams = [run.process?.stdoutStream, run.process?.stderrStream].compactMap { $0 }
         if run.backlogHead < run.backlog.count {
             for s in streams { s.stopReading() }
-            // The next slice runs in the next turn's prepare phase. (Not from a 0 ms timer's own
-            // callback: libuv 1.44 runs a timer re-armed there again at once, in the same turn.)
-            if let hook = run.backlogHook {
-                hook.start()
-            } else {
-                run.backlogHook = LoopHook(loop: loop, phase: .prepare) { [unowned self, unowned run] in
-                    self.handleOutput(of: run)
-                }
-            }
-            armBacklogTimer(run, afterMs: 0) {}
+            pacer.nextTurn { [unowned self, unowned run] in self.handleOutput(of: run) }
             return
         }
         for s in streams { s.startReading() }
@@ -368,25 +359,15 @@ extension Kernel {
         if streams.contains(where: { !$0.sawEOF && !$0.isClosed }) {
             let left = exit.at + Kernel.outputGraceMs - now
             if left > 0 {
-                armBacklogTimer(run, afterMs: left) { [unowned self, unowned run] in self.handleOutput(of: run) }
+                let timer = run.graceTimer ?? LoopTimer(loop: loop)
+                run.graceTimer = timer
+                timer.start(afterMs: UInt64(left)) { [unowned self, unowned run] in self.handleOutput(of: run) }
                 return
             }
         }
         run.exited = nil
         for s in streams { s.close() }
         handlerExited(run, status: exit.status, signal: exit.signal)
-    }
-
-    private func armBacklogTimer(_ run: LocalRun, afterMs: Int64, _ callback: @escaping () -> Void) {
-        let timer = run.backlogTimer ?? LoopTimer(loop: loop)
-        run.backlogTimer = timer
-        timer.start(afterMs: UInt64(max(afterMs, 0)), callback)
-    }
-
-    static func monotonicNs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     private func handlerStdout(_ run: LocalRun, _ line: String) {
@@ -457,14 +438,13 @@ extension Kernel {
             let conn = serve(channel, kind: .worker)
             conn.worker = worker
             worker.connection = conn
+            channel.onRead = { [unowned self, unowned conn, unowned worker] bytes in
+                conn.feed(bytes)
+                self.handleWorkerOutput(worker)
+            }
             process.stderrStream?.onRead = { [unowned self, unowned worker] bytes in
-                for line in worker.stderrLines.feed(bytes) {
-                    if let run = worker.run {
-                        self.handlerLog(run, level: "error", line)
-                    } else {
-                        KernelMain.log("worker \(worker.argv.joined(separator: " ")): \(line)")
-                    }
-                }
+                worker.stderrBacklog.append(contentsOf: worker.stderrLines.feed(bytes))
+                self.handleWorkerOutput(worker)
             }
             process.stderrStream?.startReading()
             process.onExit = { [unowned self, unowned worker] status, signal in
@@ -473,6 +453,42 @@ extension Kernel {
         } catch {
             KernelMain.log("cannot start worker \(worker.argv.joined(separator: " ")): \(error)")
             scheduleRestart(worker)
+        }
+    }
+
+    /// Handles a slice of what a worker sent (messages on stdout, lines on stderr); with some
+    /// left, stops reading its pipes and continues in the next turn.
+    private func handleWorkerOutput(_ worker: WorkerProcess) {
+        let pacer = worker.pacer ?? OutputPacer(loop: loop)
+        worker.pacer = pacer
+        let conn = worker.connection
+        let done = pacer.slice {
+            if worker.stderrHead < worker.stderrBacklog.count {
+                let line = worker.stderrBacklog[worker.stderrHead]
+                worker.stderrHead += 1
+                if let run = worker.run {
+                    handlerLog(run, level: "error", line)
+                } else {
+                    KernelMain.log("worker \(worker.argv.joined(separator: " ")): \(line)")
+                }
+                return true
+            }
+            guard let conn, !conn.isClosed, let frame = conn.nextFrame() else { return false }
+            handle(frame, on: conn)
+            return true
+        }
+        if worker.stderrHead == worker.stderrBacklog.count {
+            worker.stderrBacklog.removeAll(keepingCapacity: worker.stderrBacklog.count < 4096)
+            worker.stderrHead = 0
+        }
+        let stderr = worker.process?.stderrStream
+        if done {
+            conn?.channel.startReading()
+            stderr?.startReading()
+        } else {
+            conn?.channel.stopReading()
+            stderr?.stopReading()
+            pacer.nextTurn { [unowned self, unowned worker] in self.handleWorkerOutput(worker) }
         }
     }
 
@@ -535,6 +551,8 @@ extension Kernel {
             finish(run) { i in .unitFailed(index: i, error: JobError(message: reason), retryable: true) }
         }
         if shuttingDown {
+            worker.pacer?.close()
+            worker.pacer = nil
             workers[worker.poolKey]?.removeAll { $0 === worker }
             finishShutdownIfIdle()
         } else {
@@ -564,10 +582,10 @@ extension Kernel {
     /// which case the reason decides (cancel → stopped, shutdown → interrupted, timeout → failed
     /// retryably, stale → lost).
     private func finish(_ run: LocalRun, outcome: (Int) -> JobEvent) {
-        run.backlogTimer?.close()
-        run.backlogTimer = nil
-        run.backlogHook?.close()
-        run.backlogHook = nil
+        run.pacer?.close()
+        run.pacer = nil
+        run.graceTimer?.close()
+        run.graceTimer = nil
         guard localRuns.removeValue(forKey: run.id) != nil else { return }
         runsByJob[run.jobID]?.remove(run.id)
         if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
