@@ -45,6 +45,7 @@ extension Kernel {
             if job.status.isTerminal {
                 active[id] = nil
                 queues.forgetBatches(jobID: id)
+                store.forgetLogTail(jobID: id)
             } else {
                 active[id] = job
             }

@@ -107,6 +107,20 @@ struct JobStoreTests {
         #expect(try store.logs(jobID: 1, since: 0, limit: 10_000).reduce(0) { $0 + $1.message.utf8.count } <= cap)
     }
 
+    @Test("a turn rolled back takes its log lines with it: seqs continue from the last committed one")
+    func logTailFollowsARollback() throws {
+        let store = try JobStore(path: ":memory:", durability: .normal)
+        var j = Self.newJob()
+        try store.insert(&j, items: nil, request: nil)
+        for _ in 1...3 { _ = try store.appendLog(jobID: j.id, ts: 0, level: "info", message: "kept", maxBytes: 12) }
+        try store.commit()
+        for _ in 1...2 { _ = try store.appendLog(jobID: j.id, ts: 0, level: "info", message: "lost!", maxBytes: 12) }
+        try store.db.execute("ROLLBACK")
+        #expect(try store.appendLog(jobID: j.id, ts: 0, level: "info", message: "next", maxBytes: 12) == 4)
+        #expect(try store.logs(jobID: j.id, since: 0, limit: 10).map(\.message) == ["kept", "kept", "next"])
+        #expect(try store.lastLogSeq(jobID: j.id) == 4)
+    }
+
     @Test("keeping a log under its cap costs O(1) per line, not a scan of the retained lines")
     func logCapCostDoesNotGrowWithTheRetainedLines() throws {
         let store = try JobStore(path: ":memory:", durability: .normal)
