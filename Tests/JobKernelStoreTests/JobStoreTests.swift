@@ -136,8 +136,9 @@ struct JobStoreTests {
         }
         let filling = try append(cap / 10)  // up to the cap: 10,000 lines retained
         let past = try append(cap / 10)     // as many again, each dropping one
-        // A rescan per line reads 10,000 rows for each of these: hundreds of times slower.
-        #expect(past < filling * 8 + 0.05, "filling \(filling)s, past the cap \(past)s")
+        // A rescan per line reads 10,000 rows for each of these: ~200 times slower (13.6 s against
+        // 0.07 s); the margin is for a loaded machine.
+        #expect(past < filling * 20 + 0.25, "filling \(filling)s, past the cap \(past)s")
         #expect(try store.logs(jobID: j.id, since: 0, limit: 1).first?.seq == Int64(cap / 10 + 1))
     }
 
