@@ -16,8 +16,9 @@ extension Kernel {
 
     /// Feeds `event` to the reducer for the job (and unit), persists the outcome and carries out
     /// the effects, including the events they cause on other units and jobs (a cancel that stops
-    /// leased units, a cascade to descendants), before returning.
-    func apply(_ jobID: Int64, unit index: Int?, _ event: JobEvent) throws {
+    /// leased units, a cascade to descendants), before returning. `backoffUntil` replaces the
+    /// event's own retry backoff (see `ReducerContext`).
+    func apply(_ jobID: Int64, unit index: Int?, _ event: JobEvent, backoffUntil: Millis? = nil) throws {
         var work: [(Int64, Int?, JobEvent)] = [(jobID, index, event)]
         var first = true
         while !work.isEmpty {
@@ -28,7 +29,7 @@ extension Kernel {
             let unitBefore = unit
             let effects: [JobEffect]
             do {
-                effects = try JobReducer.reduce(&job, &unit, ev, reducerContext())
+                effects = try JobReducer.reduce(&job, &unit, ev, reducerContext(backoffUntil: first ? backoffUntil : nil))
             } catch {
                 if first { throw error }
                 continue
@@ -41,7 +42,13 @@ extension Kernel {
                 statusCounts![statusBefore.rawValue, default: 0] -= 1
                 statusCounts![job.status.rawValue, default: 0] += 1
             }
-            if job.status.isTerminal { active[id] = nil } else { active[id] = job }
+            if job.status.isTerminal {
+                active[id] = nil
+                queues.forgetBatches(jobID: id)
+                store.forgetLogTail(jobID: id)
+            } else {
+                active[id] = job
+            }
             for effect in effects {
                 try perform(effect, job: job, unit: unit, work: &work)
             }
@@ -51,6 +58,11 @@ extension Kernel {
     private func perform(_ effect: JobEffect, job: Job, unit: WorkUnit?, work: inout [(Int64, Int?, JobEvent)]) throws {
         switch effect {
         case .publishStatus(let from, let to):
+            // The last progress report before a status change is published, before it (SPEC §7).
+            if case .pending(let item)? = progressWindows[job.id] {
+                progressWindows[job.id] = .open
+                try emitProgress(job, item: item)
+            }
             try emit("job.status", job: job, data: [
                 "from": .string(from.rawValue), "to": .string(to.rawValue), "job": try jobJSON(job),
             ])
@@ -211,11 +223,15 @@ extension Kernel {
 
     private func publishProgress(_ job: Job, item: Int?) throws {
         try store.update(job)
+        try emitProgress(job, item: item)
+        progressWindows[job.id] = .open
+        addDeadline(at: now + Kernel.progressWindowMs, .progressWindowEnd(job.id))
+    }
+
+    private func emitProgress(_ job: Job, item: Int?) throws {
         var data: JSONObject = ["progress": job.progress.json(items: job.itemized ? job.units : nil)]
         if let item { data["item"] = .int(item) }
         try emit("job.progress", job: job, data: .object(data))
-        progressWindows[job.id] = .open
-        addDeadline(at: now + Kernel.progressWindowMs, .progressWindowEnd(job.id))
     }
 
     /// A job's progress window closed: publish what was folded into it, if anything.

@@ -25,6 +25,15 @@ final class LocalRun {
     var stopping: StopReason?
     var lastHeard: Millis
     var timeoutMs: Int64?
+    /// An exec handler's output lines read but not yet handled (`true`: from stderr), oldest
+    /// first from `backlogHead`, handled a slice per loop turn (`OutputPacer`).
+    var backlog: [(stderr: Bool, line: String)] = []
+    var backlogHead = 0
+    var pacer: OutputPacer?
+    /// The handler's exit, held until the output read before it has been handled.
+    var exited: (status: Int64, signal: Int32, at: Millis)?
+    /// Ends the wait for EOF on the pipes after the handler exited.
+    var graceTimer: LoopTimer?
 
     init(id: UInt64, jobID: Int64, type: TypeConfig, lane: Lane, indices: [Int], now: Millis, maxLine: Int) {
         self.id = id
@@ -51,6 +60,11 @@ final class WorkerProcess {
     var restarts = 0
     var restartPending = false
     var stderrLines = LineSplitter(maxLineBytes: 65536)
+    /// stderr lines read but not yet handled, oldest first from `stderrHead`. They and the
+    /// messages on the worker's stdout are handled a slice per loop turn (`OutputPacer`).
+    var stderrBacklog: [String] = []
+    var stderrHead = 0
+    var pacer: OutputPacer?
 
     init(id: UInt64, poolKey: String, argv: [String]) {
         self.id = id
@@ -142,18 +156,28 @@ extension Kernel {
             var units: [WorkUnit] = []
             var jobID: Int64?
             let batchSize = type.mode == .syncAPI ? max(1, type.batchSize) : 1
-            // A sync_api job posts batch after batch (SPEC §5.3): one in flight at a time.
+            // A sync_api job posts batch after batch (SPEC §5.3): one in flight at a time. A batch
+            // that failed as a whole is taken again as it was; other batches leave its units out.
             var deferred: [QueuedUnit] = []
+            var retried: Set<Int>?
             while units.count < batchSize, let head = queues.peek(types: [typeName])?.unit {
                 if let jobID, head.jobID != jobID { break }
+                if let retried, head.index > retried.max()! { break }
                 _ = queues.popMax(type: typeName)
                 if type.mode == .syncAPI, jobID == nil, runsByJob[head.jobID] != nil {
                     deferred.append(head)
                     continue
                 }
+                if type.mode == .syncAPI, jobID != nil,
+                   retried.map({ !$0.contains(head.index) }) ?? queues.isKeptTogether(head) {
+                    deferred.append(head)
+                    continue
+                }
                 guard let (_, unit) = (try? validReady(head)) ?? nil else { continue }
+                if type.mode == .syncAPI, jobID == nil { retried = queues.takeBatch(of: head) }
                 jobID = head.jobID
                 units.append(unit)
+                if let retried, units.count == retried.count { break }
             }
             for unit in deferred { queues.push(type: typeName, unit) }
             if let jobID, !units.isEmpty {
@@ -267,13 +291,24 @@ extension Kernel {
                                   stdin: .pipe, stdout: .pipe, stderr: .pipe, supervisor: supervisorPath)
         run.process = process
         process.onExit = { [unowned self, unowned run] status, signal in
-            self.handlerExited(run, status: status, signal: signal)
+            run.exited = (status, signal, self.now)
+            self.handleOutput(of: run)
         }
         process.stdoutStream?.onRead = { [unowned self, unowned run] bytes in
-            for line in run.stdoutLines.feed(bytes) { self.handlerStdout(run, line) }
+            for line in run.stdoutLines.feed(bytes) { run.backlog.append((false, line)) }
+            self.handleOutput(of: run)
         }
         process.stderrStream?.onRead = { [unowned self, unowned run] bytes in
-            for line in run.stderrLines.feed(bytes) { self.handlerLog(run, level: "error", line) }
+            for line in run.stderrLines.feed(bytes) { run.backlog.append((true, line)) }
+            self.handleOutput(of: run)
+        }
+        process.stdoutStream?.onEOF = { [unowned self, unowned run] in
+            if let line = run.stdoutLines.finish() { run.backlog.append((false, line)) }
+            self.handleOutput(of: run)
+        }
+        process.stderrStream?.onEOF = { [unowned self, unowned run] in
+            if let line = run.stderrLines.finish() { run.backlog.append((true, line)) }
+            self.handleOutput(of: run)
         }
         process.stdoutStream?.startReading()
         process.stderrStream?.startReading()
@@ -292,6 +327,59 @@ extension Kernel {
             p += 1
         }
         return env
+    }
+
+    /// How long after its exit a handler's pipes may stay open (a background child holding them)
+    /// before the unit ends without waiting for their EOF.
+    static let outputGraceMs: Int64 = 1000
+
+    /// Handles a slice of the run's backlog; with lines left, stops reading its pipes and
+    /// continues in the next turn, after the loop has polled the other connections. Once the
+    /// handler exited and its output is handled (EOF on both pipes, or the grace is over), the
+    /// unit ends.
+    private func handleOutput(of run: LocalRun) {
+        guard localRuns[run.id] === run else {
+            // Ended already (killed at shutdown): nothing more of it is recorded.
+            run.backlog.removeAll()
+            run.backlogHead = 0
+            if run.exited != nil {
+                for s in [run.process?.stdoutStream, run.process?.stderrStream] { s?.close() }
+            }
+            return
+        }
+        let pacer = run.pacer ?? OutputPacer(loop: loop)
+        run.pacer = pacer
+        _ = pacer.slice {
+            guard run.backlogHead < run.backlog.count else { return false }
+            let (isError, line) = run.backlog[run.backlogHead]
+            run.backlogHead += 1
+            if isError { handlerLog(run, level: "error", line) } else { handlerStdout(run, line) }
+            return true
+        }
+        if run.backlogHead == run.backlog.count {
+            run.backlog.removeAll(keepingCapacity: run.backlog.count < 4096)
+            run.backlogHead = 0
+        }
+        let streams = [run.process?.stdoutStream, run.process?.stderrStream].compactMap { $0 }
+        if run.backlogHead < run.backlog.count {
+            for s in streams { s.stopReading() }
+            pacer.nextTurn { [unowned self, unowned run] in self.handleOutput(of: run) }
+            return
+        }
+        for s in streams { s.startReading() }
+        guard let exit = run.exited else { return }
+        if streams.contains(where: { !$0.sawEOF && !$0.isClosed }) {
+            let left = exit.at + Kernel.outputGraceMs - now
+            if left > 0 {
+                let timer = run.graceTimer ?? LoopTimer(loop: loop)
+                run.graceTimer = timer
+                timer.start(afterMs: UInt64(left)) { [unowned self, unowned run] in self.handleOutput(of: run) }
+                return
+            }
+        }
+        run.exited = nil
+        for s in streams { s.close() }
+        handlerExited(run, status: exit.status, signal: exit.signal)
     }
 
     private func handlerStdout(_ run: LocalRun, _ line: String) {
@@ -362,14 +450,13 @@ extension Kernel {
             let conn = serve(channel, kind: .worker)
             conn.worker = worker
             worker.connection = conn
+            channel.onRead = { [unowned self, unowned conn, unowned worker] bytes in
+                conn.feed(bytes)
+                self.handleWorkerOutput(worker)
+            }
             process.stderrStream?.onRead = { [unowned self, unowned worker] bytes in
-                for line in worker.stderrLines.feed(bytes) {
-                    if let run = worker.run {
-                        self.handlerLog(run, level: "error", line)
-                    } else {
-                        KernelMain.log("worker \(worker.argv.joined(separator: " ")): \(line)")
-                    }
-                }
+                worker.stderrBacklog.append(contentsOf: worker.stderrLines.feed(bytes))
+                self.handleWorkerOutput(worker)
             }
             process.stderrStream?.startReading()
             process.onExit = { [unowned self, unowned worker] status, signal in
@@ -378,6 +465,42 @@ extension Kernel {
         } catch {
             KernelMain.log("cannot start worker \(worker.argv.joined(separator: " ")): \(error)")
             scheduleRestart(worker)
+        }
+    }
+
+    /// Handles a slice of what a worker sent (messages on stdout, lines on stderr); with some
+    /// left, stops reading its pipes and continues in the next turn.
+    private func handleWorkerOutput(_ worker: WorkerProcess) {
+        let pacer = worker.pacer ?? OutputPacer(loop: loop)
+        worker.pacer = pacer
+        let conn = worker.connection
+        let done = pacer.slice {
+            if worker.stderrHead < worker.stderrBacklog.count {
+                let line = worker.stderrBacklog[worker.stderrHead]
+                worker.stderrHead += 1
+                if let run = worker.run {
+                    handlerLog(run, level: "error", line)
+                } else {
+                    KernelMain.log("worker \(worker.argv.joined(separator: " ")): \(line)")
+                }
+                return true
+            }
+            guard let conn, !conn.isClosed, let frame = conn.nextFrame() else { return false }
+            handle(frame, on: conn)
+            return true
+        }
+        if worker.stderrHead == worker.stderrBacklog.count {
+            worker.stderrBacklog.removeAll(keepingCapacity: worker.stderrBacklog.count < 4096)
+            worker.stderrHead = 0
+        }
+        let stderr = worker.process?.stderrStream
+        if done {
+            conn?.channel.startReading()
+            stderr?.startReading()
+        } else {
+            conn?.channel.stopReading()
+            stderr?.stopReading()
+            pacer.nextTurn { [unowned self, unowned worker] in self.handleWorkerOutput(worker) }
         }
     }
 
@@ -463,6 +586,8 @@ extension Kernel {
             finish(run) { i in .unitFailed(index: i, error: JobError(message: reason), retryable: true) }
         }
         if shuttingDown {
+            worker.pacer?.close()
+            worker.pacer = nil
             workers[worker.poolKey]?.removeAll { $0 === worker }
             finishShutdownIfIdle()
         } else {
@@ -492,9 +617,19 @@ extension Kernel {
     /// which case the reason decides (cancel → stopped, shutdown → interrupted, timeout → failed
     /// retryably, stale → lost).
     private func finish(_ run: LocalRun, outcome: (Int) -> JobEvent) {
+        run.pacer?.close()
+        run.pacer = nil
+        run.graceTimer?.close()
+        run.graceTimer = nil
         guard localRuns.removeValue(forKey: run.id) != nil else { return }
         runsByJob[run.jobID]?.remove(run.id)
         if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
+        // A sync_api batch retries as the same batch (SPEC §5.3): its units wait out one backoff,
+        // come back to the queue in the same turn, and are taken together again.
+        var backoffUntil: Millis?
+        if run.type.mode == .syncAPI, run.indices.count > 1, let job = active[run.jobID] {
+            backoffUntil = now + reducerContext().backoff(afterAttempt: max(job.attempt, 1))
+        }
         for i in run.indices {
             let event: JobEvent
             switch run.stopping {
@@ -506,7 +641,13 @@ extension Kernel {
             case .stale?: event = .unitLost(index: i, reason: "no heartbeat for \(config.pipeline.staleAfterMs / 1000)s")
             case nil: event = outcome(i)
             }
-            try? apply(run.jobID, unit: i, event)
+            try? apply(run.jobID, unit: i, event, backoffUntil: backoffUntil)
+        }
+        if let backoffUntil, active[run.jobID] != nil {
+            let waiting = run.indices.filter { i in
+                (try? store.unit(jobID: run.jobID, index: i)).flatMap { $0 }.map { $0.status == .pending && $0.runAt == backoffUntil } ?? false
+            }
+            queues.keepTogether(jobID: run.jobID, indices: Set(waiting))
         }
         typesToPump.insert(run.type.name)
         if shuttingDown { finishShutdownIfIdle() }

@@ -133,9 +133,9 @@ public final class Kernel {
         }
     }
 
-    func reducerContext() -> ReducerContext {
+    func reducerContext(backoffUntil: Millis? = nil) -> ReducerContext {
         ReducerContext(now: now, backoffBaseMs: config.pipeline.backoffBaseMs,
-                       backoffMaxMs: config.pipeline.backoffMaxMs, jitter: rng.nextUnit())
+                       backoffMaxMs: config.pipeline.backoffMaxMs, jitter: rng.nextUnit(), backoffUntil: backoffUntil)
     }
 
     // MARK: Start-up

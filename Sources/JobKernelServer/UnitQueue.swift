@@ -20,6 +20,9 @@ struct QueuedUnit: Comparable {
 /// dropped lazily), so removal is never a scan.
 struct UnitQueues {
     private var byType: [String: Heap<QueuedUnit>] = [:]
+    /// sync_api batches that failed as a whole, by job: each is taken again as it was, its items
+    /// together and no others (SPEC §5.3).
+    private var batches: [Int64: [Set<Int>]] = [:]
 
     mutating func push(type: String, _ unit: QueuedUnit) {
         byType[type, default: Heap()].insert(unit)
@@ -37,6 +40,30 @@ struct UnitQueues {
 
     mutating func popMax(type: String) -> QueuedUnit? {
         byType[type]?.popMax()
+    }
+
+    /// Marks `indices` of a job as one batch to retry together.
+    mutating func keepTogether(jobID: Int64, indices: Set<Int>) {
+        guard indices.count > 1 else { return }
+        batches[jobID, default: []].append(indices)
+    }
+
+    /// True when the unit belongs to a batch to retry together.
+    func isKeptTogether(_ unit: QueuedUnit) -> Bool {
+        batches[unit.jobID]?.contains { $0.contains(unit.index) } ?? false
+    }
+
+    /// The batch the unit belongs to, which is being taken now, if any.
+    mutating func takeBatch(of unit: QueuedUnit) -> Set<Int>? {
+        guard let i = batches[unit.jobID]?.firstIndex(where: { $0.contains(unit.index) }) else { return nil }
+        let batch = batches[unit.jobID]!.remove(at: i)
+        if batches[unit.jobID]!.isEmpty { batches[unit.jobID] = nil }
+        return batch
+    }
+
+    /// Forgets a job's batches (the job ended).
+    mutating func forgetBatches(jobID: Int64) {
+        batches[jobID] = nil
     }
 
     func count(type: String) -> Int { byType[type]?.count ?? 0 }

@@ -316,28 +316,57 @@ public final class JobStore {
 
     // MARK: Logs
 
+    /// Each job's log as of its last append here: the last seq and the bytes its lines keep, so
+    /// that an append reads no line it keeps and writes no job row (a job row holds the payload,
+    /// up to 1 MiB). Checked against the log's last seq at every append (a turn rolled back leaves
+    /// it ahead) and rebuilt from the lines when they differ: after a start, once per job.
+    private var logTails: [Int64: (seq: Int64, bytes: Int64)] = [:]
+
     /// Appends a log line; drops the job's oldest lines while its log exceeds `maxBytes`.
-    /// Returns the line's seq within the job's log.
+    /// Returns the line's seq within the job's log (0 for an unknown job).
+    ///
+    /// O(1) amortized per line (SPEC §10): the running total is kept in `logTails`, and only the
+    /// lines being dropped are read, each once, from the oldest end.
     public func appendLog(jobID: Int64, ts: Millis, level: String, message: String, maxBytes: Int) throws -> Int64 {
         try beginIfNeeded()
-        guard let (seq0, bytes0) = try db.statement("SELECT log_seq, log_bytes FROM jobs WHERE id=?")
-            .bind([.int(jobID)]).first({ ($0.int(0), $0.int(1)) }) else { return 0 }
-        let seq = seq0 + 1
-        var bytes = bytes0 + Int64(message.utf8.count)
+        let last = try db.scalar("SELECT MAX(seq) FROM logs WHERE job_id=?", [.int(jobID)]) ?? 0
+        var tail: (seq: Int64, bytes: Int64)
+        if let known = logTails[jobID], known.seq == last {
+            tail = known
+        } else {
+            guard try db.scalar("SELECT 1 FROM jobs WHERE id=?", [.int(jobID)]) != nil else { return 0 }
+            let bytes = try db.scalar("SELECT SUM(length(CAST(message AS BLOB))) FROM logs WHERE job_id=?",
+                                      [.int(jobID)]) ?? 0
+            tail = (last, bytes)
+        }
+        let seq = tail.seq + 1
+        var bytes = tail.bytes + Int64(message.utf8.count)
         try db.run("INSERT INTO logs (job_id, seq, ts, level, message) VALUES (?,?,?,?,?)",
                    [.int(jobID), .int(seq), .int(ts), .text(level), .text(message)])
         if bytes > Int64(maxBytes) {
             var dropThrough: Int64 = 0
-            try db.statement("SELECT seq, length(CAST(message AS BLOB)) FROM logs WHERE job_id=? ORDER BY seq")
-                .bind([.int(jobID)]).forEach { row in
-                    guard bytes > Int64(maxBytes), row.int(0) < seq else { return }
-                    bytes -= row.int(1)
-                    dropThrough = row.int(0)
-                }
+            var dropped = true
+            while dropped && bytes > Int64(maxBytes) {
+                dropped = false
+                try db.statement("""
+                    SELECT seq, length(CAST(message AS BLOB)) FROM logs WHERE job_id=? AND seq>? AND seq<?
+                    ORDER BY seq LIMIT 4
+                    """).bind([.int(jobID), .int(dropThrough), .int(seq)]).forEach { row in
+                        guard bytes > Int64(maxBytes) else { return }
+                        bytes -= row.int(1)
+                        dropThrough = row.int(0)
+                        dropped = true
+                    }
+            }
             if dropThrough > 0 { try db.run("DELETE FROM logs WHERE job_id=? AND seq<=?", [.int(jobID), .int(dropThrough)]) }
         }
-        try db.run("UPDATE jobs SET log_seq=?, log_bytes=? WHERE id=?", [.int(seq), .int(bytes), .int(jobID)])
+        logTails[jobID] = (seq, bytes)
         return seq
+    }
+
+    /// Forgets the tail of a job that logs no more (it ended).
+    public func forgetLogTail(jobID: Int64) {
+        logTails[jobID] = nil
     }
 
     /// Up to `limit` log lines of the job after `since`.
@@ -352,7 +381,7 @@ public final class JobStore {
 
     /// The seq of the job's last log line.
     public func lastLogSeq(jobID: Int64) throws -> Int64 {
-        try db.scalar("SELECT log_seq FROM jobs WHERE id=?", [.int(jobID)]) ?? 0
+        try db.scalar("SELECT MAX(seq) FROM logs WHERE job_id=?", [.int(jobID)]) ?? 0
     }
 
     // MARK: Events

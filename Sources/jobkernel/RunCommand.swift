@@ -21,6 +21,8 @@ struct RunCommand: ParsableCommand {
     var command: [String] = []
 
     mutating func validate() throws {
+        // Passthrough capture would take a help flag for the command: before `--` it asks for help.
+        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
         if command.first == "--" { command.removeFirst() }
         if command.isEmpty { throw ValidationError("give the command to run after --, e.g. `jobkernel run -- make test`") }
     }

@@ -119,6 +119,25 @@ struct JobReducerTests {
         #expect(run.effects.contains(.finalized(.failed)))
     }
 
+    @Test("started_at is when the latest run began: a retry after backoff moves it")
+    func startedAtIsTheLatestRun() throws {
+        var run = Run(Self.job())
+        try run.send(.unitStarted(index: 0), index: 0, dt: 10)
+        #expect(run.job.startedAt == Self.t0 + 10)
+        try run.send(.unitFailed(index: 0, error: Self.err, retryable: true), index: 0, dt: 20)
+        try run.send(.unitBackoffElapsed(index: 0), index: 0, dt: 600)
+        try run.send(.unitStarted(index: 0), index: 0, dt: 700)
+        #expect(run.job.startedAt == Self.t0 + 700)
+    }
+
+    @Test("started_at stays while the job keeps running: items starting one after another")
+    func startedAtStaysWhileRunning() throws {
+        var run = Run(Self.job(items: 2))
+        try run.send(.unitStarted(index: 0), index: 0, dt: 10)
+        try run.send(.unitStarted(index: 1), index: 1, dt: 30)
+        #expect(run.job.startedAt == Self.t0 + 10)
+    }
+
     @Test("lease lost with no attempts left fails with the reason")
     func lostWithoutAttempts() throws {
         var run = Run(Self.job(maxAttempts: 1))

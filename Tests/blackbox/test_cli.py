@@ -169,3 +169,20 @@ def test_enqueue_wait(kernel):
     p = cli(kernel, "enqueue", "command", "--payload", json.dumps({"argv": ["true"]}), "--wait")
     assert p.returncode == 0, p.stderr
     assert kernel.client().call("list", {})["jobs"][0]["status"] == "success"
+
+
+def test_help_prints_usage_and_runs_nothing(kernel):
+    # `--help` on any command prints help and runs nothing: `run --help` used to enqueue `--help`.
+    for args in (["run", "--help"], ["run", "-h"], ["run", "--wait", "--help"], ["enqueue", "--help"],
+                 ["cancel", "--help"], ["retry", "--help"], ["call", "--help"]):
+        p = kernel.cli(*args[:1], "--socket", kernel.sock, *args[1:])
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+        assert "USAGE" in p.stdout.upper(), (args, p.stdout)
+    assert kernel.client().call("list", {})["jobs"] == []
+
+
+def test_run_after_double_dash_runs_help_as_the_command(kernel):
+    p = kernel.cli("run", "--socket", kernel.sock, "--", "--help")
+    assert p.returncode == 0, p.stderr
+    jobs = kernel.client().call("list", {})["jobs"]
+    assert len(jobs) == 1 and jobs[0]["payload"]["argv"] == ["--help"]

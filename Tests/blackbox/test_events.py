@@ -259,6 +259,24 @@ def test_progress_coalescing_keeps_log_gap_free(kernel):
     assert evs[-1]["kind"] == "job.log" and evs[-1]["data"]["message"] == "after"
 
 
+def test_last_progress_report_before_a_status_change_is_published_before_it(kernel):
+    # SPEC 7: a report still inside the 50 ms window when the job ends is published, and
+    # before the job.status event.
+    w = kernel.client()
+    job = enqueue(w)
+    lease = fetch_one(w)["lease"]
+    s = kernel.client()
+    s.call("subscribe", {"ids": [job["id"]], "kinds": ["job.progress", "job.status"]})
+    w.call_many([("progress", {"id": job["id"], "current": 1, "total": 2}),
+                 ("progress", {"id": job["id"], "current": 2, "total": 2}),
+                 ("ack", {"lease": lease})])
+    evs = s.events_until(lambda e: e["kind"] == "job.status")
+    assert evs[-1]["data"]["to"] == "success"
+    prog = [e["data"]["progress"]["current"] for e in evs if e["kind"] == "job.progress"]
+    assert prog and prog[-1] == 2, evs
+    s.assert_silent(0.2)  # and not published again when the window closes
+
+
 def test_log_event(kernel):
     w = kernel.client()
     job = enqueue(w)

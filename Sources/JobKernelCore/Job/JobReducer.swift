@@ -63,12 +63,17 @@ public struct ReducerContext: Sendable {
     public var backoffMaxMs: Int64
     /// A number in 0..<1 for the backoff jitter, drawn by the caller so the reducer stays pure.
     public var jitter: Double
+    /// When set, a retry waits until then instead of its own backoff: the units of one sync_api
+    /// batch retry together, as the same batch (SPEC §5.3).
+    public var backoffUntil: Millis?
 
-    public init(now: Millis, backoffBaseMs: Int64 = 1000, backoffMaxMs: Int64 = 300_000, jitter: Double = 0.5) {
+    public init(now: Millis, backoffBaseMs: Int64 = 1000, backoffMaxMs: Int64 = 300_000, jitter: Double = 0.5,
+                backoffUntil: Millis? = nil) {
         self.now = now
         self.backoffBaseMs = backoffBaseMs
         self.backoffMaxMs = backoffMaxMs
         self.jitter = jitter
+        self.backoffUntil = backoffUntil
     }
 
     /// The wait before retry `n` (n ≥ 1): `base * 2^(n-1)`, capped at `max`, then scaled by a
@@ -100,7 +105,8 @@ public enum JobReducer {
             unit = u
             job.attempt = u.attempt
             job.lastActivityAt = now
-            if job.startedAt == nil { job.startedAt = now }
+            // `started_at` is when the latest run began: the job (re)entering `running`.
+            if job.status != .running { job.startedAt = now }
             setStatus(&job, .running, &effects)
 
         case .unitSucceeded(_, let result):
@@ -212,7 +218,7 @@ public enum JobReducer {
             if job.units.running == 0 { setStatus(&job, .pending, &effects) }
             return
         } else if retryable && u.attempt < job.maxAttempts {
-            let at = context.now + context.backoff(afterAttempt: u.attempt)
+            let at = context.backoffUntil ?? context.now + context.backoff(afterAttempt: u.attempt)
             u.runAt = at
             job.waiting += 1
             move(&job, &u, to: .pending, &effects)

@@ -5,7 +5,8 @@ The job payload says what to do: {"result": X} answers X; {"sleep": S} works S s
 (sending heartbeats unless "silent" is true); {"fail": MSG, "retryable": B} answers an error;
 {"exit": N} exits the process mid-run; {"progress": N} reports N progress steps first;
 {"child": TYPE} enqueues a job of TYPE (the parent defaults to the job in hand); {"answer": X}
-answers the run with X as the JSON-RPC result, verbatim.
+answers the run with X as the JSON-RPC result, verbatim; {"flood": N} sends N `log` notifications
+as fast as the pipe takes them.
 """
 import json
 import os
@@ -64,6 +65,12 @@ def run(req_id, params):
         call("progress", {"id": jid, "current": i + 1, "total": int(p["progress"])})
     if "child" in p:
         call("enqueue", {"type": p["child"], "payload": {"from_worker": jid}})
+    if "flood" in p:
+        lines = (json.dumps({"jsonrpc": "2.0", "method": "log",
+                             "params": {"id": jid, "message": "flood line %07d, padded to about sixty" % i}})
+                 for i in range(int(p["flood"])))
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
     if "exit" in p:
         sys.exit(int(p["exit"]))
     if "sleep" in p:
