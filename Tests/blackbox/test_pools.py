@@ -57,6 +57,22 @@ def gone(pid):
 
 # MARK: exec handlers (5.1)
 
+def test_quick_handlers_end_with_their_last_result_and_never_take_the_kernel_down(kernel_factory):
+    # Found by bench/soak: a handler's exit was handled before its stdout was drained, so the last
+    # {"result": …} line was lost and reading it afterwards aborted the kernel.
+    k = kernel_factory(pools_config("\n[pools]\ninternal = 4\n"))
+    c = k.client()
+    script = "echo working; echo '{\"result\":{\"ok\":1}}'"
+    ids = []
+    for chunk in range(6):
+        got = c.call_many([("enqueue", {"type": "command", "payload": {"argv": ["sh", "-c", script]}, "max_attempts": 1})
+                           for _ in range(50)])
+        ids += [g["job"]["id"] for g in got]
+    for i in ids:
+        job = wait_status(c, i, {"success", "failed"}, timeout=120)
+        assert job["status"] == "success" and job["result"] == {"ok": 1}, job
+    assert k.running()
+
 def test_command_type_runs_argv_and_reports_result_progress_and_logs(kernel_factory):
     k = kernel_factory(pools_config())
     c = k.client()
