@@ -10,8 +10,10 @@ extension Kernel {
 
     /// The job object with its children counts (queried only for jobs that have children).
     func jobJSON(_ job: Job) throws -> JSON {
-        guard parents.contains(job.id) else { return job.json() }
-        return job.json(children: try store.childCounts(of: job.id))
+        guard parents.contains(job.id) else {
+            return active.serialized(job) ?? .serialized(SerializedJSON(bytes: job.serializedJSON()))
+        }
+        return .serialized(SerializedJSON(bytes: job.serializedJSON(children: try store.childCounts(of: job.id))))
     }
 
     /// Feeds `event` to the reducer for the job (and unit), persists the outcome and carries out
@@ -161,7 +163,7 @@ extension Kernel {
         active[job.id] = job
         if let parent = r.parentID { parents.insert(parent) }
         if statusCounts != nil { statusCounts![job.status.rawValue, default: 0] += 1 }
-        let json = job.json()
+        let json = try jobJSON(job)
         try emit("job.created", job: job, data: ["job": json])
         if scheduled {
             addDeadline(at: r.runAt!, .runAt(jobID: job.id))

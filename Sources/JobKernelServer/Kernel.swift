@@ -18,7 +18,7 @@ public final class Kernel {
     let startedAt: Millis
 
     /// Jobs that are not terminal, by id. Terminal jobs live only in the store.
-    var active: [Int64: Job] = [:]
+    var active = OpenJobs()
     /// Jobs that have children: only these need their `children` counts queried.
     var parents: Set<Int64> = []
     /// Jobs by status, counted once (on the first `stats`) and kept up to date after that.
@@ -169,7 +169,7 @@ public final class Kernel {
         for (key, value) in try store.settings() {
             settings[key] = value
         }
-        active = [:]
+        active = OpenJobs()
         statusCounts = nil
         for job in try store.openJobs() { active[job.id] = job }
     }

@@ -176,6 +176,7 @@ struct ConfigTable {
             return "\"\(shown)\""
         case .array: return "an array"
         case .object: return "a table"
+        case .serialized(let s): return String(decoding: s.bytes, as: UTF8.self)
         }
     }
 

@@ -10,6 +10,16 @@ public enum JSON: Hashable, Sendable {
     case string(String)
     case array([JSON])
     case object(JSONObject)
+    /// A value already serialized (compact JSON bytes, made by `JSONWriter` or an equivalent
+    /// writer), spliced into output as is: the kernel builds a job object's bytes once per change
+    /// and puts them into answers, leases and events. Never produced by the parser.
+    case serialized(SerializedJSON)
+}
+
+/// Compact JSON bytes known to be valid. Equal when the bytes are equal.
+public struct SerializedJSON: Hashable, Sendable {
+    public let bytes: [UInt8]
+    public init(bytes: [UInt8]) { self.bytes = bytes }
 }
 
 /// An ordered JSON object: keys in insertion order, lookup by key.
@@ -154,6 +164,15 @@ extension JSON {
         case .string: return "string"
         case .array: return "array"
         case .object: return "object"
+        case .serialized(let s):
+            switch s.bytes.first {
+            case UInt8(ascii: "{"): return "object"
+            case UInt8(ascii: "["): return "array"
+            case UInt8(ascii: "\""): return "string"
+            case UInt8(ascii: "n"): return "null"
+            case UInt8(ascii: "t"), UInt8(ascii: "f"): return "boolean"
+            default: return "number"
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ public enum JSONWriter {
         case .int(let number): writeInt(number, into: &buffer)
         case .double(let number): writeDouble(number, into: &buffer)
         case .rawNumber(let literal): buffer.append(contentsOf: literal.utf8)
+        case .serialized(let s): buffer.append(contentsOf: s.bytes)
         case .string(let string): writeString(string, into: &buffer)
         case .array(let elements):
             buffer.append(UInt8(ascii: "["))

@@ -76,7 +76,7 @@ public enum RPCDecoder {
     private static func isValidID(_ id: JSON) -> Bool {
         switch id {
         case .string, .int, .double, .rawNumber, .null: return true
-        case .bool, .array, .object: return false
+        case .bool, .array, .object, .serialized: return false
         }
     }
 

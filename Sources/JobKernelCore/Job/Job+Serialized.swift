@@ -1,0 +1,86 @@
+/// The job object written straight to bytes: the same bytes as `json(children:).serialized()`,
+/// without building the tree of values first (the hot path writes one per change).
+extension Job {
+    /// The compact bytes of the job object of SPEC §5.
+    public func serializedJSON(children: JSON = ["total": 0]) -> [UInt8] {
+        var b: [UInt8] = []
+        b.reserveCapacity(480 + Int(payloadSizeHint))
+        Self.key(#"{"id":""#, &b)
+        JSONWriter.writeInt(Int(id), into: &b)
+        Self.key(#"","type":"#, &b)
+        JSONWriter.writeString(type, into: &b)
+        Self.key(#","dispatch_mode":"#, &b)
+        JSONWriter.writeString(dispatchMode, into: &b)
+        Self.key(#","status":""#, &b)
+        b.append(contentsOf: status.rawValue.utf8)
+        Self.key(#"","priority":"#, &b)
+        JSONWriter.writeInt(priority, into: &b)
+        Self.key(#","lane":""#, &b)
+        b.append(contentsOf: lane.rawValue.utf8)
+        Self.key(#"","payload":"#, &b)
+        JSONWriter.write(payload, into: &b)
+        Self.key(#","created_by":"#, &b)
+        JSONWriter.writeString(createdBy, into: &b)
+        Self.key(#","idempotency_key":"#, &b)
+        if let idempotencyKey { JSONWriter.writeString(idempotencyKey, into: &b) } else { Self.key("null", &b) }
+        Self.key(#","parent_id":"#, &b)
+        Self.id(parentID, &b)
+        Self.key(#","manual":"#, &b)
+        Self.key(manual ? "true" : "false", &b)
+        Self.key(#","attempt":"#, &b)
+        JSONWriter.writeInt(attempt, into: &b)
+        Self.key(#","max_attempts":"#, &b)
+        JSONWriter.writeInt(maxAttempts, into: &b)
+        Self.key(#","run_at":"#, &b)
+        Self.time(runAt, &b)
+        Self.key(#","cancel_requested":"#, &b)
+        Self.key(cancelRequested ? "true" : "false", &b)
+        Self.key(#","progress":"#, &b)
+        JSONWriter.write(progress.json(items: itemized ? units : nil), into: &b)
+        Self.key(#","items":"#, &b)
+        if itemized { JSONWriter.write(units.itemsJSON, into: &b) } else { Self.key("null", &b) }
+        Self.key(#","children":"#, &b)
+        JSONWriter.write(children, into: &b)
+        Self.key(#","result":"#, &b)
+        JSONWriter.write(result, into: &b)
+        Self.key(#","error":"#, &b)
+        if let error { JSONWriter.write(error.json, into: &b) } else { Self.key("null", &b) }
+        Self.key(#","created_at":"#, &b)
+        Self.time(createdAt, &b)
+        Self.key(#","started_at":"#, &b)
+        Self.time(startedAt, &b)
+        Self.key(#","finished_at":"#, &b)
+        Self.time(finishedAt, &b)
+        Self.key(#","last_activity_at":"#, &b)
+        Self.time(lastActivityAt, &b)
+        Self.key(#","updated_at":"#, &b)
+        Self.time(updatedAt, &b)
+        b.append(UInt8(ascii: "}"))
+        return b
+    }
+
+    /// A guess at the payload's size, to size the buffer once: exact for small payloads.
+    private var payloadSizeHint: Int {
+        if case .object(let o) = payload { return o.count * 16 }
+        return 16
+    }
+
+    @inline(__always)
+    private static func key(_ text: StaticString, _ b: inout [UInt8]) {
+        b.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    private static func id(_ id: Int64?, _ b: inout [UInt8]) {
+        guard let id else { return key("null", &b) }
+        b.append(UInt8(ascii: "\""))
+        JSONWriter.writeInt(Int(id), into: &b)
+        b.append(UInt8(ascii: "\""))
+    }
+
+    private static func time(_ ms: Millis?, _ b: inout [UInt8]) {
+        guard let ms else { return key("null", &b) }
+        b.append(UInt8(ascii: "\""))
+        b.append(contentsOf: Timestamp.format(ms).utf8)
+        b.append(UInt8(ascii: "\""))
+    }
+}
