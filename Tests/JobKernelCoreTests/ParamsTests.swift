@@ -240,3 +240,21 @@ struct ParamsTests {
         #expect(error?.data?["field"] == "other")
     }
 }
+
+/// `rejectUnknown` tracks read keys by position for the first 64 keys and by name beyond.
+struct ParamsReadTrackingTests {
+    @Test(arguments: [3, 64, 65, 100])
+    func namesTheFirstUnreadKeyWhateverTheCount(count: Int) throws {
+        let object = JSONObject((0..<count).map { ("k\($0)", JSON.int($0)) })
+        var params = try Params(.object(object))
+        for i in 0..<count where i != count - 2 { _ = try params.optionalInt("k\(i)") }
+        #expect(throws: RPCError.self) { try params.rejectUnknown() }
+        do {
+            try params.rejectUnknown()
+        } catch {
+            #expect(error.data?["field"] == .string("k\(count - 2)"))
+        }
+        _ = try params.optionalInt("k\(count - 2)")
+        try params.rejectUnknown()
+    }
+}

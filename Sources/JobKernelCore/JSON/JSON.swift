@@ -58,6 +58,11 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
         return nil
     }
 
+    /// The position (in key order) and value of `key`, if present.
+    public func entry(_ key: String) -> (position: Int, value: JSON)? {
+        position(of: key).map { ($0, pairs[$0].value) }
+    }
+
     /// Setting `nil` removes the key.
     public subscript(key: String) -> JSON? {
         get { position(of: key).map { pairs[$0].value } }

@@ -13,7 +13,10 @@ public struct Params: Sendable {
     public let object: JSONObject
     /// Put before every key that an error names: `client.` for the members of `client`.
     public let prefix: String
-    private var read: Set<String> = []
+    /// Which keys a getter read: a bit per position for the first 64 keys (no hashing on the
+    /// hot path), names beyond that.
+    private var readMask: UInt64 = 0
+    private var readBeyond: Set<String> = []
 
     /// Params from a request: nil means none (`{}`); by-position arrays and other values are `-32602`.
     public init(_ params: JSON?, prefix: String = "") throws(RPCError) {
@@ -32,9 +35,9 @@ public struct Params: Sendable {
 
     /// The value of `key`, nil when absent or null; marks the key as read.
     private mutating func value(_ key: String) -> JSON? {
-        read.insert(key)
-        guard let value = object[key], !value.isNull else { return nil }
-        return value
+        guard let (position, value) = object.entry(key) else { return nil }
+        if position < 64 { readMask |= 1 << UInt64(position) } else { readBeyond.insert(key) }
+        return value.isNull ? nil : value
     }
 
     private func missing(_ key: String) -> RPCError {
@@ -309,7 +312,8 @@ public struct Params: Sendable {
 
     /// Throws `-32602` naming the first parameter (in the order sent) that no getter read.
     public func rejectUnknown() throws(RPCError) {
-        for key in object.keys where !read.contains(key) {
+        for (position, (key, _)) in object.enumerated()
+        where position < 64 ? readMask & (1 << UInt64(position)) == 0 : !readBeyond.contains(key) {
             throw .invalidParams("unknown parameter `\(prefix + key)`; see `rpc.discover` for this method's parameters", field: prefix + key)
         }
     }
