@@ -37,7 +37,8 @@ public struct Params: Sendable {
     private mutating func value(_ key: String) -> JSON? {
         guard let (position, value) = object.entry(key) else { return nil }
         if position < 64 { readMask |= 1 << UInt64(position) } else { readBeyond.insert(key) }
-        return value.isNull ? nil : value
+        if value.isNull { return Optional<JSON>.none }  // a bare `nil` here would be JSON.null
+        return value
     }
 
     private func missing(_ key: String) -> RPCError {
