@@ -3,7 +3,7 @@
 /// The schema version lives in `PRAGMA user_version`. If you change a table, add a migration
 /// step below and increment `Schema.version`; never edit a step that has shipped.
 enum Schema {
-    static let version = 1
+    static let version = 2
 
     /// `migrations[n]` takes a database from version n to n+1.
     static let migrations: [String] = [
@@ -93,6 +93,59 @@ enum Schema {
             last_slot   INTEGER NOT NULL,
             last_job_id INTEGER
         ) WITHOUT ROWID;
+        """,
+        // 2: fewer index writes per job. The idempotency index holds only jobs that have a key
+        // (it held one entry per job); `jobs_open` repeated `jobs_by_status`; `units_open`
+        // repeated the units' primary key for every query that uses it. `log_seq`/`log_bytes`
+        // are no longer kept in the job row (each log line rewrote the row, payload included).
+        // A table constraint cannot be dropped in place, so the jobs table is rebuilt.
+        """
+        CREATE TABLE jobs_v2 (
+            id               INTEGER PRIMARY KEY,   -- creation order; shown as a decimal string
+            type             TEXT    NOT NULL,
+            dispatch_mode    TEXT    NOT NULL,
+            status           TEXT    NOT NULL,
+            priority         INTEGER NOT NULL,
+            lane             TEXT    NOT NULL,
+            payload          TEXT    NOT NULL,      -- JSON
+            created_by       TEXT    NOT NULL,
+            idempotency_key  TEXT,
+            request          TEXT,                  -- canonical enqueue params, to detect key reuse
+            parent_id        INTEGER,
+            manual           INTEGER NOT NULL,
+            attempt          INTEGER NOT NULL,
+            max_attempts     INTEGER NOT NULL,
+            timeout_ms       INTEGER,
+            run_at           INTEGER,               -- ms since the epoch
+            cancel_requested INTEGER NOT NULL,
+            progress         TEXT,                  -- JSON {current,total,phase,message} as reported
+            itemized         INTEGER NOT NULL,
+            n_pending        INTEGER NOT NULL,      -- unit counts by status
+            n_running        INTEGER NOT NULL,
+            n_success        INTEGER NOT NULL,
+            n_failed         INTEGER NOT NULL,
+            n_cancelled      INTEGER NOT NULL,
+            n_waiting        INTEGER NOT NULL,      -- pending units waiting out a backoff
+            result           TEXT,                  -- JSON
+            error            TEXT,                  -- JSON {message, code?, data?}
+            created_at       INTEGER NOT NULL,
+            started_at       INTEGER,
+            finished_at      INTEGER,
+            last_activity_at INTEGER,
+            updated_at       INTEGER NOT NULL
+        );
+        INSERT INTO jobs_v2 SELECT id, type, dispatch_mode, status, priority, lane, payload, created_by,
+            idempotency_key, request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at,
+            cancel_requested, progress, itemized, n_pending, n_running, n_success, n_failed, n_cancelled,
+            n_waiting, result, error, created_at, started_at, finished_at, last_activity_at, updated_at
+            FROM jobs;
+        DROP TABLE jobs;
+        ALTER TABLE jobs_v2 RENAME TO jobs;
+        CREATE UNIQUE INDEX jobs_by_key ON jobs (created_by, idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX jobs_by_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
+        CREATE INDEX jobs_by_status ON jobs (status, id);
+        CREATE INDEX jobs_by_type ON jobs (type, id);
+        DROP INDEX units_open;
         """,
     ]
 }

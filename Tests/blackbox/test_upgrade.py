@@ -64,3 +64,16 @@ def test_schema_v1_database_upgrades_and_keeps_everything(kernel_factory):
     c.call("initialize", {"client": {"name": "fixture"}})
     again = c.call("enqueue", {"type": "remote", "payload": {"n": 1}, "idempotency_key": "k-pending"})
     assert again["duplicate"] is True and again["job"]["id"] == m["ids"]["pending"]
+
+    # The file is now at the current schema: the lean indexes of version 2.
+    k.stop()
+    import sqlite3
+    db = sqlite3.connect(k.db)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] >= 2
+        indexes = {name: sql for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type='index'")}
+        assert "WHERE idempotency_key IS NOT NULL" in (indexes.get("jobs_by_key") or "")
+        assert "units_open" not in indexes and "jobs_open" not in indexes
+        assert not any(n.startswith("sqlite_autoindex_jobs") for n in indexes)
+    finally:
+        db.close()
