@@ -665,6 +665,15 @@ def enqueue(c, type="remote", **params):
     return r["job"]
 
 
+def run_serve(kernel, *args, timeout=10):
+    """Runs `jobkernel serve ARGS` to completion (for servers expected to exit on their own)."""
+    try:
+        return subprocess.run([kernel.binary, "serve", *args], cwd=kernel.home, env=kernel.env(),
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"`serve {' '.join(args)}` should have exited, still running after {timeout}s")
+
+
 def wait_for(pred, timeout=DEFAULT_TIMEOUT, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     last = None

@@ -47,6 +47,18 @@ def logs(c, job_id):
     return [l["message"] for l in c.call("logs", {"id": job_id, "limit": 1000})["lines"]]
 
 
+def stats_latencies_until_done(client, job_id, timeout=60):
+    """Times `stats` calls one after another until the job ends (bounded); returns the latencies."""
+    lat, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t0 = time.perf_counter()
+        client.call("stats")
+        lat.append(time.perf_counter() - t0)
+        if len(lat) % 20 == 0 and client.call("get", {"id": job_id})["status"] not in ("pending", "running"):
+            break
+    return lat
+
+
 def gone(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -139,13 +151,7 @@ def test_a_chatty_handler_keeps_its_log_capped_and_costs_other_clients_little(ke
     prog = ("BEGIN { for (i = 1; i <= %d; i++) printf \"line %%07d of the flood, padded to about sixty bytes\\n\", i;"
             " print \"{\\\"result\\\": 7}\" }" % n)
     job = enqueue(c, "command", payload={"argv": ["awk", prog]})
-    lat, deadline = [], time.monotonic() + 60
-    while time.monotonic() < deadline:
-        t0 = time.perf_counter()
-        other.call("stats")
-        lat.append(time.perf_counter() - t0)
-        if len(lat) % 20 == 0 and other.call("get", {"id": job["id"]})["status"] not in ("pending", "running"):
-            break
+    lat = stats_latencies_until_done(other, job["id"])
     done = c.call("get", {"id": job["id"]})
     assert done["status"] == "success" and done["result"] == 7, done
     lines, since = [], 0
@@ -301,13 +307,7 @@ def test_a_worker_logging_at_full_speed_costs_other_clients_little(kernel_factor
     k = kernel_factory(pools_config())
     c, other = k.client(), k.client()
     job = enqueue(c, "py", payload={"flood": n, "result": "done"})
-    lat, deadline = [], time.monotonic() + 60
-    while time.monotonic() < deadline:
-        t0 = time.perf_counter()
-        other.call("stats")
-        lat.append(time.perf_counter() - t0)
-        if len(lat) % 20 == 0 and other.call("get", {"id": job["id"]})["status"] not in ("pending", "running"):
-            break
+    lat = stats_latencies_until_done(other, job["id"])
     done = c.call("get", {"id": job["id"]})
     assert done["status"] == "success" and done["result"] == "done", done
     flood = [l for l in c.call("logs", {"id": job["id"], "since": 0, "limit": 10000})["lines"]

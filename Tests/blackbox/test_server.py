@@ -8,15 +8,9 @@ import stat
 import subprocess
 
 import jk
+from jk import run_serve
 
 
-def run_serve(kernel, *args, timeout=10):
-    """Run `jobkernel serve ...` to completion (for servers expected to exit on their own)."""
-    try:
-        return subprocess.run([kernel.binary, "serve", *args], cwd=kernel.home, env=kernel.env(),
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"`serve {' '.join(args)}` should have exited, still running after {timeout}s")
 
 
 def test_socket_mode_0600_by_default(kernel):

@@ -15,6 +15,7 @@ import time
 import pytest
 
 import jk
+from jk import run_serve
 
 SLOW_CONFIG = jk.BASE_CONFIG + """
 [types.slow]
@@ -24,12 +25,6 @@ max_attempts = 1
 """
 
 
-def run_serve(kernel, *args, timeout=10):
-    try:
-        return subprocess.run([kernel.binary, "serve", *args], cwd=kernel.home, env=kernel.env(),
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"`serve {' '.join(args)}` should have exited, still running after {timeout}s")
 
 
 def wait_status(client, job_id, statuses, timeout=15):
