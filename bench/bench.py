@@ -426,8 +426,8 @@ class Bench:
         if not self.a.no_million and n != 1_000_000:
             print(f"NOTE: memory/start-up measured with {n:,} pending jobs, not 1,000,000 (--quick or BENCH_MILLION)")
         print()
-        w = [max(len(r[i]) for r in rows + [("workload", "jobkernel", "peer", "ratio", "target")]) for i in range(5)]
         hdr = ("workload", "jobkernel", "peer (beanstalkd / Celery)", "ratio", "SPEC §12 target")
+        w = [max(len(r[i]) for r in rows + [hdr]) for i in range(5)]
         print("  ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
         for r in rows:
             print("  ".join([r[0].ljust(w[0]), r[1].rjust(w[1]), r[2].rjust(w[2]), r[3].rjust(w[3]), r[4]]))
