@@ -72,17 +72,17 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="jobkernel-bench-")
         self.procs = []  # every Popen started, stopped in close()
         q = a.quick
-        self.secs = env("BENCH_SECS", 1.5 if q else 8, float)
+        self.secs = env("BENCH_SECS", 2.5 if q else 8, float)
         self.warm = env("BENCH_WARMUP", 0.5 if q else 2, float)
-        self.samples = env("BENCH_SAMPLES", 300 if q else 2000, int)
+        self.samples = env("BENCH_SAMPLES", 500 if q else 2000, int)
         self.conns = env("BENCH_CONNS", 4, int)          # enqueue connections
         self.window = env("BENCH_WINDOW", 64, int)       # requests in flight per producer connection
         self.cyc_prod = env("BENCH_CYCLE_PRODUCERS", 2, int)
         self.cyc_cons = env("BENCH_WORKERS", 2, int)     # cycle consumer connections
         self.cap = env("BENCH_CYCLE_CAP", 1024, int)
         self.pool_workers = env("BENCH_POOL_WORKERS", 8, int)
-        self.pool_jobs = env("BENCH_POOL_JOBS", 3000 if q else 20000, int)
-        self.celery_tasks = env("BENCH_CELERY_TASKS", 1000 if q else 5000, int)
+        self.pool_jobs = env("BENCH_POOL_JOBS", 5000 if q else 20000, int)
+        self.celery_tasks = env("BENCH_CELERY_TASKS", 1500 if q else 5000, int)
         self.celery_prefetch = env("BENCH_CELERY_PREFETCH", 16, int)
         self.million = env("BENCH_MILLION", 100_000 if q else 1_000_000, int)
         self.fan_subs = env("BENCH_FANOUT_SUBS", 100, int)
@@ -340,11 +340,13 @@ class Bench:
         t_start = time.monotonic()
         workloads = [("enqueue", self.w_enqueue), ("cycle", self.w_cycle), ("latency", self.w_latency),
                      ("pool", self.w_pool), ("fanout", self.w_fanout)]
-        for rnd in range(self.rounds):
+        only = set(self.a.only.split(",")) if self.a.only else None
+        workloads = [(n, w) for n, w in workloads if only is None or n in only]
+        for rnd in range(self.rounds if workloads else 0):
             log(f"round {rnd + 1}/{self.rounds}")
             for name, w in workloads:
                 self.round_of(name, w(), rnd)
-        if not self.a.no_million:
+        if not self.a.no_million and (only is None or "million" in only):
             self.million_jobs()
         self.report(load0, time.monotonic() - t_start)
 
@@ -467,6 +469,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-million", action="store_true")
     ap.add_argument("--no-celery", action="store_true")
+    ap.add_argument("--only", help="comma-separated subset: enqueue,cycle,latency,pool,fanout,million")
     a = ap.parse_args()
     if not a.celery_python:
         a.no_celery = True
