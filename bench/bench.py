@@ -126,8 +126,8 @@ class Bench:
         finally:
             self.stop(p)
         if p.returncode != 0:
-            raise RuntimeError(f"{os.path.basename(argv[-1] if argv[0] == sys.executable else argv[0])} "
-                               f"exited {p.returncode}: {out.strip()}")
+            name = next((x for x in argv if x.endswith(".py")), argv[0])
+            raise RuntimeError(f"{os.path.basename(name)} exited {p.returncode}: {out.strip()}")
         return parse_result(out, tag) if tag else out
 
     # ---- jobkernel --------------------------------------------------------------------------
@@ -480,6 +480,9 @@ def main():
     b = Bench(a)
     try:
         b.run()
+    except (KeyboardInterrupt, SystemExit):
+        print("bench: interrupted; stopping everything it started", file=sys.stderr)
+        raise SystemExit(130)
     finally:
         b.close()
 
