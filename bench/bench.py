@@ -413,6 +413,7 @@ class Bench:
         row(f"fan-out {self.fan_subs} subscribers × {self.fan_rate:,} events/s, p99 lag", "fanout.kernel.p99_us",
             None, "", "< 10,000 µs", " µs")
         row("   p50 lag", "fanout.kernel.p50_us", None, "", "", " µs")
+        row("   events/s the producer achieved", "fanout.kernel.rate", None, "", "10,000/s")
         deliv = R.get("fanout.kernel.delivered", [])
         expect = R.get("fanout.kernel.expected", [])
         fan_ok = all(d >= e for d, e in zip(deliv, expect))
