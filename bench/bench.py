@@ -451,7 +451,8 @@ class Bench:
             parts += [f"startup_{nlabel}={fmt(m('million.kernel.startup_s'), 's', 2)}(<1)",
                       f"mem_vs_beanstalkd_{nlabel}={rx(memr, 2, '')}(<=1)"]
         p99 = m("fanout.kernel.p99_us")
-        parts.append(f"fanout_p99={'—' if p99 is None else f'{p99 / 1000:.1f}'}ms(<10)")
+        p99 = "—" if p99 is None else "inf" if p99 == float("inf") else f"{p99 / 1000:.1f}ms"
+        parts.append(f"fanout_p99={p99}(<10ms)")
         print("RATIOS " + " ".join(parts))
 
     def celery_version(self):
