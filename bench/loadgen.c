@@ -17,6 +17,9 @@
  *                    at a time (1 ms after the fetch was sent); sample = enqueue sent → fetch
  *                    response received. -n samples.
  *   beanstalk-put    like enqueue, with `put` (tube "bench").
+ *   (enqueue and beanstalk-put take -N COUNT: send exactly COUNT jobs and exit once all are
+ *   answered, e.g. to fill a queue with 1,000,000 pending jobs.)
+ * Every job body, kernel payload or beanstalkd job, is {"n":i,"p":"xx…"}, 40 bytes.
  *   beanstalk-cycle  like cycle: put / reserve-with-timeout 1 (-F reserves pipelined per worker) /
  *                    delete; latency = put sent → DELETED received.
  *   beanstalk-latency  like latency: worker blocked in reserve-with-timeout 5, one put at a time;
@@ -66,6 +69,7 @@ static int port = 11300;
 static int nprod = 4, nwork = 4, window = 256, fetch_max = 64, fetch_depth = 2, cap = 8192;
 static double duration = 5, warmup = 1;
 static long samples_target = 2000;
+static long long total = 0; /* -N: enqueue/put exactly this many jobs, then exit (fill mode) */
 
 static uint64_t *t_send; static size_t t_cap;
 static long long next_i = 0;
@@ -190,10 +194,21 @@ static ssize_t fill_read(conn_t *c) {
 
 /* ---------- requests ---------- */
 
+/* The job body, kernel payload and beanstalkd job alike: {"n":i,"p":"xx…"} padded to BODY_LEN
+ * (40) bytes (SPEC §12: 40-byte payloads). */
+#define BODY_LEN 40
+static int make_body(char *b, long long i) {
+    int n = snprintf(b, 64, "{\"n\":%lld,\"p\":\"", i);
+    while (n < BODY_LEN - 2) b[n++] = 'x';
+    b[n++] = '"'; b[n++] = '}'; b[n] = 0;
+    return n;
+}
+
 static void send_enqueue(conn_t *c, long long i) {
-    char b[256];
+    char body[80], b[256];
+    make_body(body, i);
     int n = snprintf(b, sizeof b,
-        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"enqueue\",\"params\":{\"type\":\"bench\",\"payload\":{\"n\":%lld}}}\n", i, i);
+        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"enqueue\",\"params\":{\"type\":\"bench\",\"payload\":%s}}\n", i, body);
     wput(c, b, (size_t)n);
 }
 
@@ -215,8 +230,8 @@ static void send_ack(conn_t *c, const char *lease, size_t llen, long long i) {
 }
 
 static void send_put(conn_t *c, long long i) {
-    char body[64], b[128];
-    int bl = snprintf(body, sizeof body, "{\"n\":%lld}", i);
+    char body[80], b[160];
+    int bl = make_body(body, i);
     int n = snprintf(b, sizeof b, "put 1024 0 60 %d\r\n%s\r\n", bl, body);
     wput(c, b, (size_t)n);
     fifo_push(c, K_PUT, i);
@@ -370,6 +385,7 @@ static void fill(conn_t *c, uint64_t t) {
     if (c->role == R_PROD) {
         while (c->inflight < window) {
             if ((mode == M_CYCLE || mode == M_BCYCLE) && in_sys >= cap) break;
+            if (total && next_i >= total) break;
             long long i = next_i++;
             record_send(i, t);
             if (bs) send_put(c, i); else send_enqueue(c, i);
@@ -398,11 +414,12 @@ static void throughput(void) {
         set_nonblock(&cs[k]);
     }
     uint64_t t0 = now_ns();
-    t_measure0 = t0 + (uint64_t)(warmup * 1e9);
-    t_measure1 = t_measure0 + (uint64_t)(duration * 1e9);
+    t_measure0 = total ? t0 : t0 + (uint64_t)(warmup * 1e9);
+    t_measure1 = total ? UINT64_MAX : t_measure0 + (uint64_t)(duration * 1e9);
     for (;;) {
         uint64_t t = now_ns();
         if (t >= t_measure1) break;
+        if (total && done + errors >= total) { duration = (double)(t - t0) / 1e9; break; }
         for (int k = 0; k < n; k++) {
             fill(&cs[k], t);
             flush(&cs[k]);
@@ -532,7 +549,9 @@ static void usage(void) {
         "  -m N      fetch max (64)                -F N   fetches/reserves in flight per worker (2)\n"
         "  -C N      cap on jobs in the system in cycle modes (8192)\n"
         "  -d SECS   measured duration (5)         -D SECS warm-up, not counted (1)\n"
-        "  -n N      latency samples (2000)\n");
+        "  -n N      latency samples (2000)\n"
+        "  -N N      enqueue / beanstalk-put: send exactly N jobs, exit when all are answered\n"
+        "            (no warm-up; rate = N / elapsed; alarm after -d + 60 s)\n");
     exit(2);
 }
 
@@ -548,7 +567,7 @@ int main(int argc, char **argv) {
     else usage();
     int opt;
     optind = 2;
-    while ((opt = getopt(argc, argv, "u:H:p:c:w:W:m:F:C:d:D:n:")) != -1) {
+    while ((opt = getopt(argc, argv, "u:H:p:c:w:W:m:F:C:d:D:n:N:")) != -1) {
         switch (opt) {
         case 'u': sock_path = optarg; break;
         case 'H': host = optarg; break;
@@ -562,6 +581,7 @@ int main(int argc, char **argv) {
         case 'd': duration = atof(optarg); break;
         case 'D': warmup = atof(optarg); break;
         case 'n': samples_target = atol(optarg); break;
+        case 'N': total = atoll(optarg); break;
         default: usage();
         }
     }

@@ -7,11 +7,19 @@ usage: pool.py KERNEL_BINARY WORKER_BINARY [--jobs N] [--samples N]
 import argparse
 import json
 import os
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import tempfile
 import time
+
+
+def body(i):
+    """A 40-byte payload, as in bench/loadgen.c: {"n":i,"p":"xx…"}."""
+    head = '{"n":%d,"p":"' % i
+    return json.loads(head + "x" * (38 - len(head)) + '"}')
 
 
 def connect(path):
@@ -28,6 +36,10 @@ def main():
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=8, help="persistent worker processes (pools.internal)")
     a = ap.parse_args()
+
+    def on_term(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_term)
     home = tempfile.mkdtemp(prefix="jkpool-")
     cfg = os.path.join(home, "c.toml")
     with open(cfg, "w") as f:
@@ -62,7 +74,7 @@ def main():
         for i in range(a.samples):
             t0 = time.time_ns()
             s.sendall(json.dumps({"jsonrpc": "2.0", "id": 10_000 + i, "method": "enqueue",
-                                  "params": {"type": "noop", "payload": {}}}).encode() + b"\n")
+                                  "params": {"type": "noop", "payload": body(i)}}).encode() + b"\n")
             while True:
                 m = json.loads(r.readline())
                 if m.get("method") == "event" and m["params"]["data"]["to"] == "success":
@@ -74,7 +86,7 @@ def main():
         before = call("stats", {}, rid=6)["jobs"]["success"]
         t0 = time.time()
         batch = b"".join(json.dumps({"jsonrpc": "2.0", "id": 100_000 + i, "method": "enqueue",
-                                     "params": {"type": "noop", "payload": {"i": i}}}).encode() + b"\n"
+                                     "params": {"type": "noop", "payload": body(i)}}).encode() + b"\n"
                          for i in range(a.jobs))
         w, rw = connect(sock)
         w.sendall(batch)
@@ -96,7 +108,12 @@ def main():
         print(f"RESULT pool_rss_mib={rss}")
     finally:
         k.terminate()
-        k.wait(20)
+        try:
+            k.wait(20)
+        except subprocess.TimeoutExpired:
+            k.kill()
+            k.wait()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,496 @@
+#!/usr/bin/env python3
+"""The driver behind bench/run: every SPEC §12 workload, jobkernel side by side with beanstalkd
+and Celery 5 + Redis, over several rounds; prints medians, a table and one RATIOS line.
+
+bench/run prepares everything (builds, compiles the C tools into TOOLS, makes the Celery venv)
+and calls:  bench.py --tools DIR --kernel BIN [--celery-python PY] [--quick] [--rounds N]
+            [--no-million] [--no-celery]
+Standard library only (Celery runs in its own venv through bench/celery_bench.py).
+Every process started here is stopped on exit, also on an error, SIGTERM or Ctrl-C.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def env(name, default, kind=str):
+    v = os.environ.get(name)
+    return kind(v) if v not in (None, "") else default
+
+
+def log(msg):
+    print(f"== {msg}", file=sys.stderr, flush=True)
+
+
+def parse_result(text, tag="RESULT"):
+    """The `RESULT k=v k=v …` line of a tool's output, as a dict (numbers as floats)."""
+    for line in text.splitlines():
+        if line.startswith(tag):
+            out = {}
+            for tok in line.split()[1:]:
+                if "=" in tok:
+                    k, v = tok.split("=", 1)
+                    try:
+                        out[k] = float(v)
+                    except ValueError:
+                        out[k] = v
+            return out
+    raise RuntimeError(f"no {tag} line in: {text!r}")
+
+
+def mem_kb(pid):
+    """(VmRSS, VmHWM) of a process in KiB."""
+    rss = hwm = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
+    return rss, hwm
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.tmp = tempfile.mkdtemp(prefix="jobkernel-bench-")
+        self.procs = []  # every Popen started, stopped in close()
+        q = a.quick
+        self.secs = env("BENCH_SECS", 2.5 if q else 8, float)
+        self.warm = env("BENCH_WARMUP", 0.5 if q else 2, float)
+        self.samples = env("BENCH_SAMPLES", 500 if q else 2000, int)
+        self.conns = env("BENCH_CONNS", 4, int)          # enqueue connections
+        self.window = env("BENCH_WINDOW", 64, int)       # requests in flight per producer connection
+        self.cyc_prod = env("BENCH_CYCLE_PRODUCERS", 2, int)
+        self.cyc_cons = env("BENCH_WORKERS", 2, int)     # cycle consumer connections
+        self.cap = env("BENCH_CYCLE_CAP", 1024, int)
+        self.pool_workers = env("BENCH_POOL_WORKERS", 8, int)
+        self.pool_jobs = env("BENCH_POOL_JOBS", 5000 if q else 20000, int)
+        self.celery_tasks = env("BENCH_CELERY_TASKS", 1500 if q else 5000, int)
+        self.celery_prefetch = env("BENCH_CELERY_PREFETCH", 16, int)
+        self.million = env("BENCH_MILLION", 100_000 if q else 1_000_000, int)
+        self.fan_subs = env("BENCH_FANOUT_SUBS", 100, int)
+        self.fan_rate = env("BENCH_FANOUT_RATE", 10000, int)
+        self.rounds = a.rounds
+        self.R = {}  # key -> list of per-round values
+        self.pairs = {}  # ratio key -> list of per-round ratios
+
+    # ---- processes ------------------------------------------------------------------------
+    def spawn(self, argv, log_path, **kw):
+        f = open(log_path, "ab")
+        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kw)
+        f.close()
+        self.procs.append(p)
+        return p
+
+    def stop(self, p, grace=10):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def close(self):
+        for p in list(self.procs):
+            self.stop(p, grace=5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def tool(self, argv, timeout=600, tag="RESULT"):
+        """Runs a tool to completion and returns its RESULT line as a dict (the whole output
+        when tag is None). On any error or signal, the tool gets SIGTERM (then SIGKILL)."""
+        argv = [str(x) for x in argv]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        self.procs.append(p)
+        try:
+            out, _ = p.communicate(timeout=timeout)
+        finally:
+            self.stop(p)
+        if p.returncode != 0:
+            name = next((x for x in argv if x.endswith(".py")), argv[0])
+            raise RuntimeError(f"{os.path.basename(name)} exited {p.returncode}: {out.strip()}")
+        return parse_result(out, tag) if tag else out
+
+    # ---- jobkernel --------------------------------------------------------------------------
+    def start_kernel(self, d=None, timeout=30):
+        """A kernel on a fresh (or the given) directory; returns (proc, dir, seconds to answer)."""
+        if d is None:
+            d = tempfile.mkdtemp(dir=self.tmp, prefix="k.")
+            with open(os.path.join(d, "c.toml"), "w") as f:
+                f.write('[storage]\ndurability = "normal"\n\n[types.bench]\nmode = "async_api"\n')
+        sock = os.path.join(d, "k.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        t0 = time.monotonic()
+        p = self.spawn([self.a.kernel, "serve", "--socket", sock, "--db", os.path.join(d, "j.db"),
+                        "--config", os.path.join(d, "c.toml")], os.path.join(d, "log"))
+        stats = self.wait_kernel(p, sock, timeout)
+        return p, d, time.monotonic() - t0, stats
+
+    def wait_kernel(self, p, sock, timeout):
+        """Polls `stats` until the kernel answers; returns the stats result."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise RuntimeError(f"kernel exited {p.returncode}; see its log")
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(timeout)
+                    s.connect(sock)
+                    s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"stats"}\n')
+                    buf = b""
+                    while not buf.endswith(b"\n"):
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        buf += chunk
+                    return json.loads(buf)["result"]
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.002)
+        raise RuntimeError("kernel did not answer in time")
+
+    def kernel_run(self, argv_fn):
+        """Fresh kernel, run loadgen (argv_fn(sock)), stop it; the result gets the kernel's VmHWM."""
+        p, d, _, _ = self.start_kernel()
+        try:
+            r = self.tool(argv_fn(os.path.join(d, "k.sock")))
+            r["hwm_kb"] = mem_kb(p.pid)[1]
+        finally:
+            self.stop(p)
+            shutil.rmtree(d, ignore_errors=True)
+        return r
+
+    # ---- beanstalkd -------------------------------------------------------------------------
+    def start_beanstalkd(self, d=None, timeout=60):
+        if d is None:
+            d = tempfile.mkdtemp(dir=self.tmp, prefix="b.")
+        port = free_port()
+        t0 = time.monotonic()
+        p = self.spawn(["beanstalkd", "-l", "127.0.0.1", "-p", str(port), "-b", d, "-f", "50"],
+                       d + ".log")
+        deadline = time.monotonic() + timeout
+        while True:
+            if p.poll() is not None:
+                raise RuntimeError(f"beanstalkd exited {p.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+                    s.sendall(b"stats\r\n")
+                    f = s.makefile("rb")
+                    head = f.readline()  # OK <bytes>
+                    body = f.read(int(head.split()[1]) + 2).decode()
+                    stats = dict(l.strip().split(": ", 1) for l in body.splitlines() if ": " in l)
+                    break
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("beanstalkd did not listen")
+                time.sleep(0.002)
+        return p, d, port, time.monotonic() - t0, stats
+
+    def beanstalk_run(self, argv_fn):
+        p, d, port, _, _ = self.start_beanstalkd()
+        try:
+            r = self.tool(argv_fn(str(port)))
+            r["hwm_kb"] = mem_kb(p.pid)[1]
+        finally:
+            self.stop(p)
+            shutil.rmtree(d, ignore_errors=True)
+        return r
+
+    # ---- workloads: each returns {system: result} for one round --------------------------
+    def lg(self, *args):
+        return [os.path.join(self.a.tools, "loadgen"), *map(str, args)]
+
+    def w_enqueue(self):
+        t = ("-c", self.conns, "-W", self.window, "-d", self.secs, "-D", self.warm)
+        return {"kernel": lambda: self.kernel_run(lambda s: self.lg("enqueue", "-u", s, *t)),
+                "beanstalkd": lambda: self.beanstalk_run(lambda port: self.lg("beanstalk-put", "-p", port, *t))}
+
+    def w_cycle(self):
+        t = ("-c", self.cyc_prod, "-W", self.window, "-w", self.cyc_cons, "-C", self.cap,
+             "-d", self.secs, "-D", self.warm)
+        return {"kernel": lambda: self.kernel_run(lambda s: self.lg("cycle", "-u", s, *t, "-m", 64, "-F", 2)),
+                "beanstalkd": lambda: self.beanstalk_run(lambda port: self.lg("beanstalk-cycle", "-p", port, *t, "-F", 64))}
+
+    def w_latency(self):
+        t = ("-n", self.samples, "-d", 120)
+        return {"kernel": lambda: self.kernel_run(lambda s: self.lg("latency", "-u", s, *t)),
+                "beanstalkd": lambda: self.beanstalk_run(lambda port: self.lg("beanstalk-latency", "-p", port, *t))}
+
+    def kernel_pool(self):
+        out = self.tool([sys.executable, os.path.join(HERE, "pool.py"), self.a.kernel,
+                         os.path.join(self.a.tools, "noop_worker"), "--jobs", str(self.pool_jobs),
+                         "--samples", str(self.samples), "--workers", str(self.pool_workers)], tag=None)
+        r = parse_result(out, "RESULT pool_cycle")
+        lat = parse_result(out, "RESULT pool_latency")
+        r.update(p50_us=lat["p50_us"], p99_us=lat["p99_us"])
+        return r
+
+    def celery(self):
+        return self.tool([self.a.celery_python, os.path.join(HERE, "celery_bench.py"), shutil.which("redis-server"),
+                          "--workers", self.pool_workers, "--tasks", self.celery_tasks,
+                          "--prefetch", self.celery_prefetch])
+
+    def w_pool(self):
+        w = {"kernel": self.kernel_pool}
+        if not self.a.no_celery:
+            w["celery"] = self.celery
+        return w
+
+    def w_fanout(self):
+        fan = os.path.join(self.a.tools, "fanout")
+        return {"kernel": lambda: self.kernel_run(
+            lambda s: [fan, s, str(self.fan_subs), str(self.fan_rate), str(self.secs)])}
+
+    # ---- 1M pending jobs --------------------------------------------------------------------
+    def million_jobs(self):
+        """Fills a kernel and a beanstalkd with N pending jobs once (pipelined, 40-byte bodies),
+        then, each round, restarts both on their data and reads start-up time and memory."""
+        n = self.million
+        fill = ("-c", self.conns, "-W", self.window, "-N", n, "-d", 900)
+        log(f"{n:,} pending jobs: filling the kernel (enqueue, {self.conns} connections)")
+        kp, kd, _, _ = self.start_kernel()
+        r = self.tool(self.lg("enqueue", "-u", os.path.join(kd, "k.sock"), *fill), timeout=1000)
+        rss, hwm = mem_kb(kp.pid)
+        self.add("m_kernel_fill_rate", r["rate"])
+        self.add("m_kernel_fill_rss", rss / 1024)
+        self.add("m_kernel_fill_hwm", hwm / 1024)
+        self.stop(kp, grace=60)
+        log(f"   {r['rate']:,.0f} enqueues/s; RSS after the fill {rss / 1024:.0f} MiB (peak {hwm / 1024:.0f})")
+        log(f"{n:,} pending jobs: filling beanstalkd (put, -f 50)")
+        bp, bd, port, _, _ = self.start_beanstalkd()
+        r = self.tool(self.lg("beanstalk-put", "-p", port, *fill), timeout=1000)
+        rss, hwm = mem_kb(bp.pid)
+        self.add("m_bs_fill_rate", r["rate"])
+        self.add("m_bs_fill_rss", rss / 1024)
+        self.stop(bp)
+        log(f"   {r['rate']:,.0f} puts/s; RSS {rss / 1024:.0f} MiB")
+
+        def kernel():
+            p, _, secs, stats = self.start_kernel(kd, timeout=300)
+            time.sleep(0.3)  # anything loaded just after the first answer
+            rss, hwm = mem_kb(p.pid)
+            self.stop(p, grace=60)
+            pending = stats["jobs"]["pending"]
+            if pending != n:
+                raise RuntimeError(f"restarted kernel has {pending} pending jobs, expected {n}")
+            return {"startup_s": secs, "rss_mib": rss / 1024, "hwm_mib": hwm / 1024}
+
+        def beanstalkd():
+            p, _, _, secs, stats = self.start_beanstalkd(bd, timeout=300)
+            time.sleep(0.3)
+            rss, hwm = mem_kb(p.pid)
+            self.stop(p)
+            ready = int(stats.get("current-jobs-ready", "0"))
+            if ready != n:
+                raise RuntimeError(f"restarted beanstalkd has {ready} ready jobs, expected {n}")
+            return {"startup_s": secs, "rss_mib": rss / 1024, "hwm_mib": hwm / 1024}
+        try:
+            for rnd in range(self.rounds):
+                log(f"{n:,} pending jobs: restart, round {rnd + 1}/{self.rounds}")
+                self.round_of("million", {"kernel": kernel, "beanstalkd": beanstalkd}, rnd)
+        finally:
+            shutil.rmtree(kd, ignore_errors=True)
+            shutil.rmtree(bd, ignore_errors=True)
+
+    # ---- rounds -----------------------------------------------------------------------------
+    def add(self, key, value):
+        self.R.setdefault(key, []).append(value)
+
+    def round_of(self, name, systems, rnd):
+        """Runs each system once, the order rotated by round (kernel first in round 1, …)."""
+        order = list(systems)
+        k = rnd % len(order)
+        order = order[k:] + order[:k]
+        res = {}
+        for sysname in order:
+            t0 = time.monotonic()
+            res[sysname] = systems[sysname]()
+            short = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                             for k, v in res[sysname].items()
+                             if k in ("rate", "p50_us", "p99_us", "errors", "delivered", "expected",
+                                      "startup_s", "rss_mib", "send_rate", "dropped"))
+            log(f"   {name:8} {sysname:10} {short}  ({time.monotonic() - t0:.1f} s)")
+        for sysname, r in res.items():
+            for k, v in r.items():
+                if isinstance(v, float):
+                    self.add(f"{name}.{sysname}.{k}", v)
+        return res
+
+    def run(self):
+        load0 = open("/proc/loadavg").read().split()[:3]
+        t_start = time.monotonic()
+        workloads = [("enqueue", self.w_enqueue), ("cycle", self.w_cycle), ("latency", self.w_latency),
+                     ("pool", self.w_pool), ("fanout", self.w_fanout)]
+        only = set(self.a.only.split(",")) if self.a.only else None
+        workloads = [(n, w) for n, w in workloads if only is None or n in only]
+        for rnd in range(self.rounds if workloads else 0):
+            log(f"round {rnd + 1}/{self.rounds}")
+            for name, w in workloads:
+                self.round_of(name, w(), rnd)
+        if not self.a.no_million and (only is None or "million" in only):
+            self.million_jobs()
+        self.report(load0, time.monotonic() - t_start)
+
+    # ---- report -----------------------------------------------------------------------------
+    def med(self, key):
+        v = self.R.get(key)
+        return statistics.median(v) if v else None
+
+    def ratio(self, num, den):
+        """Median over rounds of the per-round ratio num/den (each pair measured side by side)."""
+        a, b = self.R.get(num), self.R.get(den)
+        if not a or not b:
+            return None
+        return statistics.median(x / y for x, y in zip(a, b) if y)
+
+    def report(self, load0, elapsed):
+        m, R = self.med, self.R
+        def fmt(v, unit="", prec=0):
+            if v is None:
+                return "—"
+            return f"{v:,.{prec}f}{unit}"
+        def rng(key, unit="", prec=0):
+            v = R.get(key)
+            if not v or len(v) < 2:
+                return ""
+            return f"({min(v):,.{prec}f}–{max(v):,.{prec}f})"
+        rows = []
+        def row(label, kkey, pkey, ratio, target, unit="/s", prec=0, kscale=1):
+            rows.append((label, f"{fmt(m(kkey), unit, prec)} {rng(kkey, '', prec)}".strip(),
+                         f"{fmt(m(pkey), unit, prec)} {rng(pkey, '', prec)}".strip() if pkey else "",
+                         ratio, target))
+        def rx(v, prec=2, suffix="x"):
+            return "—" if v is None else f"{v:.{prec}f}{suffix}"
+
+        enq = self.ratio("enqueue.kernel.rate", "enqueue.beanstalkd.rate")
+        cyc = self.ratio("cycle.kernel.rate", "cycle.beanstalkd.rate")
+        l50 = self.ratio("latency.beanstalkd.p50_us", "latency.kernel.p50_us")
+        l99 = self.ratio("latency.beanstalkd.p99_us", "latency.kernel.p99_us")
+        vsc = self.ratio("pool.kernel.rate", "pool.celery.rate")
+        memr = self.ratio("million.kernel.rss_mib", "million.beanstalkd.rss_mib")
+        n = self.million
+        nlabel = f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
+
+        row(f"durable enqueue, {self.conns} conns × {self.window} in flight", "enqueue.kernel.rate",
+            "enqueue.beanstalkd.rate", rx(enq), ">= 1.3x")
+        row(f"cycle enqueue→fetch→ack, {self.cyc_prod} prod + {self.cyc_cons} cons", "cycle.kernel.rate",
+            "cycle.beanstalkd.rate", rx(cyc), ">= 1.2x")
+        row("dispatch latency idle, p50", "latency.kernel.p50_us", "latency.beanstalkd.p50_us", rx(l50),
+            ">= 0.5x", " µs")
+        row("dispatch latency idle, p99", "latency.kernel.p99_us", "latency.beanstalkd.p99_us", rx(l99),
+            ">= 1.0x", " µs")
+        row(f"pool cycle, {self.pool_workers} persistent workers (peer: Celery)", "pool.kernel.rate",
+            "pool.celery.rate", rx(vsc, 1), ">= 30,000/s, >= 25x")
+        row("   pool dispatch latency p50 (enqueue → worker reads run)", "pool.kernel.p50_us", None, "", "", " µs")
+        row("   pool dispatch latency p99", "pool.kernel.p99_us", None, "", "", " µs")
+        if not self.a.no_million:
+            row(f"start-up with {nlabel} pending jobs", "million.kernel.startup_s", "million.beanstalkd.startup_s",
+                "", "< 1 s", " s", 2)
+            row(f"memory holding {nlabel} pending jobs (VmRSS)", "million.kernel.rss_mib",
+                "million.beanstalkd.rss_mib", rx(memr), "<= 1x", " MiB")
+            row("   peak memory after the restart (VmHWM)", "million.kernel.hwm_mib", "million.beanstalkd.hwm_mib",
+                "", "", " MiB")
+            row(f"   RSS right after enqueueing {nlabel} (fill)", "m_kernel_fill_rss", "m_bs_fill_rss", "", "", " MiB")
+        row(f"fan-out {self.fan_subs} subscribers × {self.fan_rate:,} events/s, p99 lag", "fanout.kernel.p99_us",
+            None, "", "< 10,000 µs", " µs")
+        row("   p50 lag", "fanout.kernel.p50_us", None, "", "", " µs")
+        row("   events/s the producer achieved", "fanout.kernel.rate", None, "", "10,000/s")
+        for d, e in zip(R.get("fanout.kernel.delivered", []), R.get("fanout.kernel.expected", [])):
+            self.add("fanout.kernel.delivered_pct", 100 * d / e if e else 0)
+        row("   events delivered, % of events × subscribers", "fanout.kernel.delivered_pct", None, "", "100 %",
+            " %", 1)
+        row("   subscriptions the kernel dropped (slow consumer)", "fanout.kernel.dropped", None, "", "0", "")
+        deliv = R.get("fanout.kernel.delivered", [])
+        expect = R.get("fanout.kernel.expected", [])
+
+        print()
+        print(f"jobkernel vs beanstalkd 1.12 (binlog -f 50) and Celery {self.celery_version()} + Redis — "
+              f"{time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores")
+        print(f"{self.rounds} rounds, medians (range over rounds in parentheses); {self.secs:g} s per throughput run "
+              f"after {self.warm:g} s warm-up; {self.samples} latency samples; pool {self.pool_jobs:,} jobs, "
+              f"Celery {self.celery_tasks:,} tasks; 40-byte payloads; took {elapsed:.0f} s")
+        print(f"load average at start {' '.join(load0)}, at end {' '.join(open('/proc/loadavg').read().split()[:3])}"
+              " (other processes on this machine move the figures; compare within one run)")
+        if not self.a.no_million and n != 1_000_000:
+            print(f"NOTE: memory/start-up measured with {n:,} pending jobs, not 1,000,000 (--quick or BENCH_MILLION)")
+        print()
+        hdr = ("workload", "jobkernel", "peer (beanstalkd / Celery)", "ratio", "SPEC §12 target")
+        w = [max(len(r[i]) for r in rows + [hdr]) for i in range(5)]
+        print("  ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
+        for r in rows:
+            print("  ".join([r[0].ljust(w[0]), r[1].rjust(w[1]), r[2].rjust(w[2]), r[3].rjust(w[3]), r[4]]))
+        print(f"fan-out: every event delivered to every subscriber in {sum(d >= e for d, e in zip(deliv, expect))}"
+              f" of {len(deliv)} rounds (an event not delivered within 10 s of the end counts as an infinite lag)")
+        errs = sum(sum(v) for k, v in R.items() if k.endswith(".errors"))
+        print(f"errors reported by loadgen across all runs: {errs:.0f}")
+        print()
+        parts = [f"enqueue={rx(enq)}(>=1.3)", f"cycle={rx(cyc)}(>=1.2)", f"latency_p50={rx(l50)}(>=0.5)",
+                 f"latency_p99={rx(l99)}(>=1.0)", f"pool={fmt(m('pool.kernel.rate'))}/s(>=30000)"]
+        if not self.a.no_celery:
+            parts.append(f"vs_celery={rx(vsc, 1, '')}(>=25)")
+        if not self.a.no_million:
+            parts += [f"startup_{nlabel}={fmt(m('million.kernel.startup_s'), 's', 2)}(<1)",
+                      f"mem_vs_beanstalkd_{nlabel}={rx(memr, 2, '')}(<=1)"]
+        p99 = m("fanout.kernel.p99_us")
+        p99 = "—" if p99 is None else "inf" if p99 == float("inf") else f"{p99 / 1000:.1f}ms"
+        parts.append(f"fanout_p99={p99}(<10ms)")
+        print("RATIOS " + " ".join(parts))
+
+    def celery_version(self):
+        if self.a.no_celery:
+            return "(skipped)"
+        try:
+            return subprocess.run([self.a.celery_python, "-c", "import celery; print(celery.__version__)"],
+                                  capture_output=True, text=True, timeout=30).stdout.strip()
+        except Exception:
+            return "5"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tools", required=True, help="dir with loadgen, noop_worker, fanout")
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--celery-python", help="python of the venv holding celery and redis")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-million", action="store_true")
+    ap.add_argument("--no-celery", action="store_true")
+    ap.add_argument("--only", help="comma-separated subset: enqueue,cycle,latency,pool,fanout,million")
+    a = ap.parse_args()
+    if not a.celery_python:
+        a.no_celery = True
+
+    def on_term(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_term)
+    b = Bench(a)
+    try:
+        b.run()
+    except (KeyboardInterrupt, SystemExit):
+        print("bench: interrupted; stopping everything it started", file=sys.stderr)
+        raise SystemExit(130)
+    finally:
+        b.close()
+
+
+if __name__ == "__main__":
+    main()
