@@ -66,7 +66,7 @@ extension Kernel {
     /// still pending and ready. A non-manual job whose `requires` toggle is off ends `skipped`
     /// here, as it is about to start (SPEC §8.3). Stale entries (a cancelled job's) yield nil.
     func validReady(_ head: QueuedUnit) throws -> (Job, WorkUnit)? {
-        guard let job = active[head.jobID], !job.cancelRequested,
+        guard let job = try self.job(head.jobID), !job.cancelRequested,
               job.status == .pending || job.status == .running,
               let unit = try store.unit(jobID: head.jobID, index: head.index),
               unit.status == .pending, unit.runAt == nil else { return nil }

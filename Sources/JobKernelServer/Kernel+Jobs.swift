@@ -44,12 +44,11 @@ extension Kernel {
                 statusCounts![statusBefore.rawValue, default: 0] -= 1
                 statusCounts![job.status.rawValue, default: 0] += 1
             }
+            // Only running jobs stay in memory; the others are read from the store when needed.
+            active[id] = job.status == .running ? job : nil
             if job.status.isTerminal {
-                active[id] = nil
                 queues.forgetBatches(jobID: id)
                 store.forgetLogTail(jobID: id)
-            } else {
-                active[id] = job
             }
             for effect in effects {
                 try perform(effect, job: job, unit: unit, work: &work)
@@ -103,7 +102,7 @@ extension Kernel {
                 }
             }
         case .cancelDescendants(let reason):
-            for id in try store.descendants(of: job.id) where active[id] != nil {
+            for id in try store.descendants(of: job.id) where try self.job(id).map({ !$0.status.isTerminal }) == true {
                 work.append((id, nil, .cancelRequested(reason: reason)))
             }
         case .finalized(let status):
@@ -115,8 +114,12 @@ extension Kernel {
 
     /// Puts a ready unit in its type's queue.
     func enqueueReady(_ job: Job, index: Int) {
-        queues.push(type: job.type, QueuedUnit(priority: job.priority, jobID: job.id, index: index))
-        typesToPump.insert(job.type)
+        enqueueReady(type: job.type, priority: job.priority, jobID: job.id, index: index)
+    }
+
+    func enqueueReady(type: String, priority: Int, jobID: Int64, index: Int) {
+        queues.push(type: type, QueuedUnit(priority: priority, jobID: jobID, index: index))
+        typesToPump.insert(type)
     }
 
     // MARK: Enqueue
@@ -160,7 +163,6 @@ extension Kernel {
             timeoutMs: r.timeoutMs ?? r.type.timeoutMs, runAt: r.runAt, itemized: r.items != nil,
             units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)
         try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
-        active[job.id] = job
         if let parent = r.parentID { parents.insert(parent) }
         if statusCounts != nil { statusCounts![job.status.rawValue, default: 0] += 1 }
         let json = try jobJSON(job)

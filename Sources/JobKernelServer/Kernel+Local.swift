@@ -643,7 +643,7 @@ extension Kernel {
             }
             try? apply(run.jobID, unit: i, event, backoffUntil: backoffUntil)
         }
-        if let backoffUntil, active[run.jobID] != nil {
+        if let backoffUntil, let job = try? self.job(run.jobID), !job.status.isTerminal {
             let waiting = run.indices.filter { i in
                 (try? store.unit(jobID: run.jobID, index: i)).flatMap { $0 }.map { $0.status == .pending && $0.runAt == backoffUntil } ?? false
             }

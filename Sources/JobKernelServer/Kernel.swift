@@ -171,22 +171,34 @@ public final class Kernel {
         }
         active = OpenJobs()
         statusCounts = nil
-        for job in try store.openJobs() { active[job.id] = job }
+        for job in try store.runningJobs() { active[job.id] = job }
     }
 
     /// Queues the stored pending units and arms the stored times: backoffs, `run_at`, schedules.
+    ///
+    /// Pending jobs stay in the store: the queues hold a few words per ready unit, and a job is
+    /// read whole only when one of its units is dispatched (a million pending jobs start fast and
+    /// cost little memory). A pending job without items and with no backoff under way has its one
+    /// unit ready: no unit row is read for it.
     func queueStoredUnits() throws {
         let t = now
-        for unit in try store.units(jobID: nil, status: .pending) {
-            guard let job = active[unit.jobID] else { continue }
-            if let at = unit.runAt {
-                addDeadline(at: at, .backoff(jobID: job.id, index: unit.index))
-            } else if job.status != .scheduled || (job.runAt ?? 0) <= t {
-                enqueueReady(job, index: unit.index)
+        var others: [JobStore.OpenJobSummary] = []
+        try store.forEachOpenJob { job in
+            if job.status == .scheduled, let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
+            if !job.itemized && job.status == .pending && job.waiting == 0 {
+                enqueueReady(type: job.type, priority: job.priority, jobID: job.id, index: 0)
+            } else {
+                others.append(job)
             }
         }
-        for job in active.values where job.status == .scheduled {
-            if let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
+        for job in others {
+            for unit in try store.units(jobID: job.id, status: .pending) {
+                if let at = unit.runAt {
+                    addDeadline(at: at, .backoff(jobID: job.id, index: unit.index))
+                } else if job.status != .scheduled || (job.runAt ?? 0) <= t {
+                    enqueueReady(type: job.type, priority: job.priority, jobID: job.id, index: unit.index)
+                }
+            }
         }
         // Schedules run at the next turn's start, like any deadline, so a slot is enqueued in a
         // turn that commits or fails as a whole.

@@ -158,12 +158,36 @@ public final class JobStore {
             .first { row in (try Self.readJob(row), row.optionalText(31)) }
     }
 
-    /// Every job that is not terminal, oldest first (for start-up).
-    public func openJobs() throws -> [Job] {
+    /// Every running job, oldest first (for start-up: the only jobs the kernel keeps whole).
+    public func runningJobs() throws -> [Job] {
         var jobs: [Job] = []
-        try db.statement("SELECT \(Self.jobColumns) FROM jobs WHERE status IN ('scheduled','pending','running') ORDER BY id")
+        try db.statement("SELECT \(Self.jobColumns) FROM jobs WHERE status = 'running' ORDER BY id")
             .bind([]).forEach { jobs.append(try Self.readJob($0)) }
         return jobs
+    }
+
+    /// What scheduling needs of an open job, read without its payload.
+    public struct OpenJobSummary {
+        public var id: Int64
+        public var type: String
+        public var priority: Int
+        public var status: JobStatus
+        public var runAt: Millis?
+        public var itemized: Bool
+        /// Pending units waiting out a backoff.
+        public var waiting: Int
+    }
+
+    /// Calls `body` with every job that is not terminal, oldest first (for start-up).
+    public func forEachOpenJob(_ body: (OpenJobSummary) throws -> Void) throws {
+        try db.statement("""
+            SELECT id, type, priority, status, run_at, itemized, n_waiting FROM jobs
+            WHERE status IN ('scheduled','pending','running') ORDER BY id
+            """).bind([]).forEach { r in
+                try body(OpenJobSummary(id: r.int(0), type: r.text(1), priority: Int(r.int(2)),
+                                        status: JobStatus(rawValue: r.text(3)) ?? .pending, runAt: r.optionalInt(4),
+                                        itemized: r.bool(5), waiting: Int(r.int(6))))
+            }
     }
 
     /// A page of jobs, newest first, matching every given filter (each an OR of values; a lone
