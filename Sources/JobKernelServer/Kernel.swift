@@ -183,14 +183,22 @@ public final class Kernel {
     func queueStoredUnits() throws {
         let t = now
         var others: [JobStore.OpenJobSummary] = []
+        var ready: [String: [QueuedUnit]] = [:]
+        var counts = try store.terminalStatusCounts()
         try store.forEachOpenJob { job in
+            counts[job.status.rawValue, default: 0] += 1
             if job.status == .scheduled, let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
             if !job.itemized && job.status == .pending && job.waiting == 0 {
-                enqueueReady(type: job.type, priority: job.priority, jobID: job.id, index: 0)
+                ready[job.type, default: []].append(QueuedUnit(priority: job.priority, jobID: job.id, index: 0))
             } else {
                 others.append(job)
             }
         }
+        for (type, units) in ready {
+            queues.push(type: type, contentsOf: units)
+            typesToPump.insert(type)
+        }
+        statusCounts = counts
         for job in others {
             for unit in try store.units(jobID: job.id, status: .pending) {
                 if let at = unit.runAt {

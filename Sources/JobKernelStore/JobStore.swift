@@ -178,11 +178,11 @@ public final class JobStore {
         public var waiting: Int
     }
 
-    /// Calls `body` with every job that is not terminal, oldest first (for start-up).
+    /// Calls `body` with every job that is not terminal, in no particular order (for start-up).
     public func forEachOpenJob(_ body: (OpenJobSummary) throws -> Void) throws {
         try db.statement("""
             SELECT id, type, priority, status, run_at, itemized, n_waiting FROM jobs
-            WHERE status IN ('scheduled','pending','running') ORDER BY id
+            WHERE status IN ('scheduled','pending','running')
             """).bind([]).forEach { r in
                 try body(OpenJobSummary(id: r.int(0), type: r.text(1), priority: Int(r.int(2)),
                                         status: JobStatus(rawValue: r.text(3)) ?? .pending, runAt: r.optionalInt(4),
@@ -254,6 +254,16 @@ public final class JobStore {
         try db.statement("SELECT status, count(*) FROM jobs GROUP BY status").bind([]).forEach {
             counts[$0.text(0)] = Int($0.int(1))
         }
+        return counts
+    }
+
+    /// Counts of the terminal jobs by status (the open ones are counted as start-up reads them).
+    public func terminalStatusCounts() throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        try db.statement("""
+            SELECT status, count(*) FROM jobs
+            WHERE status IN ('success','partial_success','failed','cancelled','skipped') GROUP BY status
+            """).bind([]).forEach { counts[$0.text(0)] = Int($0.int(1)) }
         return counts
     }
 
@@ -432,7 +442,14 @@ public final class JobStore {
     /// Drops events older than `ts`, always keeping the latest one so the seq survives restarts.
     public func pruneEvents(olderThan ts: Millis) throws(DatabaseError) {
         try beginIfNeeded()
-        try db.run("DELETE FROM events WHERE ts < ? AND seq < (SELECT max(seq) FROM events)", [.int(ts)])
+        // Events are appended in time order, so the old ones are a prefix of the log: find its end
+        // walking from the oldest (cost in proportion to what goes, not to the whole log), and
+        // always keep the latest event (it holds the seq).
+        try db.run("""
+            DELETE FROM events WHERE seq < min(
+                coalesce((SELECT seq FROM events WHERE ts >= ? ORDER BY seq LIMIT 1), 9223372036854775807),
+                (SELECT max(seq) FROM events))
+            """, [.int(ts)])
     }
 
     // MARK: Settings and schedules

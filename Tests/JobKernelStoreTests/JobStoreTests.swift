@@ -190,4 +190,21 @@ struct JobStoreTests {
         #expect(after > before, "the database file did not grow: the WAL was not checkpointed")
         store.close()
     }
+
+    /// Events older than the retention go, oldest first, and the latest always stays (it holds
+    /// the seq); the cost follows what goes, not the whole log.
+    @Test(arguments: [(Millis(6), [6, 7, 8, 9, 10] as [Int64]), (Millis(1), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), (Millis(100), [10])])
+    func pruneKeepsTheRecentEventsAndTheLatest(cutoff: Millis, kept: [Int64]) throws {
+        let store = try JobStore(path: Self.tempPath(), durability: .normal)
+        for seq in Int64(1)...10 {
+            try store.appendEvent(seq: seq, ts: seq, kind: "job.log", jobID: 1, type: "t", data: Array("{}".utf8))
+        }
+        try store.commit()
+        try store.pruneEvents(olderThan: cutoff)
+        try store.commit()
+        var seqs: [Int64] = []
+        try store.events(after: 0, through: 100) { seqs.append($0.seq) }
+        #expect(seqs == kept)
+        #expect(try store.latestEventSeq() == 10)
+    }
 }
