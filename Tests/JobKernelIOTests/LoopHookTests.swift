@@ -8,14 +8,18 @@ import Testing
         let prepare = LoopHook(loop: loop, phase: .prepare) { events.append("prepare") }
         let check = LoopHook(loop: loop, phase: .check) { events.append("check") }
         let timer = LoopTimer(loop: loop)
-        timer.start(afterMs: 5) {
+        // On a loaded machine the timer may already be due in the loop's first turn (timers run
+        // before prepare): it closes the hooks only once a check has run.
+        func tick() {
             events.append("timer")
+            guard events.contains("check") else { return timer.start(afterMs: 5, tick) }
             prepare.close()
             check.close()
             timer.close()
         }
+        timer.start(afterMs: 5, tick)
         #expect(runBounded(loop))
-        #expect(events.first == "prepare")
+        #expect(events.first(where: { $0 != "timer" }) == "prepare")
         #expect(events.contains("check"))
         // Every check is preceded by a prepare in the same turn.
         let pairs = zip(events, events.dropFirst()).filter { $0.1 == "check" }
