@@ -49,9 +49,9 @@ extension Kernel {
         if conn.kind == .worker { heard(from: conn) }
         switch frame {
         case .tooLarge:
-            conn.send(RPCEncoder.error(id: .null, .tooLarge(limit: config.limits.maxMessageBytes)))
+            conn.answer(.init(responses: [(RPCEncoder.error(id: .null, .tooLarge(limit: config.limits.maxMessageBytes)), false)], isBatch: false))
         case .badHeader(let why):
-            conn.send(RPCEncoder.error(id: .null, .invalidRequest(why)))
+            conn.answer(.init(responses: [(RPCEncoder.error(id: .null, .invalidRequest(why)), false)], isBatch: false))
         case .message(let bytes):
             switch RPCDecoder.decode(bytes, maxDepth: config.limits.maxDepth) {
             case .single(let entry):
