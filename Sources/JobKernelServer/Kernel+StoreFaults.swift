@@ -14,7 +14,10 @@ extension Kernel {
         while true {
             do {
                 if let fault = store.db.fault { throw fault }
-                try store.commit()
+                if try store.commit(), storeFaulted {
+                    storeFaulted = false
+                    KernelMain.log("the database commits again: writes are accepted")
+                }
             } catch {
                 storeFailed(error)
                 return
@@ -38,7 +41,12 @@ extension Kernel {
     /// in memory; then rebuilds the job state from the store as it was at the last commit.
     private func storeFailed(_ error: Error) {
         let cause = (error as? DatabaseError)?.cause ?? "\(error)"
-        KernelMain.log("the database could not commit (\(cause)): the turn's changes are undone and its requests answered -32007")
+        if !storeFaulted {
+            // Once per fault, not once per turn: a full disk can last.
+            storeFaulted = true
+            KernelMain.log("the database could not commit (\(cause)): each turn's changes are undone and its "
+                + "changing requests answered -32007 until a commit succeeds again")
+        }
         store.db.rollback()
         store.db.clearFault()
         let answer = Kernel.storeFaultError(error)

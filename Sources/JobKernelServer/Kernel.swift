@@ -31,6 +31,8 @@ public final class Kernel {
     var queues = UnitQueues()
     /// What this turn did that only its commit makes real.
     var turn = TurnJournal()
+    /// A commit failed and none has succeeded since (logged once per fault).
+    var storeFaulted = false
     /// Types whose queues gained units this turn: waiting fetches are served at the turn's end.
     var typesToPump: Set<String> = []
 

@@ -195,6 +195,9 @@ def test_full_disk_answers_32007_keeps_reads_and_recovers(kernel_factory):
         os.unlink(filler)
         fresh = c.call("enqueue", {"type": "remote", "payload": {"after": True}})["job"]
         assert c.call("get", {"id": fresh["id"]})["status"] == "pending"
+        # The operator sees the fault once (not once per failed turn), and its end.
+        log = k.stderr_text()
+        assert log.count("could not commit") == 1 and "commits again" in log, log[-2000:]
         seen = watcher.events_until(lambda e: e["job_id"] == fresh["id"], timeout=5)
         stored_ids = {j["id"] for j in listed} | {fresh["id"]}
         for e in seen:  # no event ever left for a change that was undone
