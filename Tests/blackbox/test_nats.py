@@ -99,24 +99,30 @@ def test_failed_results_retry_and_permanent_failures_fail(kernel_factory, nats_u
     assert d["attempt"] == 1 and d["error"]["message"] == "broken"
 
 
-def test_a_duplicate_result_is_recorded_once(kernel_factory, nats_url):
+async def take_one_unit(nats_url):
+    """Connects as a JetStream worker of type `remote` and pulls one unit: (connection, context, message)."""
     import nats as natspy
 
+    nc = await natspy.connect(nats_url)
+    js = nc.jetstream()
+    sub = await js.pull_subscribe("jobkernel.units.remote", durable="test-worker", stream="JOBKERNEL")
+    msgs = await sub.fetch(1, timeout=10)
+    return nc, js, msgs[0]
+
+
+def test_a_duplicate_result_is_recorded_once(kernel_factory, nats_url):
     k = kernel_factory(config(nats_url))
     c = k.client()
     job = enqueue(c, "remote", payload={"x": 1})
 
     async def play():
-        nc = await natspy.connect(nats_url)
-        js = nc.jetstream()
-        sub = await js.pull_subscribe("jobkernel.units.remote", durable="test-worker", stream="JOBKERNEL")
-        msgs = await sub.fetch(1, timeout=10)
-        unit = json.loads(msgs[0].data)
+        nc, js, msg = await take_one_unit(nats_url)
+        unit = json.loads(msg.data)
         first = {"lease": unit["lease"], "status": "success", "result": "first"}
         second = {"lease": unit["lease"], "status": "failed", "error": {"message": "late duplicate"}}
         await js.publish("jobkernel.results", json.dumps(first).encode())
         await js.publish("jobkernel.results", json.dumps(second).encode())
-        await msgs[0].ack()
+        await msg.ack()
         await nc.drain()
         return unit
 
@@ -139,18 +145,13 @@ def test_an_unreachable_nats_server_stops_the_kernel_with_a_clear_message(kernel
 def test_results_and_reports_out_of_range_are_logged_and_ignored(kernel_factory, nats_url):
     """SPEC §10: a malformed message on jobkernel.results or jobkernel.progress is rejected with a
     log line, never recorded as an outcome and never a crash; the good result that follows counts."""
-    import nats as natspy
-
     k = kernel_factory(config(nats_url))
     c = k.client()
     job = enqueue(c, "remote", payload={"x": 1})
 
     async def play():
-        nc = await natspy.connect(nats_url)
-        js = nc.jetstream()
-        sub = await js.pull_subscribe("jobkernel.units.remote", durable="test-worker", stream="JOBKERNEL")
-        msgs = await sub.fetch(1, timeout=10)
-        lease = json.loads(msgs[0].data)["lease"]
+        nc, js, msg = await take_one_unit(nats_url)
+        lease = json.loads(msg.data)["lease"]
         for bad in [{"lease": lease, "progress": {"current": 1e308}}, {"lease": lease, "progress": {"total": -1}},
                     {"lease": lease, "log": 5}, {"lease": lease, "log": "x", "level": "loud"}, {"lease": 7}]:
             await nc.publish("jobkernel.progress", json.dumps(bad).encode())
@@ -160,7 +161,7 @@ def test_results_and_reports_out_of_range_are_logged_and_ignored(kernel_factory,
                     json.dumps({"lease": lease, "status": "failed", "error": 5}).encode()]:
             await js.publish("jobkernel.results", bad)
         await js.publish("jobkernel.results", json.dumps({"lease": lease, "status": "success", "result": "ok"}).encode())
-        await msgs[0].ack()
+        await msg.ack()
         await nc.drain()
 
     asyncio.run(play())
