@@ -28,10 +28,13 @@ struct Subscription {
 extension Kernel {
     /// Appends an event to the durable log (in the turn's transaction) and queues it for every
     /// matching subscriber; queued bytes are written only after the commit.
-    func emit(_ kind: String, job: Job?, data: JSON) throws {
+    /// `stored`, when given, is what the log keeps instead of `data` (a compact form that
+    /// `expanded` turns back into `data` when the event is replayed).
+    func emit(_ kind: String, job: Job?, data: JSON, stored: [UInt8]? = nil) throws {
         lastSeq += 1
         let event = StoredEvent(seq: lastSeq, ts: now, kind: kind, jobID: job?.id, type: job?.type, data: data.serialized())
-        try store.appendEvent(seq: event.seq, ts: event.ts, kind: kind, jobID: event.jobID, type: event.type, data: event.data)
+        try store.appendEvent(seq: event.seq, ts: event.ts, kind: kind, jobID: event.jobID, type: event.type,
+                              data: stored ?? event.data)
         guard !subscriptions.isEmpty else { return }
         let tail = Kernel.eventTail(event)
         for sid in subscriptions.keys {
@@ -138,7 +141,7 @@ extension Kernel {
             try store.events(after: sub.lastSeq, through: lastSeq, limit: 256) { e in
                 read += 1
                 sub.lastSeq = e.seq
-                if sub.matches(e) { conn.sendBody(Kernel.eventHead, Array(String(sid).utf8), Kernel.eventTail(e)) }
+                if sub.matches(e) { conn.sendBody(Kernel.eventHead, Array(String(sid).utf8), Kernel.eventTail(try expanded(e))) }
             }
             if read == 0 { break }
         }
@@ -148,6 +151,36 @@ extension Kernel {
         }
         subscriptions[sid] = sub
         markDirty(conn)
+    }
+
+    // MARK: Compact job.created events
+
+    /// `job.created` as the log keeps it: the job object is not repeated (the job row holds all
+    /// of it that a new job has), only the `run_at` it was created with.
+    static func compactCreated(runAt: Millis?) -> [UInt8] {
+        var bytes = Array(compactCreatedMark.utf8)
+        if let runAt {
+            bytes += Array(#","run_at":"#.utf8)
+            JSONWriter.writeInt(Int(runAt), into: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    private static let compactCreatedMark = #"{"compact":1"#
+
+    /// A stored event as subscribers get it: a compact `job.created` gets its job object back,
+    /// rendered from the job row as it was at creation, byte for byte what was sent live.
+    func expanded(_ e: StoredEvent) throws -> StoredEvent {
+        guard e.kind == "job.created", e.data.starts(with: Kernel.compactCreatedMark.utf8), let id = e.jobID else { return e }
+        let runAt = (try? JSONParser.parse(e.data))?["run_at"]?.intValue.map(Int64.init)
+        var out = e
+        if let job = try store.job(id: id) {
+            out.data = Array(#"{"job":"#.utf8) + job.asCreated(runAt: runAt).serializedJSON() + [UInt8(ascii: "}")]
+        } else {
+            out.data = Array(#"{"job":null}"#.utf8)  // the job was removed since
+        }
+        return out
     }
 
     /// Moves every catching-up subscription along (called each turn, after the commit).

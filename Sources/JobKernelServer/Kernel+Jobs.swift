@@ -166,7 +166,7 @@ extension Kernel {
         if let parent = r.parentID { parents.insert(parent) }
         if statusCounts != nil { statusCounts![job.status.rawValue, default: 0] += 1 }
         let json = try jobJSON(job)
-        try emit("job.created", job: job, data: ["job": json])
+        try emit("job.created", job: job, data: ["job": json], stored: Kernel.compactCreated(runAt: r.runAt))
         if scheduled {
             addDeadline(at: r.runAt!, .runAt(jobID: job.id))
         } else {

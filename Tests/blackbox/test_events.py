@@ -400,3 +400,33 @@ def test_unsubscribe_of_another_connections_subscription_is_invalid(kernel):
     assert e.code == -32602 and e.data["field"] == "subscription"
     assert a.call("unsubscribe", {"subscription": sub}) is True
     assert a.call("unsubscribe", {"subscription": sub}) is True  # ending it twice is harmless
+
+
+def test_replayed_job_created_is_byte_for_byte_the_live_one(kernel_factory):
+    # The log keeps job.created compact and renders the job object from the job row when it is
+    # replayed; a replay must still show the job exactly as it was when created, whatever
+    # happened to it since.
+    k = kernel_factory(jk.BASE_CONFIG)
+    c, live = k.client(), k.client()
+    start = live.call("subscribe", {"kinds": ["job.created"]})["seq"]
+    parent = c.call("enqueue", {"type": "remote", "payload": {"p": [1, "x", None, 2.5]}, "priority": 95,
+                                "idempotency_key": "k1"})["job"]
+    c.call("enqueue", {"type": "remote2", "items": ["a", {"b": 1}], "parent_id": parent["id"], "max_attempts": 2})
+    c.call("enqueue", {"type": "remote", "payload": "later", "delay_s": 3600})
+    c.call("enqueue", {"type": "remote", "run_at": "2020-01-01T00:00:00Z", "manual": True})
+    seen = []
+    for _ in range(4):
+        seen.append(live.next_event(timeout=5))
+    # Move the jobs on: run, log, finish, fail, cancel.
+    for lease in c.call("fetch", {"types": ["remote", "remote2"], "max": 10})["leases"]:
+        c.call("log", {"id": lease["job"]["id"], "message": "working"})
+        c.call("progress", {"id": lease["job"]["id"], "current": 1, "total": 2})
+        c.call("ack", {"lease": lease["lease"], "result": {"done": lease["job"]["id"]}})
+    for job in c.call("list", {"status": ["scheduled", "pending"]})["jobs"]:
+        c.call("cancel", {"id": job["id"]})
+    replay = k.client()
+    replay.call("subscribe", {"kinds": ["job.created"], "since": start})
+    replayed = [replay.next_event(timeout=5) for _ in range(4)]
+    strip = lambda es: [{k: v for k, v in e.items() if k != "subscription"} for e in es]
+    assert strip(replayed) == strip(seen)
+    assert [e["data"]["job"]["status"] for e in replayed] == ["pending", "pending", "scheduled", "pending"]

@@ -84,3 +84,16 @@ extension Job {
         b.append(UInt8(ascii: "\""))
     }
 }
+
+extension Job {
+    /// The job as it was when it was created, from what never changes after that (the event log
+    /// keeps `job.created` compact and renders its job object from this when it is replayed).
+    /// `runAt` is the `run_at` it was created with.
+    public func asCreated(runAt initialRunAt: Millis?) -> Job {
+        Job(id: id, type: type, dispatchMode: dispatchMode,
+            status: (initialRunAt ?? 0) > createdAt ? .scheduled : .pending, priority: priority, lane: lane,
+            payload: payload, createdBy: createdBy, idempotencyKey: idempotencyKey, parentID: parentID,
+            manual: manual, maxAttempts: maxAttempts, timeoutMs: timeoutMs, runAt: initialRunAt,
+            itemized: itemized, units: UnitCounts(pending: units.total), createdAt: createdAt, updatedAt: createdAt)
+    }
+}
