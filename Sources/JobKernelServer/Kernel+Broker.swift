@@ -79,7 +79,7 @@ extension Kernel {
 
     /// Starts the unit under a new lease; returns the lease and its object as `fetch` shows it.
     func grantLease(_ job: Job, _ unit: WorkUnit, leaseMs: Int64, connectionID: UInt64) throws -> (Lease, JSON) {
-        try apply(job.id, unit: unit.index, .unitStarted(index: unit.index))
+        try apply(job.id, unit: unit.index, .unitStarted(index: unit.index), known: (job, unit))
         let started = active[job.id] ?? job
         leaseCounter += 1
         let lease = Lease(id: "\(leasePrefix)-\(leaseCounter)", jobID: job.id, index: unit.index,

@@ -19,15 +19,18 @@ extension Kernel {
     /// Feeds `event` to the reducer for the job (and unit), persists the outcome and carries out
     /// the effects, including the events they cause on other units and jobs (a cancel that stops
     /// leased units, a cascade to descendants), before returning. `backoffUntil` replaces the
-    /// event's own retry backoff (see `ReducerContext`).
-    func apply(_ jobID: Int64, unit index: Int?, _ event: JobEvent, backoffUntil: Millis? = nil) throws {
+    /// event's own retry backoff (see `ReducerContext`). `known` is the job and unit as the
+    /// caller has just read them, with nothing written since: they are not read again.
+    func apply(_ jobID: Int64, unit index: Int?, _ event: JobEvent, backoffUntil: Millis? = nil,
+               known: (job: Job, unit: WorkUnit)? = nil) throws {
         var work: [(Int64, Int?, JobEvent)] = [(jobID, index, event)]
         var first = true
         while !work.isEmpty {
             let (id, idx, ev) = work.removeFirst()
-            guard var job = try job(id) else { continue }
+            let given = first && known?.job.id == id && known?.unit.index == idx ? known : nil
+            guard var job = try given?.job ?? job(id) else { continue }
             let statusBefore = job.status
-            var unit: WorkUnit? = try idx.flatMap { try store.unit(jobID: id, index: $0) }
+            var unit: WorkUnit? = try given.map { $0.unit } ?? idx.flatMap { try store.unit(jobID: id, index: $0) }
             let unitBefore = unit
             let effects: [JobEffect]
             do {
