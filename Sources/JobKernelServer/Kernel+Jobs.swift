@@ -43,9 +43,9 @@ extension Kernel {
             guard !effects.isEmpty || unit != unitBefore else { continue }
             try store.update(job)
             if let unit, unit != unitBefore { try store.update(unit) }
-            if job.status != statusBefore, statusCounts != nil {
-                statusCounts![statusBefore.rawValue, default: 0] -= 1
-                statusCounts![job.status.rawValue, default: 0] += 1
+            if job.status != statusBefore {
+                statusCounts[statusBefore.rawValue, default: 0] -= 1
+                statusCounts[job.status.rawValue, default: 0] += 1
             }
             // Only running jobs stay in memory; the others are read from the store when needed.
             active[id] = job.status == .running ? job : nil
@@ -105,7 +105,8 @@ extension Kernel {
                 }
             }
         case .cancelDescendants(let reason):
-            for id in try store.descendants(of: job.id) where try self.job(id).map({ !$0.status.isTerminal }) == true {
+            // A descendant that already ended is left as it is by the reducer.
+            for id in try store.descendants(of: job.id) {
                 work.append((id, nil, .cancelRequested(reason: reason)))
             }
         case .finalized(let status):
@@ -167,7 +168,7 @@ extension Kernel {
             units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)
         try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
         if let parent = r.parentID { parents.insert(parent) }
-        if statusCounts != nil { statusCounts![job.status.rawValue, default: 0] += 1 }
+        statusCounts[job.status.rawValue, default: 0] += 1
         let json = try jobJSON(job)
         try emit("job.created", job: job, data: ["job": json], stored: Kernel.compactCreated(runAt: r.runAt))
         if scheduled {

@@ -377,9 +377,8 @@ extension Kernel {
     static let maxCount: Double = 9_007_199_254_740_992
 
     private func stats() throws -> JSON {
-        if statusCounts == nil { statusCounts = try store.statusCounts() }
         var byStatus = JSONObject()
-        for s in JobStatus.allCases { byStatus[s.rawValue] = .int(statusCounts?[s.rawValue] ?? 0) }
+        for s in JobStatus.allCases { byStatus[s.rawValue] = .int(statusCounts[s.rawValue] ?? 0) }
         // Busy slots are the units running in the local pools (leases are external workers').
         var busy = [Lane.normal: 0, .priority: 0]
         var poolBusy = [DispatchMode.internal: 0, .syncAPI: 0]

@@ -17,12 +17,12 @@ public final class Kernel {
     let socketPath: String?
     let startedAt: Millis
 
-    /// Jobs that are not terminal, by id. Terminal jobs live only in the store.
+    /// Running jobs, by id. Every other job lives only in the store.
     var active = OpenJobs()
     /// Jobs that have children: only these need their `children` counts queried.
     var parents: Set<Int64> = []
-    /// Jobs by status, counted once (on the first `stats`) and kept up to date after that.
-    var statusCounts: [String: Int]?
+    /// Jobs by status, counted at start-up and kept up to date after that.
+    var statusCounts: [String: Int] = [:]
     /// Jobs whose last `job.progress` is under 50 ms old, and whether a report waits for the end.
     enum ProgressWindow { case open, pending(item: Int?) }
     var progressWindows: [Int64: ProgressWindow] = [:]
@@ -159,7 +159,7 @@ public final class Kernel {
         commitTurn()
     }
 
-    /// Reads what the store holds of the kernel's state: the event seq, open jobs, parents and
+    /// Reads what the store holds of the kernel's state: the event seq, running jobs, parents and
     /// settings.
     func loadStoredState() throws {
         lastSeq = try store.latestEventSeq()
@@ -172,11 +172,11 @@ public final class Kernel {
             settings[key] = value
         }
         active = OpenJobs()
-        statusCounts = nil
         for job in try store.runningJobs() { active[job.id] = job }
     }
 
-    /// Queues the stored pending units and arms the stored times: backoffs, `run_at`, schedules.
+    /// Queues the stored pending units, counts jobs by status and arms the stored times:
+    /// backoffs, `run_at`, schedules.
     ///
     /// Pending jobs stay in the store: the queues hold a few words per ready unit, and a job is
     /// read whole only when one of its units is dispatched (a million pending jobs start fast and

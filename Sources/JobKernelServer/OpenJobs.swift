@@ -1,7 +1,6 @@
 import JobKernelCore
 
-/// The jobs that are not terminal, by id: the kernel's working set. Terminal jobs live only in
-/// the store.
+/// The running jobs, by id: the kernel's working set. Every other job lives only in the store.
 ///
 /// Each job sits in a box of its own, so the table holds 8-byte references: growing it moves
 /// references, not job values (a job is some 450 bytes), and changing a job writes its box in
@@ -16,7 +15,7 @@ struct OpenJobs {
 
     private var boxes: [Int64: Box] = [:]
 
-    /// The open job `id`; setting nil forgets it.
+    /// The running job `id`; setting nil forgets it.
     subscript(id: Int64) -> Job? {
         get { boxes[id]?.job }
         set {
@@ -29,7 +28,7 @@ struct OpenJobs {
     }
 
     /// The job object of `job` as bytes, written once per change and then shared by every
-    /// answer, lease and event that carries it. Nil when `job` is not the open job as kept.
+    /// answer, lease and event that carries it. Nil when `job` is not the running job as kept.
     func serialized(_ job: Job) -> JSON? {
         guard let box = boxes[job.id], box.job == job else { return nil }
         if let bytes = box.bytes { return bytes }
@@ -37,9 +36,4 @@ struct OpenJobs {
         box.bytes = bytes
         return bytes
     }
-
-    /// Every open job, in no particular order.
-    var values: [Job] { boxes.values.map(\.job) }
-
-    var count: Int { boxes.count }
 }

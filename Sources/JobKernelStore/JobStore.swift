@@ -248,15 +248,6 @@ public final class JobStore {
         return ids
     }
 
-    /// Counts of all jobs by status.
-    public func statusCounts() throws -> [String: Int] {
-        var counts: [String: Int] = [:]
-        try db.statement("SELECT status, count(*) FROM jobs GROUP BY status").bind([]).forEach {
-            counts[$0.text(0)] = Int($0.int(1))
-        }
-        return counts
-    }
-
     /// Counts of the terminal jobs by status (the open ones are counted as start-up reads them).
     public func terminalStatusCounts() throws -> [String: Int] {
         var counts: [String: Int] = [:]
