@@ -248,15 +248,20 @@ extension Kernel {
                     do {
                         try self.spawnHandler(run, job: job, jobJSON: jobJSON, item: item)
                     } catch {
-                        self.finish(run) { index in .unitFailed(index: index, error: JobError(message: "cannot start: \(error)"), retryable: false) }
+                        self.failToStart(run, error)
                     }
                 }
             }
         } catch {
-            finish(run) { index in .unitFailed(index: index, error: JobError(message: "cannot start: \(error)"), retryable: false) }
+            failToStart(run, error)
             return
         }
         if let t = run.timeoutMs { addDeadline(at: now + t, .runTimeout(run.id)) }
+    }
+
+    /// A run that could not start fails each of its units, without retry.
+    private func failToStart(_ run: LocalRun, _ error: Error) {
+        finish(run) { index in .unitFailed(index: index, error: JobError(message: "cannot start: \(error)"), retryable: false) }
     }
 
     // MARK: Exec handlers (SPEC §5.1)
