@@ -111,6 +111,8 @@ extension Kernel {
             }
         case .finalized(let status):
             if status == .success { try chain(job) }
+            ops.recordFinish(type: job.type, status: status, at: job.finishedAt ?? now)
+            try resolveDependents(ofJobID: job.id, status: status)
         case .appendLog(let level, let message):
             _ = try appendLog(job, level: level, message: message)
         }
@@ -143,6 +145,8 @@ extension Kernel {
         var manual: Bool
         /// The canonical form of the request, compared when an idempotency key is reused.
         var canonical: String
+        /// Jobs that must end `success` before this one starts (SPEC §8.6).
+        var after: [Int64] = []
     }
 
     /// Stores a new job (or finds the one its idempotency key names) and dispatches it.
@@ -158,7 +162,7 @@ extension Kernel {
         }
         let t = now
         let priority = r.priority ?? r.type.priority
-        let scheduled = (r.runAt ?? 0) > t
+        let scheduled = (r.runAt ?? 0) > t || !r.after.isEmpty
         var job = Job(
             id: 0, type: r.type.name, dispatchMode: r.type.mode.rawValue, status: scheduled ? .scheduled : .pending,
             priority: priority, lane: Lane(priority: priority, threshold: config.pipeline.priorityThreshold),
@@ -169,9 +173,18 @@ extension Kernel {
         try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
         if let parent = r.parentID { parents.insert(parent) }
         statusCounts[job.status.rawValue, default: 0] += 1
-        let json = try jobJSON(job)
-        try emit("job.created", job: job, data: ["job": json], stored: Kernel.compactCreated(runAt: r.runAt))
-        if scheduled {
+        var json = try jobJSON(job)
+        // A job that waits for others was created `scheduled` without a `run_at`, which the
+        // compact form cannot tell: it is stored whole.
+        try emit("job.created", job: job, data: ["job": json],
+                 stored: r.after.isEmpty ? Kernel.compactCreated(runAt: r.runAt) : nil)
+        if !r.after.isEmpty {
+            try awaitDependencies(job, r.after)
+            if let now = try self.job(job.id), now != job {
+                job = now
+                json = try jobJSON(job)
+            }
+        } else if scheduled {
             addDeadline(at: r.runAt!, .runAt(jobID: job.id))
         } else {
             let count = r.items?.count ?? 1

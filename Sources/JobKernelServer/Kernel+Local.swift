@@ -141,7 +141,7 @@ extension Kernel {
             }
             guard running < p.maxParallelJobs else { return }
             var eligible: [String] = []
-            for name in localTypeNames where queues.count(type: name) > 0 && !blocked.contains(name) {
+            for name in localTypeNames where queues.count(type: name) > 0 && !blocked.contains(name) && !isPaused(name) {
                 let type = config.types[name]!
                 if let c = type.concurrency, byType[name, default: 0] >= c { continue }
                 if byMode[type.mode, default: 0] >= (config.pools.workers(for: type.mode) ?? 0) { continue }

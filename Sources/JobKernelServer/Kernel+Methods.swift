@@ -40,7 +40,7 @@ extension Kernel {
             r(true)
         },
         "rpc.discover": { _, p, _, r in try p.rejectUnknown(); r(OpenRPCDocument.json) },
-    ]
+    ].merging(operationMethods) { first, _ in first }
 
     // MARK: Frames and messages
 
@@ -149,6 +149,7 @@ extension Kernel {
         let timeoutMs = try p.optionalDuration("timeout_s", aboveMinimum: true)
         let parentID = try p.optionalJobID("parent_id")
         let manual = try p.optionalBool("manual") ?? false
+        let after = try p.jobIDs("after") ?? []
         try p.rejectUnknown()
 
         let payloadBytes = payload.serialized().count
@@ -166,6 +167,7 @@ extension Kernel {
         guard let type = config.types[typeName] else { throw RPCError.unknownType(typeName) }
         if case .builtinCommand = type.handler { try Kernel.checkCommandPayload(payload) }
         if let parentID, try job(parentID) == nil { throw RPCError.notFound(jobID: String(parentID)) }
+        try checkDependencies(after)
 
         var canonical: JSONObject = [:]
         if key != nil {
@@ -176,13 +178,14 @@ extension Kernel {
             if let timeoutMs { canonical["timeout_s"] = .double(Double(timeoutMs) / 1000) }
             if let parentID { canonical["parent_id"] = .string(String(parentID)) }
             if manual { canonical["manual"] = true }
+            if !after.isEmpty { canonical["after"] = .array(after.map { .string(String($0)) }) }
         }
 
         let (_, json, duplicate) = try enqueue(EnqueueRequest(
             type: type, payload: payload, items: items, priority: priority, idempotencyKey: key,
             createdBy: createdBy, runAt: runAt, maxAttempts: maxAttempts, timeoutMs: timeoutMs,
             parentID: parentID ?? conn.currentJobID, manual: manual,
-            canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical))))
+            canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical)), after: after))
         return ["job": json, "duplicate": .bool(duplicate)]
     }
 
@@ -354,6 +357,7 @@ extension Kernel {
         if (settings[key] ?? false) != value {
             settings[key] = value
             try emit("settings.changed", job: nil, data: ["key": .string(key), "value": value])
+            if isPauseKey(key) && value == false { typesToPump.formUnion(config.types.keys) }
         }
         return [key: value]
     }
@@ -361,11 +365,12 @@ extension Kernel {
     /// Settings are workflow toggles, `workflow.<name>`; one the config never declared reads
     /// false until it is set.
     private func checkSettingKey(_ key: String) throws {
+        if isPauseKey(key) { return }
         let name = key.hasPrefix("workflow.") ? key.dropFirst("workflow.".count) : ""
         guard (1...64).contains(name.count),
               name.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 })
         else {
-            throw RPCError.invalidParams("unknown setting \"\(key)\": settings are workflow toggles named workflow.<name> ([A-Za-z0-9_-], up to 64 characters)", field: "key")
+            throw RPCError.invalidParams("unknown setting \"\(key)\": settings are workflow toggles named workflow.<name> ([A-Za-z0-9_-], up to 64 characters), or paused.<type> / paused.* for a configured type", field: "key")
         }
     }
 
@@ -388,6 +393,7 @@ extension Kernel {
         }
         return [
             "jobs": .object(byStatus),
+            "types": try typeStats(),
             "queued_units": .int(queues.totalCount),
             "leases": .int(leases.count),
             "lanes": [

@@ -27,7 +27,7 @@ extension Kernel {
             addDeadline(at: now + 1000, .natsRetry)
             return
         }
-        for type in config.types.values where type.mode == .asyncAPI {
+        for type in config.types.values where type.mode == .asyncAPI && !isPaused(type.name) {
             while let head = queues.popMax(type: type.name) {
                 guard let (job, unit) = (try? validReady(head)) ?? nil else { continue }
                 do {

@@ -6,6 +6,10 @@ extension Kernel {
     /// the idempotency key `schedule:<name>:<slot>` keeps a restart from doubling one.
     func runSchedule(_ index: Int) {
         let s = config.schedules[index]
+        if let cron = s.cron {
+            runCronSchedule(index, cron)
+            return
+        }
         let t = now
         let slot = t / s.everyMs
         do {
@@ -25,6 +29,7 @@ extension Kernel {
 
     func schedulesList() -> JSON {
         .array(config.schedules.map { s in
+            if let cron = s.cron { return cronScheduleJSON(s, cron) }
             let state = try? store.scheduleState(name: s.name)
             let slot = now / s.everyMs
             let nextSlot = (state?.lastSlot ?? -1) >= slot ? slot + 1 : slot

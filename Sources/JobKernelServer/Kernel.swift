@@ -59,8 +59,11 @@ public final class Kernel {
     var leaseCounter: UInt64 = 0
     let leasePrefix: String
 
-    /// `workflow.<name>` → value; declared by the config, overridden by `settings.set`.
+    /// `workflow.<name>` → value; declared by the config, overridden by `settings.set`. Also
+    /// `paused.<type>` / `paused.*` (SPEC §8.7).
     var settings: JSONObject = [:]
+    /// Removals, retention and vacuum under way; recent finishes for `stats` (SPEC §13).
+    var ops = Operations()
 
     /// Local pools: runs by id, and persistent workers by pool.
     var localRuns: [UInt64: LocalRun] = [:]
@@ -111,6 +114,7 @@ public final class Kernel {
             hooks.append(hook)
         }
         try recover()
+        startOperations()
     }
 
     // MARK: Clock
@@ -118,8 +122,12 @@ public final class Kernel {
     static func wallClock() -> Millis {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec / 1_000_000)
+        return Millis(ts.tv_sec) * 1000 + Millis(ts.tv_nsec / 1_000_000) + clockOffsetMs
     }
+
+    /// A test aid: `JOBKERNEL_CLOCK_OFFSET_MS` shifts the kernel's wall clock (to run a cron
+    /// schedule across a DST change in a black-box test). Read once; 0 when unset.
+    static let clockOffsetMs: Millis = getenv("JOBKERNEL_CLOCK_OFFSET_MS").flatMap { Millis(String(cString: $0)) } ?? 0
 
     var now: Millis { Kernel.wallClock() }
 
@@ -364,6 +372,7 @@ public final class Kernel {
             case .backoff(let jobID, let index):
                 try? apply(jobID, unit: index, .unitBackoffElapsed(index: index))
             case .runAt(let jobID):
+                if waitsForDependencies(jobID) { break }
                 try? apply(jobID, unit: nil, .runAtReached)
             case .lease(let id):
                 expireLease(id, now: t)

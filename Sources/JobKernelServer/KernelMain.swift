@@ -61,6 +61,10 @@ public enum KernelMain {
             fputs("jobkernel: config error: \(error)\n", stderr)
             return 2
         }
+        if let problem = Kernel.checkScheduleZones(config) {
+            fputs("jobkernel: config error: \(problem)\n", stderr)
+            return 2
+        }
         let serveSocket = options.socketPath != nil || !options.stdio
         let socketPath = serveSocket ? (options.socketPath ?? StatePaths.socket) : nil
         let dbPath = options.dbPath ?? StatePaths.database

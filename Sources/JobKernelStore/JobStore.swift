@@ -43,8 +43,10 @@ public final class JobStore {
         }
         try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
         try db.execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000")
+        try useIncrementalVacuumIfNew()
         try migrate()
         if path != ":memory:" {
+            try convertToIncrementalVacuum()
             try db.execute("PRAGMA wal_autocheckpoint = 0")
             checkpointer = Checkpointer(path: path)
             checkpointer?.start(intervalMs: 1000)
@@ -275,7 +277,7 @@ public final class JobStore {
 
     // MARK: Units
 
-    static let unitColumns = "job_id, idx, value, status, attempt, run_at, interrupted, result, error"
+    static let unitColumns = "job_id, idx, value, status, attempt, run_at, interrupted, result, error, started_at, finished_at"
 
     public func unit(jobID: Int64, index: Int) throws -> WorkUnit? {
         try db.statement("SELECT \(Self.unitColumns) FROM units WHERE job_id=? AND idx=?")
@@ -284,9 +286,13 @@ public final class JobStore {
 
     public func update(_ u: WorkUnit) throws(DatabaseError) {
         try beginIfNeeded()
-        try db.statement("UPDATE units SET status=?, attempt=?, run_at=?, interrupted=?, result=?, error=? WHERE job_id=? AND idx=?")
+        try db.statement("""
+            UPDATE units SET status=?, attempt=?, run_at=?, interrupted=?, result=?, error=?, started_at=?, finished_at=?
+            WHERE job_id=? AND idx=?
+            """)
             .bind([.text(u.status.rawValue), .int(Int64(u.attempt)), .optional(u.runAt), .bool(u.interrupted),
-                   Self.jsonValue(u.result), Self.errorValue(u.error), .int(u.jobID), .int(Int64(u.index))]).run()
+                   Self.jsonValue(u.result), Self.errorValue(u.error), .optional(u.startedAt), .optional(u.finishedAt),
+                   .int(u.jobID), .int(Int64(u.index))]).run()
     }
 
     /// Units of `jobID` in `status`, by index (all jobs when `jobID` is nil).
@@ -327,7 +333,8 @@ public final class JobStore {
         try db.statement("SELECT idx, status FROM units WHERE job_id=? AND status IN ('failed','cancelled') ORDER BY idx")
             .bind([.int(jobID)]).forEach { units.append((Int($0.int(0)), UnitStatus(rawValue: $0.text(1)) ?? .failed)) }
         try db.run("""
-            UPDATE units SET status='pending', attempt=0, run_at=NULL, interrupted=0, error=NULL, result=NULL
+            UPDATE units SET status='pending', attempt=0, run_at=NULL, interrupted=0, error=NULL, result=NULL,
+                started_at=NULL, finished_at=NULL
             WHERE job_id=? AND status IN ('failed','cancelled')
             """, [.int(jobID)])
         return units
@@ -336,7 +343,8 @@ public final class JobStore {
     static func readUnit(_ r: Row) throws -> WorkUnit {
         WorkUnit(jobID: r.int(0), index: Int(r.int(1)), value: json(r, 2) ?? .null,
                  status: UnitStatus(rawValue: r.text(3)) ?? .failed, attempt: Int(r.int(4)), runAt: r.optionalInt(5),
-                 interrupted: r.bool(6), result: json(r, 7) ?? .null, error: json(r, 8).flatMap(JobError.init(json:)))
+                 interrupted: r.bool(6), result: json(r, 7) ?? .null, error: json(r, 8).flatMap(JobError.init(json:)),
+                 startedAt: r.optionalInt(9), finishedAt: r.optionalInt(10))
     }
 
     // MARK: Logs

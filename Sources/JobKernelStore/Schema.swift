@@ -3,7 +3,7 @@
 /// The schema version lives in `PRAGMA user_version`. If you change a table, add a migration
 /// step below and increment `Schema.version`; never edit a step that has shipped.
 enum Schema {
-    static let version = 2
+    static let version = 3
 
     /// `migrations[n]` takes a database from version n to n+1.
     static let migrations: [String] = [
@@ -147,5 +147,24 @@ enum Schema {
         CREATE INDEX jobs_by_type ON jobs (type, id);
         DROP INDEX units_open;
         """,
+        operationsStep,
     ]
+
+    /// 3: operations (SPEC §8.6, §13). Each unit keeps when its latest run started and ended (for
+    /// `items`); finished jobs are found by their finish time (retention and `clean`, without a
+    /// scan of every job); `dependencies` holds each job's unresolved `after` edges, removed as
+    /// they resolve. Self-contained, so it can be renumbered if another step lands before it.
+    /// (The switch to incremental vacuum cannot run in a transaction: `JobStore` does it after
+    /// the migration, once.)
+    static let operationsStep = """
+        ALTER TABLE units ADD COLUMN started_at INTEGER;
+        ALTER TABLE units ADD COLUMN finished_at INTEGER;
+        CREATE INDEX jobs_by_finish ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+        CREATE TABLE dependencies (
+            after_id INTEGER NOT NULL,   -- the job waited for
+            job_id   INTEGER NOT NULL,   -- the job waiting
+            PRIMARY KEY (after_id, job_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX dependencies_by_job ON dependencies (job_id);
+        """
 }

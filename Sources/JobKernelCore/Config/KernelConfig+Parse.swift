@@ -14,7 +14,9 @@
 ///   `priority` fits in 32 bits; `timeout` > 0; `max_attempts` 1…1000000; `concurrency` ≥ 1.
 /// - `requires` and `next[].when` name toggles declared in `[workflow]`; `next[].type` and a
 ///   schedule's `type` name an enabled type.
-/// - Schedules: unique names, `every` > 0.
+/// - Schedules: unique names, exactly one of `every` (> 0) or `cron` (five fields), and
+///   `timezone` (an IANA name) only with `cron`.
+/// - `storage.keep_finished`: a duration > 0 or `"forever"`.
 /// - `limits`: every limit > 0. `broker.url`: a `nats://` or `tls://` URL.
 extension KernelConfig {
     static let topLevelKeys = ["pipeline", "pools", "workflow", "types", "schedules", "storage", "limits", "broker", "security"]
@@ -28,8 +30,8 @@ extension KernelConfig {
         "batch_size", "http_timeout", "requires", "next", "enabled",
     ]
     static let nextKeys = ["type", "when"]
-    static let scheduleKeys = ["name", "type", "every", "priority", "payload"]
-    static let storageKeys = ["durability"]
+    static let scheduleKeys = ["name", "type", "every", "cron", "timezone", "priority", "payload"]
+    static let storageKeys = ["durability", "keep_finished"]
     static let limitKeys = [
         "max_message_bytes", "max_depth", "max_items", "max_payload_bytes", "max_log_bytes",
         "max_outbound_bytes", "event_retention",
@@ -130,6 +132,11 @@ extension KernelConfig {
         let table = try ConfigTable(value, path: "storage", keys: storageKeys)
         var storage = StorageConfig()
         storage.durability = try table.choice("durability", StorageConfig.Durability.self) ?? storage.durability
+        if table.value("keep_finished") == .string("forever") {
+            storage.keepFinishedMs = nil
+        } else if let ms = try table.duration("keep_finished", minimumMs: 1) {
+            storage.keepFinishedMs = ms
+        }
         return storage
     }
 

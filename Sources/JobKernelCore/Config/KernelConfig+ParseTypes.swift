@@ -202,10 +202,36 @@ extension KernelConfig {
             guard types[type] != nil else {
                 throw unknownType(type, path: table.keyPath("type"), disabled: false)
             }
-            guard let every = table.value("every"), let everyMs = try table.duration("every", minimumMs: 1) else {
-                throw table.error("every", "missing", fix: #"set every = "1h" (or another duration)"#)
+            var schedule: ScheduleConfig
+            if let cronText = try table.string("cron") {
+                if table.has("every") {
+                    throw table.error("every", "give `every` or `cron`, not both", fix: "remove one of them")
+                }
+                let cron: CronExpression
+                do {
+                    cron = try CronExpression(parsing: cronText)
+                } catch {
+                    throw table.error("cron", "\(error.message) in \(ConfigTable.describe(.string(cronText)))",
+                                      fix: #"write five fields: minute hour day-of-month month day-of-week, e.g. "30 3 * * *""#)
+                }
+                let zone = try table.string("timezone") ?? "UTC"
+                guard CronExpression.isZoneName(zone) else {
+                    throw table.error("timezone", "not an IANA time zone name: \(ConfigTable.describe(.string(zone)))",
+                                      fix: #"write a name such as "Europe/Berlin" or "UTC""#)
+                }
+                schedule = ScheduleConfig(name: name, type: type, everyMs: 0, every: .null)
+                schedule.cron = cron
+                schedule.cronText = cronText
+                schedule.timezone = zone
+            } else {
+                guard let every = table.value("every"), let everyMs = try table.duration("every", minimumMs: 1) else {
+                    throw table.error("every", "missing", fix: #"set every = "1h" (or cron = "30 3 * * *")"#)
+                }
+                if table.has("timezone") {
+                    throw table.error("timezone", "only a `cron` schedule has a time zone", fix: "remove it, or use cron")
+                }
+                schedule = ScheduleConfig(name: name, type: type, everyMs: everyMs, every: every)
             }
-            var schedule = ScheduleConfig(name: name, type: type, everyMs: everyMs, every: every)
             schedule.priority = try table.int("priority", in: priorityRange)
             schedule.payload = table.value("payload") ?? .object([:])
             schedules.append(schedule)

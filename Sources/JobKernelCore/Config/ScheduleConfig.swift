@@ -14,6 +14,12 @@ public struct ScheduleConfig: Equatable, Sendable {
     public var priority: Int?
     /// The jobs' payload; default `{}`.
     public var payload: JSON = .object([:])
+    /// Set for a `cron` entry (then `everyMs` is 0): its slots are the fire times (SPEC §8.5).
+    public var cron: CronExpression?
+    /// `cron` as configured, which the `schedules` method returns.
+    public var cronText: String?
+    /// The IANA time zone the cron fields are read in; `"UTC"` unless configured.
+    public var timezone: String = "UTC"
 
     /// A schedule; `every` defaults to the text of a whole number of seconds.
     public init(name: String, type: String, everyMs: Int64, every: JSON? = nil) {

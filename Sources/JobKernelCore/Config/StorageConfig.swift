@@ -11,6 +11,10 @@ public struct StorageConfig: Equatable, Sendable {
     /// Default `normal`.
     public var durability: Durability = .normal
 
+    /// `keep_finished`: terminal jobs that finished longer ago than this are removed in the
+    /// background (SPEC §13); nil (`"forever"`) keeps them. Default 7 days.
+    public var keepFinishedMs: Int64? = 7 * 86_400_000
+
     /// The SPEC defaults.
     public init() {}
 }

@@ -132,9 +132,15 @@ public struct WorkUnit: Hashable, Sendable {
     public var interrupted: Bool
     public var result: JSON
     public var error: JobError?
+    /// When the unit's latest run began, and when it ended (SPEC §13 `items`).
+    public var startedAt: Millis?
+    public var finishedAt: Millis?
 
     public init(jobID: Int64, index: Int, value: JSON = .null, status: UnitStatus = .pending, attempt: Int = 0,
-                runAt: Millis? = nil, interrupted: Bool = false, result: JSON = .null, error: JobError? = nil) {
+                runAt: Millis? = nil, interrupted: Bool = false, result: JSON = .null, error: JobError? = nil,
+                startedAt: Millis? = nil, finishedAt: Millis? = nil) {
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
         self.jobID = jobID
         self.index = index
         self.value = value

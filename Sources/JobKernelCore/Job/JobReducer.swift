@@ -20,6 +20,10 @@ public enum JobEvent: Hashable, Sendable {
     case retryRequested
     /// A toggle the job `requires` was off when it was about to start (SPEC §8.3).
     case requirementUnmet(toggle: String)
+    /// Every job the job waited for (`after`, SPEC §8.6) ended `success`.
+    case dependenciesMet
+    /// A job the job waited for ended other than `success` (or was removed before it did).
+    case dependencyFailed(jobID: Int64, status: String)
 }
 
 /// What the shell must do after a transition. The reducer has already updated the job and unit;
@@ -101,6 +105,8 @@ public enum JobReducer {
             if !u.interrupted { u.attempt += 1 }
             u.interrupted = false
             u.runAt = nil
+            u.startedAt = now
+            u.finishedAt = nil
             move(&job, &u, to: .running, &effects)
             unit = u
             job.attempt = u.attempt
@@ -191,6 +197,25 @@ public enum JobReducer {
             effects.append(.dispatchPendingUnits)
             setStatus(&job, .pending, &effects)
 
+        case .dependenciesMet:
+            guard job.status == .scheduled, job.units.running == 0 else { return [] }
+            if let runAt = job.runAt, runAt > now {
+                effects.append(.armRunAt(at: runAt))
+            } else {
+                effects.append(.dispatchPendingUnits)
+                setStatus(&job, .pending, &effects)
+            }
+
+        case .dependencyFailed(let id, let status):
+            guard job.status == .scheduled || job.status == .pending, job.units.running == 0 else { return [] }
+            let message = "dependency \(id) ended \(status)"
+            effects.append(.appendLog(level: "warn", message: "skipped: \(message)"))
+            cancelPendingUnits(&job, &effects)
+            job.finishedAt = now
+            job.error = JobError(message: message, data: ["job_id": .string(String(id))])
+            setStatus(&job, .skipped, &effects)
+            effects.append(.finalized(.skipped))
+
         case .requirementUnmet(let toggle):
             guard job.status == .pending || job.status == .scheduled, job.units.running == 0 else { return [] }
             effects.append(.appendLog(level: "warn", message: "skipped: workflow toggle \"\(toggle)\" is off"))
@@ -201,6 +226,10 @@ public enum JobReducer {
             effects.append(.finalized(.skipped))
         }
         job.updatedAt = now
+        if var u = unit, u.status.isTerminal, u.finishedAt == nil, u.startedAt != nil {
+            u.finishedAt = now
+            unit = u
+        }
         return effects
     }
 
