@@ -102,7 +102,9 @@ extension Kernel {
     }
 
     func armBatch(afterMs: UInt64 = 0) {
-        guard let timer = ops.batchTimer, !ops.batchArmed, !shuttingDown else { return }
+        // A batch wanted now replaces a later one (the retention wait); a later one never
+        // replaces one already armed.
+        guard let timer = ops.batchTimer, !shuttingDown, !(ops.batchArmed && afterMs > 0) else { return }
         ops.batchArmed = true
         timer.start(afterMs: afterMs) { [unowned self] in
             self.ops.batchArmed = false

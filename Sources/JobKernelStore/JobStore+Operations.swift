@@ -27,6 +27,11 @@ extension JobStore {
         _ = line.withCString { fputs($0, stderr) }
     }
 
+    /// A scalar (0 for NULL) with a typed error.
+    fileprivate func scalarOrThrowing(_ sql: String) throws(DatabaseError) -> Int64 {
+        try db.scalarOrThrow(sql) ?? 0
+    }
+
     static func monotonicMs() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -98,6 +103,7 @@ extension JobStore {
     public func remove(jobIDs ids: [Int64]) throws(DatabaseError) {
         guard !ids.isEmpty else { return }
         try beginIfNeeded()
+        let highest = max(ids.max()!, try scalarOrThrowing("SELECT max(id) FROM jobs"))
         let byJob = try db.statement("DELETE FROM units WHERE job_id=?")
         let logs = try db.statement("DELETE FROM logs WHERE job_id=?")
         let job = try db.statement("DELETE FROM jobs WHERE id=?")
@@ -108,6 +114,26 @@ extension JobStore {
             try deps.bind([.int(id)]).run()
             try job.bind([.int(id)]).run()
         }
+        let top = try scalarOrThrowing("SELECT max(id) FROM jobs")
+        if highest > top {
+            try db.run("INSERT INTO id_floor (one, id) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET id=max(id, excluded.id)",
+                       [.int(highest)])
+            idFloor = max(idFloor ?? 0, highest)
+        }
+    }
+
+    /// The id for the next job when removals took the newest ids (nil: SQLite's max + 1).
+    func takeIDFloor() -> Int64? {
+        guard let floor = idFloor else { return nil }
+        idFloor = nil
+        return floor + 1
+    }
+
+    /// Reads the id floor at start-up; kept only while it is above every job's id.
+    func loadIDFloor() throws {
+        guard let floor = try db.scalar("SELECT id FROM id_floor WHERE one = 1") else { return }
+        let top = try db.scalar("SELECT max(id) FROM jobs") ?? 0
+        idFloor = floor > top ? floor : nil
     }
 
     /// The job's descendants with their status, parents before children.

@@ -16,6 +16,8 @@ public enum Durability: String, Sendable {
 /// commit): `write` opens it on first use, `commit` ends it.
 public final class JobStore {
     public let db: Database
+    /// Set after the newest jobs were removed: the id the next job must exceed (see `id_floor`).
+    var idFloor: Int64?
     private var checkpointer: Checkpointer?
 
     /// Opens (creating it 0600 if missing) and migrates the database at `path`. Throws
@@ -35,6 +37,7 @@ public final class JobStore {
             if fd >= 0 { Glibc.close(fd) }
         }
         db = try Database(path: path)
+        try useIncrementalVacuumIfNew()
         if path != ":memory:" {
             if db.isReadOnly {
                 throw DatabaseError(code: SQLITE_READONLY, message: "the file is open read-only", sql: nil)
@@ -43,10 +46,18 @@ public final class JobStore {
         }
         try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
         try db.execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000")
-        try useIncrementalVacuumIfNew()
         try migrate()
         if path != ":memory:" {
             try convertToIncrementalVacuum()
+        }
+        do {
+            try loadIDFloor()
+        } catch let e as DatabaseError {
+            throw e
+        } catch {
+            throw DatabaseError(code: 1, message: "\(error)", sql: nil)
+        }
+        if path != ":memory:" {
             try db.execute("PRAGMA wal_autocheckpoint = 0")
             checkpointer = Checkpointer(path: path)
             checkpointer?.start(intervalMs: 1000)
@@ -103,13 +114,13 @@ public final class JobStore {
     public func insert(_ job: inout Job, items: [JSON]?, request: String?) throws(DatabaseError) {
         try beginIfNeeded()
         try db.statement("""
-            INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
+            INSERT INTO jobs (id, type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
                 request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,
                 itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
                 created_at, started_at, finished_at, last_activity_at, updated_at)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """).bind([
-                .text(job.type), .text(job.dispatchMode), .text(job.status.rawValue), .int(Int64(job.priority)),
+                .optional(takeIDFloor()), .text(job.type), .text(job.dispatchMode), .text(job.status.rawValue), .int(Int64(job.priority)),
                 .text(job.lane.rawValue), .bytes(job.payload.serialized()), .text(job.createdBy),
                 .optional(job.idempotencyKey), .optional(request), .optional(job.parentID), .bool(job.manual),
                 .int(Int64(job.attempt)), .int(Int64(job.maxAttempts)), .optional(job.timeoutMs), .optional(job.runAt),

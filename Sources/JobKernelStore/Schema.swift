@@ -166,5 +166,11 @@ enum Schema {
             PRIMARY KEY (after_id, job_id)
         ) WITHOUT ROWID;
         CREATE INDEX dependencies_by_job ON dependencies (job_id);
+        -- The highest job id ever given: removing the newest jobs must not make their ids
+        -- be given again (SQLite picks max(id) + 1).
+        CREATE TABLE id_floor (
+            one INTEGER PRIMARY KEY CHECK (one = 1),
+            id  INTEGER NOT NULL
+        );
         """
 }
