@@ -41,7 +41,15 @@ struct ConfigValidationTests {
         Bad("security.allow_users", ["security": ["allow_users": []]]),
         Bad("types.x.comand", type(with(internalX, "comand", ["./x"])), mentions: "did you mean command"),
         Bad("types.x.next[0].typ", type(with(internalX, "next", [["typ": "y"]]))),
-        Bad("schedules[0].cron", ["schedules": [["name": "s", "type": "command", "every": "1h", "cron": "* * * * *"]]]),
+        Bad("schedules[0].cron", ["schedules": [["name": "s", "type": "command", "every": "1h", "cron": "* * * * *"]]],
+            mentions: "not both"),
+        Bad("schedules[0].cron", ["schedules": [["name": "s", "type": "command", "cron": "61 * * * *"]]], mentions: "out of range"),
+        Bad("schedules[0].cron", ["schedules": [["name": "s", "type": "command", "cron": "* * *"]]], mentions: "5 fields"),
+        Bad("schedules[0].timezone", ["schedules": [["name": "s", "type": "command", "cron": "0 3 * * *", "timezone": "../x"]]]),
+        Bad("schedules[0].timezone", ["schedules": [["name": "s", "type": "command", "every": "1h", "timezone": "UTC"]]],
+            mentions: "only a `cron` schedule"),
+        Bad("storage.keep_finished", ["storage": ["keep_finished": "sometimes"]]),
+        Bad("storage.keep_finished", ["storage": ["keep_finished": 0]]),
 
         // Wrong kinds of values.
         Bad("pipeline", ["pipeline": 4], mentions: "expected a table"),
@@ -185,7 +193,7 @@ struct ConfigValidationTests {
             _ = try KernelConfig.parse(["storage": ["wal": true]])
             Issue.record("accepted")
         } catch {
-            #expect(error.description == "storage.wal: unknown key; [storage] takes durability")
+            #expect(error.description == "storage.wal: unknown key; [storage] takes durability, keep_finished")
         }
     }
 }

@@ -205,7 +205,7 @@ extension KernelConfig {
             var schedule: ScheduleConfig
             if let cronText = try table.string("cron") {
                 if table.has("every") {
-                    throw table.error("every", "give `every` or `cron`, not both", fix: "remove one of them")
+                    throw table.error("cron", "give `every` or `cron`, not both", fix: "remove one of them")
                 }
                 let cron: CronExpression
                 do {

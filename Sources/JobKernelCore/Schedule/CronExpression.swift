@@ -130,9 +130,13 @@ public struct CronExpression: Hashable, Sendable {
     /// time in `zone`; nil if none within eight years.
     ///
     /// DST: a wall-clock time that a spring-forward skips fires once, at the transition (the next
-    /// valid time); a wall-clock time that a fall-back repeats fires once, at its first occurrence.
+    /// valid time); a wall-clock time that a fall-back repeats fires once, at its first occurrence
+    /// — except in an entry whose hour field is `*`, which runs every hour as it passes (as in
+    /// Vixie cron), the repeated one too.
     public func nextFire(after t: Int64, in zone: TimeZoneRules) -> Int64? {
-        var local = (zone.localSeconds(at: t) / 60) * 60 + 60   // floor to the minute, then the next one
+        let everyHour = hours == (1 << 24) - 1
+        // Wall-clock time may step back after `t` (a fall-back): start the search before it.
+        var local = (zone.localSeconds(at: t) / 60) * 60 - 3 * 3600
         let limit = local + 8 * 366 * 86_400
         while local < limit {
             let c = CivilTime(unixSeconds: local)
@@ -148,8 +152,12 @@ public struct CronExpression: Hashable, Sendable {
                 local += 60
                 continue
             }
-            let u = zone.firstInstant(ofLocal: local)
-            if u > t { return u }
+            let instants = zone.instants(ofLocal: local)
+            if everyHour {
+                if let u = instants.first(where: { $0 > t }) { return u }
+            } else if instants[0] > t {
+                return instants[0]
+            }
             local += 60
         }
         return nil

@@ -92,19 +92,23 @@ public struct TimeZoneRules: Hashable, Sendable {
 
     /// The first instant whose wall-clock time is `local`; for a wall-clock time skipped by a
     /// transition, the transition itself (the first valid time after it).
-    public func firstInstant(ofLocal local: Int64) -> Int64 {
+    public func firstInstant(ofLocal local: Int64) -> Int64 { instants(ofLocal: local)[0] }
+
+    /// Every instant whose wall-clock time is `local`, ascending: one, two in a fall-back's
+    /// repeated hour, or — for a time a spring-forward skips — the transition alone.
+    public func instants(ofLocal local: Int64) -> [Int64] {
         let window: Int64 = 26 * 3600
         var candidates = Set([offset(at: local - window), offset(at: local), offset(at: local + window)])
         candidates.insert(offset(at: local - Int64(offset(at: local))))
-        let exact = candidates.map { local - Int64($0) }.filter { localSeconds(at: $0) == local }
-        if let first = exact.min() { return first }
+        let exact = Set(candidates.map { local - Int64($0) }.filter { localSeconds(at: $0) == local }).sorted()
+        if !exact.isEmpty { return exact }
         // In a gap: the earliest instant whose wall-clock time is past `local`.
         var lo = local - window, hi = local + window
         while lo < hi {
             let mid = lo + (hi - lo) / 2
             if localSeconds(at: mid) >= local { hi = mid } else { lo = mid + 1 }
         }
-        return lo
+        return [lo]
     }
 }
 
