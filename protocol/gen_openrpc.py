@@ -752,6 +752,153 @@ worker_protocol = {
     ],
 }
 
+# ---------------------------------------------------------------------------------------------
+# Operations (SPEC 8.5-8.7, 13): items, remove, clean, pause/resume, enqueue's after, stats.types,
+# cron schedules. Kept together so that the section reads as one change.
+# ---------------------------------------------------------------------------------------------
+TERMINAL_STATUSES = ["success", "partial_success", "failed", "cancelled", "skipped"]
+schemas["SettingKey"] = {
+    "type": "string", "pattern": r"^(workflow\.[A-Za-z0-9_-]{1,64}|paused\.(\*|[A-Za-z0-9_-]{1,64}))$",
+    "description": "workflow.<name> (a workflow toggle), or paused.<type> / paused.* (SPEC 8.7, set by pause and "
+                   "resume).",
+}
+schemas["Settings"]["description"] = ("Settings by key: workflow.<name> toggles, and paused.<type> / paused.* once "
+                                      "pause or resume has been called. Values are booleans.")
+schemas["TerminalStatus"] = {"type": "string", "enum": TERMINAL_STATUSES}
+schemas["ItemResult"] = {
+    "type": "object",
+    "description": "One unit of a job as kept after it ran (SPEC 13): an item, or the single unit (index 0, value "
+                   "null) of a job without items.",
+    "required": ["index", "value", "status", "attempt", "result", "error", "started_at", "finished_at"],
+    "properties": {
+        "index": {"type": "integer", "minimum": 0},
+        "value": {"description": "The item as enqueued; null for a job without items."},
+        "status": S("ItemStatus"),
+        "attempt": {"type": "integer", "minimum": 0, "description": "The attempt of the latest run; 0 before the first."},
+        "result": {"description": "What the latest successful run returned; null otherwise."},
+        "error": {"oneOf": [S("Error"), {"type": "null"}]},
+        "started_at": {**nullable_time, "description": "When the latest run began."},
+        "finished_at": {**nullable_time, "description": "When the latest run ended."},
+    },
+}
+schemas["TypeStats"] = {
+    "type": "object",
+    "required": ["pending", "scheduled", "running", "paused", "success_1m", "failed_1m", "oldest_pending_s"],
+    "properties": {
+        "pending": {"type": "integer", "minimum": 0},
+        "scheduled": {"type": "integer", "minimum": 0},
+        "running": {"type": "integer", "minimum": 0},
+        "paused": {"type": "integer", "minimum": 0,
+                   "description": "Ready units held back because the type (or everything) is paused."},
+        "success_1m": {"type": "integer", "minimum": 0,
+                       "description": "Jobs of the type that ended success in the last 60 s (as seen by this kernel)."},
+        "failed_1m": {"type": "integer", "minimum": 0, "description": "Jobs of the type that ended failed in the last 60 s."},
+        "oldest_pending_s": {"type": ["number", "null"], "minimum": 0,
+                             "description": "Age of the oldest pending job of the type; null when none is pending."},
+    },
+}
+schemas["Stats"]["properties"]["types"] = {
+    "type": "object", "description": "Per job type: every configured type, and any type that still has open jobs.",
+    "additionalProperties": S("TypeStats"),
+}
+schemas["Stats"]["required"].append("types")
+schemas["Schedule"]["properties"]["every"] = {"type": ["string", "number", "null"],
+                                              "description": "As configured (\"1h\" or 3600); null for a cron entry."}
+schemas["Schedule"]["properties"]["cron"] = {"type": "string", "description": "A cron entry's five fields as configured."}
+schemas["Schedule"]["properties"]["timezone"] = {"type": "string",
+                                                 "description": "The IANA zone a cron entry's fields are read in."}
+schemas["Schedule"]["properties"]["next_run_at"] = {
+    "oneOf": [S("Time"), {"type": "null"}],
+    "description": "When the next slot is enqueued (now when one is due); null for a cron entry that never fires again."}
+
+_by_name = {m["name"]: m for m in methods}
+_by_name["enqueue"]["params"].append(param(
+    "after", {"oneOf": [S("JobIdParam"), {"type": "array", "minItems": 1, "items": S("JobIdParam")}]},
+    "Jobs that must all end success before this one starts (SPEC 8.6); until then it is scheduled. When one ends "
+    "otherwise (or is cancelled), this job ends skipped with error {message: \"dependency <id> ended <status>\", "
+    "data: {job_id}}. One id or an array of ids; an unknown id is -32001 with data.field after."))
+_by_name["stats"]["description"] += (" types: per job type, open jobs by status, paused units, finishes in the last "
+                                     "minute and the oldest pending job's age (SPEC 13).")
+_by_name["settings.get"]["description"] = (
+    "Without key: every known setting (workflow toggles configured under [workflow] or ever set, and paused.<type> / "
+    "paused.* once pause or resume was called), keys sorted. With key: just that one; a key never configured nor set "
+    "is false. A key outside workflow.<name>, paused.<name> and paused.*: -32602 (field key).")
+_by_name["settings.set"]["description"] += " paused.<type> and paused.* may be set too: the same as pause and resume."
+
+_ids = {"oneOf": [S("JobIdParam"), {"type": "array", "minItems": 1, "items": S("JobIdParam")}]}
+_removed = {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "integer", "minimum": 0}}}
+methods += [
+    {
+        "name": "items",
+        "summary": "Read a job's per-item results, in pages.",
+        "description": "The units of the job with index > since, by index, at most limit, optionally only those in "
+                       "one status. Each keeps its value, status, attempt, result, error and the times of its latest "
+                       "run (SPEC 13). next is the since for the following page, null when none is left. A job "
+                       "without items has one unit, index 0. Any job status.",
+        "params": [id_param,
+                   param("status", S("ItemStatus"), "Only items in this status."),
+                   param("since", {"type": "integer", "minimum": -1, "maximum": 2147483647, "default": -1},
+                         "An item index; -1 = from the start."),
+                   param("limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 200},
+                         "Items per page, 1..10000.")],
+        "result": result("itemsResult", {"type": "object", "required": ["items", "next"],
+                                         "properties": {"items": {"type": "array", "items": S("ItemResult")},
+                                                        "next": {"type": ["integer", "null"], "minimum": 0}}},
+                         "A page of items."),
+        "errors": [E("JobNotFound")] + COMMON,
+    },
+    {
+        "name": "remove",
+        "summary": "Delete finished jobs for good.",
+        "description": "Removes the terminal jobs named, with their terminal descendants, their units, items and log "
+                       "lines, in one commit. Their idempotency keys are free again; their ids are never given "
+                       "again. If any named job is not terminal: -32004 naming it, and nothing is removed; an unknown "
+                       "id: -32001. Events already logged stay until event_retention (a replayed job.created of a "
+                       "removed job carries job: null).",
+        "params": [param("ids", _ids, "One job id or an array of them.", required=True)],
+        "result": result("removeResult", _removed, "How many jobs were removed, descendants included."),
+        "errors": [E("JobNotFound"), E("InvalidState")] + COMMON,
+    },
+    {
+        "name": "clean",
+        "summary": "Remove every finished job that matches.",
+        "description": "Removes every terminal job matching all the filters given: status, type, and finished at "
+                       "least older_than_s seconds ago (without it: finished before the call). The removal runs in "
+                       "the background in small batches, each its own commit, so other clients are served meanwhile; "
+                       "the answer comes when it is done. Freed space goes back to the file system (incremental "
+                       "vacuum).",
+        "params": [param("status", one_or_many(S("TerminalStatus"), "terminal status"), "Terminal statuses to remove."),
+                   param("type", one_or_many({"type": "string"}, "job type"), "Job types to remove."),
+                   param("older_than_s", {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
+                         "Only jobs that finished at least this many seconds ago.")],
+        "result": result("cleanResult", _removed, "How many jobs were removed."),
+        "errors": COMMON,
+    },
+    {
+        "name": "pause",
+        "summary": "Stop dispatching a type's units, or everyone's.",
+        "description": "With type: units of that type are no longer handed to the local pools, to fetch or to NATS; "
+                       "without: no type's are. Running units finish; enqueue still works. Survives restarts, reads "
+                       "as the settings paused.<type> / paused.*, and each change is a settings.changed event. An "
+                       "unknown type: -32002.",
+        "params": [param("type", NAME, "A configured job type; omit for all types.")],
+        "result": result("settings", S("Settings"), "Every setting after the change."),
+        "errors": [E("UnknownType")] + COMMON,
+    },
+    {
+        "name": "resume",
+        "summary": "Undo pause.",
+        "description": "Sets paused.<type> (or paused.* without type) to false; waiting units are dispatched at once. "
+                       "Each key is its own switch: a type paused by name stays paused after resume {}.",
+        "params": [param("type", NAME, "A configured job type; omit for all types.")],
+        "result": result("settings", S("Settings"), "Every setting after the change."),
+        "errors": [E("UnknownType")] + COMMON,
+    },
+]
+for m in methods:
+    m["paramStructure"] = "by-name"
+
+
 document = {
     "openrpc": "1.2.6",
     "info": {

@@ -188,11 +188,14 @@ extension Kernel {
         settings["paused.*"] == .bool(true) || settings["paused.\(type)"] == .bool(true)
     }
 
-    /// Whether `key` names a pause setting: `paused.*` or `paused.<configured type>`.
+    /// Whether `key` names a pause setting: `paused.*` or `paused.<name>` (a type never
+    /// configured reads false, as a workflow toggle never declared does).
     func isPauseKey(_ key: String) -> Bool {
         guard key.hasPrefix("paused.") else { return false }
-        let name = String(key.dropFirst("paused.".count))
-        return name == "*" || config.types[name] != nil
+        let name = key.utf8.dropFirst("paused.".utf8.count)
+        if name.elementsEqual("*".utf8) { return true }
+        return (1...64).contains(name.count)
+            && name.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 }
     }
 
     // MARK: Dependencies (SPEC §8.6)

@@ -139,7 +139,11 @@ def _running_items_job(c):
 
 def prepare(method, c):
     """The base params of `method` (its required parameters, all valid) on a kernel set up for it."""
-    if method in ("get", "cancel", "retry", "logs"):
+    if method == "remove":
+        job = jk.enqueue(c)
+        c.call("cancel", {"id": job["id"]})
+        return {"ids": [job["id"]]}
+    if method in ("get", "cancel", "retry", "logs", "items"):
         return {"id": jk.enqueue(c)["id"]}
     if method == "progress":
         return {"id": _running_items_job(c)}

@@ -77,3 +77,38 @@ def test_schema_v1_database_upgrades_and_keeps_everything(kernel_factory):
         assert not any(n.startswith("sqlite_autoindex_jobs") for n in indexes)
     finally:
         db.close()
+
+
+def test_schema_v1_database_gains_operations_and_incremental_vacuum(kernel_factory):
+    """Schema 3 (SPEC §8.6, §13): an upgraded database switches to incremental vacuum (a one-time
+    VACUUM, logged with its duration), keeps its jobs, answers `items` for units written before
+    per-unit times existed, and can remove old jobs and free their keys."""
+    import sqlite3
+
+    m = load_manifest()
+    k = kernel_factory(jk.BASE_CONFIG, start=False)
+    shutil.copy(os.path.join(FIXTURE, "jobs.db"), k.db)
+    os.chmod(k.db, 0o600)
+    k.start()
+    assert "converted" in k.stderr_text() and "incremental vacuum" in k.stderr_text()
+    c = k.client()
+    pending = m["ids"]["pending"]
+    items = c.call("items", {"id": pending})["items"]
+    assert items and all(i["started_at"] is None for i in items)
+    finished = [j for j in m["jobs"].values() if j["status"] in ("success", "failed", "cancelled", "partial_success", "skipped")]
+    assert finished
+    assert c.call("remove", {"ids": [j["id"] for j in finished]}) == {"removed": len(finished)}
+    k.stop()
+    db = sqlite3.connect(k.db)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] >= 3
+        assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+        cols = {r[1] for r in db.execute("PRAGMA table_info(units)")}
+        assert {"started_at", "finished_at"} <= cols
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"dependencies", "id_floor"} <= tables
+    finally:
+        db.close()
+    # A second start converts nothing again.
+    k.start()
+    assert k.stderr_text().count("converted") == 1

@@ -232,8 +232,8 @@ def test_info(doc):
 # Methods and parameters the contract has and this repository does not build yet (the operations
 # issue: per-item results, removal, pause, dependencies). The tests below check that each is still
 # absent, so whoever builds one must take it off these lists and the full comparison applies.
-NOT_YET_BUILT_METHODS = {"items", "remove", "clean", "pause", "resume"}
-NOT_YET_BUILT_PARAMS = {("enqueue", "after")}
+NOT_YET_BUILT_METHODS: set = set()
+NOT_YET_BUILT_PARAMS: set = set()
 
 
 def test_every_spec_method_present_and_no_other(methods):
@@ -366,8 +366,23 @@ def test_result_shapes(validator_for, methods):
                                       "cancelled", "skipped"]},
              "lanes": {"normal": {"busy": 0, "total": 3}, "priority": {"busy": 0, "total": 4}},
              "pools": {"internal": {"busy": 0, "total": 4}, "sync_api": {"busy": 0, "total": 2}},
-             "leases": 0, "seq": 0, "uptime_s": 1.5, "connections": 1}
+             "leases": 0, "seq": 0, "uptime_s": 1.5, "connections": 1,
+             "types": {"thumbnail": {"pending": 2, "scheduled": 0, "running": 1, "paused": 0, "success_1m": 5,
+                                     "failed_1m": 0, "oldest_pending_s": 1.25}}}
     assert validator_for(methods["stats"]["result"]["schema"]).is_valid(stats)
+    assert not validator_for(methods["stats"]["result"]["schema"]).is_valid({k: v for k, v in stats.items() if k != "types"})
+    assert validator_for(methods["schedules"]["result"]["schema"]).is_valid(
+        [{"name": "nightly", "type": "t", "every": None, "cron": "30 3 * * *", "timezone": "Europe/Berlin",
+          "next_run_at": "2026-11-24T02:30:00.000Z", "last_job_id": "12"}])
+    assert validator_for(methods["settings.get"]["result"]["schema"]).is_valid({"paused.*": False, "paused.thumb": True})
+    assert not validator_for(methods["settings.get"]["result"]["schema"]).is_valid({"paused.": True})
+    item = {"index": 1, "value": "b", "status": "failed", "attempt": 1, "result": None,
+            "error": {"message": "bad item b"}, "started_at": "2026-11-23T09:31:50.123Z",
+            "finished_at": "2026-11-23T09:31:50.200Z"}
+    assert validator_for(methods["items"]["result"]["schema"]).is_valid({"items": [item], "next": None})
+    assert not validator_for(methods["items"]["result"]["schema"]).is_valid({"items": [{"index": 1}], "next": None})
+    assert validator_for(methods["remove"]["result"]["schema"]).is_valid({"removed": 3})
+    assert validator_for(methods["clean"]["result"]["schema"]).is_valid({"removed": 0})
     assert validator_for(methods["schedules"]["result"]["schema"]).is_valid(
         [{"name": "trash_maintenance", "type": "trash_maintenance", "every": "1h",
           "next_run_at": "2026-11-23T10:00:00.000Z", "last_job_id": None}])
