@@ -888,8 +888,9 @@ methods += [
     {
         "name": "resume",
         "summary": "Undo pause.",
-        "description": "Sets paused.<type> (or paused.* without type) to false; waiting units are dispatched at once. "
-                       "Each key is its own switch: a type paused by name stays paused after resume {}.",
+        "description": "With type: sets paused.<type> to false. Without: sets paused.* and every paused.<type> to "
+                       "false (everything runs again). Waiting units are dispatched at once. A type paused by name "
+                       "stays paused after resume of another type.",
         "params": [param("type", NAME, "A configured job type; omit for all types.")],
         "result": result("settings", S("Settings"), "Every setting after the change."),
         "errors": [E("UnknownType")] + COMMON,

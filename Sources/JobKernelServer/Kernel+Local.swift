@@ -423,9 +423,11 @@ extension Kernel {
         run.process = nil
         let reason: JobError
         if signal != 0 {
-            reason = JobError(message: "the handler was killed by signal \(signal)")
+            reason = JobError(message: "the handler was killed by signal \(signal)", data: ["signal": .int(Int(signal))])
         } else {
-            reason = run.declaredError?.error ?? JobError(message: "the handler exited with status \(status)")
+            // `exit_code` lets `jobkernel run` exit with the command's own code.
+            reason = run.declaredError?.error
+                ?? JobError(message: "the handler exited with status \(status)", data: ["exit_code": .int(Int(status))])
         }
         let ok = status == 0 && signal == 0
         finish(run) { [result = run.lastResult, declared = run.declaredError] index in

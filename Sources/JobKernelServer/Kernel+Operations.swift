@@ -170,11 +170,17 @@ extension Kernel {
         let type = try p.optionalString("type", bytes: Kernel.nameBytes)
         try p.rejectUnknown()
         if let type, config.types[type] == nil { throw RPCError.unknownType(type) }
-        let key = "paused.\(type ?? "*")"
-        try store.setSetting(key, .bool(paused))
-        if (settings[key] ?? false) != .bool(paused) {
+        // `resume {}` undoes every pause: everything, and each type paused by name.
+        var keys = ["paused.\(type ?? "*")"]
+        if !paused && type == nil {
+            keys += settings.keys.filter { $0.hasPrefix("paused.") && $0 != "paused.*" && settings[$0] == .bool(true) }.sorted()
+        }
+        for key in keys where (settings[key] ?? false) != .bool(paused) || settings[key] == nil {
+            try store.setSetting(key, .bool(paused))
+            if (settings[key] ?? false) != .bool(paused) {
+                try emit("settings.changed", job: nil, data: ["key": .string(key), "value": .bool(paused)])
+            }
             settings[key] = .bool(paused)
-            try emit("settings.changed", job: nil, data: ["key": .string(key), "value": .bool(paused)])
         }
         if !paused {
             // Whatever waited may go now: local pools, fetches, NATS.

@@ -10,6 +10,53 @@ struct JobOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "An idempotency key: enqueueing the same key again returns the first job.", valueName: "key"))
     var key: String?
+
+    @Option(name: .customLong("max-attempts"), help: ArgumentHelp(
+        "How many times a unit may run (default: the type's; 1 for `run`).", valueName: "n"))
+    var maxAttempts: Int?
+
+    @Option(help: ArgumentHelp("Stop a unit that runs longer than this (e.g. 30s, 5m, 1h).", valueName: "duration"),
+            transform: { try CLIDuration.seconds($0, "--timeout") })
+    var timeout: Double?
+
+    @Option(help: ArgumentHelp("Start no earlier than this from now (e.g. 10s, 5m, 2h).", valueName: "duration"),
+            transform: { try CLIDuration.seconds($0, "--delay") })
+    var delay: Double?
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp(
+        "Start only once these jobs have ended in success; if one ends otherwise, this job is skipped.",
+        valueName: "id"))
+    var after: [String] = []
+
+    func validate() throws {
+        if let maxAttempts, !(1...1_000_000).contains(maxAttempts) {
+            throw ValidationError("--max-attempts must be between 1 and 1000000")
+        }
+        if let bad = StatusCommand.split(after).first(where: { !$0.allSatisfy(\.isNumber) || $0.isEmpty }) {
+            throw ValidationError("--after takes job ids (digits), got '\(bad)'")
+        }
+    }
+
+    /// The `enqueue` parameters these options give, beyond priority and key.
+    func extraParams(defaultMaxAttempts: Int? = nil) -> JSONObject {
+        var extra: JSONObject = [:]
+        if let attempts = maxAttempts ?? defaultMaxAttempts { extra["max_attempts"] = .int(attempts) }
+        if let timeout { extra["timeout_s"] = .double(timeout) }
+        if let delay { extra["delay_s"] = .double(delay) }
+        let ids = StatusCommand.split(after)
+        if !ids.isEmpty { extra["after"] = .array(ids.map { .string($0) }) }
+        return extra
+    }
+}
+
+/// Durations on the command line: `250ms`, `30s`, `5m`, `1h`, `1d`, `1h30m`, or seconds.
+enum CLIDuration {
+    static func seconds(_ text: String, _ option: String) throws -> Double {
+        guard let ms = ConfigDuration.milliseconds(parsing: text) else {
+            throw ValidationError("\(option): not a duration: '\(text)' (\(ConfigDuration.expected))")
+        }
+        return Double(ms) / 1000
+    }
 }
 
 /// `jobkernel enqueue TYPE`: creates a job.
@@ -59,10 +106,8 @@ enum Enqueue {
         _ kernel: KernelClient, type: String, payload: JSON?, items: [JSON]?, job: JobOptions,
         waiting: WaitOptions, json: Bool
     ) throws {
-        try kernel.initialize(name: "cli")
-        let result = try kernel.enqueue(
-            type: type, payload: payload, items: items, priority: job.priority, idempotencyKey: job.key)
-        guard let created = result["job"], let id = created["id"]?.stringValue else {
+        let created = try create(kernel, type: type, payload: payload, items: items, job: job)
+        guard let id = created["id"]?.stringValue else {
             throw ClientError.protocolError("the enqueue result has no job id")
         }
         if waiting.waits {
@@ -73,5 +118,20 @@ enum Enqueue {
         } else {
             Output.line(id)
         }
+    }
+
+    /// Enqueues as the client `cli`; returns the job.
+    static func create(
+        _ kernel: KernelClient, type: String, payload: JSON?, items: [JSON]?, job: JobOptions,
+        defaultMaxAttempts: Int? = nil
+    ) throws -> JSON {
+        try kernel.initialize(name: "cli")
+        let result = try kernel.enqueue(
+            type: type, payload: payload, items: items, priority: job.priority, idempotencyKey: job.key,
+            extra: job.extraParams(defaultMaxAttempts: defaultMaxAttempts))
+        guard let created = result["job"], created["id"]?.stringValue != nil else {
+            throw ClientError.protocolError("the enqueue result has no job id")
+        }
+        return created
     }
 }

@@ -87,6 +87,9 @@ enum JobFormat {
             Column(title: "PROGRESS", rightAligned: true, keep: 7) { percent($0) },
             Column(title: "ATTEMPT", rightAligned: true, keep: 5) { attempt($0) },
             Column(title: "AGE", rightAligned: true, keep: 6) { age($0["created_at"], now: now) },
+            Column(title: "DURATION", rightAligned: true, keep: 4) { runTime($0, now: now) },
+            Column(title: "FINISHED", rightAligned: true, keep: 3) { age($0["finished_at"], now: now) },
+            Column(title: "LABEL", keep: 7) { label($0) },
         ]
         var cells = jobs.map { job in columns.map { $0.cell(job) } }
         func widths() -> [Int] {
@@ -101,8 +104,10 @@ enum JobFormat {
                 for r in cells.indices { cells[r].remove(at: drop) }
                 w = widths()
             }
-            if total() > width, let typeColumn = columns.firstIndex(where: { $0.title == "TYPE" }) {
-                w[typeColumn] = max(4, w[typeColumn] - (total() - width))
+            for title in ["LABEL", "TYPE"] where total() > width {
+                if let c = columns.firstIndex(where: { $0.title == title }) {
+                    w[c] = max(title.count, w[c] - (total() - width))
+                }
             }
         }
         let header = columns.map(\.title)
@@ -158,6 +163,26 @@ enum JobFormat {
         }
     }
 
+    /// What `status` shows to tell jobs apart: the payload's `label`, else a `command` job's
+    /// command line, else nothing.
+    static func label(_ job: JSON) -> String {
+        if let label = job["payload"]?["label"]?.stringValue { return label }
+        guard job["type"]?.stringValue == "command", let argv = job["payload"]?["argv"]?.arrayValue else { return "" }
+        return argv.map { arg -> String in
+            let s = arg.stringValue ?? arg.compactString
+            return s.isEmpty || s.contains(where: { " \t'\"\\$`".contains($0) }) ? "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" : s
+        }.joined(separator: " ")
+    }
+
+    /// How long the latest run took (or has taken so far): `started_at` to `finished_at`, or to
+    /// now while it runs; `-` when it never started.
+    static func runTime(_ job: JSON, now: Int64) -> String {
+        guard let started = job["started_at"]?.stringValue.flatMap(Timestamp.parse) else { return "-" }
+        let end = job["finished_at"]?.stringValue.flatMap(Timestamp.parse) ?? now
+        let ms = max(0, end - started)
+        return ms < 10_000 ? format1(Double(ms) / 1000) + "s" : duration(seconds: Double(ms) / 1000)
+    }
+
     // MARK: - One job
 
     /// `status ID`: a readable summary of one job, one `label  value` line per fact.
@@ -190,6 +215,9 @@ enum JobFormat {
             let byStatus = children.filter { $0.key != "total" }.map { "\($0.value.intValue ?? 0) \($0.key)" }
             lines.append(("children", "\(total) total" + (byStatus.isEmpty ? "" : ": " + byStatus.joined(separator: ", "))))
         }
+        let label = label(job)
+        if !label.isEmpty { lines.append(("label", label)) }
+        if job["started_at"]?.stringValue != nil { lines.append(("duration", runTime(job, now: now))) }
         if let parent = job["parent_id"]?.stringValue { lines.append(("parent", parent)) }
         if let key = job["idempotency_key"]?.stringValue { lines.append(("key", key)) }
         if let by = job["created_by"]?.stringValue { lines.append(("created by", by + (job["manual"]?.boolValue == true ? " (manual)" : ""))) }

@@ -12,13 +12,15 @@ struct JobKernelCommand: ParsableCommand {
             Client commands find the kernel by --socket, $JOBKERNEL_SOCKET, or the default socket \
             ($JOBKERNEL_HOME/kernel.sock, else ~/.local/state/jobkernel/kernel.sock).
             Exit codes: 0 done; 1 the kernel answered with an error, or a waited-for job did not end \
-            in success; 2 usage; 3 no kernel answers.
+            in success; 2 usage; 3 no kernel answers (`run` exits with its command's code).
+            Shell completions: `jobkernel --generate-completion-script bash|zsh|fish`.
             """,
         version: jobkernelVersion,
         subcommands: [
             ServeCommand.self, EnqueueCommand.self, RunCommand.self, StatusCommand.self,
             WatchCommand.self, LogsCommand.self, CancelCommand.self, RetryCommand.self,
-            SettingsCommand.self, CallCommand.self, WorkerCommand.self,
+            SettingsCommand.self, CallCommand.self, WorkerCommand.self, WaitCommand.self, ItemsCommand.self,
+            RemoveCommand.self, CleanCommand.self, PauseCommand.self, ResumeCommand.self,
         ])
 
     /// Parses and runs like `ParsableCommand.main()`, except that usage errors exit 2 (SPEC §1)

@@ -3,18 +3,39 @@ import Glibc
 import JobKernelClient
 import JobKernelCore
 
-/// `jobkernel run -- CMD ARGS…`: enqueues the built-in `command` type.
+/// `jobkernel run -- CMD ARGS…`: runs a command as a job of the built-in `command` type, in the
+/// caller's directory and environment, and shows its output as it comes (SPEC §1).
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a command as a job (the built-in `command` type) in the current directory.",
-        discussion: "Put -- before the command so that its options are not read as jobkernel's.")
+        abstract: "Run a command as a job, show its output as it comes, exit with its exit code.",
+        discussion: """
+            The command runs as a job of the built-in `command` type, with this shell's working \
+            directory and environment. Its stdout and stderr are shown as they come (each line as \
+            the kernel logged it), and `run` exits with the command's exit code (128+N when a \
+            signal N ended it, 1 when the job ended otherwise, e.g. cancelled or skipped). It runs \
+            once unless --max-attempts says otherwise. --detach enqueues it, prints the id and \
+            returns at once. --follow also shows progress and status changes (on stderr) and time \
+            stamps every line. With --json, the command's output goes to stderr and stdout gets the \
+            final job. Put -- before the command so that its options are not read as jobkernel's.
+            """)
 
     @OptionGroup var client: ClientOptions
     @OptionGroup var job: JobOptions
-    @OptionGroup var waiting: WaitOptions
 
-    @Flag(help: "Print the job as JSON.")
+    @Flag(help: "Wait for the job (the default; kept for scripts that say so).")
+    var wait = false
+
+    @Flag(help: "Like --wait, and show progress and status changes on stderr, with time-stamped log lines.")
+    var follow = false
+
+    @Flag(name: [.customShort("d"), .long], help: "Enqueue the job, print its id and return without waiting.")
+    var detach = false
+
+    @Option(help: ArgumentHelp("A label `status` shows for the job instead of its command line.", valueName: "text"))
+    var label: String?
+
+    @Flag(help: "Print the job as JSON (with waiting: the final job, after the command's output on stderr).")
     var json = false
 
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command and its arguments.", valueName: "command"))
@@ -25,21 +46,79 @@ struct RunCommand: ParsableCommand {
         if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
         if command.first == "--" { command.removeFirst() }
         if command.isEmpty { throw ValidationError("give the command to run after --, e.g. `jobkernel run -- make test`") }
+        if detach && (wait || follow) { throw ValidationError("--detach does not go with --wait or --follow") }
     }
 
     func run() throws {
         var payload: JSONObject = ["argv": .array(command.map { .string($0) })]
         if let cwd = RunCommand.currentDirectory() { payload["cwd"] = .string(cwd) }
-        try client.withClient { kernel in
-            try Enqueue.submit(
-                kernel, type: "command", payload: .object(payload), items: nil, job: job, waiting: waiting,
-                json: json)
+        payload["env"] = .object(JSONObject(RunCommand.environment().map { ($0.key, JSON.string($0.value)) }))
+        if let label { payload["label"] = .string(label) }
+        let code: Int32 = try client.withClient { kernel in
+            let created = try Enqueue.create(kernel, type: "command", payload: .object(payload), items: nil, job: job,
+                                             defaultMaxAttempts: 1)
+            let id = created["id"]?.stringValue ?? "?"
+            if detach {
+                if json { Output.json(created) } else { Output.line(id) }
+                return 0
+            }
+            return try RunCommand.attach(kernel, id: id, follow: follow, json: json)
         }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    /// Shows the job's output until it ends; returns the exit code `run` exits with.
+    static func attach(_ kernel: KernelClient, id: String, follow: Bool, json: Bool) throws -> Int32 {
+        let renderer = FollowRenderer(logsToStdout: !json)
+        let final = try kernel.waitForJob(id: id, follow: true) { event in
+            if follow {
+                renderer.show(event)
+            } else if event.kind == "job.log" {
+                // The command's own lines: stdout was logged at info, stderr at error.
+                let message = event.data["message"]?.stringValue ?? ""
+                if event.data["level"]?.stringValue == "error" || json {
+                    Output.errorLine(message)
+                } else {
+                    Output.line(message)
+                }
+            }
+        }
+        renderer.clearProgress()
+        if json { Output.json(final) }
+        return exitCode(of: final)
+    }
+
+    /// The command's exit code as the job reports it: 0 on success, the code it exited with,
+    /// 128 + the signal that killed it, else 1 (cancelled, skipped, timed out, …).
+    static func exitCode(of job: JSON) -> Int32 {
+        let status = job["status"]?.stringValue
+        if status == "success" { return 0 }
+        let data = job["error"]?["data"]
+        if let code = data?["exit_code"]?.intValue, (1...255).contains(code) { return Int32(code) }
+        if let signal = data?["signal"]?.intValue, (1...127).contains(signal) { return Int32(128 + signal) }
+        let message = job["error"]?["message"]?.stringValue
+        Output.error("job \(job["id"]?.stringValue ?? "?") \(status ?? "?")" + (message.map { ": \($0)" } ?? ""))
+        return 1
     }
 
     static func currentDirectory() -> String? {
         guard let path = getcwd(nil, 0) else { return nil }
         defer { free(path) }
         return String(cString: path)
+    }
+
+    /// The caller's environment, which the command gets (the kernel sets its JOBKERNEL_* names over it).
+    static func environment() -> [(key: String, value: String)] {
+        var out: [(key: String, value: String)] = []
+        var p = environ
+        while let entry = p.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") {
+                let key = String(text[..<eq])
+                if !key.isEmpty { out.append((key, String(text[text.index(after: eq)...]))) }
+            }
+            p += 1
+        }
+        return out
     }
 }

@@ -9,8 +9,11 @@ struct StatusCommand: ParsableCommand {
         abstract: "Show recent jobs, or one job.",
         discussion: """
             Without ID: a table of recent jobs, newest first (id, type, status, progress, attempt, \
-            age), fitted to the terminal. With ID: a summary of that job. --json prints the job, or \
-            the list result {jobs, next_cursor}.
+            age, duration of the latest run, time since it finished, and the label: --label of \
+            `run`, else a command job's command line), fitted to the terminal. --limit N shows the \
+            newest N (a note on stderr says when more exist), --all every job. With ID: a summary \
+            of that job. --json prints the job, or {jobs, next_cursor} (next_cursor: where the \
+            list stopped, null when nothing is left).
             """)
 
     @OptionGroup var client: ClientOptions
@@ -26,8 +29,11 @@ struct StatusCommand: ParsableCommand {
         "List only jobs of this type (repeat or separate with commas).", valueName: "type"))
     var types: [String] = []
 
-    @Option(help: ArgumentHelp("List at most this many jobs (1…1000).", valueName: "n"))
+    @Option(help: ArgumentHelp("List at most this many jobs, newest first (default 20).", valueName: "n"))
     var limit = 20
+
+    @Flag(help: "List every job (page by page).")
+    var all = false
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -36,7 +42,7 @@ struct StatusCommand: ParsableCommand {
         if id != nil && (!statuses.isEmpty || !types.isEmpty) {
             throw ValidationError("--status and --type filter the list; they do not go with an ID")
         }
-        if !(1...1000).contains(limit) { throw ValidationError("--limit must be between 1 and 1000") }
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
         for status in StatusCommand.split(statuses) where JobStatus(rawValue: status) == nil {
             let known = JobStatus.allCases.map(\.rawValue).joined(separator: ", ")
             throw ValidationError("'\(status)' is not a job status (\(known))")
@@ -56,14 +62,23 @@ struct StatusCommand: ParsableCommand {
             }
             let statusFilter = StatusCommand.split(statuses)
             let typeFilter = StatusCommand.split(types)
-            let page = try kernel.list(
-                status: statusFilter.isEmpty ? nil : statusFilter, type: typeFilter.isEmpty ? nil : typeFilter,
-                limit: limit)
+            var jobs: [JSON] = []
+            var cursor: JSON = .null
+            repeat {
+                let want = all ? 1000 : min(1000, limit - jobs.count)
+                let page = try kernel.list(
+                    status: statusFilter.isEmpty ? nil : statusFilter, type: typeFilter.isEmpty ? nil : typeFilter,
+                    limit: want, cursor: cursor)
+                jobs += page["jobs"]?.arrayValue ?? []
+                cursor = page["next_cursor"] ?? .null
+            } while !cursor.isNull && (all || jobs.count < limit)
             if json {
-                Output.json(page)
+                Output.json(["jobs": .array(jobs), "next_cursor": cursor])
                 return
             }
-            let jobs = page["jobs"]?.arrayValue ?? []
+            if !cursor.isNull {
+                Output.error("showing the newest \(jobs.count) jobs; more exist: --limit N or --all")
+            }
             if jobs.isEmpty {
                 Output.line("no jobs")
                 return

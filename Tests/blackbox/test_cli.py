@@ -182,7 +182,7 @@ def test_help_prints_usage_and_runs_nothing(kernel):
 
 
 def test_run_after_double_dash_runs_help_as_the_command(kernel):
-    p = kernel.cli("run", "--socket", kernel.sock, "--", "--help")
+    p = kernel.cli("run", "--socket", kernel.sock, "--detach", "--", "--help")
     assert p.returncode == 0, p.stderr
     jobs = kernel.client().call("list", {})["jobs"]
     assert len(jobs) == 1 and jobs[0]["payload"]["argv"] == ["--help"]

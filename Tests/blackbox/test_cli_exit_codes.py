@@ -407,11 +407,13 @@ def test_enqueue_follow_streams_log_and_progress(kernel):
 # --- run ------------------------------------------------------------------------------------------
 
 def test_run_enqueues_command_with_argv_and_cwd(kernel, home):
-    r = cli("run", "--socket", kernel.sock, "--json", "--", "echo", "--not-an-option", "x y", cwd=home)
+    env = dict(clean_env(), SOME_SETTING="a value")
+    r = cli("run", "--socket", kernel.sock, "--detach", "--json", "--", "echo", "--not-an-option", "x y", cwd=home, env=env)
     assert r.returncode == 0, r.stderr
     job = json.loads(r.stdout)
-    assert job["type"] == "command"
-    assert job["payload"] == {"argv": ["echo", "--not-an-option", "x y"], "cwd": os.path.realpath(home)}
+    assert job["type"] == "command" and job["max_attempts"] == 1
+    # The caller's environment goes along (SPEC §1), the kernel adds its JOBKERNEL_* names.
+    assert job["payload"] == {"argv": ["echo", "--not-an-option", "x y"], "cwd": os.path.realpath(home), "env": env}
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -422,7 +424,7 @@ def test_status_table_and_summary(kernel):
     r = kernel.cli("status")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["ID", "TYPE", "STATUS", "PROGRESS", "ATTEMPT", "AGE"]
+    assert lines[0].split() == ["ID", "TYPE", "STATUS", "PROGRESS", "ATTEMPT", "AGE", "DURATION", "FINISHED", "LABEL"]
     assert [l.split()[0] for l in lines[1:]] == [b, a], "newest first"
     assert lines[1].split()[1:3] == ["remote", "pending"]
 
