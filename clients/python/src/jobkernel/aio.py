@@ -13,12 +13,14 @@ from .client import (
     UNSET,
     Event,
     _DEFAULT,
+    _ids,
     _params,
     _Unset,
+    time_param,
     default_binary,
     default_socket_path,
 )
-from .errors import ConnectionLost, CursorExpired, JobkernelError, NoKernel, error_from_response
+from .errors import ConnectionLost, CursorExpired, JobFailed, JobkernelError, NoKernel, error_from_response
 
 __all__ = ["AsyncClient", "AsyncJob", "AsyncSubscription"]
 
@@ -340,7 +342,27 @@ class AsyncJob(object):
         self.data = await self.client.get(self.id)
         return self.data
 
-    async def wait(self, timeout: Optional[float] = None) -> Dict[str, Any]:
+    async def wait(self, timeout: Optional[float] = None, raise_on_failure: bool = False) -> Dict[str, Any]:
+        """See :meth:`jobkernel.Job.wait`."""
+        final = await self._wait(timeout)
+        if raise_on_failure and final.get("status") != "success":
+            raise JobFailed(final)
+        return final
+
+    async def items(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
+        out = []  # type: List[Dict[str, Any]]
+        since = None  # type: Optional[int]
+        while True:
+            page = await self.client.items(self.id, status=status, since=since)
+            out += page["items"]
+            if page.get("next") is None:
+                return out
+            since = page["next"]
+
+    async def remove(self) -> int:
+        return await self.client.remove(self.id)
+
+    async def _wait(self, timeout: Optional[float] = None) -> Dict[str, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout
         sub = await self.client.subscribe(ids=[self.id], kinds=["job.status"])
         try:
@@ -498,6 +520,10 @@ class AsyncClient(object):
     async def enqueue(self, type: str, payload: Any = UNSET, **kw: Any) -> AsyncJob:
         if "items" in kw and kw["items"] is not None:
             kw["items"] = list(kw["items"])
+        if "run_at" in kw:
+            kw["run_at"] = time_param(kw["run_at"])
+        if "after" in kw:
+            kw["after"] = _ids(kw["after"])
         res = await self.call("enqueue", _params(type=type, payload=payload, **kw))
         return AsyncJob(self, res["job"], bool(res.get("duplicate")))
 
@@ -518,6 +544,24 @@ class AsyncClient(object):
 
     async def retry(self, id: Union[str, int]) -> Dict[str, Any]:
         return await self.call("retry", id=str(id))
+
+    async def items(self, id: Union[str, int], status: Optional[str] = None, since: Optional[int] = None,
+                    limit: Optional[int] = None) -> Dict[str, Any]:
+        return await self.call("items", _params(id=str(id), status=status, since=since, limit=limit))
+
+    async def remove(self, ids: Any) -> int:
+        if isinstance(ids, AsyncJob):
+            ids = ids.id
+        return (await self.call("remove", ids=_ids(ids)))["removed"]
+
+    async def clean(self, status: Any = None, type: Any = None, older_than_s: Optional[float] = None) -> int:
+        return (await self.call("clean", _params(status=status, type=type, older_than_s=older_than_s), _timeout=None))["removed"]
+
+    async def pause(self, type: Optional[str] = None) -> Dict[str, Any]:
+        return await self.call("pause", _params(type=type))
+
+    async def resume(self, type: Optional[str] = None) -> Dict[str, Any]:
+        return await self.call("resume", _params(type=type))
 
     async def progress(self, id: Union[str, int], current: Optional[float] = None, total: Any = UNSET, phase: Any = UNSET, message: Any = UNSET, item: Optional[int] = None) -> Dict[str, Any]:
         params = _params(id=str(id), current=current, item=item)

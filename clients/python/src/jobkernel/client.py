@@ -2,6 +2,7 @@
 notifications to subscriptions; any number of threads may call at once."""
 
 import collections
+import datetime
 import itertools
 import json
 import os
@@ -13,7 +14,7 @@ import time
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _framing
-from .errors import ConnectionLost, CursorExpired, JobkernelError, NoKernel, error_from_response
+from .errors import ConnectionLost, CursorExpired, JobFailed, JobkernelError, NoKernel, error_from_response
 
 __all__ = [
     "Client",
@@ -57,6 +58,26 @@ def default_socket_path() -> str:
 def default_binary() -> str:
     """``$JOBKERNEL_BIN``, else ``jobkernel`` on ``PATH``."""
     return os.environ.get("JOBKERNEL_BIN") or shutil.which("jobkernel") or "jobkernel"
+
+
+def time_param(value: Any) -> Any:
+    """A time for ``run_at``: a ``datetime`` becomes RFC 3339 UTC with milliseconds (a naive one is
+    taken as local time); a string or None passes unchanged."""
+    if isinstance(value, datetime.datetime):
+        utc = value.astimezone(datetime.timezone.utc)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (utc.microsecond // 1000)
+    return value
+
+
+def _ids(value: Any) -> Any:
+    """One job id or many, as the kernel takes them (strings)."""
+    if value is None or value is UNSET:
+        return value
+    if isinstance(value, (str, int)):
+        return [str(value)]
+    if hasattr(value, "id"):  # a Job or AsyncJob handle
+        return [str(value.id)]
+    return [str(getattr(v, "id", v)) for v in value]
 
 
 def _params(**kw: Any) -> Dict[str, Any]:
@@ -478,13 +499,28 @@ class Job(object):
         self.data = self.client.get(self.id)
         return self.data
 
-    def wait(self, timeout: Optional[float] = None) -> Dict[str, Any]:
+    def wait(self, timeout: Optional[float] = None, raise_on_failure: bool = False) -> Dict[str, Any]:
         """Blocks until the job is terminal and returns the final job object.
 
         Subscribes with ``ids=[id]``: the snapshot in the subscribe result answers at once for a
         job already finished; otherwise waits for the ``job.status`` event to a terminal status.
-        Raises ``TimeoutError`` after ``timeout`` seconds.
+        Raises ``TimeoutError`` after ``timeout`` seconds, and with ``raise_on_failure``
+        :class:`JobFailed` when the job ended other than ``success``.
         """
+        final = self._wait(timeout)
+        if raise_on_failure and final.get("status") != "success":
+            raise JobFailed(final)
+        return final
+
+    def items(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Every item's result (SPEC 13 ``items``), paging through them."""
+        return list(self.client.iter_items(self.id, status=status))
+
+    def remove(self) -> int:
+        """Removes this (finished) job; returns how many jobs went (descendants included)."""
+        return self.client.remove(self.id)
+
+    def _wait(self, timeout: Optional[float]) -> Dict[str, Any]:
         deadline = None if timeout is None else time.monotonic() + timeout
         sub = self.client.subscribe(ids=[self.id], kinds=["job.status"])
         try:
@@ -726,20 +762,25 @@ class Client(object):
         priority: Optional[int] = None,
         idempotency_key: Optional[str] = None,
         created_by: Optional[str] = None,
-        run_at: Optional[str] = None,
+        run_at: Union[str, datetime.datetime, None] = None,
         delay_s: Optional[float] = None,
         max_attempts: Optional[int] = None,
         timeout_s: Optional[float] = None,
         parent_id: Optional[str] = None,
         manual: Optional[bool] = None,
+        after: Any = None,
     ) -> Job:
-        """Creates a job (committed when this returns) and returns its :class:`Job` handle."""
+        """Creates a job (committed when this returns) and returns its :class:`Job` handle.
+
+        ``run_at`` takes a ``datetime`` (a naive one is local time) or an RFC 3339 string;
+        ``after`` one job (id or :class:`Job`) or several that must succeed first (SPEC 8.6)."""
         res = self.call(
             "enqueue",
             _params(
                 type=type, payload=payload, items=list(items) if items is not None else None, priority=priority,
-                idempotency_key=idempotency_key, created_by=created_by, run_at=run_at, delay_s=delay_s,
+                idempotency_key=idempotency_key, created_by=created_by, run_at=time_param(run_at), delay_s=delay_s,
                 max_attempts=max_attempts, timeout_s=timeout_s, parent_id=parent_id, manual=manual,
+                after=_ids(after),
             ),
         )
         return Job(self, res["job"], bool(res.get("duplicate")))
@@ -815,6 +856,42 @@ class Client(object):
             if nxt is None:
                 return
             since = nxt
+
+    def items(self, id: Union[str, int], status: Optional[str] = None, since: Optional[int] = None,
+              limit: Optional[int] = None) -> Dict[str, Any]:
+        """One page of a job's per-item results: ``{items, next}``."""
+        return self.call("items", _params(id=str(id), status=status, since=since, limit=limit))
+
+    def iter_items(self, id: Union[str, int], status: Optional[str] = None, limit: Optional[int] = None) -> Iterator[Dict[str, Any]]:
+        """Every item of the job (optionally of one status), following ``next``."""
+        since = None  # type: Optional[int]
+        while True:
+            page = self.items(id, status=status, since=since, limit=limit)
+            for item in page["items"]:
+                yield item
+            if page.get("next") is None:
+                return
+            since = page["next"]
+
+    def remove(self, ids: Any) -> int:
+        """Removes finished jobs (one id, a :class:`Job`, or several) with their finished
+        descendants; returns how many went. A job still open raises ``InvalidState``."""
+        if isinstance(ids, Job):
+            ids = ids.id
+        return self.call("remove", ids=_ids(ids))["removed"]
+
+    def clean(self, status: Any = None, type: Any = None, older_than_s: Optional[float] = None) -> int:
+        """Removes every finished job matching the filters; returns how many went (answered once
+        the kernel is done, which may take a while for many jobs: pass ``_timeout`` via ``call``)."""
+        return self.call("clean", _params(status=status, type=type, older_than_s=older_than_s), _timeout=None)["removed"]
+
+    def pause(self, type: Optional[str] = None) -> Dict[str, Any]:
+        """Stops dispatching ``type`` (every type when None); returns the settings."""
+        return self.call("pause", _params(type=type))
+
+    def resume(self, type: Optional[str] = None) -> Dict[str, Any]:
+        """Dispatches ``type`` again (without ``type``: everything, each paused type too)."""
+        return self.call("resume", _params(type=type))
 
     def settings_get(self, key: Optional[str] = None) -> Dict[str, Any]:
         return self.call("settings.get", _params(key=key))

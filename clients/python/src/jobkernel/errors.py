@@ -20,6 +20,7 @@ __all__ = [
     "TransportError",
     "NoKernel",
     "ConnectionLost",
+    "JobFailed",
     "error_from_response",
 ]
 
@@ -137,3 +138,15 @@ class NoKernel(TransportError):
 
 class ConnectionLost(TransportError):
     """The connection closed while a request was outstanding or a subscription was live."""
+
+
+class JobFailed(Exception):
+    """Raised by ``Job.wait(raise_on_failure=True)`` when the job ended in a status other than
+    ``success``. ``job`` is the final job object; ``status`` and ``error`` come from it."""
+
+    def __init__(self, job: Dict[str, Any]):
+        self.job = job
+        self.status = job.get("status")
+        self.error = job.get("error")
+        message = (self.error or {}).get("message") if isinstance(self.error, dict) else None
+        super().__init__("job %s ended %s%s" % (job.get("id"), self.status, ": " + message if message else ""))
