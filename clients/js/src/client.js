@@ -5,7 +5,13 @@ import path from 'node:path';
 import { spawn as spawnProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { RpcPeer } from './rpc.js';
-import { NoKernelError, ConnectionClosedError, TimeoutError } from './errors.js';
+import { NoKernelError, ConnectionClosedError, TimeoutError, JobFailedError } from './errors.js';
+
+/** One job id, a job object, or an array of either → an array of id strings. */
+function ids(v) {
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((x) => String(typeof x === 'object' && x !== null ? x.id : x));
+}
 import { Subscription } from './subscription.js';
 
 export const TERMINAL_STATUSES = Object.freeze(['success', 'partial_success', 'failed', 'cancelled', 'skipped']);
@@ -231,6 +237,9 @@ export class Client extends EventEmitter {
   async enqueue(type, payload, options = {}) {
     const params = typeof type === 'object' ? { ...type } : { type, ...options };
     if (typeof type !== 'object' && payload !== undefined) params.payload = payload;
+    // run_at may be a Date; after may be one id, a job, or an array of either.
+    if (params.run_at instanceof Date) params.run_at = params.run_at.toISOString();
+    if (params.after !== undefined) params.after = ids(params.after);
     const r = await this.call('enqueue', params);
     this.bindJob(r.job);
     return r;
@@ -241,6 +250,8 @@ export class Client extends EventEmitter {
     const client = this;
     Object.defineProperties(job, {
       wait: { value: (opts) => client.wait(job.id, opts), enumerable: false, configurable: true },
+      itemResults: { value: (opts) => client.allItems(job.id, opts), enumerable: false, configurable: true },
+      remove: { value: () => client.remove(job.id), enumerable: false, configurable: true },
       cancel: { value: (reason) => client.cancel(job.id, reason), enumerable: false, configurable: true },
       refresh: { value: () => client.get(job.id), enumerable: false, configurable: true },
     });
@@ -281,6 +292,41 @@ export class Client extends EventEmitter {
     if (limit !== undefined) p.limit = limit;
     return this.call('logs', p);
   }
+  /** items(id, {status, since, limit}) → one page {items, next} of per-item results (SPEC 13). */
+  items(id, { status, since, limit } = {}) {
+    const p = { id };
+    if (status !== undefined) p.status = status;
+    if (since !== undefined) p.since = since;
+    if (limit !== undefined) p.limit = limit;
+    return this.call('items', p);
+  }
+  /** Every item of the job (optionally of one status), following `next`. */
+  async allItems(id, { status } = {}) {
+    const out = [];
+    let since;
+    do {
+      const page = await this.items(id, { status, since });
+      out.push(...page.items);
+      since = page.next ?? undefined;
+    } while (since !== undefined);
+    return out;
+  }
+  /** remove(idOrIds) → how many finished jobs went (descendants included). */
+  async remove(idOrIds) {
+    return (await this.call('remove', { ids: ids(idOrIds) })).removed;
+  }
+  /** clean({status, type, older_than_s}) → how many went; answered when the kernel is done. */
+  async clean(filters = {}, { timeoutMs = 0 } = {}) {
+    return (await this.call('clean', filters, { timeoutMs })).removed;
+  }
+  /** pause(type?) / resume(type?) → the settings; resume() without a type resumes everything. */
+  pause(type) {
+    return this.call('pause', type === undefined ? {} : { type });
+  }
+  resume(type) {
+    return this.call('resume', type === undefined ? {} : { type });
+  }
+
   /** settingsGet() → every toggle; settingsGet(key) → {key: value} */
   settingsGet(key) {
     return this.call('settings.get', key === undefined ? {} : { key });
@@ -335,10 +381,17 @@ export class Client extends EventEmitter {
   }
 
   /**
-   * Waits until the job is terminal; resolves to the final job (whatever its status).
+   * Waits until the job is terminal; resolves to the final job (whatever its status, unless
+   * `raiseOnFailure`: then a job that did not end in success rejects with JobFailedError).
    * Uses the `jobs` snapshot of `subscribe {ids}` so no transition is missed.
    */
-  async wait(id, { timeoutMs = 0 } = {}) {
+  async wait(id, { timeoutMs = 0, raiseOnFailure = false } = {}) {
+    const job = await this._wait(id, { timeoutMs });
+    if (raiseOnFailure && job.status !== 'success') throw new JobFailedError(job);
+    return job;
+  }
+
+  async _wait(id, { timeoutMs = 0 } = {}) {
     const sub = await this.subscribe({ ids: [id], kinds: ['job.status'] });
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
     try {

@@ -97,3 +97,14 @@ export class UnitError extends Error {
     if (data !== undefined) this.data = data;
   }
 }
+
+/** wait({raiseOnFailure: true}) on a job that ended other than `success`; `.job` is the final job. */
+export class JobFailedError extends Error {
+  constructor(job) {
+    const msg = job.error && job.error.message ? `: ${job.error.message}` : '';
+    super(`job ${job.id} ended ${job.status}${msg}`);
+    this.name = 'JobFailedError';
+    this.job = job;
+    this.status = job.status;
+  }
+}
