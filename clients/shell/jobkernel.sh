@@ -250,3 +250,55 @@ jk_wait() {
 jk_follow() {
     _jk_watch "${1:?usage: jk_follow ID [TIMEOUT_S]}" "${2:-0}" follow
 }
+
+# --- operations (SPEC 8.6-8.7, 13) -----------------------------------------------------------
+
+# jk_items ID [STATUS] → every item of the job, one compact JSON object per line
+# ({index, value, status, attempt, result, error, started_at, finished_at}), paging through them.
+jk_items() {
+    local id=${1:?usage: jk_items ID [STATUS]} status=${2:-} since=-1 page params next
+    while :; do
+        params=$(jq -cn --arg id "$id" --arg s "$status" --argjson since "$since" \
+            '{id:$id, since:$since, limit:1000} + (if $s == "" then {} else {status:$s} end)')
+        page=$(jk_call items "$params") || return
+        jq -c '.items[]' <<<"$page"
+        next=$(jq -r '.next // empty' <<<"$page")
+        [ -z "$next" ] && return 0
+        since=$next
+    done
+}
+
+# jk_remove ID... → prints how many finished jobs were removed (descendants included)
+jk_remove() {
+    [ $# -gt 0 ] || { echo "usage: jk_remove ID..." >&2; return 2; }
+    local res
+    res=$(jk_call remove "$(jq -cn '{ids: $ARGS.positional}' --args "$@")") || return
+    jq -r '.removed' <<<"$res"
+}
+
+# jk_clean [FILTER_JSON] → prints how many finished jobs were removed;
+# FILTER_JSON is {status?, type?, older_than_s?}, e.g. '{"status":["failed"],"older_than_s":86400}'
+jk_clean() {
+    local filter=${1:-'{}'} res
+    res=$(JK_TIMEOUT=${JK_TIMEOUT:-600} jk_call clean "$filter") || return
+    jq -r '.removed' <<<"$res"
+}
+
+# jk_pause [TYPE] / jk_resume [TYPE] → prints the paused.* settings after the change, one
+# "key value" per line (resume without TYPE resumes everything)
+jk_pause() { _jk_pause pause "${1:-}"; }
+jk_resume() { _jk_pause resume "${1:-}"; }
+_jk_pause() {
+    local params='{}' res
+    [ -n "$2" ] && params=$(jq -cn --arg t "$2" '{type:$t}')
+    res=$(jk_call "$1" "$params") || return
+    jq -r 'to_entries[] | select(.key | startswith("paused.")) | "\(.key) \(.value)"' <<<"$res"
+}
+
+# jk_enqueue_after TYPE PAYLOAD_JSON ID... → enqueues a job that waits until every ID succeeded
+# (skipped if one does not); prints its id
+jk_enqueue_after() {
+    local type=${1:?usage: jk_enqueue_after TYPE PAYLOAD_JSON ID...} payload=${2:?usage: jk_enqueue_after TYPE PAYLOAD_JSON ID...}
+    shift 2
+    jk_enqueue "$type" "$payload" "$(jq -cn '{after: $ARGS.positional}' --args "$@")"
+}

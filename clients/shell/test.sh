@@ -150,5 +150,40 @@ else
     no "node is needed for examples/editor"
 fi
 
+# --- operations: jk_items, jk_remove, jk_clean, jk_pause/jk_resume, jk_enqueue_after ---
+ops=$(jk_enqueue remote '{}' '{"items":["x","y"],"max_attempts":1}')
+dep=$(jk_enqueue_after other '{}' "$ops")
+check "jk_enqueue_after makes a waiting job" jq -e '.status == "scheduled"' <<<"$(jk_call get "{\"id\":\"$dep\"}")"
+out=$(jk_pause remote)
+check "jk_pause prints paused.remote true" grep -qx 'paused.remote true' <<<"$out"
+check "  ... and a paused type is not fetched" jq -e '.leases == []' <<<"$(jk_call fetch '{"types":["remote"]}')"
+out=$(jk_resume)
+check "jk_resume prints paused.remote false" grep -qx 'paused.remote false' <<<"$out"
+# leases live as long as their connection: a session; earlier jobs of this file may still be
+# pending, so only this job's units are acked (the others go back when the session ends)
+jk_connect
+for _ in 1 2 3 4 5 6; do
+    got=$(jk_call fetch '{"types":["remote"],"max":10}')
+    for row in $(jq -c --arg j "$ops" '.leases[] | select(.job.id == $j) | {lease, v: .item.value}' <<<"$got"); do
+        lease=$(jq -r .lease <<<"$row")
+        if [ "$(jq -r .v <<<"$row")" = x ]; then
+            jk_call ack "{\"lease\":\"$lease\",\"result\":\"X\"}" >/dev/null
+        else
+            jk_call nack "{\"lease\":\"$lease\",\"error\":\"no y\",\"retryable\":false}" >/dev/null
+        fi
+    done
+    [ "$(jk_call get "{\"id\":\"$ops\"}" | jq -r .status)" = partial_success ] && break
+done
+jk_disconnect
+out=$(jk_items "$ops")
+check "jk_items prints one line per item" test "$(wc -l <<<"$out")" -eq 2
+check "  ... with results and errors" jq -se '.[0].result == "X" and .[1].error.message == "no y"' <<<"$out"
+check "jk_items STATUS filters" test "$(jk_items "$ops" failed | jq -r .index)" = 1
+check "the dependent of a partial success is skipped" jq -e '.status == "skipped"' <<<"$(jk_call get "{\"id\":\"$dep\"}")"
+check "jk_remove prints how many went" test "$(jk_remove "$ops")" = 1
+check "jk_clean with a filter" test "$(jk_clean '{"status":"skipped"}')" = 1
+jk_remove 424242 >/dev/null 2>&1
+check "jk_remove of an unknown job fails" test $? -eq 1
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
