@@ -101,10 +101,13 @@ extension Kernel {
         if config.storage.keepFinishedMs != nil || (try? store.freePages()) ?? 0 > 0 { armBatch(afterMs: 1000) }
     }
 
-    func armBatch(afterMs: UInt64 = 0) {
-        // A batch wanted now replaces a later one (the retention wait); a later one never
+    /// Arms the next batch. "Soon" is 1 ms, not 0: a libuv timer re-armed for 0 ms from its own
+    /// callback runs again in the same timers phase, so the batches would run back to back
+    /// without the loop serving anyone (or committing) in between.
+    func armBatch(afterMs: UInt64 = 1) {
+        // A batch wanted soon replaces a later one (the retention wait); a later one never
         // replaces one already armed.
-        guard let timer = ops.batchTimer, !shuttingDown, !(ops.batchArmed && afterMs > 0) else { return }
+        guard let timer = ops.batchTimer, !shuttingDown, !(ops.batchArmed && afterMs > 1) else { return }
         ops.batchArmed = true
         timer.start(afterMs: afterMs) { [unowned self] in
             self.ops.batchArmed = false
