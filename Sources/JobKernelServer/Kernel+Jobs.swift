@@ -46,6 +46,7 @@ extension Kernel {
             if job.status != statusBefore {
                 statusCounts[statusBefore.rawValue, default: 0] -= 1
                 statusCounts[job.status.rawValue, default: 0] += 1
+                ops.countStatus(type: job.type, from: statusBefore, to: job.status)
             }
             // Only running jobs stay in memory; the others are read from the store when needed.
             active[id] = job.status == .running ? job : nil
@@ -173,6 +174,7 @@ extension Kernel {
         try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
         if let parent = r.parentID { parents.insert(parent) }
         statusCounts[job.status.rawValue, default: 0] += 1
+        ops.countStatus(type: job.type, from: nil, to: job.status)
         var json = try jobJSON(job)
         // A job that waits for others was created `scheduled` without a `run_at`, which the
         // compact form cannot tell: it is stored whole.

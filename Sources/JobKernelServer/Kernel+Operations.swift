@@ -268,12 +268,16 @@ extension Kernel {
             rows[name] = ["pending": 0, "scheduled": 0, "running": 0, "paused": 0, "success_1m": 0, "failed_1m": 0,
                           "oldest_pending_s": .null]
         }
-        for (type, status, count, oldest) in try store.openCountsByType() {
+        var pendingTypes: [String] = []
+        for (type, counts) in ops.openByType where counts.values.contains(where: { $0 != 0 }) {
             var row = rows[type] ?? ["pending": 0, "scheduled": 0, "running": 0, "paused": 0, "success_1m": 0,
                                      "failed_1m": 0, "oldest_pending_s": .null]
-            row[status.rawValue] = .int(count)
-            if status == .pending { row["oldest_pending_s"] = .double(Double(max(0, t - oldest)) / 1000) }
+            for status in [JobStatus.scheduled, .pending, .running] { row[status.rawValue] = .int(counts[status] ?? 0) }
+            if (counts[.pending] ?? 0) > 0 { pendingTypes.append(type) }
             rows[type] = row
+        }
+        for (type, oldest) in try store.oldestPending(types: pendingTypes) {
+            rows[type]?["oldest_pending_s"] = .double(Double(max(0, t - oldest)) / 1000)
         }
         for (type, var row) in rows {
             row["paused"] = .int(isPaused(type) ? queues.count(type: type) : 0)

@@ -195,8 +195,10 @@ public final class Kernel {
         var others: [JobStore.OpenJobSummary] = []
         var ready: [String: [QueuedUnit]] = [:]
         var counts = try store.terminalStatusCounts()
+        ops.openByType = [:]
         try store.forEachOpenJob { job in
             counts[job.status.rawValue, default: 0] += 1
+            ops.countStatus(type: job.type, from: nil, to: job.status)
             if job.status == .scheduled, let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
             if !job.itemized && job.status == .pending && job.waiting == 0 {
                 ready[job.type, default: []].append(QueuedUnit(priority: job.priority, jobID: job.id, index: 0))

@@ -29,6 +29,15 @@ struct Operations {
     /// Pages returned to the file system per batch.
     static let vacuumPages = 512
 
+    /// Open jobs by type and status (scheduled, pending, running), counted at start-up and kept
+    /// up to date with every status change, so that `stats` reads no job.
+    var openByType: [String: [JobStatus: Int]] = [:]
+
+    mutating func countStatus(type: String, from: JobStatus?, to: JobStatus) {
+        if let from, !from.isTerminal { openByType[type, default: [:]][from, default: 0] -= 1 }
+        if !to.isTerminal { openByType[type, default: [:]][to, default: 0] += 1 }
+    }
+
     /// Finished jobs of the last minute by type: (time, success?) in time order.
     var recentFinishes: [String: [(at: Millis, success: Bool)]] = [:]
 

@@ -195,15 +195,25 @@ extension JobStore {
 
     // MARK: Per-type counts
 
-    /// Open jobs counted by type and status, with the oldest pending job's creation time.
-    public func openCountsByType() throws -> [(type: String, status: JobStatus, count: Int, oldest: Millis)] {
-        var out: [(String, JobStatus, Int, Millis)] = []
+    /// The creation time of the oldest pending job of each of `types` (those that have one).
+    ///
+    /// Cost bounded for `stats`: one walk over the oldest 10,000 pending jobs answers every type
+    /// among them; only a type whose pending jobs all come later is looked up on its own.
+    public func oldestPending(types: [String]) throws -> [String: Millis] {
+        guard !types.isEmpty else { return [:] }
+        var oldest: [String: Millis] = [:]
         try db.statement("""
-            SELECT type, status, count(*), min(created_at) FROM jobs INDEXED BY jobs_by_status
-            WHERE status IN ('scheduled','pending','running') GROUP BY type, status
-            """).bind([]).forEach {
-                out.append(($0.text(0), JobStatus(rawValue: $0.text(1)) ?? .pending, Int($0.int(2)), $0.int(3)))
+            SELECT type, min(created_at) FROM (
+                SELECT type, created_at FROM jobs INDEXED BY jobs_by_status WHERE status = 'pending' ORDER BY id LIMIT 10000
+            ) GROUP BY type
+            """).bind([]).forEach { oldest[$0.text(0)] = $0.int(1) }
+        for type in types where oldest[type] == nil {
+            if let t = try db.scalar("""
+                SELECT created_at FROM jobs INDEXED BY jobs_by_type WHERE type = ? AND status = 'pending' ORDER BY id LIMIT 1
+                """, [.text(type)]) {
+                oldest[type] = t
             }
-        return out
+        }
+        return oldest.filter { types.contains($0.key) }
     }
 }

@@ -391,3 +391,29 @@ def test_stats_types_counts_per_type(kernel_factory):
     assert t["remote"]["oldest_pending_s"] >= 0.04
     assert t["remote2"]["scheduled"] == 1 and t["remote2"]["oldest_pending_s"] is None
     assert t["local"]["pending"] == 0 and t["local"]["running"] == 0
+
+
+def test_stats_types_are_counted_again_at_start_up_and_follow_every_change(kernel_factory):
+    k = kernel_factory(CONFIG)
+    c = k.client()
+    for _ in range(3):
+        enqueue(c)
+    enqueue(c, type="remote2", delay_s=3600)
+    running = fetch_one(c)
+    k.restart(kill9=True)
+    c = k.client()
+    t = c.call("stats")["types"]
+    # The leased unit was requeued at start-up (its runner is gone): three pending again.
+    assert (t["remote"]["pending"], t["remote"]["running"], t["remote2"]["scheduled"]) == (3, 0, 1)
+    lease = fetch_one(c)
+    t = c.call("stats")["types"]
+    assert (t["remote"]["pending"], t["remote"]["running"]) == (2, 1)
+    assert lease["job"]["id"] == running["job"]["id"], "the requeued unit is the oldest: it goes first"
+    c.call("ack", {"lease": lease["lease"]})
+    other = c.call("list", {"status": "pending", "type": "remote"})["jobs"][0]
+    c.call("cancel", {"id": other["id"]})
+    t = c.call("stats")["types"]
+    assert (t["remote"]["pending"], t["remote"]["running"], t["remote"]["success_1m"]) == (1, 0, 1)
+    jobs = c.call("stats")["jobs"]
+    assert jobs["pending"] == sum(v["pending"] for v in t.values())
+    assert jobs["scheduled"] == sum(v["scheduled"] for v in t.values())
