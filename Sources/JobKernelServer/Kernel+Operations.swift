@@ -138,12 +138,12 @@ extension Kernel {
                 r.removed += found.count
                 if found.count < Operations.batchJobs {
                     ops.removals.removeFirst()
-                    if let reply = r.reply {
+                    // The requester may have gone meanwhile: its removal still happened, and the
+                    // answer (whose closure refers to the closed connection) is dropped.
+                    if let reply = r.reply, let id = r.connectionID, let conn = connections[id], !conn.isClosed {
                         reply(["removed": .int(r.removed)])
-                        if let id = r.connectionID, let conn = connections[id] {
-                            conn.outstanding -= 1
-                            markDirty(conn)
-                        }
+                        conn.outstanding -= 1
+                        markDirty(conn)
                     }
                 } else {
                     ops.removals[0] = r

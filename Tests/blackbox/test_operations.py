@@ -417,3 +417,19 @@ def test_stats_types_are_counted_again_at_start_up_and_follow_every_change(kerne
     jobs = c.call("stats")["jobs"]
     assert jobs["pending"] == sum(v["pending"] for v in t.values())
     assert jobs["scheduled"] == sum(v["scheduled"] for v in t.values())
+
+
+def test_a_clean_whose_client_leaves_still_removes_and_the_kernel_lives(kernel_factory):
+    k = kernel_factory(CONFIG)
+    c = k.client()
+    n = 1000
+    c.call_many([("enqueue", {"type": "remote"})] * n)
+    for _ in range(n // 100):
+        for lease in fetch(c, ["remote"], max=100):
+            c.call("ack", {"lease": lease["lease"]})
+    leaving = k.client()
+    leaving.request("clean", {})
+    leaving.close()
+    wait_for(lambda: c.call("stats")["jobs"]["success"] == 0, timeout=20, what="the clean to finish")
+    assert k.running()
+    assert c.call("clean", {}) == {"removed": 0}
