@@ -6,7 +6,7 @@ import os
 import re
 
 import jk
-from conftest import REPO
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 DOCS = ["README.md", "docs/configuration.md", "docs/durability.md", "docs/running-as-a-service.md",
         "protocol/protocol.md", "clients/python/README.md", "clients/js/README.md", "clients/shell/README.md"] + \

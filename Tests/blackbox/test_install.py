@@ -5,7 +5,7 @@ debug build is installed here (CONFIGURATION=debug) so that the test does not bu
 import os
 import subprocess
 
-from conftest import REPO
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_install_puts_binaries_completions_and_man_page_under_prefix(tmp_path):
