@@ -98,6 +98,7 @@ extension Kernel {
         timer.unref()
         ops.batchTimer = timer
         ops.lastRetention = 0
+        ops.dependenciesExist = ((try? store.hasDependencies()) ?? true)
         if config.storage.keepFinishedMs != nil || (try? store.freePages()) ?? 0 > 0 { armBatch(afterMs: 1000) }
     }
 
@@ -229,6 +230,7 @@ extension Kernel {
                 try apply(job.id, unit: nil, .dependencyFailed(jobID: dep.id, status: dep.status.rawValue))
                 return
             }
+            ops.dependenciesExist = true
             try store.addDependency(jobID: job.id, afterID: id)
             waiting += 1
         }
@@ -237,6 +239,7 @@ extension Kernel {
 
     /// A job ended (or is being removed): the jobs waiting for it go on or are skipped.
     func resolveDependents(ofJobID id: Int64, status: JobStatus) throws {
+        guard ops.dependenciesExist else { return }
         let waiting = try store.dependents(of: id)
         guard !waiting.isEmpty else { return }
         try store.resolveDependency(afterID: id)
@@ -281,7 +284,7 @@ extension Kernel {
         }
         for (type, var row) in rows {
             row["paused"] = .int(isPaused(type) ? queues.count(type: type) : 0)
-            let f = ops.finishes(type: type, since: t - 60_000)
+            let f = ops.finishes(type: type, at: t)
             row["success_1m"] = .int(f.success)
             row["failed_1m"] = .int(f.failed)
             rows[type] = row

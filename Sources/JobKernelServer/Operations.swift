@@ -38,24 +38,46 @@ struct Operations {
         if !to.isTerminal { openByType[type, default: [:]][to, default: 0] += 1 }
     }
 
-    /// Finished jobs of the last minute by type: (time, success?) in time order.
-    var recentFinishes: [String: [(at: Millis, success: Bool)]] = [:]
+    /// Jobs that ended `success` / `failed` per type, in one bucket per second of the last
+    /// minute (O(1) per finish, whatever the rate).
+    struct MinuteCounter {
+        var second = [Int64](repeating: -1, count: 60)
+        var success = [Int](repeating: 0, count: 60)
+        var failed = [Int](repeating: 0, count: 60)
+
+        mutating func add(success ok: Bool, atSecond s: Int64) {
+            let i = Int(s % 60)
+            if second[i] != s {
+                second[i] = s
+                success[i] = 0
+                failed[i] = 0
+            }
+            if ok { success[i] += 1 } else { failed[i] += 1 }
+        }
+
+        /// Totals over the 60 seconds up to `s`.
+        func totals(atSecond s: Int64) -> (success: Int, failed: Int) {
+            var ok = 0, bad = 0
+            for i in 0..<60 where second[i] > s - 60 && second[i] <= s {
+                ok += success[i]
+                bad += failed[i]
+            }
+            return (ok, bad)
+        }
+    }
+
+    var recentFinishes: [String: MinuteCounter] = [:]
 
     mutating func recordFinish(type: String, status: JobStatus, at t: Millis) {
         guard status == .success || status == .failed else { return }
-        var list = recentFinishes[type, default: []]
-        list.append((t, status == .success))
-        if let first = list.first, first.at < t - 60_000 {
-            list.removeAll { $0.at < t - 60_000 }
-        }
-        recentFinishes[type] = list
+        recentFinishes[type, default: MinuteCounter()].add(success: status == .success, atSecond: t / 1000)
     }
 
-    func finishes(type: String, since t: Millis) -> (success: Int, failed: Int) {
-        var s = 0, f = 0
-        for e in recentFinishes[type] ?? [] where e.at >= t {
-            if e.success { s += 1 } else { f += 1 }
-        }
-        return (s, f)
+    func finishes(type: String, at t: Millis) -> (success: Int, failed: Int) {
+        recentFinishes[type]?.totals(atSecond: t / 1000) ?? (0, 0)
     }
+
+    /// False while no job has ever waited for another (`after`): then a finishing job looks up
+    /// no dependents.
+    var dependenciesExist = true
 }

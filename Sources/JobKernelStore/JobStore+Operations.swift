@@ -148,11 +148,6 @@ extension JobStore {
         return out
     }
 
-    /// Whether any job names `id` as its parent.
-    public func hasChildren(_ id: Int64) throws -> Bool {
-        try db.scalar("SELECT 1 FROM jobs WHERE parent_id=? LIMIT 1", [.int(id)]) != nil
-    }
-
     // MARK: Dependencies
 
     /// Records that `jobID` waits for `afterID` to succeed.
@@ -186,11 +181,9 @@ extension JobStore {
         Int(try db.scalar("SELECT count(*) FROM dependencies WHERE job_id=?", [.int(jobID)]) ?? 0)
     }
 
-    /// Every job that some job waits for (start-up).
-    public func awaitedJobIDs() throws -> Set<Int64> {
-        var ids: Set<Int64> = []
-        try db.statement("SELECT DISTINCT after_id FROM dependencies").bind([]).forEach { ids.insert($0.int(0)) }
-        return ids
+    /// Whether any job waits for another.
+    public func hasDependencies() throws -> Bool {
+        try db.scalar("SELECT 1 FROM dependencies LIMIT 1") != nil
     }
 
     // MARK: Per-type counts
