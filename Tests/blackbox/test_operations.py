@@ -433,3 +433,32 @@ def test_a_clean_whose_client_leaves_still_removes_and_the_kernel_lives(kernel_f
     wait_for(lambda: c.call("stats")["jobs"]["success"] == 0, timeout=20, what="the clean to finish")
     assert k.running()
     assert c.call("clean", {}) == {"removed": 0}
+
+
+def test_item_results_survive_kill9(kernel_factory):
+    k = kernel_factory(CONFIG)
+    c = k.client()
+    job = enqueue(c, items=["a", "b"], max_attempts=1)
+    leases = fetch(c, ["remote"], max=2)
+    c.call("ack", {"lease": leases[0]["lease"], "result": {"ok": leases[0]["item"]["value"]}})
+    k.restart(kill9=True)
+    c = k.client()
+    items = c.call("items", {"id": job["id"]})["items"]
+    done = [i for i in items if i["status"] == "success"]
+    assert len(done) == 1 and done[0]["result"] == {"ok": done[0]["value"]} and done[0]["finished_at"]
+    # The other unit was running when the kernel died: requeued, its attempt counted.
+    rest = [i for i in items if i["status"] != "success"]
+    assert rest[0]["status"] == "failed" and rest[0]["attempt"] == 1, rest
+
+
+def test_pause_keys_can_be_set_with_settings_set_too(kernel_factory):
+    k = kernel_factory(CONFIG)
+    c = k.client()
+    assert c.call("settings.set", {"key": "paused.remote", "value": True}) == {"paused.remote": True}
+    job = enqueue(c)
+    assert fetch(c, ["remote"]) == []
+    rid = c.request("fetch", {"types": ["remote"], "wait_s": 5})
+    k.client().call("settings.set", {"key": "paused.remote", "value": False})
+    assert [l["job"]["id"] for l in c.wait_response(rid)["result"]["leases"]] == [job["id"]]
+    assert_invalid(c, "settings.set", {"key": "paused.", "value": True}, "key")
+    assert_invalid(c, "settings.set", {"key": "paused.remote", "value": 1}, "value")

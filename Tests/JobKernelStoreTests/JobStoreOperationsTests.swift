@@ -1,0 +1,122 @@
+import Glibc
+import Testing
+import JobKernelCore
+@testable import JobKernelStore
+
+/// SPEC §13 in the store: per-item results, removal with its idempotency keys and ids, finding
+/// finished jobs by age, incremental vacuum, and dependency edges.
+struct JobStoreOperationsTests {
+    static func open() throws -> JobStore {
+        try JobStore(path: JobStoreTests.tempPath(), durability: .normal)
+    }
+
+    /// Inserts a job and ends it in `status` at `finishedAt`.
+    static func finished(_ store: JobStore, _ status: JobStatus = .success, finishedAt: Millis = 5000, type: String = "t",
+                         key: String? = nil, payloadBytes: Int = 10) throws -> Job {
+        var job = Job(id: 0, type: type, dispatchMode: "internal", status: .pending, priority: 50, lane: .normal,
+                      payload: ["p": .string(String(repeating: "x", count: payloadBytes))], createdBy: "me",
+                      idempotencyKey: key, maxAttempts: 3, itemized: false, units: UnitCounts(pending: 1),
+                      createdAt: 1000, updatedAt: 1000)
+        try store.insert(&job, items: nil, request: key == nil ? nil : "r")
+        job.status = status
+        job.finishedAt = finishedAt
+        job.units = UnitCounts(success: 1)
+        try store.update(job)
+        return job
+    }
+
+    @Test func aNewDatabaseIsIncrementalAndAtTheCurrentSchema() throws {
+        let store = try Self.open()
+        #expect(try store.db.scalar("PRAGMA auto_vacuum") == 2)
+        #expect(try store.db.scalar("PRAGMA user_version") == Int64(Schema.version))
+        #expect(Schema.migrations.count == Schema.version)
+    }
+
+    @Test func itemsPageByIndexAndFilterByStatus() throws {
+        let store = try Self.open()
+        var job = JobStoreTests.newJob(items: 5)
+        try store.insert(&job, items: [10, 11, 12, 13, 14], request: nil)
+        var u = try #require(try store.unit(jobID: job.id, index: 3))
+        u.status = .failed
+        u.attempt = 2
+        u.error = JobError(message: "bad")
+        u.startedAt = 100
+        u.finishedAt = 200
+        try store.update(u)
+        #expect(try store.items(jobID: job.id, status: nil, since: -1, limit: 2).map(\.index) == [0, 1])
+        #expect(try store.items(jobID: job.id, status: nil, since: 1, limit: 10).map(\.index) == [2, 3, 4])
+        let failed = try store.items(jobID: job.id, status: .failed, since: -1, limit: 10)
+        #expect(failed.map(\.index) == [3] && failed[0].value == 13 && failed[0].attempt == 2)
+        #expect(failed[0].error?.message == "bad" && failed[0].startedAt == 100 && failed[0].finishedAt == 200)
+    }
+
+    @Test func removalFreesTheKeyAndNeverGivesTheIdAgainEvenAfterReopening() throws {
+        let path = JobStoreTests.tempPath()
+        do {
+            let store = try JobStore(path: path, durability: .normal)
+            let a = try Self.finished(store, key: "k")
+            let b = try Self.finished(store)
+            try store.remove(jobIDs: [b.id])
+            try store.commit()
+            #expect(try store.job(id: b.id) == nil)
+            #expect(try store.units(jobID: b.id, status: .success).isEmpty)
+            #expect(try store.job(createdBy: "me", idempotencyKey: "k")?.0.id == a.id)
+            try store.remove(jobIDs: [a.id])
+            try store.commit()
+            #expect(try store.job(createdBy: "me", idempotencyKey: "k") == nil)
+        }
+        let store = try JobStore(path: path, durability: .normal)
+        var next = JobStoreTests.newJob(key: "k")
+        try store.insert(&next, items: nil, request: "r2")
+        #expect(next.id == 3, "ids 1 and 2 were given before and removed: the next is 3")
+        var after = JobStoreTests.newJob()
+        try store.insert(&after, items: nil, request: nil)
+        #expect(after.id == 4)
+    }
+
+    @Test func finishedJobsAreFoundOldestFinishFirstWithFilters() throws {
+        let store = try Self.open()
+        let old = try Self.finished(store, finishedAt: 1000)
+        let failed = try Self.finished(store, .failed, finishedAt: 2000)
+        let other = try Self.finished(store, finishedAt: 3000, type: "u")
+        _ = try Self.finished(store, finishedAt: 9000)
+        var open = JobStoreTests.newJob()
+        try store.insert(&open, items: nil, request: nil)
+        #expect(try store.finishedJobs(statuses: nil, types: nil, finishedBefore: 5000, limit: 10).map(\.id)
+                == [old.id, failed.id, other.id])
+        #expect(try store.finishedJobs(statuses: [.failed], types: nil, finishedBefore: nil, limit: 10).map(\.id) == [failed.id])
+        #expect(try store.finishedJobs(statuses: nil, types: ["u"], finishedBefore: nil, limit: 10).map(\.id) == [other.id])
+        #expect(try store.finishedJobs(statuses: [.pending], types: nil, finishedBefore: nil, limit: 10).isEmpty)
+        #expect(try store.finishedJobs(statuses: nil, types: nil, finishedBefore: nil, limit: 2).count == 2)
+    }
+
+    @Test func incrementalVacuumGivesFreedPagesBack() throws {
+        let store = try Self.open()
+        var ids: [Int64] = []
+        for _ in 0..<200 { ids.append(try Self.finished(store, payloadBytes: 8000).id) }
+        try store.commit()
+        try store.remove(jobIDs: ids)
+        try store.commit()
+        let free = try store.freePages()
+        #expect(free > 100)
+        let pages = try #require(try store.db.scalar("PRAGMA page_count"))
+        try store.incrementalVacuum(pages: 100)
+        try store.commit()
+        #expect(try store.freePages() == free - 100)
+        #expect(try store.db.scalar("PRAGMA page_count") == pages - 100)
+    }
+
+    @Test func dependencyEdgesResolve() throws {
+        let store = try Self.open()
+        try store.addDependency(jobID: 5, afterID: 1)
+        try store.addDependency(jobID: 5, afterID: 2)
+        try store.addDependency(jobID: 6, afterID: 1)
+        #expect(try store.hasDependencies())
+        #expect(try store.dependents(of: 1) == [5, 6])
+        #expect(try store.unresolvedDependencies(of: 5) == 2)
+        try store.resolveDependency(afterID: 1)
+        #expect(try store.unresolvedDependencies(of: 5) == 1 && store.unresolvedDependencies(of: 6) == 0)
+        try store.dropDependencies(of: 5)
+        #expect(try !store.hasDependencies())
+    }
+}
