@@ -232,7 +232,13 @@ enum JobFormat {
             lines.append(("error", text))
         }
         if let result = job["result"], !result.isNull { lines.append(("result", result.compactString)) }
-        if let payload = job["payload"] { lines.append(("payload", payload.compactString)) }
+        if var payload = job["payload"]?.objectValue, let env = payload["env"]?.objectValue {
+            // A `run` job carries the caller's whole environment: a count reads better than 40 names.
+            payload["env"] = .string("(\(env.count) variables; `status --json` shows them)")
+            lines.append(("payload", JSON.object(payload).compactString))
+        } else if let payload = job["payload"] {
+            lines.append(("payload", payload.compactString))
+        }
         let labelWidth = lines.map(\.0.count).max() ?? 0
         return [heading] + lines.map { "  " + $0.0 + String(repeating: " ", count: labelWidth - $0.0.count + 2) + $0.1 }
     }

@@ -11,7 +11,8 @@ struct RunCommand: ParsableCommand {
         abstract: "Run a command as a job, show its output as it comes, exit with its exit code.",
         discussion: """
             The command runs as a job of the built-in `command` type, with this shell's working \
-            directory and environment. Its stdout and stderr are shown as they come (each line as \
+            directory and environment (the environment is stored with the job, like its command \
+            line; --no-env leaves it out). Its stdout and stderr are shown as they come (each line as \
             the kernel logged it), and `run` exits with the command's exit code (128+N when a \
             signal N ended it, 1 when the job ended otherwise, e.g. cancelled or skipped). It runs \
             once unless --max-attempts says otherwise. --detach enqueues it, prints the id and \
@@ -35,6 +36,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A label `status` shows for the job instead of its command line.", valueName: "text"))
     var label: String?
 
+    @Flag(name: .customLong("no-env"), help: "Do not pass this shell's environment on (it is stored with the job); the command gets the kernel's.")
+    var noEnv = false
+
     @Flag(help: "Print the job as JSON (with waiting: the final job, after the command's output on stderr).")
     var json = false
 
@@ -52,7 +56,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         var payload: JSONObject = ["argv": .array(command.map { .string($0) })]
         if let cwd = RunCommand.currentDirectory() { payload["cwd"] = .string(cwd) }
-        payload["env"] = .object(JSONObject(RunCommand.environment().map { ($0.key, JSON.string($0.value)) }))
+        if !noEnv {
+            payload["env"] = .object(JSONObject(RunCommand.environment().map { ($0.key, JSON.string($0.value)) }))
+        }
         if let label { payload["label"] = .string(label) }
         let code: Int32 = try client.withClient { kernel in
             let created = try Enqueue.create(kernel, type: "command", payload: .object(payload), items: nil, job: job,

@@ -37,6 +37,17 @@ def test_run_prints_the_output_and_exits_with_the_commands_code_carrying_the_env
     assert job["error"]["data"] == {"exit_code": 3}
 
 
+def test_run_no_env_leaves_the_environment_out_and_status_counts_it(kernel):
+    p = run(kernel, "run", *sock(kernel), "--no-env", "--", "sh", "-c", 'echo "FOO=$FOO"', env={"FOO": "bar"})
+    assert p.returncode == 0 and p.stdout == "FOO=\n"
+    c = kernel.client()
+    assert "env" not in c.call("list", {})["jobs"][0]["payload"]
+    run(kernel, "run", *sock(kernel), "--", "true", env={"FOO": "bar"})
+    job = c.call("list", {})["jobs"][0]
+    summary = run(kernel, "status", *sock(kernel), job["id"]).stdout
+    assert f'"env":"({len(job["payload"]["env"])} variables;' in summary and "FOO" not in summary
+
+
 def test_run_with_wait_also_shows_the_output(kernel):
     p = run(kernel, "run", *sock(kernel), "--wait", "--", "echo", "hello")
     assert p.returncode == 0 and p.stdout == "hello\n", (p.stdout, p.stderr)
