@@ -218,6 +218,16 @@ def connections(kernel):
     ["serve", "--socket-mode", "999"],
     ["serve", "--socket-mode", "rw"],
     ["call"],
+    ["wait"],
+    ["items"],
+    ["items", "1", "--status", "done"],
+    ["remove"],
+    ["clean", "--status", "running"],
+    ["clean", "--older-than", "a while"],
+    ["run", "--delay", "later", "--", "true"],
+    ["run", "--max-attempts", "0", "--", "true"],
+    ["enqueue", "remote", "--after", "abc"],
+    ["status", "--limit", "-3"],
 ])
 def test_usage_error_exits_2(home, args):
     r = cli(*args, "--socket", os.path.join(home, "none.sock")) if args[0] != "serve" else cli(*args)
@@ -248,7 +258,8 @@ def test_help_exits_0():
 # --- 3: no kernel -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("command", [["status"], ["call", "stats"], ["enqueue", "remote"], ["settings"],
-                                     ["cancel", "1"], ["logs", "1"]])
+                                     ["cancel", "1"], ["logs", "1"], ["run", "--", "true"], ["wait", "1"],
+                                     ["items", "1"], ["remove", "1"], ["clean"], ["pause"], ["resume", "x"]])
 def test_no_kernel_at_socket_exits_3_with_hint(home, command):
     path = os.path.join(home, "none.sock")
     r = cli(command[0], "--socket", path, *command[1:])
