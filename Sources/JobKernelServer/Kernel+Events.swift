@@ -32,10 +32,12 @@ extension Kernel {
     /// `expanded` turns back into `data` when the event is replayed).
     func emit(_ kind: String, job: Job?, data: JSON, stored: [UInt8]? = nil) throws {
         lastSeq += 1
-        let event = StoredEvent(seq: lastSeq, ts: now, kind: kind, jobID: job?.id, type: job?.type, data: data.serialized())
-        try store.appendEvent(seq: event.seq, ts: event.ts, kind: kind, jobID: event.jobID, type: event.type,
-                              data: stored ?? event.data)
+        let ts = now
+        // The full data is written only when it is stored or someone is subscribed.
+        let full = stored == nil || !subscriptions.isEmpty ? data.serialized() : []
+        try store.appendEvent(seq: lastSeq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: stored ?? full)
         guard !subscriptions.isEmpty else { return }
+        let event = StoredEvent(seq: lastSeq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
         let tail = Kernel.eventTail(event)
         for sid in subscriptions.keys {
             deliver(event, tail: tail, to: sid)

@@ -98,7 +98,8 @@ public final class JobStore {
         """
 
     /// Inserts a new job and its units; assigns `job.id`. `items` nil makes the single unit 0.
-    public func insert(_ job: inout Job, items: [JSON]?, request: String?) throws(DatabaseError) {
+    /// `payloadBytes`, when the caller has them, are the payload already serialized.
+    public func insert(_ job: inout Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]? = nil) throws(DatabaseError) {
         try beginIfNeeded()
         try db.statement(literal: """
             INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
@@ -108,7 +109,7 @@ public final class JobStore {
             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """).reset()
             .bind(1, job.type).bind(2, job.dispatchMode).bind(3, job.status.rawValue).bind(4, Int64(job.priority))
-            .bind(5, job.lane.rawValue).bind(6, utf8: job.payload.serialized()).bind(7, job.createdBy)
+            .bind(5, job.lane.rawValue).bind(6, utf8: payloadBytes ?? job.payload.serialized()).bind(7, job.createdBy)
             .bind(8, job.idempotencyKey).bind(9, request).bind(10, job.parentID).bind(11, job.manual)
             .bind(12, Int64(job.attempt)).bind(13, Int64(job.maxAttempts)).bind(14, job.timeoutMs).bind(15, job.runAt)
             .bind(16, job.cancelRequested).bind(17, utf8: Self.progressBytes(job.progress)).bind(18, job.itemized)
