@@ -77,7 +77,7 @@ extension Kernel {
             }
             try emit("job.status", job: job, data: [
                 "from": .string(from.rawValue), "to": .string(to.rawValue), "job": try jobJSON(job),
-            ])
+            ], stored: compactStatus(from: from, job))
         case .publishItemStatus(let index, let from, let to, let error):
             var data: JSONObject = ["index": .int(index), "from": .string(from.rawValue), "to": .string(to.rawValue)]
             if let error { data["error"] = error.json }
