@@ -35,7 +35,8 @@ extension Kernel {
         lastSeq += 1
         let ts = now
         let full = stored == nil || !subscriptions.isEmpty ? try data().serialized() : []
-        try store.appendEvent(seq: lastSeq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: stored ?? full)
+        let (seq, jobID, type, row) = (lastSeq, job?.id, job?.type, stored ?? full)
+        try write { try $0.appendEvent(seq: seq, ts: ts, kind: kind, jobID: jobID, type: type, data: row) }
         guard !subscriptions.isEmpty else { return }
         let event = StoredEvent(seq: lastSeq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
         let tail = Kernel.eventTail(event)
