@@ -179,11 +179,13 @@ extension Kernel {
     /// object also shows their counts at that moment: the log keeps such events whole.
     func compactStatus(from: JobStatus, _ job: Job) -> [UInt8]? {
         guard !parents.contains(job.id) else { return nil }
-        var bytes = Array(Kernel.compactStatusMark.utf8)
-        bytes += Array(#","from":""#.utf8)
-        bytes += Array(from.rawValue.utf8)
-        bytes += Array(#"","state":"#.utf8)
-        bytes += job.changingState()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        bytes.append(contentsOf: Kernel.compactStatusMark.utf8)
+        bytes.append(contentsOf: #","from":""#.utf8)
+        bytes.append(contentsOf: from.rawValue.utf8)
+        bytes.append(contentsOf: #"","state":"#.utf8)
+        job.writeChangingState(into: &bytes)
         bytes.append(UInt8(ascii: "}"))
         return bytes
     }
