@@ -152,8 +152,8 @@ extension Kernel {
         let after = try p.jobIDs("after") ?? []
         try p.rejectUnknown()
 
-        let payloadBytes = payload.serialized().count
-        if payloadBytes > config.limits.maxPayloadBytes {
+        let payloadBytes = payload.serialized()
+        if payloadBytes.count > config.limits.maxPayloadBytes {
             throw RPCError.paramTooLarge(field: "payload", limit: config.limits.maxPayloadBytes)
         }
         if let items {
@@ -185,7 +185,8 @@ extension Kernel {
             type: type, payload: payload, items: items, priority: priority, idempotencyKey: key,
             createdBy: createdBy, runAt: runAt, maxAttempts: maxAttempts, timeoutMs: timeoutMs,
             parentID: parentID ?? conn.currentJobID, manual: manual,
-            canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical)), after: after))
+            canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical)), payloadBytes: payloadBytes,
+            after: after))
         return ["job": json, "duplicate": .bool(duplicate)]
     }
 

@@ -118,22 +118,7 @@ extension JobStore {
         if highest > top {
             try db.run("INSERT INTO id_floor (one, id) VALUES (1, ?) ON CONFLICT(one) DO UPDATE SET id=max(id, excluded.id)",
                        [.int(highest)])
-            idFloor = max(idFloor ?? 0, highest)
         }
-    }
-
-    /// The id for the next job when removals took the newest ids (nil: SQLite's max + 1).
-    func takeIDFloor() -> Int64? {
-        guard let floor = idFloor else { return nil }
-        idFloor = nil
-        return floor + 1
-    }
-
-    /// Reads the id floor at start-up; kept only while it is above every job's id.
-    func loadIDFloor() throws {
-        guard let floor = try db.scalar("SELECT id FROM id_floor WHERE one = 1") else { return }
-        let top = try db.scalar("SELECT max(id) FROM jobs") ?? 0
-        idFloor = floor > top ? floor : nil
     }
 
     /// The job's descendants with their status, parents before children.
