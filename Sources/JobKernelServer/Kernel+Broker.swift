@@ -52,7 +52,7 @@ extension Kernel {
     /// Leases up to `max` ready units of `types`, best first.
     private func take(types: [String], max: Int, leaseMs: Int64, conn: Connection) throws -> [JSON] {
         var out: [JSON] = []
-        let types = types.filter { !isPaused($0) }
+        let types = anythingPaused ? types.filter { !isPaused($0) } : types
         while out.count < max, let (type, head) = queues.peek(types: types) {
             _ = queues.popMax(type: type)
             guard let (job, unit) = try validReady(head) else { continue }

@@ -358,7 +358,10 @@ extension Kernel {
         if (settings[key] ?? false) != value {
             settings[key] = value
             try emit("settings.changed", job: nil, data: ["key": .string(key), "value": value])
-            if isPauseKey(key) && value == false { typesToPump.formUnion(config.types.keys) }
+            if isPauseKey(key) {
+                refreshPaused()
+                if value == false { typesToPump.formUnion(config.types.keys) }
+            }
         }
         return [key: value]
     }

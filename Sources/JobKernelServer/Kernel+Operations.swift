@@ -186,6 +186,7 @@ extension Kernel {
             }
             settings[key] = .bool(paused)
         }
+        refreshPaused()
         if !paused {
             // Whatever waited may go now: local pools, fetches, NATS.
             typesToPump.formUnion(type.map { [$0] } ?? Array(config.types.keys))
@@ -195,7 +196,17 @@ extension Kernel {
 
     /// Whether units of `type` are held back (the type or everything is paused).
     func isPaused(_ type: String) -> Bool {
-        settings["paused.*"] == .bool(true) || settings["paused.\(type)"] == .bool(true)
+        ops.pausedAll || (!ops.pausedTypes.isEmpty && ops.pausedTypes.contains(type))
+    }
+
+    /// Whether anything is paused at all (dispatch filters nothing otherwise).
+    var anythingPaused: Bool { ops.pausedAll || !ops.pausedTypes.isEmpty }
+
+    /// Reads the pause state from the settings; after every change of them.
+    func refreshPaused() {
+        ops.pausedAll = settings["paused.*"] == .bool(true)
+        ops.pausedTypes = Set(settings.keys.filter { $0.hasPrefix("paused.") && $0 != "paused.*" && settings[$0] == .bool(true) }
+            .map { String($0.dropFirst("paused.".count)) })
     }
 
     /// Whether `key` names a pause setting: `paused.*` or `paused.<name>` (a type never

@@ -196,6 +196,7 @@ public final class Kernel {
         for (key, value) in try store.settings() {
             settings[key] = value
         }
+        refreshPaused()
         active = OpenJobs()
         fresh.removeAll()
         for job in try store.runningJobs() { active[job.id] = job }

@@ -77,6 +77,11 @@ struct Operations {
         recentFinishes[type]?.totals(atSecond: t / 1000) ?? (0, 0)
     }
 
+    /// Paused types, from the `paused.*` settings (kept here so that dispatch builds no
+    /// settings key per unit): everything, or these types.
+    var pausedAll = false
+    var pausedTypes: Set<String> = []
+
     /// False while no job has ever waited for another (`after`): then a finishing job looks up
     /// no dependents.
     var dependenciesExist = true

@@ -143,14 +143,16 @@ def small_tmpfs(size="6m"):
 def fill(directory):
     """Fills the file system with a filler file; returns its path."""
     path = os.path.join(directory, "filler")
-    with open(path, "wb") as f:
-        chunk = b"\0" * 65536
-        try:
-            while True:
-                f.write(chunk)
-                f.flush()
-        except OSError:
-            pass
+    # Unbuffered, and in smaller and smaller writes: the last bytes of free space are taken too,
+    # and no buffered remainder is left to fail again at close (free space is not always a
+    # multiple of the chunk: it depends on the database's page layout).
+    with open(path, "wb", buffering=0) as f:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while f.write(b"\0" * size):
+                    pass
+            except OSError:
+                pass
     return path
 
 
