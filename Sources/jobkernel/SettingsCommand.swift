@@ -8,8 +8,9 @@ struct SettingsCommand: ParsableCommand {
         commandName: "settings",
         abstract: "Show all settings, one setting, or set one.",
         discussion: """
-            Keys are `workflow.<name>`; a key without a dot is read as `workflow.<key>`. VALUE is \
-            JSON (`true`, `false`). Prints `KEY VALUE` lines (KEY alone: just the value); --json \
+            Keys are `workflow.<name>` (a key without a dot is read as `workflow.<key>`), and \
+            `paused.<type>` / `paused.*` (what `pause` and `resume` set). VALUE is JSON (`true`, \
+            `false`). Prints `KEY VALUE` lines (KEY alone: just the value); --json \
             prints the result object.
             """)
 
