@@ -1,5 +1,8 @@
 import Glibc
 
+/// Set by SIGTERM/SIGINT while a bridge runs; its poll loop then ends (`.interrupted`).
+nonisolated(unsafe) private var bridgeInterrupted: sig_atomic_t = 0
+
 /// Relays bytes between this process's stdin/stdout and a kernel's Unix socket, both ways, until
 /// one side ends (SPEC §1: `serve --stdio` attaching to the kernel that owns the database).
 ///
@@ -21,6 +24,8 @@ public final class StdioBridge {
         case clientGone
         /// The kernel closed the connection (or reset it) while the client was still there.
         case kernelClosed
+        /// SIGTERM or SIGINT asked the bridge to stop.
+        case interrupted
         /// Reading or writing failed for another reason.
         case failed(String)
     }
@@ -49,6 +54,12 @@ public final class StdioBridge {
     /// Relays until one side ends; see `Outcome`.
     public func run() -> Outcome {
         signal(SIGPIPE, SIG_IGN)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in bridgeInterrupted = 1 }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0  // no SA_RESTART: poll returns EINTR
+        sigaction(SIGTERM, &action, nil)
+        sigaction(SIGINT, &action, nil)
         let restoreInput = StdioBridge.makeNonBlocking(input)
         let restoreOutput = StdioBridge.makeNonBlocking(output)
         let restoreSocket = StdioBridge.makeNonBlocking(socket)
@@ -81,7 +92,9 @@ public final class StdioBridge {
                        revents: 0),
                 pollfd(fd: output, events: toClient.isEmpty ? 0 : Int16(POLLOUT), revents: 0),
             ]
+            if bridgeInterrupted != 0 { return .interrupted }
             let ready = poll(&fds, nfds_t(fds.count), -1)
+            if bridgeInterrupted != 0 { return .interrupted }
             if ready < 0 {
                 if errno == EINTR { continue }
                 return .failed("poll: \(KernelClient.lastError())")

@@ -49,6 +49,9 @@ enum StdioAttach {
             return 0
         case .clientGone:
             return 0
+        case .interrupted:
+            say("stopped by a signal; detached from the kernel (pid \(owner.pid.map(String.init) ?? "?")), which keeps running")
+            return 0
         case .kernelClosed:
             fail("the kernel that owns \(owner.databasePath) (\(who)) closed the connection: it stopped or "
                 + "restarted. Run `jobkernel serve --stdio` again: it attaches to the next owner, or becomes the owner")

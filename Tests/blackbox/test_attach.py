@@ -1,0 +1,182 @@
+"""SPEC §1, attach: `serve --stdio` on a database a live kernel owns bridges stdin/stdout to that
+kernel's socket, so that editors and a shell see the same jobs. Real binary, real socket, real
+pipes: two "editors" (one Content-Length, one NDJSON) and a shell on one kernel."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import jk
+
+
+@pytest.fixture
+def bridges(jobkernel_bin, request):
+    """bridges(kernel, framing="ndjson", extra_args=(), db=None) -> started jk.StdioKernel running
+    `serve --stdio --db <kernel's db>` from a home (and cwd) of its own."""
+    made, homes = [], []
+
+    def make(kernel, framing="ndjson", extra_args=(), db=None):
+        home = tempfile.mkdtemp(prefix="jkbr-", dir="/tmp")
+        homes.append(home)
+        b = jk.StdioKernel(jobkernel_bin, home, kernel.config_toml, extra_args, db=db or kernel.db, framing=framing)
+        made.append(b)
+        return b.start()
+
+    yield make
+    try:
+        from conftest import _report_kernels
+
+        _report_kernels(request, made)
+    finally:
+        for h in homes:
+            shutil.rmtree(h, ignore_errors=True)
+
+
+def wait_attached(b, timeout=10):
+    jk.wait_for(lambda: "attached to the running kernel" in b.stderr_text(), timeout,
+                what="the bridge saying on stderr that it attached")
+
+
+def test_two_editors_and_a_shell_see_the_same_jobs(kernel, bridges):
+    lsp = bridges(kernel, "lsp")
+    nd = bridges(kernel, "ndjson")
+    # Content-Length in, Content-Length out (the harness fails on any other framing)
+    lsp.chan.call("initialize", {"client": {"name": "editor-a"}})
+    job = lsp.chan.call("enqueue", {"type": "remote", "payload": {"from": "a"}})["job"]
+    wait_attached(lsp)
+    assert f"pid {kernel.pid}" in lsp.stderr_text() and kernel.sock in lsp.stderr_text()
+    assert job["created_by"] == "editor-a"
+
+    # the second editor (NDJSON) sees the first one's job, and subscribes to it
+    sub = nd.chan.call("subscribe", {"ids": [job["id"]]})
+    assert sub["jobs"][0]["id"] == job["id"] and sub["jobs"][0]["status"] == "pending"
+
+    # the shell sees it too
+    p = kernel.cli("status", job["id"], "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["id"] == job["id"]
+
+    # a batch through the NDJSON bridge is answered as one batch, in NDJSON
+    nd.chan.send_obj([
+        {"jsonrpc": "2.0", "id": "b1", "method": "get", "params": {"id": job["id"]}},
+        {"jsonrpc": "2.0", "method": "$/ignored"},
+        {"jsonrpc": "2.0", "id": "b2", "method": "stats", "params": {}},
+    ])
+    deadline = time.monotonic() + 5
+    while not nd.chan.batches:
+        nd.chan.pump(deadline - time.monotonic())
+    batch = nd.chan.batches.popleft()
+    assert sorted(r["id"] for r in batch) == ["b1", "b2"], batch
+    # and a batch through the Content-Length bridge, in Content-Length
+    lsp.chan.send_obj([{"jsonrpc": "2.0", "id": 90, "method": "get", "params": {"id": job["id"]}}])
+    deadline = time.monotonic() + 5
+    while not lsp.chan.batches:
+        lsp.chan.pump(deadline - time.monotonic())
+    assert lsp.chan.batches.popleft()[0]["result"]["id"] == job["id"]
+
+    # the shell cancels; the NDJSON editor's subscription sees it
+    p = kernel.cli("cancel", job["id"])
+    assert p.returncode == 0, p.stderr
+    ev = nd.chan.events_until(lambda e: e["kind"] == "job.status" and e["data"]["to"] == "cancelled")[-1]
+    assert ev["job_id"] == job["id"] and ev["subscription"] == sub["subscription"]
+
+    # the first editor closes stdin: its bridge exits 0, the owner and the other editor go on
+    lsp.close_stdin()
+    assert lsp.wait_exit(10) == 0, lsp.stderr_text()
+    assert kernel.running()
+    assert nd.chan.call("get", {"id": job["id"]})["status"] == "cancelled"
+    assert kernel.client().call("stats", {})["jobs"]["cancelled"] == 1
+
+
+def test_requests_sent_before_stdin_closes_are_all_answered(kernel, bridges):
+    b = bridges(kernel, "lsp")
+    ids = [b.chan.request("enqueue", {"type": "remote", "payload": {"n": n}}) for n in range(20)]
+    b.close_stdin()
+    answers = b.chan.read_until_eof(10)
+    assert sorted(a["id"] for a in answers) == ids
+    assert all("result" in a for a in answers), answers
+    assert b.wait_exit(10) == 0
+    assert kernel.client().call("stats", {})["jobs"]["pending"] == 20
+
+
+def test_no_attach_refuses_and_names_the_owner(kernel):
+    p = jk.run_serve(kernel, "--stdio", "--no-attach", "--db", kernel.db)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert f"pid {kernel.pid}" in p.stderr and "owned by a running kernel" in p.stderr, p.stderr
+    assert "attached" not in p.stderr
+
+
+def test_no_attach_without_stdio_is_a_usage_error(kernel):
+    p = jk.run_serve(kernel, "--no-attach", "--db", kernel.db)
+    assert p.returncode == 2 and "--stdio" in p.stderr, p.stderr
+
+
+def test_an_owner_serving_no_socket_is_refused(stdio_factory, jobkernel_bin):
+    owner = stdio_factory("ndjson")
+    owner.call("stats", {})  # it holds the database now
+    p = subprocess.run([jobkernel_bin, "serve", "--stdio", "--db", owner.db], cwd=owner.home, env=owner.env(),
+                       input="", capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "serves no socket" in p.stderr and f"pid {owner.pid}" in p.stderr, p.stderr
+    assert owner.call("stats", {})["jobs"]["pending"] == 0  # the owner is untouched
+
+
+def test_the_owners_socket_is_found_from_another_directory(kernel_factory, bridges):
+    # the owner serves a socket given as a relative path; the lock file records it absolute
+    k = kernel_factory(jk.BASE_CONFIG, extra_args=(), start=False)
+    k.sock = "rel.sock"
+    with open(k.stderr_path, "ab") as err:
+        k.proc = subprocess.Popen([k.binary, "serve", "--socket", "rel.sock", "--db", k.db, "--config", k.config_path],
+                                  cwd=k.home, env=k.env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=err)
+    k.sock = os.path.join(k.home, "rel.sock")
+    k.wait_ready()
+    b = bridges(k, "ndjson")
+    assert b.chan.call("enqueue", {"type": "remote"})["job"]["id"] == "1"
+    wait_attached(b)
+    assert os.path.join(k.home, "rel.sock") in b.stderr_text()
+
+
+def test_bridge_exits_nonzero_when_the_owner_goes_away_and_a_respawn_owns_the_database(kernel, bridges, jobkernel_bin):
+    b = bridges(kernel, "lsp")
+    job = b.chan.call("enqueue", {"type": "remote"})["job"]
+    sub = b.chan.call("subscribe", {"kinds": ["job.created", "job.status"]})
+    kernel.stop()
+    rc = b.wait_exit(10)
+    assert rc == 3, (rc, b.stderr_text())
+    assert "closed the connection" in b.stderr_text() and "serve --stdio" in b.stderr_text()
+
+    # the editor respawns it: with no owner left it becomes the owner (stdio only) on the same database
+    again = bridges(kernel, "lsp")
+    assert again.chan.call("get", {"id": job["id"]})["status"] == "pending"
+    assert "attached" not in again.stderr_text()
+    # ... and resumes its subscription from the last seq it saw: nothing was missed
+    assert again.chan.call("subscribe", {"since": sub["seq"]})["seq"] >= sub["seq"]
+    again.close_stdin()
+    assert again.wait_exit(15) == 0
+
+
+def test_a_bridge_follows_the_owner_across_a_restart_by_respawning(kernel, bridges):
+    b = bridges(kernel, "ndjson")
+    sub = b.chan.call("subscribe", {"kinds": ["job.created"]})
+    first = b.chan.call("enqueue", {"type": "remote"})["job"]
+    seen = b.chan.next_event()
+    assert seen["job_id"] == first["id"]
+    kernel.stop()
+    assert b.wait_exit(10) == 3
+    # while no editor is attached, the shell starts the kernel again and enqueues
+    kernel.start()
+    second = kernel.client().call("enqueue", {"type": "remote"})["job"]
+    # the respawned bridge attaches to the new owner and replays what it missed with `since`
+    again = bridges(kernel, "ndjson")
+    r = again.chan.call("subscribe", {"kinds": ["job.created"], "since": seen["seq"]})
+    ev = again.chan.next_event()
+    assert ev["job_id"] == second["id"] and ev["seq"] > seen["seq"] and ev["subscription"] == r["subscription"]
+    wait_attached(again)
+    assert sub["seq"] <= seen["seq"]
