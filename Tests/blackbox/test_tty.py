@@ -316,9 +316,9 @@ def test_logs_follow_exits_when_the_job_is_cancelled(kernel, tmux):
     tmux.wait_screen(lambda ls: any("working on it" in l for l in ls), "the logged line")
     assert c.call("cancel", {"id": jid})["status"] == "cancelled"  # leased units end at once (5.4)
     lines = tmux.wait_screen(lambda ls: exit_status(ls) is not None, "logs -f to exit on cancel")
-    # The SPEC gives `logs -f` no exit code for a job that did not succeed (only --wait/--follow
-    # are "waited-for"); what matters here is that it ends. Either 0 or 1 is accepted.
-    assert exit_status(lines) in (0, 1), lines
+    # `logs -f` exits like `run --follow`: 1 for a job that did not succeed, saying how it ended.
+    assert exit_status(lines) == 1, lines
+    assert any(f"job {jid} cancelled" in l for l in lines), lines
 
 
 def test_logs_follow_of_a_finished_job_prints_and_exits(kernel, tmux):
