@@ -29,6 +29,8 @@ local defaults = {
   client_name = 'nvim',
   -- finished jobs shown by :JobKernelStatus
   recent = 20,
+  -- how long to wait before connecting again after the connection ended (ms)
+  retry_ms = 200,
 }
 
 M.config = vim.deepcopy(defaults)
@@ -41,6 +43,8 @@ M.last_job = nil
 --- connection state for the statusline and tests: 'idle', 'connected', 'reconnecting', 'failed'
 M.state = 'idle'
 M.reconnects = 0
+--- events received as a replay (`since`) after a reconnect
+M.replayed = 0
 
 local client = nil
 local subs = {} -- every live subscription (see M.subscribe)
@@ -196,6 +200,7 @@ local function send_subscribe(sub)
     by_remote[sub.remote] = sub
     local resumed = sub.last_seq ~= nil
     if not resumed then sub.last_seq = result.seq end
+    sub.resume_seq = resumed and result.seq or nil
     if sub.handlers.on_ready then sub.handlers.on_ready(result, resumed) end
   end)
 end
@@ -229,6 +234,7 @@ local function on_notification(method, params)
     if not sub or sub.closed then return end
     if sub.last_seq and params.seq <= sub.last_seq then return end
     sub.last_seq = params.seq
+    if sub.resume_seq and params.seq <= sub.resume_seq then M.replayed = M.replayed + 1 end
     sub.handlers.on_event(params)
   elseif method == 'subscription.dropped' then
     -- it fell behind: the kernel queues no more events for it; resume from where it was
@@ -258,14 +264,18 @@ function M.client()
     return client
   end
   local opts = {
+    retry_ms = M.config.retry_ms,
     on_notification = on_notification,
     on_connect = function(c)
-      local again = M.state == 'reconnecting' or M.state == 'failed'
-      M.state = 'connected'
-      if again then M.reconnects = M.reconnects + 1 end
-      c:request('initialize', { client = { name = M.config.client_name, version = '1' } })
+      -- connected once the kernel answers (a spawned process may still be starting)
+      c:request('initialize', { client = { name = M.config.client_name, version = '1' } }, function(err)
+        if err then return end
+        local again = M.state == 'reconnecting' or M.state == 'failed'
+        M.state = 'connected'
+        if again then M.reconnects = M.reconnects + 1 end
+        changed()
+      end)
       for sub in pairs(subs) do send_subscribe(sub) end
-      changed()
     end,
     on_disconnect = function(reason)
       by_remote = {}
@@ -332,7 +342,7 @@ function M.stop()
   M.state = 'idle'
 end
 
---- setup{ bin, socket, transport, args, autostart, notify, client_name, recent }
+--- setup{ bin, socket, transport, args, autostart, notify, client_name, recent, retry_ms }
 function M.setup(opts)
   local new = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
   if client and not vim.deep_equal(new, M.config) then M.stop() end

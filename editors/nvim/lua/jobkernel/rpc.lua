@@ -22,7 +22,8 @@ end
 --- A client; nothing runs until `start()`.
 --- opts: cmd (argv list) or socket (path); env (list of "K=V" or nil); cwd;
 ---       on_notification(method, params); on_connect(client); on_disconnect(reason);
----       on_give_up(reason)
+---       on_give_up(reason); retry_ms (the first delay before connecting again, doubling after
+---       each connection that ended unanswered, at most 5 s or retry_ms)
 function M.new(opts)
   local self = setmetatable({}, Client)
   self.opts = opts
@@ -233,7 +234,8 @@ function Client:ended(reason, fatal)
     return
   end
   if self.opts.on_disconnect then self.opts.on_disconnect(reason) end
-  local delay = math.min(5000, 100 * 2 ^ math.max(0, self.failures - 1))
+  local first = self.opts.retry_ms or 200
+  local delay = math.min(math.max(5000, first), first * 2 ^ math.max(0, self.failures - 1))
   self.retry_timer = self.retry_timer or uv.new_timer()
   self.retry_timer:start(delay, 0, vim.schedule_wrap(function()
     if self.state == 'waiting' and not self.stopping then self:connect() end

@@ -62,17 +62,21 @@ function M.render(width)
   local ids = {}
   local idw = 2
   for _, job in ipairs(jobs) do idw = math.max(idw, #job.id) end
-  local barw = 20
+  local barw = 16
   for _, job in ipairs(jobs) do
     local pct = jk.percent(job)
-    local status = job.status
+    local status = job.status == 'partial_success' and 'partial' or job.status
     if job.cancel_requested == true and status == 'running' then status = 'cancelling' end
     local p = jk.nonnull(job.progress) or {}
-    local phase = jk.nonnull(p.phase) or ''
+    local phase = jk.nonnull(p.phase)
     local msg = jk.nonnull(p.message)
-    local line = pad(job.id, idw) .. '  ' .. pad(status, 15) .. ' ' .. M.bar(pct, barw) .. ' '
-      .. (pct and (string.rep(' ', 3 - #tostring(pct)) .. pct .. '%') or '    ') .. '  '
-      .. pad(phase, 10) .. ' ' .. jk.describe(job) .. (msg and ('  ' .. msg) or '')
+    local line = pad(job.id, idw) .. '  ' .. pad(status, 10) .. ' ' .. M.bar(pct, barw) .. ' '
+      .. (pct and (string.rep(' ', 3 - #tostring(pct)) .. pct .. '%') or '    ') .. '  ' .. jk.describe(job)
+    if phase and msg then
+      line = line .. '  · ' .. phase .. ': ' .. msg
+    elseif phase or msg then
+      line = line .. '  · ' .. (phase or msg)
+    end
     if M.is_failed(job) then
       local err = jk.nonnull(job.error)
       if type(err) == 'table' and jk.nonnull(err.message) then line = line .. '  ! ' .. err.message end
