@@ -152,6 +152,19 @@ echo "c-after"
   vim.fn.mkdir(HOME .. '/src', 'p')
   write_file('src/main.c', 'int main(void)\n{\n    return 0\n}\n')
 
+  -- :help jobkernel (a copy of the doc, so that helptags writes nothing into the repository)
+  local plugin_doc = vim.api.nvim_get_runtime_file('doc/jobkernel.txt', false)[1]
+  check(plugin_doc ~= nil, 'the plugin\'s doc/jobkernel.txt is on the runtimepath')
+  vim.fn.mkdir(HOME .. '/rtp/doc', 'p')
+  vim.fn.writefile(vim.fn.readfile(plugin_doc), HOME .. '/rtp/doc/jobkernel.txt')
+  vim.cmd('helptags ' .. vim.fn.fnameescape(HOME .. '/rtp/doc'))
+  vim.opt.runtimepath:prepend(HOME .. '/rtp')
+  for _, topic in ipairs({ 'jobkernel', ':JobKernelRun', ':JobKernelQuickfix', 'jobkernel-statusline' }) do
+    vim.cmd('help ' .. topic)
+    check(vim.bo.filetype == 'help' and vim.fn.expand('%:t') == 'jobkernel.txt', ':help ' .. topic)
+    vim.cmd('helpclose')
+  end
+
   start_kernel('k1')
   local jk = require('jobkernel')
   -- a slow first retry, so that the test can restart the kernel before the plugin comes back
