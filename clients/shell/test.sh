@@ -174,7 +174,9 @@ if command -v node >/dev/null; then
     check "  ... begin/report/end for the first job" grep -q 'jobkernel-1 begin jobkernel-1 report .*jobkernel-1 end' <<<"$kinds"
     check "  ... reports percentages up to 100" jq -se '[.[] | select(.params.token == "jobkernel-1") | .params.value.percentage // empty] | max == 100' <<<"$out"
     check "  ... cancel from the editor ends the second job" jq -se 'any(.[]; .method == "window/workDoneProgress/cancel") and any(.[]; .params.token == "jobkernel-2" and .params.value.kind == "end" and (.params.value.message | startswith("cancelled")))' <<<"$out"
-    check "  ... the stdio kernel exited 0" grep -q "kernel exited with 0" "$tmp/e"
+    check "  ... serve --stdio attached to the running kernel and exited 0" grep -q "was attached and exited with 0" "$tmp/e"
+    check "  ... the shell saw the editor's job" grep -q "(the shell): success, created by editor-example" "$tmp/e"
+    check "  ... the kernel kept running after the editor left" grep -q "keeps running after the editor left" "$tmp/e"
 else
     no "node is needed for examples/editor"
 fi
