@@ -4,38 +4,10 @@ pipes: two "editors" (one Content-Length, one NDJSON) and a shell on one kernel.
 
 import json
 import os
-import shutil
-import signal
 import subprocess
-import tempfile
 import time
 
-import pytest
-
 import jk
-
-
-@pytest.fixture
-def bridges(jobkernel_bin, request):
-    """bridges(kernel, framing="ndjson", extra_args=(), db=None) -> started jk.StdioKernel running
-    `serve --stdio --db <kernel's db>` from a home (and cwd) of its own."""
-    made, homes = [], []
-
-    def make(kernel, framing="ndjson", extra_args=(), db=None):
-        home = tempfile.mkdtemp(prefix="jkbr-", dir="/tmp")
-        homes.append(home)
-        b = jk.StdioKernel(jobkernel_bin, home, kernel.config_toml, extra_args, db=db or kernel.db, framing=framing)
-        made.append(b)
-        return b.start()
-
-    yield make
-    try:
-        from conftest import _report_kernels
-
-        _report_kernels(request, made)
-    finally:
-        for h in homes:
-            shutil.rmtree(h, ignore_errors=True)
 
 
 def wait_attached(b, timeout=10):
@@ -43,9 +15,9 @@ def wait_attached(b, timeout=10):
                 what="the bridge saying on stderr that it attached")
 
 
-def test_two_editors_and_a_shell_see_the_same_jobs(kernel, bridges):
-    lsp = bridges(kernel, "lsp")
-    nd = bridges(kernel, "ndjson")
+def test_two_editors_and_a_shell_see_the_same_jobs(kernel, bridge_factory):
+    lsp = bridge_factory(kernel, "lsp")
+    nd = bridge_factory(kernel, "ndjson")
     # Content-Length in, Content-Length out (the harness fails on any other framing)
     lsp.chan.call("initialize", {"client": {"name": "editor-a"}})
     job = lsp.chan.call("enqueue", {"type": "remote", "payload": {"from": "a"}})["job"]
@@ -94,8 +66,8 @@ def test_two_editors_and_a_shell_see_the_same_jobs(kernel, bridges):
     assert kernel.client().call("stats", {})["jobs"]["cancelled"] == 1
 
 
-def test_requests_sent_before_stdin_closes_are_all_answered(kernel, bridges):
-    b = bridges(kernel, "lsp")
+def test_requests_sent_before_stdin_closes_are_all_answered(kernel, bridge_factory):
+    b = bridge_factory(kernel, "lsp")
     ids = [b.chan.request("enqueue", {"type": "remote", "payload": {"n": n}}) for n in range(20)]
     b.close_stdin()
     answers = b.chan.read_until_eof(10)
@@ -127,7 +99,7 @@ def test_an_owner_serving_no_socket_is_refused(stdio_factory, jobkernel_bin):
     assert owner.call("stats", {})["jobs"]["pending"] == 0  # the owner is untouched
 
 
-def test_the_owners_socket_is_found_from_another_directory(kernel_factory, bridges):
+def test_the_owners_socket_is_found_from_another_directory(kernel_factory, bridge_factory):
     # the owner serves a socket given as a relative path; the lock file records it absolute
     k = kernel_factory(jk.BASE_CONFIG, extra_args=(), start=False)
     k.sock = "rel.sock"
@@ -137,14 +109,14 @@ def test_the_owners_socket_is_found_from_another_directory(kernel_factory, bridg
                                   stderr=err)
     k.sock = os.path.join(k.home, "rel.sock")
     k.wait_ready()
-    b = bridges(k, "ndjson")
+    b = bridge_factory(k, "ndjson")
     assert b.chan.call("enqueue", {"type": "remote"})["job"]["id"] == "1"
     wait_attached(b)
     assert os.path.join(k.home, "rel.sock") in b.stderr_text()
 
 
-def test_bridge_exits_nonzero_when_the_owner_goes_away_and_a_respawn_owns_the_database(kernel, bridges, jobkernel_bin):
-    b = bridges(kernel, "lsp")
+def test_bridge_exits_nonzero_when_the_owner_goes_away_and_a_respawn_owns_the_database(kernel, bridge_factory):
+    b = bridge_factory(kernel, "lsp")
     job = b.chan.call("enqueue", {"type": "remote"})["job"]
     sub = b.chan.call("subscribe", {"kinds": ["job.created", "job.status"]})
     kernel.stop()
@@ -153,7 +125,7 @@ def test_bridge_exits_nonzero_when_the_owner_goes_away_and_a_respawn_owns_the_da
     assert "closed the connection" in b.stderr_text() and "serve --stdio" in b.stderr_text()
 
     # the editor respawns it: with no owner left it becomes the owner (stdio only) on the same database
-    again = bridges(kernel, "lsp")
+    again = bridge_factory(kernel, "lsp")
     assert again.chan.call("get", {"id": job["id"]})["status"] == "pending"
     assert "attached" not in again.stderr_text()
     # ... and resumes its subscription from the last seq it saw: nothing was missed
@@ -162,8 +134,8 @@ def test_bridge_exits_nonzero_when_the_owner_goes_away_and_a_respawn_owns_the_da
     assert again.wait_exit(15) == 0
 
 
-def test_a_bridge_follows_the_owner_across_a_restart_by_respawning(kernel, bridges):
-    b = bridges(kernel, "ndjson")
+def test_a_bridge_follows_the_owner_across_a_restart_by_respawning(kernel, bridge_factory):
+    b = bridge_factory(kernel, "ndjson")
     sub = b.chan.call("subscribe", {"kinds": ["job.created"]})
     first = b.chan.call("enqueue", {"type": "remote"})["job"]
     seen = b.chan.next_event()
@@ -174,7 +146,7 @@ def test_a_bridge_follows_the_owner_across_a_restart_by_respawning(kernel, bridg
     kernel.start()
     second = kernel.client().call("enqueue", {"type": "remote"})["job"]
     # the respawned bridge attaches to the new owner and replays what it missed with `since`
-    again = bridges(kernel, "ndjson")
+    again = bridge_factory(kernel, "ndjson")
     r = again.chan.call("subscribe", {"kinds": ["job.created"], "since": seen["seq"]})
     ev = again.chan.next_event()
     assert ev["job_id"] == second["id"] and ev["seq"] > seen["seq"] and ev["subscription"] == r["subscription"]
