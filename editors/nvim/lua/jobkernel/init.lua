@@ -290,13 +290,17 @@ function M.client()
       changed()
     end,
     on_give_up = function(reason)
+      local last = client and client.stderr_tail[#client.stderr_tail]
+      if last then reason = reason .. ': ' .. last end
       by_remote = {}
       for sub in pairs(subs) do
         sub.remote = nil
         sub.inflight = false
       end
+      if M.state ~= 'failed' then -- once per outage: each command says so too
+        notify('cannot reach a kernel: ' .. reason .. '; the next command tries again', vim.log.levels.ERROR)
+      end
       M.state = 'failed'
-      notify('cannot reach a kernel: ' .. reason .. '; the next command tries again', vim.log.levels.ERROR)
       changed()
     end,
   }
@@ -410,6 +414,8 @@ function M.run(argv, cwd, callback)
     M.mine[job.id] = line
     M.last_job = job.id
     M.learn(job)
+    -- its end may have been learnt from an event before this answer was read
+    if M.jobs[job.id] then maybe_notify_end(M.jobs[job.id]) end
     if callback then
       callback(nil, job)
     else

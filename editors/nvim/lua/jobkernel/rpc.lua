@@ -196,14 +196,15 @@ function Client:maybe_ended()
   if self.process_exited and self.stdout_eof then
     local how = self.exit_signal and self.exit_signal ~= 0 and ('signal ' .. self.exit_signal)
       or ('exit ' .. tostring(self.exit_code))
-    local last = self.stderr_tail[#self.stderr_tail]
-    self:ended('the kernel process ended (' .. how .. ')' .. (last and (': ' .. last) or ''))
+    self:ended('the kernel process ended (' .. how .. ')')
   end
 end
 
 function Client:teardown(reason)
   local pending = self.pending
   self.pending = {}
+  -- every request not answered fails, once: those still in the outbox are never sent
+  self.outbox = {}
   for _, h in ipairs({ self.pipe, self.stdout, self.stderr }) do
     if h and not h:is_closing() then h:close() end
   end
