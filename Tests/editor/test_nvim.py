@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PLUGIN = os.path.join(REPO, "editors", "nvim")
 SCRIPT = os.path.join(HERE, "nvim", "test_plugin.lua")
+PARTS = os.path.join(HERE, "nvim", "test_parts.lua")
 TIMEOUT = 150
 
 
@@ -73,6 +74,14 @@ def test_the_plugin_in_a_real_neovim(home):
     assert "ALL PASSED" in p.stdout and "FAIL" not in p.stdout, report
     # the script really ran its checks (a script that stopped early cannot pass)
     assert p.stdout.count("ok - ") >= 50, report
+
+
+def test_the_plugins_parts_socket_transport_and_a_missing_binary(home):
+    p = run_script(home, PARTS)
+    report = f"exit {p.returncode}\n--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}\n{kernel_logs(home)}"
+    assert p.returncode == 0, report
+    assert "ALL PASSED" in p.stdout and "FAIL" not in p.stdout, report
+    assert p.stdout.count("ok - ") >= 30, report
 
 
 def test_a_failed_check_fails_loudly(home):
