@@ -30,7 +30,7 @@ enum StdioAttach {
                 bridge = try StdioBridge(socketPath: socket)
                 break
             } catch {
-                if !isAlive(owner.pid) { return nil }
+                if !isHeld(owner.databasePath) { return nil }
                 if nowMs() - start < connectPatienceMs {
                     usleep(50_000)
                     continue
@@ -62,10 +62,17 @@ enum StdioAttach {
         }
     }
 
-    /// True unless `pid` is known and names no process.
-    private static func isAlive(_ pid: Int32?) -> Bool {
-        guard let pid else { return true }
-        return kill(pid, 0) == 0 || errno == EPERM
+    /// True while some process holds the database's lock (the owner is alive: its death, even
+    /// unreaped, releases the `flock`).
+    private static func isHeld(_ databasePath: String) -> Bool {
+        let fd = open(databasePath + ".lock", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            _ = flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
     }
 
     private static func nowMs() -> Int {

@@ -4,7 +4,9 @@ pipes: two "editors" (one Content-Length, one NDJSON) and a shell on one kernel.
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import time
 
 import jk
@@ -152,3 +154,83 @@ def test_a_bridge_follows_the_owner_across_a_restart_by_respawning(kernel, bridg
     assert ev["job_id"] == second["id"] and ev["seq"] > seen["seq"] and ev["subscription"] == r["subscription"]
     wait_attached(again)
     assert sub["seq"] <= seen["seq"]
+
+
+def test_large_messages_cross_the_bridge_both_ways(kernel, bridge_factory):
+    b = bridge_factory(kernel, "lsp")
+    blob = "x" * 900_000  # under max_payload_bytes (1 MiB)
+    ids = [b.chan.request("enqueue", {"type": "remote", "payload": {"blob": blob, "n": n}}) for n in range(3)]
+    jobs = [b.chan.unwrap(b.chan.wait_response(i, 20))["job"] for i in ids]
+    for n, job in enumerate(jobs):
+        got = b.chan.call("get", {"id": job["id"]}, timeout=20)
+        assert got["payload"]["blob"] == blob and got["payload"]["n"] == n
+
+
+def test_sigterm_detaches_the_bridge_and_leaves_the_owner_running(kernel, bridge_factory):
+    b = bridge_factory(kernel, "ndjson")
+    b.chan.call("stats", {})
+    b.proc.send_signal(signal.SIGTERM)
+    assert b.wait_exit(10) == 0, b.stderr_text()
+    assert "detached" in b.stderr_text()
+    assert kernel.client().call("stats", {})["jobs"]["pending"] == 0
+
+
+def _fake_owner(db, socket_path, serve_after=None, die_after=None):
+    """A process that holds <db>.lock like a kernel, naming `socket_path`; it serves an echo on
+    that socket after `serve_after` seconds, or exits after `die_after` seconds."""
+    code = f"""
+import fcntl, os, socket, sys, time
+fd = os.open({db + '.lock'!r}, os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0)
+os.pwrite(fd, ("pid=%d\\nsocket=%s\\n" % (os.getpid(), {socket_path!r})).encode(), 0)
+print("locked", flush=True)
+die_after, serve_after = {die_after!r}, {serve_after!r}
+if die_after is not None:
+    time.sleep(die_after)
+    sys.exit(0)
+time.sleep(serve_after)
+s = socket.socket(socket.AF_UNIX); s.bind({socket_path!r}); s.listen(1)
+c, _ = s.accept()
+data = b""
+while not data.endswith(b"\\n"):
+    data += c.recv(4096)
+c.sendall(b"echo:" + data)
+c.shutdown(socket.SHUT_WR)
+time.sleep(5)
+"""
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "locked"
+    return p
+
+
+def test_an_owner_still_starting_is_waited_for_and_relayed_byte_for_byte(tmp_home, jobkernel_bin):
+    db, sock = os.path.join(tmp_home, "jobs.db"), os.path.join(tmp_home, "late.sock")
+    owner = _fake_owner(db, sock, serve_after=1.0)
+    try:
+        p = subprocess.run([jobkernel_bin, "serve", "--stdio", "--db", db], input="not even json\n",
+                           capture_output=True, text=True, timeout=20, cwd=tmp_home,
+                           env=dict(os.environ, JOBKERNEL_HOME=tmp_home))
+        assert p.returncode == 0, p.stderr
+        assert p.stdout == "echo:not even json\n", p.stdout  # what the owner sent, unchanged
+        assert f"pid {owner.pid}" in p.stderr and "attached" in p.stderr, p.stderr
+    finally:
+        owner.kill()
+        owner.wait()
+
+
+def test_an_owner_that_dies_before_it_answers_is_replaced(tmp_home, jobkernel_bin):
+    db, sock = os.path.join(tmp_home, "jobs.db"), os.path.join(tmp_home, "never.sock")
+    owner = _fake_owner(db, sock, die_after=0.5)
+    try:
+        p = subprocess.run([jobkernel_bin, "serve", "--stdio", "--db", db],
+                           input='{"jsonrpc":"2.0","id":1,"method":"stats","params":{}}\n',
+                           capture_output=True, text=True, timeout=30, cwd=tmp_home,
+                           env=dict(os.environ, JOBKERNEL_HOME=tmp_home))
+        assert p.returncode == 0, p.stderr
+        # it took the database and answered itself
+        assert json.loads(p.stdout)["result"]["jobs"]["pending"] == 0, p.stdout
+        assert "attached" not in p.stderr, p.stderr
+    finally:
+        owner.kill()
+        owner.wait()
