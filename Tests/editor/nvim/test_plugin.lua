@@ -313,6 +313,18 @@ echo "c-after"
   wait_for('the status window shows it', function()
     return find_line(sbuf, function(l) return vim.startswith(l, shell_job .. ' ') and l:find('echo from-the-shell', 1, true) end)
   end)
+  -- :JobKernelLogs from inside the floating window: the shell's job, finished, read to its end
+  check(vim.api.nvim_win_get_config(0).relative == 'editor', 'the status window has the focus')
+  vim.cmd('JobKernelLogs ' .. shell_job)
+  local shbuf = vim.api.nvim_get_current_buf()
+  check(vim.api.nvim_win_get_config(0).relative == '' and vim.api.nvim_buf_get_name(shbuf):find('logs/' .. shell_job, 1, true),
+    ':JobKernelLogs from the float opens a normal split')
+  wait_for('the shell job\'s log, to its end', function()
+    return find_line(shbuf, function(l) return l:find('info  from-the-shell', 1, true) end)
+      and find_line(shbuf, function(l) return l:find('-- job ' .. shell_job .. ' success --', 1, true) end)
+  end)
+  vim.cmd('bwipeout')
+
   -- the interrupted job runs again on the new kernel, and its log carries on in the same buffer
   wait_for('the followed log carries on with the second run', function() return count_lines(cbuf, 'c-before') == 2 end)
   touch('c-go')

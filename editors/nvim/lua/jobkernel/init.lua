@@ -99,11 +99,26 @@ end
 
 -- ------------------------------------------------------------------------------- job table
 
+-- The job table keeps every job not finished, and the latest `keep_finished` finished ones
+-- (the shell's jobs arrive too: without this, a long session would keep them all).
+local keep_finished = 500
+
+local function prune()
+  local finished = {}
+  for id, job in pairs(M.jobs) do
+    if M.is_terminal(job.status) and not M.mine[id] then finished[#finished + 1] = id end
+  end
+  if #finished <= keep_finished then return end
+  table.sort(finished, function(a, b) return (tonumber(a) or 0) > (tonumber(b) or 0) end)
+  for i = keep_finished + 1, #finished do M.jobs[finished[i]] = nil end
+end
+
 local function changed()
   if change_pending then return end
   change_pending = true
   vim.defer_fn(function()
     change_pending = false
+    prune()
     for _, fn in pairs(listeners) do pcall(fn) end
     pcall(vim.cmd, 'redrawstatus!')
   end, 30)

@@ -106,6 +106,22 @@ local function read_backlog(f, since, snapshot)
   end)
 end
 
+-- A split cannot be made from a floating window: leave it for a normal one first.
+local function leave_float()
+  if vim.api.nvim_win_get_config(0).relative == '' then return end
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    if vim.api.nvim_win_get_config(win).relative == '' then
+      vim.api.nvim_set_current_win(win)
+      return
+    end
+  end
+end
+
+local function split()
+  leave_float()
+  vim.cmd('botright split')
+end
+
 --- Opens the log of job `id` in a split (or focuses it); returns the buffer.
 function M.open(id)
   local f = M.followers[id]
@@ -114,7 +130,7 @@ function M.open(id)
     if win ~= -1 then
       vim.api.nvim_set_current_win(win)
     else
-      vim.cmd('botright split')
+      split()
       vim.api.nvim_win_set_buf(0, f.buf)
     end
     return f.buf
@@ -127,7 +143,7 @@ function M.open(id)
   vim.api.nvim_buf_set_option(buf, 'modifiable', false)
   f = { id = id, buf = buf, last_log = 0, backlog_done = false, held = {}, ended = false }
   M.followers[id] = f
-  vim.cmd('botright split')
+  split()
   vim.api.nvim_win_set_buf(0, buf)
   vim.api.nvim_create_autocmd('BufWipeout', {
     buffer = buf,
