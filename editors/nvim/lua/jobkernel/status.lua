@@ -12,7 +12,7 @@ M.line_ids = {}
 
 local ORDER = { running = 0, pending = 1, scheduled = 2 }
 
---- `[#####-----]` for a percentage, `[??????????]`-free: blank inside when none is reported.
+--- `[#####-----]` for a percentage; blank inside when none is reported.
 function M.bar(pct, width)
   if not pct then return '[' .. string.rep(' ', width) .. ']' end
   local filled = math.max(0, math.min(width, math.floor(pct * width / 100)))
@@ -70,7 +70,9 @@ function M.render(width)
     local p = jk.nonnull(job.progress) or {}
     local phase = jk.nonnull(p.phase)
     local msg = jk.nonnull(p.message)
-    local line = pad(job.id, idw) .. '  ' .. pad(status, 10) .. ' ' .. M.bar(pct, barw) .. ' '
+    -- a job that succeeded without reporting progress still shows a full bar
+    local bar = M.bar(pct or (job.status == 'success' and 100 or nil), barw)
+    local line = pad(job.id, idw) .. '  ' .. pad(status, 10) .. ' ' .. bar .. ' '
       .. (pct and (string.rep(' ', 3 - #tostring(pct)) .. pct .. '%') or '    ') .. '  ' .. jk.describe(job)
     if phase and msg then
       line = line .. '  · ' .. phase .. ': ' .. msg
