@@ -2,10 +2,17 @@ import JobKernelCore
 import JobKernelStore
 
 extension Kernel {
-    /// The job, from memory if open, else from the store.
+    /// The job, from memory if running or just enqueued, else from the store.
     func job(_ id: Int64) throws -> Job? {
         if let job = active[id] { return job }
+        if let (job, _) = fresh[id] { return job }
         return try store.job(id: id)
+    }
+
+    /// The unit, from memory if its job was just enqueued, else from the store.
+    func unit(_ jobID: Int64, _ index: Int) throws -> WorkUnit? {
+        if index == 0, let (_, unit) = fresh[jobID] { return unit }
+        return try store.unit(jobID: jobID, index: index)
     }
 
     /// The job object with its children counts (queried only for jobs that have children).
@@ -30,7 +37,7 @@ extension Kernel {
             let given = first && known?.job.id == id && known?.unit.index == idx ? known : nil
             guard var job = try given?.job ?? job(id) else { continue }
             let statusBefore = job.status
-            var unit: WorkUnit? = try given.map { $0.unit } ?? idx.flatMap { try store.unit(jobID: id, index: $0) }
+            var unit: WorkUnit? = try given.map { $0.unit } ?? idx.flatMap { try self.unit(id, $0) }
             let unitBefore = unit
             let effects: [JobEffect]
             do {
@@ -43,6 +50,7 @@ extension Kernel {
             guard !effects.isEmpty || unit != unitBefore else { continue }
             try store.update(job)
             if let unit, unit != unitBefore { try store.update(unit) }
+            fresh.forget(id)
             if job.status != statusBefore {
                 statusCounts[statusBefore.rawValue, default: 0] -= 1
                 statusCounts[job.status.rawValue, default: 0] += 1
@@ -69,7 +77,7 @@ extension Kernel {
             }
             try emit("job.status", job: job, data: [
                 "from": .string(from.rawValue), "to": .string(to.rawValue), "job": try jobJSON(job),
-            ])
+            ], stored: compactStatus(from: from, job))
         case .publishItemStatus(let index, let from, let to, let error):
             var data: JSONObject = ["index": .int(index), "from": .string(from.rawValue), "to": .string(to.rawValue)]
             if let error { data["error"] = error.json }
@@ -143,6 +151,8 @@ extension Kernel {
         var manual: Bool
         /// The canonical form of the request, compared when an idempotency key is reused.
         var canonical: String
+        /// The payload serialized, when the caller already has it (written once, SPEC §12).
+        var payloadBytes: [UInt8]? = nil
     }
 
     /// Stores a new job (or finds the one its idempotency key names) and dispatches it.
@@ -166,9 +176,11 @@ extension Kernel {
             manual: r.manual, maxAttempts: r.maxAttempts ?? config.maxAttempts(for: r.type),
             timeoutMs: r.timeoutMs ?? r.type.timeoutMs, runAt: r.runAt, itemized: r.items != nil,
             units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)
-        try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
+        try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical,
+                         payloadBytes: r.payloadBytes)
         if let parent = r.parentID { parents.insert(parent) }
         statusCounts[job.status.rawValue, default: 0] += 1
+        if r.items == nil && !scheduled { fresh.insert(job) }
         let json = try jobJSON(job)
         try emit("job.created", job: job, data: ["job": json], stored: Kernel.compactCreated(runAt: r.runAt))
         if scheduled {

@@ -19,6 +19,8 @@ public final class Kernel {
 
     /// Running jobs, by id. Every other job lives only in the store.
     var active = OpenJobs()
+    /// Jobs just enqueued, kept for the lease that usually follows (`FreshJobs`).
+    var fresh = FreshJobs()
     /// Jobs that have children: only these need their `children` counts queried.
     var parents: Set<Int64> = []
     /// Jobs by status, counted at start-up and kept up to date after that.
@@ -172,6 +174,7 @@ public final class Kernel {
             settings[key] = value
         }
         active = OpenJobs()
+        fresh.removeAll()
         for job in try store.runningJobs() { active[job.id] = job }
     }
 
