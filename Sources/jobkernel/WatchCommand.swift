@@ -57,10 +57,8 @@ struct WatchCommand: ParsableCommand {
         do {
             try show(kernel, lastSeq: &lastSeq, screen: screen)
             return nil
-        } catch let error as ClientError {
-            return error
         } catch {
-            return .io("\(error)")
+            return error
         }
     }
 
