@@ -73,9 +73,10 @@ public final class StdioBridge {
         var inputEOF = false
         var kernelEOF = false
         var halfClosed = false
+        var kernelGone = false  // writing to the kernel failed: nothing more goes to it
 
         while true {
-            if inputEOF && toKernel.isEmpty && !halfClosed && !kernelEOF {
+            if inputEOF && toKernel.isEmpty && !halfClosed && !kernelEOF && !kernelGone {
                 _ = shutdown(socket, Int32(SHUT_WR))
                 halfClosed = true
             }
@@ -88,7 +89,7 @@ public final class StdioBridge {
                        events: toKernel.count < StdioBridge.bufferLimit ? Int16(POLLIN) : 0, revents: 0),
                 pollfd(fd: kernelEOF ? -1 : socket,
                        events: (toClient.count < StdioBridge.bufferLimit ? Int16(POLLIN) : 0)
-                           | (toKernel.isEmpty ? 0 : Int16(POLLOUT)),
+                           | (toKernel.isEmpty || kernelGone ? 0 : Int16(POLLOUT)),
                        revents: 0),
                 pollfd(fd: output, events: toClient.isEmpty ? 0 : Int16(POLLOUT), revents: 0),
             ]
@@ -113,7 +114,9 @@ public final class StdioBridge {
             if kernelEvents & Int16(POLLOUT | POLLERR | POLLHUP) != 0 && !toKernel.isEmpty {
                 switch StdioBridge.write(socket, from: &toKernel) {
                 case .ok: break
-                case .closed: kernelEOF = true
+                case .closed:
+                    // the kernel stopped reading: what it already sent is still read below, to EOF
+                    kernelGone = true
                 case .error(let reason): return .failed("cannot write to the kernel at \(socketPath): \(reason)")
                 }
             }
@@ -129,7 +132,7 @@ public final class StdioBridge {
                     kernelEOF = true
                 }
             }
-            if kernelEOF { toKernel.removeAll() }
+            if kernelEOF || kernelGone { toKernel.removeAll() }
             if outEvents & Int16(POLLOUT) != 0 {
                 switch StdioBridge.write(output, from: &toClient) {
                 case .ok: break

@@ -21,8 +21,11 @@ public struct ServeOptions {
 /// The live kernel that owns a database, as its lock file names it (`pid`/`socket` may be
 /// missing while the owner is still writing the file).
 public struct DatabaseOwner: Sendable {
+    /// The database it owns.
     public var databasePath: String
+    /// Its process id.
     public var pid: Int32?
+    /// The socket it serves (absolute), nil when it serves none.
     public var socket: String?
 }
 
