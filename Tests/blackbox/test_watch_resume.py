@@ -71,3 +71,32 @@ def test_watch_without_a_kernel_still_exits_3(kernel_factory, tmp_home):
     k = kernel_factory(jk.BASE_CONFIG, start=False)
     p = k.cli("watch", "--socket", os.path.join(tmp_home, "none.sock"), timeout=10)
     assert p.returncode == 3 and "no kernel answers" in p.stderr, (p.returncode, p.stderr)
+
+
+def test_watch_carries_on_with_a_kernel_that_lost_its_events(kernel_factory):
+    # a restart on a fresh database: the old seq is above the new kernel's latest (-32602), so
+    # watch says so and goes on with live events instead of failing
+    k = kernel_factory(jk.BASE_CONFIG, db=":memory:")
+    c = k.client()
+    for _ in range(3):
+        jk.enqueue(c)
+    proc = subprocess.Popen([k.binary, "watch", "--json", "--socket", k.sock], env=k.env(), cwd=k.home,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    r = LineReader(proc)
+    try:
+        jk.wait_for(lambda: k.client().call("stats", {})["subscriptions"] >= 1, what="watch to subscribe")
+        jk.enqueue(c)
+        r.wait(lambda r: len(r.out) >= 1, "the fourth job's event")
+        k.stop()
+        r.wait(lambda r: any("reconnecting" in l for l in r.err), "reconnecting")
+        k.start()
+        r.wait(lambda r: any("no longer has the events after seq" in l for l in r.err), "watch to say events were lost")
+        jk.wait_for(lambda: k.client().call("stats", {})["subscriptions"] >= 1, what="watch to subscribe again")
+        job = jk.enqueue(k.client())
+        r.wait(lambda r: any('"job_id":"%s"' % job["id"] in l and '"seq":1,' in l for l in r.out),
+               "the new kernel's first event")
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert proc.returncode == 0, r.err
