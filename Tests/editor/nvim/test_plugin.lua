@@ -337,6 +337,24 @@ echo "c-after"
     return note and note.level == vim.log.levels.INFO
   end)
 
+  -- a job that logs fast, half before the log is opened and half after: every line once, in order
+  vim.cmd([[JobKernelRun sh -c "seq 1 1500; sleep 0.5; seq 1501 3000"]])
+  local e = wait_for('a job that logs 3000 lines', function() return jk.last_job ~= c and jk.last_job end)
+  vim.cmd('JobKernelLogs ' .. e)
+  local ebuf = vim.api.nvim_get_current_buf()
+  wait_for('its log buffer reaches the end', function()
+    return find_line(ebuf, function(l) return l:find('-- job ' .. e .. ' success --', 1, true) end)
+  end, 30000)
+  local numbers = {}
+  for _, l in ipairs(buf_lines(ebuf)) do
+    local n = l:match(' info  (%d+)$')
+    if n then numbers[#numbers + 1] = tonumber(n) end
+  end
+  local in_order = #numbers == 3000
+  for i = 1, #numbers do in_order = in_order and numbers[i] == i end
+  check(in_order, 'all 3000 lines, each once, in order', #numbers .. ' numbered lines')
+  vim.cmd('bwipeout')
+
   -- the owner goes away and nobody restarts it: the plugin's respawn becomes the owner
   stop_kernel('k2')
   wait_for('the plugin comes back on its own', function() return jk.state == 'connected' and jk.reconnects == 2 end, 20000)
@@ -345,7 +363,7 @@ echo "c-after"
   sj = status_json(a)
   check(type(sj) == 'table' and sj.id == a and sj.status == 'failed', 'and serves the socket: the shell sees the jobs', vim.inspect(sj))
   vim.cmd('JobKernelRun echo owned')
-  local d = wait_for('a job on the editor\'s own kernel', function() return jk.last_job ~= c and jk.last_job end)
+  local d = wait_for('a job on the editor\'s own kernel', function() return jk.last_job ~= e and jk.last_job end)
   wait_for('it ends success', function() return noted('^jobkernel: job ' .. d .. ' %(echo owned%) success') end)
 
   -- leaving: the editor's kernel shuts down gracefully (it removes its socket)

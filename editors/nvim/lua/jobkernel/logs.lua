@@ -21,7 +21,12 @@ local function format_line(line)
 end
 M.format_line = format_line
 
-local function append(f, lines)
+-- Writes the queued lines into the buffer (once per batch: a job that logs fast costs one buffer
+-- change per main-loop turn, not one per line).
+local function flush(f)
+  f.flush_scheduled = false
+  local lines = f.queue
+  f.queue = {}
   if #lines == 0 or not vim.api.nvim_buf_is_valid(f.buf) then return end
   -- windows whose cursor is on the last line follow the new lines
   local following = {}
@@ -42,6 +47,14 @@ local function append(f, lines)
   local last = vim.api.nvim_buf_line_count(f.buf)
   for _, win in ipairs(following) do
     if vim.api.nvim_win_is_valid(win) then vim.api.nvim_win_set_cursor(win, { last, 0 }) end
+  end
+end
+
+local function append(f, lines)
+  vim.list_extend(f.queue, lines)
+  if not f.flush_scheduled then
+    f.flush_scheduled = true
+    vim.schedule(function() flush(f) end)
   end
 end
 
@@ -141,7 +154,7 @@ function M.open(id)
   vim.api.nvim_buf_set_option(buf, 'swapfile', false)
   vim.api.nvim_buf_set_option(buf, 'filetype', 'jobkernel-log')
   vim.api.nvim_buf_set_option(buf, 'modifiable', false)
-  f = { id = id, buf = buf, last_log = 0, backlog_done = false, held = {}, ended = false }
+  f = { id = id, buf = buf, last_log = 0, backlog_done = false, held = {}, ended = false, queue = {} }
   M.followers[id] = f
   split()
   vim.api.nvim_win_set_buf(0, buf)
