@@ -112,6 +112,17 @@ local function run()
   local job = wait_for('a job runs over the socket', function() return done end)
   check(job.id ~= nil, 'the enqueue answer has the job', vim.inspect(job))
   wait_for('its end is seen', function() return jk.jobs[job.id] and jk.jobs[job.id].status == 'success' end)
+  -- :JobKernelRun expands % like other command lines, and runs in the current directory
+  vim.cmd('edit ' .. vim.fn.fnameescape(HOME .. '/proj/src/a.c'))
+  vim.cmd('cd ' .. vim.fn.fnameescape(HOME .. '/proj'))
+  local before = jk.last_job
+  vim.cmd('JobKernelRun wc -l %')
+  local wc = wait_for(':JobKernelRun wc -l %', function() return jk.last_job ~= before and jk.last_job end)
+  local argv = jk.jobs[wc].payload.argv
+  check(#argv == 3 and argv[3]:match('src/a%.c$') and jk.jobs[wc].payload.cwd == HOME .. '/proj',
+    '% expands to the current file; the job runs in the current directory', vim.inspect(jk.jobs[wc].payload))
+  wait_for('and succeeds', function() return jk.jobs[wc].status == 'success' end)
+
   uv.kill(k.pid, 'sigterm')
   wait_for('the kernel stops', function() return k.exit ~= nil end)
   wait_for('the plugin notices', function() return jk.state == 'reconnecting' end)
@@ -120,7 +131,7 @@ local function run()
   done = nil
   jk.run({ 'echo', 'again' }, HOME, function(err, j) done = err or j end)
   local job2 = wait_for('jobs run again', function() return done end)
-  check(tonumber(job2.id) == tonumber(job.id) + 1, 'on the same database', vim.inspect(job2))
+  check(tonumber(job2.id) == tonumber(wc) + 1, 'on the same database (the ids go on)', vim.inspect(job2))
   jk.stop()
   uv.kill(k.pid, 'sigterm')
   wait_for('the kernel stops', function() return k.exit ~= nil end)
