@@ -13,11 +13,11 @@ enum StdioAttach {
     /// Returns nil when the owner died before it could be reached: the caller takes the database.
     static func run(_ owner: DatabaseOwner) -> Int32? {
         guard let socket = owner.socket else {
-            if owner.pid == nil {
+            guard let pid = owner.pid else {
                 usleep(100_000)  // the owner is still writing its lock file: look again
                 return nil
             }
-            fail("the database \(owner.databasePath) is owned by a running kernel (pid \(owner.pid!)) "
+            fail("the database \(owner.databasePath) is owned by a running kernel (pid \(pid)) "
                 + "that serves no socket, so `serve --stdio` cannot attach to it; restart that kernel "
                 + "with --socket PATH, or give this one another --db")
             return 1
