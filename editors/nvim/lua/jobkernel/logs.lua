@@ -36,14 +36,14 @@ local function flush(f)
       following[#following + 1] = win
     end
   end
-  vim.api.nvim_buf_set_option(f.buf, 'modifiable', true)
+  vim.bo[f.buf].modifiable = true
   local first = vim.api.nvim_buf_get_lines(f.buf, 0, 1, false)[1]
   if count == 1 and first == '' then
     vim.api.nvim_buf_set_lines(f.buf, 0, 1, false, lines)
   else
     vim.api.nvim_buf_set_lines(f.buf, -1, -1, false, lines)
   end
-  vim.api.nvim_buf_set_option(f.buf, 'modifiable', false)
+  vim.bo[f.buf].modifiable = false
   local last = vim.api.nvim_buf_line_count(f.buf)
   for _, win in ipairs(following) do
     if vim.api.nvim_win_is_valid(win) then vim.api.nvim_win_set_cursor(win, { last, 0 }) end
@@ -150,10 +150,10 @@ function M.open(id)
   end
   local buf = vim.api.nvim_create_buf(true, true)
   vim.api.nvim_buf_set_name(buf, 'jobkernel://logs/' .. id)
-  vim.api.nvim_buf_set_option(buf, 'bufhidden', 'wipe')
-  vim.api.nvim_buf_set_option(buf, 'swapfile', false)
-  vim.api.nvim_buf_set_option(buf, 'filetype', 'jobkernel-log')
-  vim.api.nvim_buf_set_option(buf, 'modifiable', false)
+  vim.bo[buf].bufhidden = 'wipe'
+  vim.bo[buf].swapfile = false
+  vim.bo[buf].filetype = 'jobkernel-log'
+  vim.bo[buf].modifiable = false
   f = { id = id, buf = buf, last_log = 0, backlog_done = false, held = {}, ended = false, queue = {} }
   M.followers[id] = f
   split()

@@ -104,9 +104,9 @@ function M.refresh()
   local width = M.is_open() and vim.api.nvim_win_get_width(M.win) or 100
   local cursor_id = M.is_open() and M.line_ids[vim.api.nvim_win_get_cursor(M.win)[1]]
   local lines, ids = M.render(width)
-  vim.api.nvim_buf_set_option(M.buf, 'modifiable', true)
+  vim.bo[M.buf].modifiable = true
   vim.api.nvim_buf_set_lines(M.buf, 0, -1, false, lines)
-  vim.api.nvim_buf_set_option(M.buf, 'modifiable', false)
+  vim.bo[M.buf].modifiable = false
   M.line_ids = ids
   if M.is_open() then
     local height = math.max(5, math.min(#lines, vim.o.lines - 6))
@@ -157,8 +157,8 @@ function M.open()
   if not (M.buf and vim.api.nvim_buf_is_valid(M.buf)) then
     M.buf = vim.api.nvim_create_buf(false, true)
     vim.api.nvim_buf_set_name(M.buf, 'jobkernel://status')
-    vim.api.nvim_buf_set_option(M.buf, 'bufhidden', 'hide')
-    vim.api.nvim_buf_set_option(M.buf, 'filetype', 'jobkernel-status')
+    vim.bo[M.buf].bufhidden = 'hide'
+    vim.bo[M.buf].filetype = 'jobkernel-status'
     local function map(lhs, fn)
       vim.keymap.set('n', lhs, fn, { buffer = M.buf, nowait = true, silent = true })
     end
@@ -198,8 +198,8 @@ function M.open()
     style = 'minimal',
     border = 'rounded',
   })
-  vim.api.nvim_win_set_option(M.win, 'cursorline', true)
-  vim.api.nvim_win_set_option(M.win, 'wrap', false)
+  vim.wo[M.win].cursorline = true
+  vim.wo[M.win].wrap = false
   jk.on_change('status-window', M.refresh)
   M.refresh()
   return M.win
