@@ -234,3 +234,22 @@ def test_an_owner_that_dies_before_it_answers_is_replaced(tmp_home, jobkernel_bi
     finally:
         owner.kill()
         owner.wait()
+
+
+def test_a_request_trickling_in_byte_by_byte_is_answered_in_its_framing(kernel, bridge_factory):
+    b = bridge_factory(kernel, "lsp")
+    body = jk.encode({"jsonrpc": "2.0", "id": "slow", "method": "stats", "params": {}})
+    data = jk.frame(body, "lsp")
+    for i in range(0, len(data), 7):
+        b.chan.send_raw(data[i:i + 7])
+        time.sleep(0.002)
+    assert b.chan.unwrap(b.chan.wait_response("slow"))["jobs"]["pending"] == 0
+
+
+def test_kill_9_of_the_owner_ends_the_bridge_with_3(kernel, bridge_factory):
+    b = bridge_factory(kernel, "ndjson")
+    b.chan.call("subscribe", {})
+    kernel.kill9()
+    rc = b.wait_exit(10)
+    assert rc == 3, (rc, b.stderr_text())
+    assert "closed the connection" in b.stderr_text()
