@@ -8,6 +8,7 @@ Neovim must be installed (CI installs Debian's `neovim`; it is never a skip).
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -51,11 +52,22 @@ def run_script(home, script=SCRIPT, extra_env=None):
     argv = [nvim(), "--headless", "-u", "NONE", "-i", "NONE", "--noplugin",
             "--cmd", "set rtp^=" + PLUGIN, "--cmd", "runtime plugin/jobkernel.lua",
             "-c", "luafile " + script]
+    # its own process group: whatever the script started and left behind (a kernel, when a check
+    # failed half way) is killed with it
+    p = subprocess.Popen(argv, cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        return subprocess.run(argv, cwd=home, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=TIMEOUT)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"nvim did not finish within {TIMEOUT}s; output so far:\n{e.stdout}\n{e.stderr}")
+        out, err = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        raise AssertionError(f"nvim did not finish within {TIMEOUT}s; output so far:\n{out}\n{err}")
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
 
 
 def kernel_logs(home):

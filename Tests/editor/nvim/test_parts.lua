@@ -28,6 +28,8 @@ local function wait_for(what, pred, timeout)
   return last
 end
 
+local started = {} -- kernels this script started, stopped at the end whatever happened
+
 local function run()
   local rpc = require('jobkernel.rpc')
   local jk = require('jobkernel')
@@ -96,6 +98,7 @@ local function run()
   -- the socket transport: no process spawned; reconnects when the kernel restarts
   local function start_kernel()
     local k = {}
+    started[#started + 1] = k
     local log = uv.fs_open(HOME .. '/kernel.log', 'a', tonumber('600', 8))
     k.handle, k.pid = uv.spawn(BIN, { args = { 'serve', '--socket', SOCK }, cwd = HOME, stdio = { nil, log, log } },
       function(code) k.exit = code end)
@@ -152,6 +155,9 @@ local function run()
 end
 
 local ok, err = xpcall(run, debug.traceback)
+for _, k in ipairs(started) do
+  if k.exit == nil and k.pid then pcall(uv.kill, k.pid, 'sigkill') end
+end
 if ok then
   say('ALL PASSED')
   vim.cmd('qall!')
