@@ -35,7 +35,8 @@ extension Kernel {
         lastSeq += 1
         let ts = now
         let full = stored == nil || !subscriptions.isEmpty ? try data().serialized() : []
-        try store.appendEvent(seq: lastSeq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: stored ?? full)
+        let (seq, jobID, type, row) = (lastSeq, job?.id, job?.type, stored ?? full)
+        try write { try $0.appendEvent(seq: seq, ts: ts, kind: kind, jobID: jobID, type: type, data: row) }
         guard !subscriptions.isEmpty else { return }
         let event = StoredEvent(seq: lastSeq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
         let tail = Kernel.eventTail(event)
@@ -178,11 +179,13 @@ extension Kernel {
     /// object also shows their counts at that moment: the log keeps such events whole.
     func compactStatus(from: JobStatus, _ job: Job) -> [UInt8]? {
         guard !parents.contains(job.id) else { return nil }
-        var bytes = Array(Kernel.compactStatusMark.utf8)
-        bytes += Array(#","from":""#.utf8)
-        bytes += Array(from.rawValue.utf8)
-        bytes += Array(#"","state":"#.utf8)
-        bytes += job.changingState()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        bytes.append(contentsOf: Kernel.compactStatusMark.utf8)
+        bytes.append(contentsOf: #","from":""#.utf8)
+        bytes.append(contentsOf: from.rawValue.utf8)
+        bytes.append(contentsOf: #"","state":"#.utf8)
+        job.writeChangingState(into: &bytes)
         bytes.append(UInt8(ascii: "}"))
         return bytes
     }

@@ -9,9 +9,13 @@ extension Kernel {
         return try store.job(id: id)
     }
 
-    /// The unit, from memory if its job was just enqueued, else from the store.
+    /// The unit, from memory if its job (without items) was just enqueued or is running, else
+    /// from the store.
     func unit(_ jobID: Int64, _ index: Int) throws -> WorkUnit? {
-        if index == 0, let (_, unit) = fresh[jobID] { return unit }
+        if index == 0 {
+            if let (_, unit) = fresh[jobID] { return unit }
+            if let unit = active.unit(of: jobID) { return unit }
+        }
         return try store.unit(jobID: jobID, index: index)
     }
 
@@ -48,8 +52,9 @@ extension Kernel {
             }
             first = false
             guard !effects.isEmpty || unit != unitBefore else { continue }
-            try store.update(job)
-            if let unit, unit != unitBefore { try store.update(unit) }
+            let changed = job
+            try write { try $0.update(changed) }
+            if let unit, unit != unitBefore { try write { try $0.update(unit) } }
             fresh.forget(id)
             if job.status != statusBefore {
                 statusCounts[statusBefore.rawValue, default: 0] -= 1
@@ -57,9 +62,10 @@ extension Kernel {
             }
             // Only running jobs stay in memory; the others are read from the store when needed.
             active[id] = job.status == .running ? job : nil
+            if job.status == .running, !job.itemized, let unit { active.setUnit(unit) }
             if job.status.isTerminal {
                 queues.forgetBatches(jobID: id)
-                store.forgetLogTail(jobID: id)
+                storage.forgetLogTail(jobID: id)  // memory only: no need to wait for the writer
             }
             for effect in effects {
                 try perform(effect, job: job, unit: unit, work: &work)
@@ -176,8 +182,12 @@ extension Kernel {
             manual: r.manual, maxAttempts: r.maxAttempts ?? config.maxAttempts(for: r.type),
             timeoutMs: r.timeoutMs ?? r.type.timeoutMs, runAt: r.runAt, itemized: r.items != nil,
             units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)
-        try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical,
-                         payloadBytes: r.payloadBytes)
+        job.id = takeJobID()
+        let (stored, items, request, payloadBytes) = (job, r.items, r.idempotencyKey == nil ? nil : r.canonical, r.payloadBytes)
+        try write { store in
+            var row = stored
+            try store.insert(&row, items: items, request: request, payloadBytes: payloadBytes)
+        }
         if let parent = r.parentID { parents.insert(parent) }
         statusCounts[job.status.rawValue, default: 0] += 1
         if r.items == nil && !scheduled { fresh.insert(job) }
@@ -242,7 +252,7 @@ extension Kernel {
     }
 
     private func publishProgress(_ job: Job, item: Int?) throws {
-        try store.update(job)
+        try write { try $0.update(job) }
         try emitProgress(job, item: item)
         progressWindows[job.id] = .open
         addDeadline(at: now + Kernel.progressWindowMs, .progressWindowEnd(job.id))

@@ -97,7 +97,9 @@ public final class JobStore {
         created_at, started_at, finished_at, last_activity_at, updated_at
         """
 
-    /// Inserts a new job and its units; assigns `job.id`. `items` nil makes the single unit 0.
+    /// Inserts a new job and its units. A `job.id` of 0 is assigned by the store; any other is
+    /// used as is (the kernel numbers jobs itself, so that it need not wait for the insert).
+    /// `items` nil makes the single unit 0.
     /// `payloadBytes`, when the caller has them, are the payload already serialized.
     public func insert(_ job: inout Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]? = nil) throws(DatabaseError) {
         try beginIfNeeded()
@@ -105,8 +107,8 @@ public final class JobStore {
             INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
                 request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,
                 itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
-                created_at, started_at, finished_at, last_activity_at, updated_at)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                created_at, started_at, finished_at, last_activity_at, updated_at, id)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """).reset()
             .bind(1, job.type).bind(2, job.dispatchMode).bind(3, job.status.rawValue).bind(4, Int64(job.priority))
             .bind(5, job.lane.rawValue).bind(6, utf8: payloadBytes ?? job.payload.serialized()).bind(7, job.createdBy)
@@ -117,9 +119,9 @@ public final class JobStore {
             .bind(22, Int64(job.units.failed)).bind(23, Int64(job.units.cancelled)).bind(24, Int64(job.waiting))
             .bind(25, utf8: Self.jsonBytes(job.result)).bind(26, utf8: job.error?.json.serialized())
             .bind(27, job.createdAt).bind(28, job.startedAt).bind(29, job.finishedAt).bind(30, job.lastActivityAt)
-            .bind(31, job.updatedAt)
+            .bind(31, job.updatedAt).bind(32, job.id == 0 ? nil : job.id)
             .run()
-        job.id = db.lastInsertRowID
+        if job.id == 0 { job.id = db.lastInsertRowID }
         let unitInsert = try db.statement(literal: "INSERT INTO units (job_id, idx, value, status, attempt) VALUES (?,?,?,'pending',0)")
         if let items {
             for (i, value) in items.enumerated() {
@@ -147,6 +149,9 @@ public final class JobStore {
             .bind(16, job.lastActivityAt).bind(17, job.updatedAt).bind(18, job.id)
             .run()
     }
+
+    /// The highest job id given so far (0 for none).
+    public func maxJobID() throws -> Int64 { try db.scalar("SELECT max(id) FROM jobs") ?? 0 }
 
     public func job(id: Int64) throws -> Job? {
         // The columns of `jobColumns`, spelled out: a literal is found in the cache by its address.

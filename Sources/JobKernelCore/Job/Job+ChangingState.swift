@@ -4,30 +4,66 @@
 extension Job {
     /// The changing fields as compact JSON bytes (times as milliseconds).
     public func changingState() -> [UInt8] {
-        var o = JSONObject(uniquePairs: [
-            ("status", .string(status.rawValue)),
-            ("attempt", .int(attempt)),
-            ("cancel_requested", .bool(cancelRequested)),
-            ("units", [.int(units.pending), .int(units.running), .int(units.success), .int(units.failed),
-                       .int(units.cancelled)]),
-            ("waiting", .int(waiting)),
-            ("updated_at", .int(Int(updatedAt))),
-        ])
-        if let runAt { o["run_at"] = .int(Int(runAt)) }
-        if let startedAt { o["started_at"] = .int(Int(startedAt)) }
-        if let finishedAt { o["finished_at"] = .int(Int(finishedAt)) }
-        if let lastActivityAt { o["last_activity_at"] = .int(Int(lastActivityAt)) }
+        var b: [UInt8] = []
+        writeChangingState(into: &b)
+        return b
+    }
+
+    /// Appends `changingState()` to `b`, written straight to bytes (one per status change).
+    public func writeChangingState(into b: inout [UInt8]) {
+        b.reserveCapacity(b.count + 192)
+        Self.key(#"{"status":""#, &b)
+        b.append(contentsOf: status.rawValue.utf8)
+        Self.key(#"","attempt":"#, &b)
+        JSONWriter.writeInt(attempt, into: &b)
+        Self.key(cancelRequested ? #","cancel_requested":true,"units":["# : #","cancel_requested":false,"units":["#, &b)
+        JSONWriter.writeInt(units.pending, into: &b)
+        b.append(UInt8(ascii: ","))
+        JSONWriter.writeInt(units.running, into: &b)
+        b.append(UInt8(ascii: ","))
+        JSONWriter.writeInt(units.success, into: &b)
+        b.append(UInt8(ascii: ","))
+        JSONWriter.writeInt(units.failed, into: &b)
+        b.append(UInt8(ascii: ","))
+        JSONWriter.writeInt(units.cancelled, into: &b)
+        Self.key(#"],"waiting":"#, &b)
+        JSONWriter.writeInt(waiting, into: &b)
+        Self.key(#","updated_at":"#, &b)
+        JSONWriter.writeInt(Int(updatedAt), into: &b)
+        if let runAt {
+            Self.key(#","run_at":"#, &b)
+            JSONWriter.writeInt(Int(runAt), into: &b)
+        }
+        if let startedAt {
+            Self.key(#","started_at":"#, &b)
+            JSONWriter.writeInt(Int(startedAt), into: &b)
+        }
+        if let finishedAt {
+            Self.key(#","finished_at":"#, &b)
+            JSONWriter.writeInt(Int(finishedAt), into: &b)
+        }
+        if let lastActivityAt {
+            Self.key(#","last_activity_at":"#, &b)
+            JSONWriter.writeInt(Int(lastActivityAt), into: &b)
+        }
         if progress != Progress() {
-            o["progress"] = [
+            Self.key(#","progress":"#, &b)
+            JSONWriter.write([
                 "current": progress.current.map { .double($0) } ?? .null,
                 "total": progress.total.map { .double($0) } ?? .null,
                 "phase": progress.phase.map { .string($0) } ?? .null,
                 "message": progress.message.map { .string($0) } ?? .null,
-            ]
+            ], into: &b)
         }
-        if !result.isNull { o["result"] = result }
-        if let error { o["error"] = error.json }
-        return JSON.object(o).serialized()
+        if !result.isNull {
+            Self.key(#","result":"#, &b)
+            JSONWriter.write(result, into: &b)
+        }
+        if let error {
+            Self.key(#","error":"#, &b)
+            JSONWriter.write(error.json, into: &b)
+        }
+        b.append(UInt8(ascii: "}"))
     }
 
     /// This job (as created) with the changing fields of `state`, which `changingState` wrote;

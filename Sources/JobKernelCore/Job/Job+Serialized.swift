@@ -70,8 +70,9 @@ extension Job {
         return 16
     }
 
+    /// Appends a literal's bytes (keys and punctuation written as constants).
     @inline(__always)
-    private static func key(_ text: StaticString, _ b: inout [UInt8]) {
+    static func key(_ text: StaticString, _ b: inout [UInt8]) {
         b.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
