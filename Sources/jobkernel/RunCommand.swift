@@ -18,7 +18,9 @@ struct RunCommand: ParsableCommand {
             once unless --max-attempts says otherwise. --detach enqueues it, prints the id and \
             returns at once. --follow also shows progress and status changes (on stderr) and time \
             stamps every line. With --json, the command's output goes to stderr and stdout gets the \
-            final job. Put -- before the command so that its options are not read as jobkernel's.
+            final job. The command's stdin is the job object (as for every exec handler), not this \
+            terminal. Ctrl-C stops watching, not the job: `jobkernel cancel ID` stops it. Put -- \
+            before the command so that its options are not read as jobkernel's.
             """)
 
     @OptionGroup var client: ClientOptions
