@@ -19,7 +19,7 @@ struct RunCommand: ParsableCommand {
             returns at once. --follow also shows progress and status changes (on stderr) and time \
             stamps every line. With --json, the command's output goes to stderr and stdout gets the \
             final job. The command's stdin is the job object (as for every exec handler), not this \
-            terminal. Ctrl-C stops watching, not the job: `jobkernel cancel ID` stops it. Put -- \
+            terminal. Ctrl-C stops watching (exit 130), not the job: it says how to cancel it. Put -- \
             before the command so that its options are not read as jobkernel's.
             """)
 
@@ -75,8 +75,25 @@ struct RunCommand: ParsableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 
+    /// What Ctrl-C prints before `run` exits 130: the job goes on, and how to stop it. Written
+    /// from the signal handler, so it is ready-made bytes.
+    nonisolated(unsafe) static var interruptNote: UnsafeMutableBufferPointer<CChar>?
+
+    /// On SIGINT: say that the job keeps running and how to cancel it, then exit 130.
+    static func noteInterrupt(jobID: String) {
+        let text = "\njobkernel: stopped watching; job \(jobID) keeps running (`jobkernel cancel \(jobID)` stops it)\n"
+        let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: text.utf8.count)
+        _ = buffer.initialize(from: text.utf8.map { CChar(bitPattern: $0) })
+        interruptNote = buffer
+        signal(SIGINT) { _ in
+            if let note = RunCommand.interruptNote { _ = Glibc.write(2, note.baseAddress, note.count) }
+            _exit(130)
+        }
+    }
+
     /// Shows the job's output until it ends; returns the exit code `run` exits with.
     static func attach(_ kernel: KernelClient, id: String, follow: Bool, json: Bool) throws -> Int32 {
+        noteInterrupt(jobID: id)
         let renderer = FollowRenderer(logsToStdout: !json)
         let final = try kernel.waitForJob(id: id, follow: true) { event in
             if follow {

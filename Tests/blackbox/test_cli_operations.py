@@ -68,6 +68,23 @@ def test_run_shows_output_as_it_comes(kernel):
             proc.kill()
 
 
+def test_ctrl_c_stops_watching_not_the_job(kernel):
+    import signal
+    proc = subprocess.Popen([kernel.binary, "run", *sock(kernel), "--", "sh", "-c", "echo started; sleep 2; echo finished"],
+                            cwd=kernel.home, env=kernel.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "started\n"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 130
+        job = kernel.client().call("list", {})["jobs"][0]
+        err = proc.stderr.read()
+        assert f"job {job['id']} keeps running" in err and f"jobkernel cancel {job['id']}" in err, err
+        assert jk.wait_status(kernel.client(), job["id"], "success", timeout=10)["status"] == "success"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_run_keeps_the_working_directory(kernel, tmp_path):
     d = tmp_path / "here"
     d.mkdir()
