@@ -268,7 +268,8 @@ extension Kernel {
 
     /// Whether the job still waits for a dependency (its `run_at` alone does not start it).
     func waitsForDependencies(_ jobID: Int64) -> Bool {
-        ((try? store.unresolvedDependencies(of: jobID)) ?? 0) > 0
+        guard ops.dependenciesExist else { return false }  // no store read (and no sync) otherwise
+        return ((try? store.unresolvedDependencies(of: jobID)) ?? 0) > 0
     }
 
     // MARK: stats.types
