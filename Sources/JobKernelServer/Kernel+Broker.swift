@@ -1,26 +1,5 @@
 import JobKernelCore
 
-/// A unit handed to an external worker by `fetch` (SPEC §5.4).
-struct Lease {
-    var id: String
-    var jobID: Int64
-    var index: Int
-    var connectionID: UInt64
-    var expiresAt: Millis
-    /// The lease duration asked for by `fetch`: the default for `extend`.
-    var durationMs: Int64
-}
-
-/// A `fetch` waiting for work.
-struct FetchWaiter {
-    var id: UInt64
-    var connectionID: UInt64
-    var types: [String]
-    var max: Int
-    var leaseMs: Int64
-    var reply: (JSON) -> Void
-}
-
 extension Kernel {
     /// `fetch {types, max?, wait_s?, lease_s?}`
     func fetch(_ p: inout Params, _ conn: Connection, reply: @escaping (JSON) -> Void) throws {
@@ -42,9 +21,8 @@ extension Kernel {
             reply(["leases": .array(granted)])
             return
         }
-        let waiter = FetchWaiter(id: nextWaiterID, connectionID: conn.id, types: types, max: max, leaseMs: leaseMs, reply: reply)
-        nextWaiterID += 1
-        waiters.append(waiter)
+        let waiter = FetchWaiter(id: broker.newWaiterID(), connectionID: conn.id, types: types, max: max, leaseMs: leaseMs, reply: reply)
+        broker.waiters.append(waiter)
         conn.outstanding += 1
         addDeadline(at: now + waitMs, .fetchTimeout(waiter.id))
     }
@@ -82,12 +60,10 @@ extension Kernel {
     func grantLease(_ job: Job, _ unit: WorkUnit, leaseMs: Int64, connectionID: UInt64) throws -> (Lease, JSON) {
         try apply(job.id, unit: unit.index, .unitStarted(index: unit.index), known: (job, unit))
         let started = active[job.id] ?? job
-        leaseCounter += 1
-        let lease = Lease(id: "\(leasePrefix)-\(leaseCounter)", jobID: job.id, index: unit.index,
+        let lease = Lease(id: broker.newLeaseID(), jobID: job.id, index: unit.index,
                           connectionID: connectionID, expiresAt: now + leaseMs, durationMs: leaseMs)
-        leases[lease.id] = lease
+        broker.add(lease)
         turn.leases.append(lease.id)
-        leasesByJob[job.id, default: []].insert(lease.id)
         addDeadline(at: lease.expiresAt, .lease(lease.id))
         let json: JSON = [
             "lease": .string(lease.id),
@@ -103,10 +79,10 @@ extension Kernel {
     func pumpWaiters() {
         let types = typesToPump
         typesToPump.removeAll()
-        guard !waiters.isEmpty, !shuttingDown else { return }
+        guard !broker.waiters.isEmpty, !shuttingDown else { return }
         var i = 0
-        while i < waiters.count {
-            let w = waiters[i]
+        while i < broker.waiters.count {
+            let w = broker.waiters[i]
             guard w.types.contains(where: types.contains), let conn = connections[w.connectionID] else {
                 i += 1
                 continue
@@ -116,7 +92,7 @@ extension Kernel {
                 i += 1
                 continue
             }
-            waiters.remove(at: i)
+            broker.waiters.remove(at: i)
             answerWaiter(w, leases: granted)
         }
     }
@@ -129,21 +105,19 @@ extension Kernel {
     }
 
     func fetchTimedOut(_ waiterID: UInt64) {
-        guard let i = waiters.firstIndex(where: { $0.id == waiterID }) else { return }
-        answerWaiter(waiters.remove(at: i), leases: [])
+        guard let i = broker.waiters.firstIndex(where: { $0.id == waiterID }) else { return }
+        answerWaiter(broker.waiters.remove(at: i), leases: [])
     }
 
     @discardableResult
     func removeLease(_ id: String) -> Lease? {
-        guard let lease = leases.removeValue(forKey: id) else { return nil }
-        leasesByJob[lease.jobID]?.remove(id)
-        if leasesByJob[lease.jobID]?.isEmpty == true { leasesByJob[lease.jobID] = nil }
+        guard let lease = broker.remove(id) else { return nil }
         connections[lease.connectionID]?.leases.remove(id)
         return lease
     }
 
     func expireLease(_ id: String, now t: Millis) {
-        guard let lease = leases[id], lease.expiresAt <= t else { return }
+        guard let lease = broker.leases[id], lease.expiresAt <= t else { return }
         removeLease(id)
         try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
     }
@@ -154,7 +128,7 @@ extension Kernel {
     /// The live lease `id` names; `-32005` when it is unknown or expired. Called once every
     /// parameter is checked (SPEC §10).
     private func lease(_ id: String) throws -> Lease {
-        guard let lease = leases[id], lease.expiresAt > now else {
+        guard let lease = broker.leases[id], lease.expiresAt > now else {
             throw RPCError.leaseExpired
         }
         return lease
@@ -193,7 +167,7 @@ extension Kernel {
         try p.rejectUnknown()
         var lease = try lease(id)
         lease.expiresAt = now + (leaseMs ?? lease.durationMs)
-        leases[lease.id] = lease
+        broker.leases[lease.id] = lease
         addDeadline(at: lease.expiresAt, .lease(lease.id))
         if var job = active[lease.jobID] {
             job.lastActivityAt = now

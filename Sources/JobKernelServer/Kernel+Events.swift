@@ -1,30 +1,6 @@
 import JobKernelCore
 import JobKernelStore
 
-/// A live subscription: its filters and the last seq it was sent.
-struct Subscription {
-    var id: UInt64
-    var connectionID: UInt64
-    var ids: Set<Int64>?
-    var types: Set<String>?
-    var kinds: Set<String>?
-    var lastSeq: Int64
-    /// Replaying the log from `since`: fed from the store, paced by the reader, until it
-    /// reaches the live seq. Live events are not sent meanwhile (the replay reads them).
-    var catchingUp = false
-
-    func matches(_ e: StoredEvent) -> Bool {
-        if let kinds, !kinds.contains(e.kind) { return false }
-        if let ids {
-            guard let jobID = e.jobID, ids.contains(jobID) else { return false }
-        }
-        if let types {
-            guard let type = e.type, types.contains(type) else { return false }
-        }
-        return true
-    }
-}
-
 extension Kernel {
     /// Appends an event to the durable log (in the turn's transaction) and queues it for every
     /// matching subscriber; queued bytes are written only after the commit.
@@ -32,15 +8,15 @@ extension Kernel {
     /// `expanded` turns back into `data` when the event is replayed); `data` is then made only
     /// when someone is subscribed.
     func emit(_ kind: String, job: Job?, data: @autoclosure () throws -> JSON, stored: [UInt8]? = nil) throws {
-        lastSeq += 1
+        let seq = events.nextSeq()
         let ts = now
-        let full = stored == nil || !subscriptions.isEmpty ? try data().serialized() : []
-        let (seq, jobID, type, row) = (lastSeq, job?.id, job?.type, stored ?? full)
+        let full = stored == nil || !events.subscriptions.isEmpty ? try data().serialized() : []
+        let (jobID, type, row) = (job?.id, job?.type, stored ?? full)
         try write { try $0.appendEvent(seq: seq, ts: ts, kind: kind, jobID: jobID, type: type, data: row) }
-        guard !subscriptions.isEmpty else { return }
-        let event = StoredEvent(seq: lastSeq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
+        guard !events.subscriptions.isEmpty else { return }
+        let event = StoredEvent(seq: seq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
         let tail = Kernel.eventTail(event)
-        for sid in subscriptions.keys {
+        for sid in events.subscriptions.keys {
             deliver(event, tail: tail, to: sid)
         }
     }
@@ -48,13 +24,13 @@ extension Kernel {
     /// Sends one event to one subscription, or drops the subscription when its reader has
     /// fallen too far behind (SPEC §7): memory stays bounded and the reader resumes with `since`.
     func deliver(_ e: StoredEvent, tail: [UInt8], to sid: UInt64) {
-        guard var sub = subscriptions[sid], !sub.catchingUp, sub.matches(e), e.seq > sub.lastSeq else { return }
+        guard var sub = events.subscriptions[sid], !sub.catchingUp, sub.matches(e), e.seq > sub.lastSeq else { return }
         guard let conn = connections[sub.connectionID] else {
-            subscriptions[sid] = nil
+            events.remove(sid)
             return
         }
         if conn.pendingOutboundBytes > config.limits.maxOutboundBytes {
-            subscriptions[sid] = nil
+            events.remove(sid)
             conn.subscriptions.remove(sid)
             conn.send(RPCEncoder.notification(method: "subscription.dropped", params: [
                 "subscription": .string(String(sid)), "last_seq": .int(Int(sub.lastSeq)),
@@ -64,7 +40,7 @@ extension Kernel {
         }
         conn.sendBody(Kernel.eventHead, Array(String(sid).utf8), tail)
         sub.lastSeq = e.seq
-        subscriptions[sid] = sub
+        events.subscriptions[sid] = sub
         markDirty(conn)
     }
 
@@ -101,10 +77,10 @@ extension Kernel {
         let since = try p.optionalInt("since", in: 0...Int.max)
         try p.rejectUnknown()
         if let since {
-            if since > lastSeq {
-                throw RPCError.invalidParams("`since` \(since) is above the latest seq \(lastSeq)", field: "since")
+            if since > events.lastSeq {
+                throw RPCError.invalidParams("`since` \(since) is above the latest seq \(events.lastSeq)", field: "since")
             }
-            if since < lastSeq, let oldest = try store.oldestEventSeq(), since < oldest - 1 {
+            if since < events.lastSeq, let oldest = try store.oldestEventSeq(), since < oldest - 1 {
                 throw RPCError.cursorExpired(oldestSeq: Int(oldest))
             }
         }
@@ -116,19 +92,18 @@ extension Kernel {
                 return try jobJSON(j)
             })
         }
-        let sid = nextSubscriptionID
-        nextSubscriptionID += 1
-        let start = since.map(Int64.init) ?? lastSeq
-        subscriptions[sid] = Subscription(id: sid, connectionID: conn.id, ids: ids, types: types, kinds: kinds, lastSeq: start)
+        let sid = events.newSubscriptionID()
+        let start = since.map(Int64.init) ?? events.lastSeq
+        events.subscriptions[sid] = Subscription(id: sid, connectionID: conn.id, ids: ids, types: types, kinds: kinds, lastSeq: start)
         conn.subscriptions.insert(sid)
         conn.issuedSubscriptions.insert(sid)
         turn.subscriptions.append(sid)
-        var result: JSONObject = ["subscription": .string(String(sid)), "seq": .int(Int(lastSeq))]
+        var result: JSONObject = ["subscription": .string(String(sid)), "seq": .int(Int(events.lastSeq))]
         if let snapshots { result["jobs"] = snapshots }
         reply(.object(result))
-        if start < lastSeq {
-            subscriptions[sid]?.catchingUp = true
-            replaying.insert(sid)
+        if start < events.lastSeq {
+            events.subscriptions[sid]?.catchingUp = true
+            events.replaying.insert(sid)
             try continueReplay(sid)
         }
     }
@@ -137,22 +112,22 @@ extension Kernel {
     /// (its outbound bytes under half of `max_outbound_bytes`), so a long replay never buffers
     /// without bound and never drops: it resumes each turn as the reader drains its socket.
     func continueReplay(_ sid: UInt64) throws {
-        guard var sub = subscriptions[sid], sub.catchingUp, let conn = connections[sub.connectionID] else { return }
+        guard var sub = events.subscriptions[sid], sub.catchingUp, let conn = connections[sub.connectionID] else { return }
         let budget = max(config.limits.maxOutboundBytes / 2, 1)
-        while conn.pendingOutboundBytes < budget && sub.lastSeq < lastSeq {
+        while conn.pendingOutboundBytes < budget && sub.lastSeq < events.lastSeq {
             var read = 0
-            try store.events(after: sub.lastSeq, through: lastSeq, limit: 256) { e in
+            try store.events(after: sub.lastSeq, through: events.lastSeq, limit: 256) { e in
                 read += 1
                 sub.lastSeq = e.seq
                 if sub.matches(e) { conn.sendBody(Kernel.eventHead, Array(String(sid).utf8), Kernel.eventTail(try expanded(e))) }
             }
             if read == 0 { break }
         }
-        if sub.lastSeq >= lastSeq {
+        if sub.lastSeq >= events.lastSeq {
             sub.catchingUp = false
-            replaying.remove(sid)
+            events.replaying.remove(sid)
         }
-        subscriptions[sid] = sub
+        events.subscriptions[sid] = sub
         markDirty(conn)
     }
 
@@ -226,9 +201,9 @@ extension Kernel {
 
     /// Moves every catching-up subscription along (called each turn, after the commit).
     func continueReplays() {
-        for sid in replaying {
-            if subscriptions[sid] == nil {
-                replaying.remove(sid)
+        for sid in events.replaying {
+            if events.subscriptions[sid] == nil {
+                events.replaying.remove(sid)
             } else {
                 try? continueReplay(sid)
             }
@@ -242,8 +217,7 @@ extension Kernel {
         guard let sid = UInt64(s), conn.issuedSubscriptions.contains(sid) else {
             throw RPCError.invalidParams("no subscription \"\(s)\" on this connection", field: "subscription")
         }
-        subscriptions[sid] = nil
-        replaying.remove(sid)
+        events.remove(sid)
         conn.subscriptions.remove(sid)
         return true
     }

@@ -108,7 +108,7 @@ extension Kernel {
             }
         case .stopRunningUnits:
             stopLocalRuns(ofJob: job.id)
-            for leaseID in leasesByJob[job.id] ?? [] {
+            for leaseID in broker.leasesByJob[job.id] ?? [] {
                 guard let lease = removeLease(leaseID) else { continue }
                 work.append((job.id, lease.index, .unitStopped(index: lease.index)))
             }

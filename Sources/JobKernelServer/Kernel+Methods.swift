@@ -399,7 +399,7 @@ extension Kernel {
             "jobs": .object(byStatus),
             "types": try typeStats(),
             "queued_units": .int(queues.totalCount),
-            "leases": .int(leases.count),
+            "leases": .int(broker.leases.count),
             "lanes": [
                 "normal": ["busy": .int(busy[.normal]!), "total": .int(config.pipeline.maxParallelJobs - config.pipeline.priorityLaneSlots)],
                 "priority": ["busy": .int(busy[.priority]!), "total": .int(config.pipeline.maxParallelJobs)],
@@ -408,9 +408,9 @@ extension Kernel {
                 "internal": ["busy": .int(poolBusy[.internal]!), "total": .int(config.pools.internalWorkers)],
                 "sync_api": ["busy": .int(poolBusy[.syncAPI]!), "total": .int(config.pools.syncAPIWorkers)],
             ],
-            "seq": .int(Int(lastSeq)),
+            "seq": .int(Int(events.lastSeq)),
             "connections": .int(connections.values.filter { $0.kind != .worker }.count),
-            "subscriptions": .int(subscriptions.count),
+            "subscriptions": .int(events.subscriptions.count),
             "uptime_s": .double(Double(now - startedAt) / 1000),
         ]
     }

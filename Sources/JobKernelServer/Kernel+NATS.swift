@@ -75,7 +75,7 @@ extension Kernel {
             ack()
             return
         }
-        guard let lease = leases[id], lease.connectionID == 0, lease.expiresAt > now else {
+        guard let lease = broker.leases[id], lease.connectionID == 0, lease.expiresAt > now else {
             ack()
             return
         }
@@ -100,7 +100,7 @@ extension Kernel {
             }
             let line = try p.optionalString("log", bytes: 0...config.limits.maxLogBytes)
             let level = try p.optionalString("level", oneOf: Kernel.logLevels) ?? "info"
-            guard let lease = leases[id], let job = active[lease.jobID] else { return }
+            guard let lease = broker.leases[id], let job = active[lease.jobID] else { return }
             if let progress {
                 try reportProgress(job.id, current: progress.current, total: progress.total, phase: progress.phase,
                                    message: progress.message, item: job.itemized ? lease.index : nil)

@@ -1,5 +1,4 @@
 import Glibc
-import HeapModule
 import JobKernelCore
 import JobKernelStore
 
@@ -46,17 +45,16 @@ extension Kernel {
         }
         for id in undone.leases { removeLease(id) }
         for sid in undone.subscriptions {
-            guard let sub = subscriptions.removeValue(forKey: sid) else { continue }
+            guard let sub = events.remove(sid) else { continue }
             connections[sub.connectionID]?.subscriptions.remove(sid)
-            replaying.remove(sid)
         }
         natsAcks.removeAll()
-        deadlines = Heap(deadlines.unordered.filter {
-            switch $0.action {
-            case .backoff, .runAt, .schedule, .orphanCheck: return false
-            default: return true
+        deadlines.removeAll {
+            switch $0 {
+            case .backoff, .runAt, .schedule, .orphanCheck: return true
+            default: return false
             }
-        })
+        }
         queues = UnitQueues()
         do {
             try loadStoredState()
@@ -66,8 +64,8 @@ extension Kernel {
             KernelMain.log("the database cannot be read after a failed commit (\(error)); stopping")
             exit(70)
         }
-        for sid in Array(subscriptions.keys) where subscriptions[sid]!.lastSeq > lastSeq {
-            subscriptions[sid]!.lastSeq = lastSeq
+        for sid in Array(events.subscriptions.keys) where events.subscriptions[sid]!.lastSeq > events.lastSeq {
+            events.subscriptions[sid]!.lastSeq = events.lastSeq
         }
         // Units whose outcome did not commit are still running in the store with nobody running
         // them: requeue them in a turn of their own, which commits (or fails) like any other.
@@ -90,7 +88,7 @@ extension Kernel {
 
     private func unitHasRunner(jobID: Int64, index: Int) -> Bool {
         if let runs = runsByJob[jobID], runs.contains(where: { localRuns[$0]?.indices.contains(index) == true }) { return true }
-        if let ids = leasesByJob[jobID], ids.contains(where: { leases[$0]?.index == index }) { return true }
+        if let ids = broker.leasesByJob[jobID], ids.contains(where: { broker.leases[$0]?.index == index }) { return true }
         if nats != nil, let job = active[jobID], config.types[job.type]?.mode == .asyncAPI { return true }
         return false
     }

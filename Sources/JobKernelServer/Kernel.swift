@@ -1,5 +1,4 @@
 import Glibc
-import HeapModule
 import JobKernelCore
 import JobKernelIO
 import JobKernelNATS
@@ -9,7 +8,7 @@ import JobKernelStore
 /// one libuv loop on one thread.
 ///
 /// Every change a request makes goes into the turn's open transaction; at the end of each loop
-/// turn the kernel commits once and only then writes the turn's responses and events.
+/// turn the kernel commits once and only then writes the turn's responses and 
 public final class Kernel {
     let loop: EventLoop
     let config: KernelConfig
@@ -45,8 +44,7 @@ public final class Kernel {
     /// Types whose queues gained units this turn: waiting fetches are served at the turn's end.
     var typesToPump: Set<String> = []
 
-    var deadlines = Heap<Deadline>()
-    private var deadlineSeq: UInt64 = 0
+    var deadlines = Deadlines()
     private var deadlineTimer: LoopTimer!
     private var armedAt: Millis?
 
@@ -54,19 +52,10 @@ public final class Kernel {
     private var nextConnectionID: UInt64 = 1
     var dirty: [Connection] = []
 
-    /// The latest event seq (committed or in the turn's transaction).
-    var lastSeq: Int64 = 0
-    var subscriptions: [UInt64: Subscription] = [:]
-    var nextSubscriptionID: UInt64 = 1
-    /// Subscriptions still replaying the log from their `since`.
-    var replaying: Set<UInt64> = []
-
-    var leases: [String: Lease] = [:]
-    var leasesByJob: [Int64: Set<String>] = [:]
-    var waiters: [FetchWaiter] = []
-    var nextWaiterID: UInt64 = 1
-    var leaseCounter: UInt64 = 0
-    let leasePrefix: String
+    /// The seq, the subscriptions and their replays (`EventLog`).
+    var events = EventLog()
+    /// Leases and waiting fetches (`Broker`).
+    var broker = Broker()
 
     /// `workflow.<name>` → value; declared by the config, overridden by `settings.set`. Also
     /// `paused.<type>` / `paused.*` (SPEC §8.7).
@@ -108,7 +97,6 @@ public final class Kernel {
         self.storage = store
         self.socketPath = socketPath
         self.startedAt = Kernel.wallClock()
-        self.leasePrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         self.localTypeNames = config.types.values.filter { $0.mode != .asyncAPI }.map(\.name).sorted()
         self.selfExecutable = Kernel.executablePath()
         let supervisor = Process.supervisorPath(nextTo: selfExecutable)
@@ -186,7 +174,7 @@ public final class Kernel {
     /// Reads what the store holds of the kernel's state: the event seq, running jobs, parents and
     /// settings.
     func loadStoredState() throws {
-        lastSeq = try store.latestEventSeq()
+        events.lastSeq = try store.latestEventSeq()
         nextJobID = try store.maxJobID() + 1
         parents = try store.parentIDs()
         settings = [:]
@@ -321,8 +309,8 @@ public final class Kernel {
         guard !conn.isClosed else { return }
         conn.isClosed = true
         connections[conn.id] = nil
-        for sid in conn.subscriptions { subscriptions[sid] = nil }
-        waiters.removeAll { $0.connectionID == conn.id }
+        for sid in conn.subscriptions { events.remove(sid) }
+        broker.waiters.removeAll { $0.connectionID == conn.id }
         for leaseID in conn.leases {
             guard let lease = removeLease(leaseID) else { continue }
             try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
@@ -349,7 +337,7 @@ public final class Kernel {
             try? store.pruneEvents(olderThan: t - config.limits.eventRetentionMs)
         }
         // Replays read the store, and what they send goes with the turn's commit.
-        if !replaying.isEmpty { continueReplays() }
+        if !events.replaying.isEmpty { continueReplays() }
         commitTurn()
         if !natsAcks.isEmpty { ackCommittedResults() }
         guard !dirty.isEmpty else { return }
@@ -369,16 +357,15 @@ public final class Kernel {
     // MARK: Deadlines
 
     func addDeadline(at: Millis, _ action: Deadline.Action) {
-        deadlineSeq += 1
-        deadlines.insert(Deadline(at: at, seq: deadlineSeq, action: action))
+        deadlines.add(at: at, action)
         armDeadlineTimer()
     }
 
     private func armDeadlineTimer() {
-        guard let next = deadlines.min else { return }
-        if let armedAt, armedAt <= next.at { return }
-        armedAt = next.at
-        let delay = max(0, next.at - now)
+        guard let next = deadlines.earliest else { return }
+        if let armedAt, armedAt <= next { return }
+        armedAt = next
+        let delay = max(0, next - now)
         deadlineTimer.start(afterMs: UInt64(delay)) { [unowned self] in
             self.armedAt = nil
             self.runDueDeadlines()
@@ -388,8 +375,7 @@ public final class Kernel {
 
     private func runDueDeadlines() {
         let t = now
-        while let next = deadlines.min, next.at <= t {
-            _ = deadlines.popMin()
+        while let next = deadlines.popDue(t) {
             switch next.action {
             case .backoff(let jobID, let index):
                 try? apply(jobID, unit: index, .unitBackoffElapsed(index: index))
@@ -441,12 +427,12 @@ public final class Kernel {
         shuttingDown = true
         server?.close()
         server = nil
-        for (id, lease) in leases {
+        for (id, lease) in broker.leases {
             removeLease(id)
             try? apply(lease.jobID, unit: lease.index, .unitInterrupted(index: lease.index))
         }
-        for waiter in waiters { answerWaiter(waiter, leases: []) }
-        waiters.removeAll()
+        for waiter in broker.waiters { answerWaiter(waiter, leases: []) }
+        broker.waiters.removeAll()
         stopLocalForShutdown()
         if localIsIdle {
             finishShutdown()

@@ -78,28 +78,3 @@ struct UnitQueues {
     func count(type: String) -> Int { byType[type]?.count ?? 0 }
     var totalCount: Int { byType.values.reduce(0) { $0 + $1.count } }
 }
-
-/// Deadlines (retry backoffs, `run_at`, lease expiries) in time order.
-struct Deadline: Comparable {
-    enum Action: Hashable {
-        case backoff(jobID: Int64, index: Int)
-        case runAt(jobID: Int64)
-        case lease(String)
-        case fetchTimeout(UInt64)
-        case schedule(Int)
-        case runTimeout(UInt64)
-        case runKill(UInt64)
-        case workerRestart(UInt64)
-        case staleCheck
-        case natsRetry
-        case progressWindowEnd(Int64)
-        /// After a failed commit: requeue running units whose runner is gone.
-        case orphanCheck
-    }
-    var at: Millis
-    var seq: UInt64
-    var action: Action
-
-    static func < (a: Deadline, b: Deadline) -> Bool { a.at != b.at ? a.at < b.at : a.seq < b.seq }
-    static func == (a: Deadline, b: Deadline) -> Bool { a.at == b.at && a.seq == b.seq }
-}

@@ -1,0 +1,63 @@
+import JobKernelCore
+
+/// The embedded broker's state (SPEC §5.4): the leases out, by id and by job, and the `fetch`es
+/// waiting for work. The kernel routes requests, deadlines and connections to it
+/// (`Kernel+Broker.swift`); the ready units themselves are in `UnitQueues`.
+struct Broker {
+    var leases: [String: Lease] = [:]
+    var leasesByJob: [Int64: Set<String>] = [:]
+    var waiters: [FetchWaiter] = []
+    private var nextWaiterID: UInt64 = 1
+    private var leaseCounter: UInt64 = 0
+    /// Tells this kernel's lease ids from an earlier kernel's.
+    private let leasePrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+
+    /// An id for a new lease.
+    mutating func newLeaseID() -> String {
+        leaseCounter += 1
+        return "\(leasePrefix)-\(leaseCounter)"
+    }
+
+    /// An id for a new waiting `fetch`.
+    mutating func newWaiterID() -> UInt64 {
+        defer { nextWaiterID += 1 }
+        return nextWaiterID
+    }
+
+    /// Records a lease granted.
+    mutating func add(_ lease: Lease) {
+        leases[lease.id] = lease
+        leasesByJob[lease.jobID, default: []].insert(lease.id)
+    }
+
+    /// Forgets a lease; returns it if it was there.
+    @discardableResult
+    mutating func remove(_ id: String) -> Lease? {
+        guard let lease = leases.removeValue(forKey: id) else { return nil }
+        leasesByJob[lease.jobID]?.remove(id)
+        if leasesByJob[lease.jobID]?.isEmpty == true { leasesByJob[lease.jobID] = nil }
+        return lease
+    }
+}
+
+/// A unit handed to an external worker by `fetch` (SPEC §5.4).
+struct Lease {
+    var id: String
+    var jobID: Int64
+    var index: Int
+    var connectionID: UInt64
+    var expiresAt: Millis
+    /// The lease duration asked for by `fetch`: the default for `extend`.
+    var durationMs: Int64
+}
+
+/// A `fetch` waiting for work.
+struct FetchWaiter {
+    var id: UInt64
+    var connectionID: UInt64
+    var types: [String]
+    var max: Int
+    var leaseMs: Int64
+    var reply: (JSON) -> Void
+}
+

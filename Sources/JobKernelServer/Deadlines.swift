@@ -1,0 +1,55 @@
+import HeapModule
+import JobKernelCore
+
+/// Everything the kernel must do at a given time (retry backoffs, `run_at`, lease expiries,
+/// timeouts, schedules), earliest first; among equal times, in the order they were added. The
+/// kernel arms one timer for the earliest and runs what is due (`Kernel.runDueDeadlines`).
+struct Deadlines {
+    private var heap = Heap<Deadline>()
+    private var seq: UInt64 = 0
+
+    /// Adds an action due at `at`.
+    mutating func add(at: Millis, _ action: Deadline.Action) {
+        seq += 1
+        heap.insert(Deadline(at: at, seq: seq, action: action))
+    }
+
+    /// When the earliest action is due.
+    var earliest: Millis? { heap.min?.at }
+
+    /// Takes the earliest action if it is due at `now`.
+    mutating func popDue(_ now: Millis) -> Deadline? {
+        guard let next = heap.min, next.at <= now else { return nil }
+        return heap.popMin()
+    }
+
+    /// Drops the actions `shouldDrop` picks.
+    mutating func removeAll(where shouldDrop: (Deadline.Action) -> Bool) {
+        heap = Heap(heap.unordered.filter { !shouldDrop($0.action) })
+    }
+}
+
+/// Deadlines (retry backoffs, `run_at`, lease expiries) in time order.
+struct Deadline: Comparable {
+    enum Action: Hashable {
+        case backoff(jobID: Int64, index: Int)
+        case runAt(jobID: Int64)
+        case lease(String)
+        case fetchTimeout(UInt64)
+        case schedule(Int)
+        case runTimeout(UInt64)
+        case runKill(UInt64)
+        case workerRestart(UInt64)
+        case staleCheck
+        case natsRetry
+        case progressWindowEnd(Int64)
+        /// After a failed commit: requeue running units whose runner is gone.
+        case orphanCheck
+    }
+    var at: Millis
+    var seq: UInt64
+    var action: Action
+
+    static func < (a: Deadline, b: Deadline) -> Bool { a.at != b.at ? a.at < b.at : a.seq < b.seq }
+    static func == (a: Deadline, b: Deadline) -> Bool { a.at == b.at && a.seq == b.seq }
+}
