@@ -1,0 +1,1 @@
+extension Dashboard { static let script = "" }
