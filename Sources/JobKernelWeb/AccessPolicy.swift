@@ -1,47 +1,58 @@
 import HTTPTypes
 import Hummingbird
+import Synchronization
 
 /// The rules of `AccessGuard`, apart from HTTP plumbing so that tests can read them as a table.
 public struct AccessPolicy: Sendable {
     /// The token printed at start; 32 random bytes in hex.
     public let token: String
-    /// The port the gateway listens on; part of the cookie's name, since cookies ignore ports
-    /// and two gateways on one host must not overwrite each other's.
-    public let port: Int
-    /// `Host` values accepted, lowercased, each with and without the port.
-    let hosts: Set<String>
-    /// `Origin` values accepted for state-changing requests.
-    let origins: Set<String>
+    /// The port the gateway listens on, known once it is bound (`--listen …:0` picks one).
+    let boundPort: BoundPort
+    /// Names accepted in `Host` and `Origin`, lowercased: with the listening port, or bare.
+    let names: Set<String>
+    /// Extra names given with a port of their own (`proxy.example:8443`), accepted as they are.
+    let namesWithPort: Set<String>
 
     static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
 
-    /// The rules for a gateway listening on `listenHost`:`port`; `extraHosts` are further names
-    /// the gateway is reached by (a reverse proxy's, the machine's).
-    public init(token: String, listenHost: String, port: Int, extraHosts: [String] = []) {
+    /// The rules for a gateway listening on `listenHost`; `extraHosts` are further names the
+    /// gateway is reached by (a reverse proxy's, the machine's), each with or without a port.
+    public init(token: String, listenHost: String, port: BoundPort, extraHosts: [String] = []) {
         self.token = token
-        self.port = port
+        self.boundPort = port
         var names = Set(["localhost", "127.0.0.1", "[::1]"])
         names.insert(listenHost.contains(":") && !listenHost.hasPrefix("[") ? "[\(listenHost)]" : listenHost)
-        for host in extraHosts { names.insert(host) }
-        var hosts = Set<String>()
-        var origins = Set<String>()
-        for name in names.map({ $0.lowercased() }) {
-            if name.contains(":") && !name.hasPrefix("[") {
-                // An extra host given with its port ("proxy.example:443").
-                hosts.insert(name)
-                origins.insert("http://\(name)")
-                origins.insert("https://\(name)")
-                continue
-            }
-            hosts.insert(name)
-            hosts.insert("\(name):\(port)")
-            for scheme in ["http", "https"] {
-                origins.insert("\(scheme)://\(name):\(port)")
-                origins.insert("\(scheme)://\(name)")
+        var namesWithPort = Set<String>()
+        for host in extraHosts.map({ $0.lowercased() }) {
+            if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]"), Int(host[host.index(after: colon)...]) != nil {
+                namesWithPort.insert(host)
+            } else {
+                names.insert(host)
             }
         }
-        self.hosts = hosts
-        self.origins = origins
+        self.names = Set(names.map { $0.lowercased() })
+        self.namesWithPort = namesWithPort
+    }
+
+    /// The port the gateway listens on.
+    public var port: Int { boundPort.value }
+
+    /// Whether `authority` (a `Host` value, or an origin without its scheme) names this gateway.
+    func accepts(authority: String) -> Bool {
+        let authority = authority.lowercased()
+        if names.contains(authority) || namesWithPort.contains(authority) { return true }
+        guard let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"),
+            Int(authority[authority.index(after: colon)...]) == port
+        else { return false }
+        return names.contains(String(authority[..<colon]))
+    }
+
+    /// Whether `origin` (`scheme://host[:port]`) is one of this gateway's own pages.
+    func accepts(origin: String) -> Bool {
+        for scheme in ["http://", "https://"] where origin.lowercased().hasPrefix(scheme) {
+            return accepts(authority: String(origin.dropFirst(scheme.count)))
+        }
+        return false
     }
 
     /// A fresh token: 32 bytes from the system's random source, in hex.
@@ -68,7 +79,7 @@ public struct AccessPolicy: Sendable {
         method: String, path: String, query: String?, host: String?, origin: String?, secFetchSite: String?,
         upgrade: String?, authorization: String?, cookies: [String]
     ) -> Decision {
-        guard let host, hosts.contains(host.lowercased()) else {
+        guard let host, accepts(authority: host) else {
             return .refuse(
                 .misdirectedRequest,
                 "refused: Host \"\(host ?? "")\" is not an address this gateway listens as; open it as "
@@ -77,7 +88,7 @@ public struct AccessPolicy: Sendable {
         let isUpgrade = upgrade?.lowercased().contains("websocket") ?? false
         let changesState = !["GET", "HEAD", "OPTIONS"].contains(method) || isUpgrade
         if changesState {
-            if let origin, !origins.contains(origin.lowercased()) {
+            if let origin, !accepts(origin: origin) {
                 return .refuse(
                     .forbidden,
                     "refused: a \(isUpgrade ? "WebSocket" : method) request from the page of another site "
@@ -172,4 +183,15 @@ extension String {
         }
         return String(validating: bytes, as: UTF8.self)
     }
+}
+
+/// The port the gateway is bound to, set once the server runs.
+public final class BoundPort: Sendable {
+    private let port: Mutex<Int>
+    /// A port known now, or 0 until `set` is called.
+    public init(_ port: Int) { self.port = Mutex(port) }
+    /// The bound port.
+    public var value: Int { port.withLock { $0 } }
+    /// Records the port the server bound.
+    public func set(_ value: Int) { port.withLock { $0 = value } }
 }

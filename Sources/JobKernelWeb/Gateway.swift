@@ -43,10 +43,12 @@ public struct Gateway: Sendable {
     }
 
     let configuration: Configuration
+    let boundPort: BoundPort
 
     /// A gateway with `configuration`.
     public init(configuration: Configuration) {
         self.configuration = configuration
+        self.boundPort = BoundPort(configuration.port)
     }
 
     /// Serves until SIGINT or SIGTERM. `onListening` gets the bound port once the server runs.
@@ -64,8 +66,9 @@ public struct Gateway: Sendable {
                     http1: .init(idleTimeout: .seconds(30)),
                     ws: .init(maxFrameSize: WebSocketBridge.maxMessageBytes))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            onServerRunning: { channel in
-                onListening(channel.localAddress?.port ?? 0)
+            onServerRunning: { [boundPort] channel in
+                boundPort.set(channel.localAddress?.port ?? 0)
+                onListening(boundPort.value)
             },
             logger: logger)
         let watcher = Task { await metrics.watch() }
@@ -74,7 +77,7 @@ public struct Gateway: Sendable {
     }
 
     private var policy: AccessPolicy {
-        AccessPolicy(token: configuration.token, listenHost: configuration.host, port: configuration.port, extraHosts: configuration.extraHosts)
+        AccessPolicy(token: configuration.token, listenHost: configuration.host, port: boundPort, extraHosts: configuration.extraHosts)
     }
 
     func makeRouter(link: KernelLink, metrics: GatewayMetrics) -> Router<BasicRequestContext> {
