@@ -23,7 +23,7 @@ struct EventStream: Sendable {
         case finish
         /// The kernel went away; connect again and resume.
         case kernelGone
-        /// Resubscribe at once, from the kernel's present (after a `reset`).
+        /// Resubscribe at once, from the new cursor (after a `reset`).
         case resubscribe
     }
 
@@ -105,10 +105,13 @@ struct EventStream: Sendable {
                         let data = String(decoding: error.serialized(), as: UTF8.self)
                         if code == -32007 { return .kernelGone }  // shutting down: it comes back
                         if code == -32006 || (code == -32602 && error["data"]?["field"]?.stringValue == "since") {
-                            // The kernel no longer has what comes after the cursor (its log was
-                            // trimmed, or it is a new kernel): say so, and go on from its present.
+                            // The kernel no longer has what comes after the cursor: its log was
+                            // trimmed (resume from the oldest event it keeps), or it is a new kernel
+                            // with a new database (replay all of it). Say so first: the client's
+                            // state belongs to a history that is gone.
                             try await send("event: reset\ndata: \(data)\n\n", to: &writer)
-                            cursor = nil
+                            let oldest = error["data"]?["oldest_seq"]?.intValue ?? 1
+                            cursor = code == -32006 ? max(0, oldest - 1) : 0
                             return .resubscribe
                         }
                         try await send("event: error\ndata: \(data)\n\n", to: &writer)
