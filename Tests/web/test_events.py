@@ -153,7 +153,7 @@ def test_a_subscriber_the_kernel_drops_is_closed_and_resumes_with_last_event_id(
     gateway = web.Gateway(home, kernel.socket)
     try:
         job = kernel.call("enqueue", {"type": "remote"})["job"]
-        lease = kernel.call("fetch", {"types": ["remote"], "wait_s": 5})["leases"][0]
+        held, lease = kernel.hold_lease(["remote"])
         assert lease["job"]["id"] == job["id"]
         # A reader that reads nothing for a while: its kernel connection backs up.
         slow = SSE(gateway, "/events?since=0&kinds=job.log", rcvbuf=4096)
@@ -174,6 +174,7 @@ def test_a_subscriber_the_kernel_drops_is_closed_and_resumes_with_last_event_id(
         logs = [m for m in slow.messages() + again.messages() if m["kind"] == "job.log"]
         assert len(logs) == 400 and seqs == sorted(set(seqs)), "every log event exactly once"
         again.close()
+        held.close()
     finally:
         gateway.stop()
         kernel.stop()

@@ -100,6 +100,24 @@ class Kernel:
     def seq(self):
         return self.call("stats")["seq"]
 
+    def hold_lease(self, types, timeout=10.0):
+        """Fetches one unit on a connection kept open (a lease ends with its connection);
+        returns (connection, lease). Close the connection to give the unit back."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(self.socket)
+        s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "fetch",
+                              "params": {"types": types, "wait_s": 5}}).encode() + b"\n")
+        data = b""
+        while b"\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError("the kernel closed the connection")
+            data += chunk
+        leases = json.loads(data.split(b"\n", 1)[0])["result"]["leases"]
+        assert leases, f"no {types} unit was offered"
+        return s, leases[0]
+
 
 class Gateway:
     """`jobkernel-web` on a free loopback port; `url` is the printed URL with its token."""
