@@ -1,0 +1,169 @@
+"""The dashboard in a real browser (Debian's chromium and chromium-driver, driven by Selenium),
+against a real kernel and gateway. Each test saves a screenshot under $JOBKERNEL_WEB_ARTIFACTS
+(default /tmp/jobkernel-web-artifacts)."""
+
+import os
+import shutil
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+import web
+
+ARTIFACTS = os.environ.get("JOBKERNEL_WEB_ARTIFACTS", "/tmp/jobkernel-web-artifacts")
+
+
+@pytest.fixture
+def browser(request):
+    chromium = shutil.which("chromium")
+    driver_path = shutil.which("chromedriver")
+    assert chromium and driver_path, "chromium and chromium-driver are missing: apt-get install chromium chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shot = os.path.join(ARTIFACTS, f"{request.node.name}.png")
+    driver.save_screenshot(shot)
+    print(f"\nscreenshot: {shot}")
+    driver.quit()
+
+
+def wait(driver, condition, timeout=15, what="the page"):
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d), message=f"waiting for {what}")
+
+
+def body(driver, name):
+    return driver.find_element(By.TAG_NAME, "body").get_attribute(f"data-{name}")
+
+
+def open_dashboard(driver, gateway, fragment=""):
+    driver.get(gateway.url + fragment)
+    wait(driver, lambda d: body(d, "stream") == "live" and body(d, "last-seq") != "", what="the live event stream")
+
+
+def progress_of(driver, job_id):
+    """(current, text) of a job's progress cell, read in one go (live updates redraw the cell)."""
+    found = driver.execute_script(
+        "const c = document.querySelector(`#jobs tr[data-job-id=\"${arguments[0]}\"] .progress-cell`);"
+        "return c ? [c.dataset.current, c.textContent] : null;", job_id)
+    if not found:
+        return None
+    return (int(found[0]) if found[0] else None), found[1]
+
+
+def row_status(driver, job_id):
+    return driver.execute_script(
+        "const r = document.querySelector(`#jobs tr[data-job-id=\"${arguments[0]}\"]`); return r ? r.dataset.status : null;", job_id)
+
+
+def test_a_jobs_progress_advances_live(browser, gateway, kernel):
+    for _ in range(3):
+        kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"]}})
+    open_dashboard(browser, gateway)
+    browser.execute_script("window.__notReloaded = true")
+    job = kernel.call("enqueue", {"type": "command", "payload": {"argv": web.progress_argv(total=40, step=0.15, phase="resize")}})["job"]
+    first = wait(browser, lambda d: (lambda p: p if p and p[0] is not None and p[0] >= 2 else None)(progress_of(d, job["id"])),
+                 what="the new job's first progress")
+    later = wait(browser, lambda d: (lambda p: p if p and p[0] is not None and p[0] >= first[0] + 5 else None)(progress_of(d, job["id"])),
+                 what="progress to advance")
+    assert "resize" in later[1] and "/40" in later[1], later[1]
+    assert "/s" in later[1] and "ETA" in later[1], f"rate and ETA are shown: {later[1]}"
+    assert browser.execute_script("return window.__notReloaded === true"), "updates came live, not by reloading"
+    wait(browser, lambda d: row_status(d, job["id"]) == "success", timeout=30, what="the job to succeed on the page")
+    assert kernel.call("get", {"id": job["id"]})["status"] == "success"
+
+
+def test_a_click_on_cancel_cancels_the_job_in_the_kernel(browser, gateway, kernel):
+    job = kernel.call("enqueue", {"type": "command", "payload": {"argv": web.progress_argv(total=1000, step=0.2)}})["job"]
+    web.wait_for(lambda: kernel.call("get", {"id": job["id"]})["status"] == "running", what="the job to run")
+    open_dashboard(browser, gateway)
+    button = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'#jobs tr[data-job-id="{job["id"]}"] button[data-action="cancel"]'),
+                  what="the Cancel button")[0]
+    assert button.get_attribute("aria-label") == f"Cancel job {job['id']}"
+    button.click()
+    web.wait_for(lambda: kernel.call("get", {"id": job["id"]})["status"] == "cancelled", timeout=20, what="the kernel to cancel it")
+    wait(browser, lambda d: row_status(d, job["id"]) == "cancelled", what="the row to say cancelled")
+    retry = browser.find_element(By.CSS_SELECTOR, f'#jobs tr[data-job-id="{job["id"]}"] button[data-action="retry"]')
+    assert retry.is_displayed()
+
+
+def test_the_event_stream_resumes_after_a_kernel_restart_with_no_gap(browser, gateway, kernel):
+    open_dashboard(browser, gateway)
+    start = int(body(browser, "last-seq"))
+    for _ in range(3):
+        kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"]}})
+    web.wait_for(lambda: kernel.call("stats")["jobs"]["success"] == 3, what="three jobs")
+    kernel.stop()
+    kernel.start()
+    for _ in range(3):
+        kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"]}})
+    web.wait_for(lambda: kernel.call("stats")["jobs"]["success"] == 6, what="three more jobs")
+    latest = kernel.seq()
+    wait(browser, lambda d: body(d, "last-seq") == str(latest), timeout=20, what=f"the page to reach seq {latest}")
+    assert body(browser, "gaps") == "0"
+    assert int(body(browser, "event-count")) == latest - start, "every event once: none missed, none repeated"
+    assert body(browser, "stream") == "live"
+    rows = browser.find_elements(By.CSS_SELECTOR, '#jobs tbody tr[data-status="success"]')
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, '#jobs tbody tr[data-status="success"]')) == 6,
+         what="six finished jobs in the table")
+    assert rows is not None
+
+
+def test_the_page_refuses_to_load_without_the_token(browser, gateway):
+    browser.get(f"{gateway.base}/")
+    assert "Access refused" in browser.title or browser.find_element(By.ID, "refused")
+    assert "open the URL" in browser.find_element(By.ID, "refused").text
+    assert not browser.find_elements(By.ID, "jobs"), "no dashboard without the token"
+    browser.get(f"{gateway.base}/?token={'0' * 64}")
+    assert browser.find_elements(By.ID, "refused") and not browser.find_elements(By.ID, "jobs")
+    # With the token, the page loads, the URL loses it, and scripts cannot read the cookie.
+    open_dashboard(browser, gateway)
+    assert "token=" not in browser.current_url
+    assert browser.execute_script("return document.cookie") == ""
+
+
+def test_the_job_page_shows_the_live_log_and_hides_what_the_kernel_lacks(browser, gateway, kernel):
+    parent = kernel.call("enqueue", {"type": "command", "payload": {"argv": web.progress_argv(total=30, step=0.15)}})["job"]
+    kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"]}, "parent_id": parent["id"]})
+    open_dashboard(browser, gateway, f"#/job/{parent['id']}")
+    log = lambda: browser.execute_script("return document.getElementById('job-log').textContent")
+    wait(browser, lambda d: "step 3" in log(), what="log lines")
+    wait(browser, lambda d: "step 10" in log(), what="more log lines, live")
+    lines = [l for l in log().splitlines() if "step" in l]
+    assert len(lines) == len(set(lines)), "no line twice"
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#job-children tbody tr"), what="the child job")
+    try:
+        kernel.call("items", {"id": parent["id"]})
+        has_items = True
+    except RuntimeError as error:
+        assert error.args[0]["code"] == -32601
+        has_items = False
+    if not has_items:
+        assert not browser.find_element(By.ID, "job-items-section").is_displayed()
+    wait(browser, lambda d: d.execute_script("return document.getElementById('job-fields').dataset.status") == "success",
+         timeout=30, what="the job to finish")
+    wait(browser, lambda d: '"steps": 30' in d.execute_script("return document.getElementById('job-result').textContent"),
+         what="the result")
+
+
+def test_the_dashboard_screenshot_for_the_readme(browser, gateway, kernel):
+    """A page with some of everything, saved as docs/dashboard.png when JOBKERNEL_WEB_SCREENSHOT is set."""
+    for argv in (["true"], ["false"]):
+        kernel.call("enqueue", {"type": "command", "payload": {"argv": argv}, "max_attempts": 1})
+    running = kernel.call("enqueue", {"type": "command", "payload": {"argv": web.progress_argv(total=200, step=0.1, phase="encode")}})["job"]
+    kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"]}, "delay_s": 600})
+    open_dashboard(browser, gateway)
+    wait(browser, lambda d: (progress_of(d, running["id"]) or (None, ""))[0] is not None and "ETA" in progress_of(d, running["id"])[1],
+         what="a running job with its rate and ETA")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")) == 4
+    target = os.environ.get("JOBKERNEL_WEB_SCREENSHOT")
+    if target:
+        browser.save_screenshot(target)
+    kernel.call("cancel", {"id": running["id"]})
