@@ -153,17 +153,54 @@ def test_the_job_page_shows_the_live_log_and_hides_what_the_kernel_lacks(browser
          what="the result")
 
 
-def test_the_dashboard_screenshot_for_the_readme(browser, gateway, kernel):
-    """A page with some of everything, saved as docs/dashboard.png when JOBKERNEL_WEB_SCREENSHOT is set."""
-    for argv in (["true"], ["false"]):
-        kernel.call("enqueue", {"type": "command", "payload": {"argv": argv}, "max_attempts": 1})
-    running = kernel.call("enqueue", {"type": "command", "payload": {"argv": web.progress_argv(total=200, step=0.1, phase="encode")}})["job"]
-    kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"]}, "delay_s": 600})
-    open_dashboard(browser, gateway)
-    wait(browser, lambda d: (progress_of(d, running["id"]) or (None, ""))[0] is not None and "ETA" in progress_of(d, running["id"])[1],
-         what="a running job with its rate and ETA")
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")) == 4
-    target = os.environ.get("JOBKERNEL_WEB_SCREENSHOT")
-    if target:
-        browser.save_screenshot(target)
-    kernel.call("cancel", {"id": running["id"]})
+SHOWCASE = """
+[workflow]
+publishing = true
+auto_publish = false
+
+[types.thumbnail]
+mode = "internal"
+command = {thumb}
+
+[types.transcode]
+mode = "internal"
+command = {transcode}
+
+[types.publish]
+mode = "internal"
+command = ["true"]
+"""
+
+
+def test_the_dashboard_screenshot_for_the_readme(browser, home):
+    """A page with some of everything; saved as $JOBKERNEL_WEB_SCREENSHOT too when that is set."""
+    import json
+    config = SHOWCASE.format(thumb=json.dumps(web.progress_argv(total=400, step=0.05, phase="resize")),
+                             transcode=json.dumps(web.progress_argv(total=90, step=0.2, phase="encode")))
+    kernel = web.Kernel(home, config).start()
+    gateway = web.Gateway(home, kernel.socket)
+    try:
+        kernel.call("enqueue", {"type": "publish"})
+        kernel.call("enqueue", {"type": "command", "payload": {"argv": ["false"]}, "max_attempts": 1})
+        kernel.call("enqueue", {"type": "publish", "delay_s": 600})
+        parent = kernel.call("enqueue", {"type": "transcode", "priority": 90})["job"]
+        kernel.call("enqueue", {"type": "thumbnail", "parent_id": parent["id"]})
+        kernel.call("enqueue", {"type": "thumbnail"})
+        open_dashboard(browser, gateway)
+        wait(browser, lambda d: all("ETA" in ((progress_of(d, j) or (None, ""))[1]) for j in (parent["id"],)),
+             what="running jobs with their rate and ETA")
+        wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")) == 6, what="six jobs")
+        statuses = {row.get_attribute("data-status") for row in browser.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")}
+        assert {"running", "failed", "scheduled"} <= statuses, statuses
+        target = os.environ.get("JOBKERNEL_WEB_SCREENSHOT")
+        if target:
+            browser.save_screenshot(target)
+        # The types view draws a chart per type.
+        browser.get(gateway.base + "/#/types")
+        wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#type-cards .card svg.chart")) >= 6, timeout=20,
+             what="depth and throughput charts per type")
+        if target:
+            browser.save_screenshot(target.replace(".png", "-types.png"))
+    finally:
+        gateway.stop()
+        kernel.stop()

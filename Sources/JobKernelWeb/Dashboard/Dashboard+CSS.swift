@@ -65,6 +65,8 @@ pre { background: var(--panel); border: 1px solid var(--line); border-radius: 8p
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px; }
 .card h3 { margin: 0 0 6px; display: flex; justify-content: space-between; align-items: center; }
 .card .figures { font-size: 12px; color: var(--muted); margin: 2px 0 6px; }
+.card figure { margin: 0 0 6px; }
+.card figcaption { font-size: 11px; color: var(--muted); }
 .chart { display: block; width: 100%; height: 40px; }
 .chart polyline { fill: none; stroke: var(--accent); stroke-width: 1.5; }
 .chart.throughput polyline { stroke: var(--ok); }

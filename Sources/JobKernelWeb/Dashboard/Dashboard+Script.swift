@@ -361,8 +361,9 @@ function renderTypes() {
     return el("article", { class: "card", "data-type": type },
       el("h3", {}, el("span", { text: type }), isPaused ? el("span", { class: "paused", text: "paused" }) : null),
       el("p", { class: "figures", text: figures.join(" · ") }),
-      chart(s.depth, "depth", `Queue depth of ${type}, now ${depth}`),
-      chart(s.rate, "throughput", `Throughput of ${type}, now ${rate.toFixed(1)} per second`),
+      el("figure", {}, chart(s.depth, "depth", `Queue depth of ${type}, now ${depth}`), el("figcaption", { text: "queue depth" })),
+      el("figure", {}, chart(s.rate, "throughput", `Throughput of ${type}, now ${rate.toFixed(1)} per second`),
+        el("figcaption", { text: "finished per second" })),
       canPause ? el("button", { type: "button", text: isPaused ? "Resume" : "Pause", "aria-label": `${isPaused ? "Resume" : "Pause"} ${type}`,
         onclick: () => act(isPaused ? "Resume" : "Pause", async () => { await rpc(isPaused ? "resume" : "pause", { type }); await loadPaused(); renderTypes(); }) }) : null);
   });
