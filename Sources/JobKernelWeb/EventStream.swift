@@ -71,8 +71,7 @@ struct EventStream: Sendable {
     }
 
     private func connect(after cursor: Int?) async throws -> NIOAsyncChannel<StreamMessage, ByteBuffer> {
-        let heartbeat = TimeAmount.nanoseconds(Int64(heartbeatEvery.components.seconds) * 1_000_000_000
-            + heartbeatEvery.components.attoseconds / 1_000_000_000)
+        let heartbeat = TimeAmount(heartbeatEvery)
         // A few buffers of events at most wait here for a slow browser; past that the kernel keeps
         // the backlog, and drops the subscriber when it grows too long (SPEC §7).
         return try await link.connect(highWatermark: 16) { channel in
