@@ -41,6 +41,13 @@ def rss_kib(pid, field="VmRSS"):
     return None
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for_socket(kernel, path, timeout=20):
     deadline = time.monotonic() + timeout
     while not os.path.exists(path):
@@ -79,16 +86,19 @@ def one_round(bins, tool, args):
 
         sampler = threading.Thread(target=sample)
         sampler.start()
+        cpu_before, wall_before = cpu_seconds(gateway.pid), time.monotonic()
         run = subprocess.run([tool, sock, port, token, str(args.clients), str(args.rate), str(args.seconds)],
                              capture_output=True, text=True, timeout=args.seconds + 120)
         done.set()
         sampler.join()
+        cpu = (cpu_seconds(gateway.pid) - cpu_before) / (time.monotonic() - wall_before)
         line = next((l for l in run.stdout.splitlines() if l.startswith("RESULT")), None)
         if not line:
             raise SystemExit(f"web_fanout failed: {run.stdout}{run.stderr}")
         result = {k: v for k, v in (kv.split("=", 1) for kv in line.split()[1:])}
         result["idle_rss_mib"] = (idle_rss or 0) / 1024
         result["peak_rss_mib"] = peak[0] / 1024
+        result["cpu"] = cpu
         return result
     finally:
         for proc in reversed(procs):
@@ -127,7 +137,8 @@ def main():
             print(f"round {n + 1}: {args.clients} clients × {r['rate']} events/s: delivered {r['delivered']}/{r['expected']}, "
                   f"closed {r['closed']}, lag p50 {float(r['p50_us']) / 1000:.1f} ms, p99 {float(r['p99_us']) / 1000:.1f} ms, "
                   f"max {float(r['max_us']) / 1000:.1f} ms; gateway RSS {r['idle_rss_mib']:.1f} MiB idle, "
-                  f"{r['peak_rss_mib']:.1f} MiB peak", flush=True)
+                  f"{r['peak_rss_mib']:.1f} MiB peak, CPU {100 * r['cpu']:.0f} % of a core (the whole run, connecting included)",
+                  flush=True)
         med = lambda key: statistics.median(float(r[key]) for r in rounds)
         p99 = med("p99_us") / 1000
         print(f"median of {len(rounds)} ({config} build): p50 {med('p50_us') / 1000:.1f} ms, p99 {p99:.1f} ms "

@@ -19,8 +19,10 @@ enum StreamMessage: Sendable {
 /// becomes `id: <seq>` and `data: <event object>`.
 ///
 /// Events read in one go from the socket leave as one buffer on `channelReadComplete`, so a burst
-/// costs the browser's connection one write, not one per event. An event at or below the cursor is
-/// dropped, so a stream never repeats one, whatever a resume replays.
+/// costs the browser's connection one write, not one per event. A steady stream is written at most
+/// once per `coalescing` (5 ms): an event that comes after a quiet spell leaves at once, and the
+/// ones that follow it closely wait for the next write. An event at or below the cursor is dropped,
+/// so a stream never repeats one, whatever a resume replays.
 final class SSEFrameHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = StreamMessage
@@ -31,6 +33,12 @@ final class SSEFrameHandler: ChannelInboundHandler {
     private var pendingLastSeq = 0
     private let heartbeatEvery: TimeAmount
     private var heartbeat: RepeatedTask?
+    private var lastFlush = NIODeadline.distantPast
+    private var scheduledFlush: Scheduled<Void>?
+    /// The shortest time between two writes of a steady stream.
+    static let coalescing = TimeAmount.milliseconds(5)
+    /// Pending text past this leaves at once.
+    static let maxPendingBytes = 64 << 10
 
     init(cursor: Int?, heartbeatEvery: TimeAmount) {
         self.cursor = cursor
@@ -50,6 +58,8 @@ final class SSEFrameHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         heartbeat?.cancel()
         heartbeat = nil
+        scheduledFlush?.cancel()
+        scheduledFlush = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -89,12 +99,29 @@ final class SSEFrameHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flush(context: context)
+        if pending.readableBytes > 0 {
+            let due = lastFlush + Self.coalescing
+            if pending.readableBytes >= Self.maxPendingBytes || NIODeadline.now() >= due {
+                flush(context: context)
+            } else if scheduledFlush == nil {
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                scheduledFlush = context.eventLoop.scheduleTask(deadline: due) {
+                    let (handler, context) = loopBound.value
+                    handler.scheduledFlush = nil
+                    handler.flush(context: context)
+                    context.fireChannelReadComplete()
+                }
+            }
+        }
         context.fireChannelReadComplete()
     }
 
+    /// Hands the pending events on (before any other message, so the order holds).
     private func flush(context: ChannelHandlerContext) {
         guard pending.readableBytes > 0 else { return }
+        scheduledFlush?.cancel()
+        scheduledFlush = nil
+        lastFlush = .now()
         context.fireChannelRead(wrapInboundOut(.frames(pending, lastSeq: pendingLastSeq)))
         pending = ByteBuffer()
     }

@@ -198,7 +198,9 @@ function reloadSoon() {
 }
 
 // ---- The job page ------------------------------------------------------------------------
-const jobPage = { id: null, logSince: null, itemsNext: null, itemsSupported: false };
+// While the log so far loads, live lines wait in `liveLog`; then those after the last loaded line
+// follow, so a line shows once whatever the order the two arrive in.
+const jobPage = { id: null, logSince: null, loadingLog: false, liveLog: [], itemsNext: null, itemsSupported: false };
 function renderJob(job) {
   $("#job-title").textContent = `Job ${job.id} · ${job.type}`;
   const fields = [
@@ -228,8 +230,13 @@ function appendLog(line) {
   log.append(el("span", { class: line.level || "info", text }));
   if (stick) log.scrollTop = log.scrollHeight;
 }
+function liveLogLine(line) {
+  if (jobPage.logSince !== null && line.seq <= jobPage.logSince) return;
+  appendLog(line);
+  jobPage.logSince = line.seq;
+}
 async function openJob(id) {
-  jobPage.id = id; jobPage.logSince = null; jobPage.itemsNext = null;
+  jobPage.id = id; jobPage.logSince = null; jobPage.itemsNext = null; jobPage.loadingLog = true; jobPage.liveLog = [];
   $("#job-log").replaceChildren();
   $("#job-items tbody").replaceChildren();
   $("#job-children tbody").replaceChildren();
@@ -241,11 +248,15 @@ async function openJob(id) {
     const params = { id, limit: 500 };
     if (jobPage.logSince !== null) params.since = jobPage.logSince;
     const logs = await act("Loading the log", () => rpc("logs", params));
-    if (!logs || jobPage.id !== id) return;
+    if (jobPage.id !== id) return;
+    if (!logs) break;
     for (const line of logs.lines) { appendLog(line); jobPage.logSince = line.seq; }
     if (logs.next === null || logs.next === undefined) break;
     jobPage.logSince = logs.next;
   }
+  jobPage.loadingLog = false;
+  for (const line of jobPage.liveLog) liveLogLine(line);
+  jobPage.liveLog = [];
   loadItems(id, true);
   const children = await act("Loading children", () => rpc("list", { parent_id: id, limit: 200 }));
   if (children && jobPage.id === id) {
@@ -422,9 +433,9 @@ function onEvent(event) {
       break;
     }
     case "job.log":
-      if (route.view === "job" && route.id === event.job_id && (jobPage.logSince === null || data.seq > jobPage.logSince)) {
-        appendLog({ ts: event.ts, level: data.level, message: data.message });
-        jobPage.logSince = data.seq;
+      if (route.view === "job" && route.id === event.job_id) {
+        const line = { seq: data.seq, ts: event.ts, level: data.level, message: data.message };
+        if (jobPage.loadingLog) jobPage.liveLog.push(line); else liveLogLine(line);
       }
       break;
     case "item.status":
