@@ -9,6 +9,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 import web
@@ -151,6 +152,43 @@ def test_the_job_page_shows_the_live_log_and_hides_what_the_kernel_lacks(browser
          timeout=30, what="the job to finish")
     wait(browser, lambda d: '"steps": 30' in d.execute_script("return document.getElementById('job-result').textContent"),
          what="the result")
+
+
+def test_the_keyboard_alone_reaches_and_presses_cancel(browser, gateway, kernel):
+    job = kernel.call("enqueue", {"type": "command", "payload": {"argv": web.progress_argv(total=1000, step=0.2)}})["job"]
+    web.wait_for(lambda: kernel.call("get", {"id": job["id"]})["status"] == "running", what="the job to run")
+    open_dashboard(browser, gateway)
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'#jobs tr[data-job-id="{job["id"]}"] button[data-action="cancel"]'),
+         what="the Cancel button")
+    labels = []
+    for _ in range(40):
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+        active = browser.switch_to.active_element
+        labels.append(active.get_attribute("aria-label") or active.text or active.get_attribute("name"))
+        if active.get_attribute("data-action") == "cancel":
+            break
+    else:
+        raise AssertionError(f"Tab never reached Cancel; it went through {labels}")
+    # Every control on the way has a name a screen reader can say.
+    assert all(labels), labels
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    web.wait_for(lambda: kernel.call("get", {"id": job["id"]})["status"] == "cancelled", timeout=20, what="the kernel to cancel it")
+
+
+def test_the_page_loads_nothing_from_elsewhere_and_follows_the_dark_preference(browser, gateway):
+    open_dashboard(browser, gateway)
+    origins = browser.execute_script(
+        "return [location.origin, ...performance.getEntriesByType('resource').map(e => new URL(e.name).origin)]")
+    assert set(origins) == {gateway.base}, f"everything comes from the gateway itself (works offline): {origins}"
+    light = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    dark = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+
+    def brightness(rgb):
+        r, g, b = (int(x) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3])
+        return (r + g + b) / 3
+
+    assert brightness(light) > 200 and brightness(dark) < 60, (light, dark)
 
 
 SHOWCASE = """
