@@ -191,6 +191,26 @@ def test_the_page_loads_nothing_from_elsewhere_and_follows_the_dark_preference(b
     assert brightness(light) > 200 and brightness(dark) < 60, (light, dark)
 
 
+def test_workflow_toggles_change_the_kernels_settings_and_follow_them_live(browser, home):
+    kernel = web.Kernel(home, "[workflow]\npublishing = true\nauto_publish = false\n").start()
+    gateway = web.Gateway(home, kernel.socket)
+    try:
+        open_dashboard(browser, gateway, "#/settings")
+        checked = lambda name: browser.execute_script(
+            "const b = document.getElementById(arguments[0]); return b ? b.checked : null;", f"toggle-workflow_{name}")
+        wait(browser, lambda d: checked("publishing") is True and checked("auto_publish") is False, what="the toggles")
+        label = browser.find_element(By.CSS_SELECTOR, 'label[for="toggle-workflow_publishing"]')
+        assert label.text == "publishing"
+        label.click()  # the label toggles its switch
+        web.wait_for(lambda: kernel.call("settings.get", {"key": "workflow.publishing"})["workflow.publishing"] is False,
+                     what="the kernel's toggle to turn off")
+        kernel.call("settings.set", {"key": "workflow.auto_publish", "value": True})
+        wait(browser, lambda d: checked("auto_publish") is True, what="the page to follow a change made elsewhere")
+    finally:
+        gateway.stop()
+        kernel.stop()
+
+
 SHOWCASE = """
 [workflow]
 publishing = true
