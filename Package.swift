@@ -73,7 +73,9 @@ let package = Package(
         .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
         .testTarget(name: "JobKernelNATSTests", dependencies: ["JobKernelNATS", "CNATS", "JobKernelIO"]),
-        .testTarget(name: "JobKernelWebTests", dependencies: ["JobKernelWeb", "JobKernelCore"]),
+        .testTarget(name: "JobKernelWebTests", dependencies: [
+            "JobKernelWeb", "JobKernelCore", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -33,7 +33,8 @@ final class SSEFrameHandler: ChannelInboundHandler {
     private var pendingLastSeq = 0
     private let heartbeatEvery: TimeAmount
     private var heartbeat: RepeatedTask?
-    private var lastFlush = NIODeadline.distantPast
+    /// When events last left; nil before the first time.
+    private var lastFlush: NIODeadline?
     private var scheduledFlush: Scheduled<Void>?
     /// The shortest time between two writes of a steady stream.
     static let coalescing = TimeAmount.milliseconds(5)
@@ -100,8 +101,8 @@ final class SSEFrameHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if pending.readableBytes > 0 {
-            let due = lastFlush + Self.coalescing
-            if pending.readableBytes >= Self.maxPendingBytes || NIODeadline.now() >= due {
+            let due = (lastFlush ?? context.eventLoop.now) + Self.coalescing
+            if lastFlush == nil || pending.readableBytes >= Self.maxPendingBytes || context.eventLoop.now >= due {
                 flush(context: context)
             } else if scheduledFlush == nil {
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -121,7 +122,7 @@ final class SSEFrameHandler: ChannelInboundHandler {
         guard pending.readableBytes > 0 else { return }
         scheduledFlush?.cancel()
         scheduledFlush = nil
-        lastFlush = .now()
+        lastFlush = context.eventLoop.now
         context.fireChannelRead(wrapInboundOut(.frames(pending, lastSeq: pendingLastSeq)))
         pending = ByteBuffer()
     }
