@@ -51,6 +51,14 @@ public struct Gateway: Sendable {
         self.boundPort = BoundPort(configuration.port)
     }
 
+    /// Whether a kernel answers at the socket now (the gateway serves either way, and finds the
+    /// kernel when it comes).
+    public func kernelAnswers() async -> Bool {
+        guard let connection = try? await KernelLink(socketPath: configuration.socketPath).connect() else { return false }
+        try? await connection.executeThenClose { _, _ in }
+        return true
+    }
+
     /// Serves until SIGINT or SIGTERM. `onListening` gets the bound port once the server runs.
     public func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
         let link = KernelLink(socketPath: configuration.socketPath)

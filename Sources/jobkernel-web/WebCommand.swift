@@ -79,6 +79,10 @@ struct WebCommand: AsyncParsableCommand {
             host: address.host, port: address.port, socketPath: socketPath, extraHosts: allowHosts,
             heartbeat: .milliseconds(Int(heartbeat * 1000)))
         let gateway = Gateway(configuration: configuration)
+        if await !gateway.kernelAnswers() {
+            fputs("jobkernel web: no kernel answers at \(socketPath) yet; start one with `jobkernel serve` "
+                + "(or pass --socket). The gateway serves meanwhile and connects when it comes.\n", stderr)
+        }
         let token = configuration.token
         let shownHost = address.host.contains(":") ? "[\(address.host)]" : address.host
         let socketPath = socketPath

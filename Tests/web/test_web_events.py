@@ -178,3 +178,24 @@ def test_a_subscriber_the_kernel_drops_is_closed_and_resumes_with_last_event_id(
     finally:
         gateway.stop()
         kernel.stop()
+
+
+def test_a_gateway_started_before_the_kernel_serves_once_it_comes(home):
+    kernel = web.Kernel(home)
+    gateway = web.Gateway(home, kernel.socket)
+    try:
+        status, _, body = gateway.request("POST", "/rpc", {"jsonrpc": "2.0", "id": 1, "method": "stats"})
+        assert status == 503 and b"jobkernel serve" in body
+        sse = SSE(gateway)
+        sse.wait(lambda s: any("waiting for the kernel" in (e["comment"] or "") for e in s.events), what="a waiting comment")
+        kernel.start()
+        subscribed(sse)
+        job = kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"]}})["job"]
+        sse.wait(lambda s: any(m["kind"] == "job.created" and m["job_id"] == job["id"] for m in s.messages()), what="the job")
+        assert gateway.rpc("get", {"id": job["id"]})["id"] == job["id"]
+        sse.close()
+    finally:
+        gateway.stop()
+        kernel.stop()
+    with open(f"{home}/web.log") as f:
+        assert "no kernel answers" in f.read(), "the gateway said at start that no kernel answers"
