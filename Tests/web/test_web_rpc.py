@@ -61,9 +61,11 @@ def test_the_kernel_down_is_a_503_that_says_what_to_do(gateway, kernel):
 
 
 def _latencies_of_other_clients(gateway, stop, out):
+    # The gateway's own page, which needs no kernel: a kernel busy parsing 10 MiB is not the
+    # gateway's doing, a gateway that stalls its other connections would be.
     while not stop.is_set():
         started = time.monotonic()
-        status, _, _ = gateway.request("POST", "/rpc", {"jsonrpc": "2.0", "id": 1, "method": "stats"}, timeout=10)
+        status, _, _ = gateway.request("GET", "/app.js", timeout=10)
         out.append((status, time.monotonic() - started))
         time.sleep(0.02)
 
@@ -89,7 +91,8 @@ def test_a_10_mib_body_does_not_hurt_other_clients(gateway):
         stop.set()
         other.join()
     assert latencies and all(s == 200 for s, _ in latencies)
-    assert max(t for _, t in latencies) < 2.0, sorted(t for _, t in latencies)[-5:]
+    print("other clients latencies, worst 5:", sorted(t for _, t in latencies)[-5:])
+    assert max(t for _, t in latencies) < 0.5, sorted(t for _, t in latencies)[-5:]
 
 
 def test_a_slow_loris_does_not_hurt_other_clients(gateway):
