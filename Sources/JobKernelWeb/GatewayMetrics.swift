@@ -25,7 +25,7 @@ public final class GatewayMetrics: Sendable {
         self.link = link
         self.forwarder = RPCForwarder(link: link)
         self.streams = StreamGauge(gauge: registry.makeGauge(descriptor: MetricNameDescriptor(
-            namespace: "jobkernel", subsystem: "web", metricName: "event_streams",
+            namespace: "jobkernel", subsystem: "web", metricName: "event_streams", unitName: "",
             helpText: "Open GET /events streams")))
     }
 
@@ -42,7 +42,8 @@ public final class GatewayMetrics: Sendable {
         return seenGauges.withLock { seen in
             if let gauge = seen[key] { return gauge }
             let gauge = registry.makeGauge(
-                descriptor: MetricNameDescriptor(namespace: "jobkernel", metricName: name, helpText: help), labels: labels)
+                descriptor: MetricNameDescriptor(namespace: "jobkernel", metricName: name, unitName: "", helpText: help),
+                labels: labels)
             seen[key] = gauge
             return gauge
         }
