@@ -14,6 +14,25 @@ struct WebCommand: AsyncParsableCommand {
             the cookie the URL sets). See docs/web.md.
             """)
 
+    /// Parses and runs like `AsyncParsableCommand.main()`, except that usage errors exit 2, as
+    /// every jobkernel command does (SPEC §1), rather than ArgumentParser's 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                fputs(fullMessage(for: error) + "\n", stderr)
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+
     @Option(help: ArgumentHelp("The address and port to listen on; port 0 picks a free one.", valueName: "host:port"))
     var listen = "127.0.0.1:8080"
 

@@ -106,7 +106,7 @@ def test_a_fresh_token_per_start(home, kernel):
 def test_a_non_loopback_listen_needs_allow_remote_and_warns(home, kernel):
     refused = subprocess.run([web.web_bin(), "--listen", "0.0.0.0:0", "--socket", kernel.socket],
                              capture_output=True, text=True, timeout=30)
-    assert refused.returncode != 0 and "--allow-remote" in refused.stderr
+    assert refused.returncode == 2 and "--allow-remote" in refused.stderr, "a usage error exits 2"
     proc = subprocess.Popen([web.web_bin(), "--listen", "0.0.0.0:0", "--allow-remote", "--socket", kernel.socket],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
