@@ -36,8 +36,9 @@ struct EventStream: Sendable {
         defer { gauge?.add(-1) }
         var cursor = query.since
         var failures = 0
-        // `retry:` makes a browser reconnect after 1 s rather than its default of a few seconds.
+        var resets = 0
         do {
+            // `retry:` makes a browser reconnect after 1 s rather than its default of a few seconds.
             try await send(": jobkernel events\nretry: 1000\n\n", to: &writer)
             while !Task.isCancelled {
                 let connection: NIOAsyncChannel<StreamMessage, ByteBuffer>
@@ -55,8 +56,12 @@ struct EventStream: Sendable {
                     try? await writer.finish(nil)
                     return
                 case .resubscribe:
+                    // Should even the kernel's own resume point be refused, go on from its present.
+                    resets += 1
+                    if resets > 1 { cursor = nil }
                     continue
                 case .kernelGone:
+                    resets = 0
                     failures += 1
                     try await send(": the kernel went away; resuming after \(cursor.map(String.init) ?? "now")\n\n", to: &writer)
                     try await Task.sleep(for: backoff(failures))
