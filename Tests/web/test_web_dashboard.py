@@ -211,6 +211,42 @@ def test_workflow_toggles_change_the_kernels_settings_and_follow_them_live(brows
         kernel.stop()
 
 
+def kernel_methods(kernel):
+    return {m["name"] for m in kernel.call("rpc.discover")["methods"]}
+
+
+def test_remove_and_pause_appear_exactly_when_the_kernel_has_them(browser, gateway, kernel):
+    """Issue #10 adds `remove`, `pause` and `resume`; the page offers them only on a kernel that has them."""
+    methods = kernel_methods(kernel)
+    done = kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"]}})["job"]
+    web.wait_for(lambda: kernel.call("get", {"id": done["id"]})["status"] == "success", what="the job to finish")
+    open_dashboard(browser, gateway)
+    remove = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'#jobs tr[data-job-id="{done["id"]}"]'), what="the row") and \
+        browser.find_elements(By.CSS_SELECTOR, f'#jobs tr[data-job-id="{done["id"]}"] button[data-action="remove"]')
+    if "remove" in methods:
+        browser.execute_script("window.confirm = () => true")
+        remove[0].click()
+        def gone():
+            try:
+                kernel.call("get", {"id": done["id"]})
+                return False
+            except RuntimeError as error:
+                return error.args[0]["code"] == -32001
+        web.wait_for(gone, what="the kernel to remove the job")
+    else:
+        assert remove == [], "no Remove button on a kernel without `remove`"
+    browser.get(gateway.base + "/#/types")
+    card = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#type-cards .card[data-type="command"]'), what="the command type")[0]
+    pause = card.find_elements(By.TAG_NAME, "button")
+    if {"pause", "resume"} <= methods:
+        assert pause and pause[0].text == "Pause"
+        pause[0].click()
+        web.wait_for(lambda: kernel.call("settings.get").get("paused.command") is True, what="the type to pause")
+    else:
+        assert pause == [], "no Pause button on a kernel without `pause`"
+        assert not browser.find_element(By.ID, "pause-all").is_displayed()
+
+
 SHOWCASE = """
 [workflow]
 publishing = true
