@@ -3,8 +3,8 @@ import JobKernelIO
 
 /// One JSON-RPC peer: a socket client, the stdio client, or (later) a worker's pipes.
 ///
-/// Everything the kernel sends goes into `outbox` and is written once per loop turn, after the
-/// turn's transaction commits, so no peer ever sees a change that could still be lost.
+/// Everything the kernel sends goes into `outbox`; only the part that a commit made safe is
+/// written out (once per loop turn), so no peer ever sees a change that could still be lost.
 final class Connection {
     enum Kind { case socket, stdio, worker }
 
@@ -65,15 +65,27 @@ final class Connection {
         if framing == .ndjson { outbox.append(0x0A) }
     }
 
-    /// Writes the outbox out. Returns false when there was nothing to write.
+    /// Writes out what commits made safe to send. Returns false when there was nothing to write.
     @discardableResult
     func flush() -> Bool {
+        let n = committedBytes
         committedBytes = 0
-        guard !outbox.isEmpty, !isClosed else { return false }
-        outbox.withUnsafeBytes { channel.write($0) }
-        outbox.removeAll(keepingCapacity: true)
+        guard n > 0, !isClosed else { return false }
+        outbox.withUnsafeBytes { channel.write(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+        if n == outbox.count {
+            outbox.removeAll(keepingCapacity: true)
+        } else {
+            outbox.removeSubrange(..<n)
+        }
+        if var mark = submitted {
+            mark.bytes -= n
+            submitted = mark
+        }
         return true
     }
+
+    /// True when nothing waits in the outbox, committed or not.
+    var isDrained: Bool { outbox.isEmpty }
 
     // MARK: Answers that wait for the turn's commit
 
@@ -89,6 +101,14 @@ final class Connection {
     /// Answers queued since the last commit, in order.
     private var uncommitted: [QueuedAnswer] = []
 
+    /// Where the outbox stood when the batch now being committed was handed to the store's
+    /// writer: what that batch's commit makes safe to send.
+    private struct Mark {
+        var bytes: Int
+        var answers: Int
+    }
+    private var submitted: Mark?
+
     /// Queues the answer to a request (or a batch) in the peer's framing.
     func answer(_ answer: QueuedAnswer) {
         guard !isClosed else { return }
@@ -96,16 +116,31 @@ final class Connection {
         send(answer.isBatch ? .array(answer.responses.map(\.response)) : answer.responses[0].response)
     }
 
-    /// The turn committed: everything queued so far may be sent.
+    /// Everything queued so far was committed and may be sent.
     func committed() {
         committedBytes = outbox.count
         uncommitted.removeAll()
+        submitted = nil
+    }
+
+    /// Everything queued so far goes with the batch handed to the writer now.
+    func markSubmitted() {
+        submitted = Mark(bytes: outbox.count, answers: uncommitted.count)
+    }
+
+    /// The batch handed to the writer committed: what was queued before it may be sent.
+    func submittedCommitted() {
+        guard let mark = submitted else { return }
+        committedBytes = max(committedBytes, mark.bytes)
+        uncommitted.removeFirst(mark.answers)
+        submitted = nil
     }
 
     /// The turn's commit failed (SPEC §10): nothing queued since the last commit is sent, no
     /// event, no `run`; an answer to a request that changed state becomes `error`, and the
     /// answers of requests that only read go out as they were.
     func commitFailed(_ error: RPCError) {
+        submitted = nil
         outbox.removeSubrange(committedBytes...)
         let answers = uncommitted
         uncommitted.removeAll()

@@ -68,7 +68,7 @@ extension Kernel {
     func validReady(_ head: QueuedUnit) throws -> (Job, WorkUnit)? {
         guard let job = try self.job(head.jobID), !job.cancelRequested,
               job.status == .pending || job.status == .running,
-              let unit = try store.unit(jobID: head.jobID, index: head.index),
+              let unit = try self.unit(head.jobID, head.index),
               unit.status == .pending, unit.runAt == nil else { return nil }
         if !job.manual, let off = config.types[job.type]?.requires.first(where: { settings["workflow.\($0)"]?.boolValue != true }) {
             try apply(job.id, unit: nil, .requirementUnmet(toggle: off))

@@ -29,13 +29,16 @@ extension Kernel {
     /// Appends an event to the durable log (in the turn's transaction) and queues it for every
     /// matching subscriber; queued bytes are written only after the commit.
     /// `stored`, when given, is what the log keeps instead of `data` (a compact form that
-    /// `expanded` turns back into `data` when the event is replayed).
-    func emit(_ kind: String, job: Job?, data: JSON, stored: [UInt8]? = nil) throws {
+    /// `expanded` turns back into `data` when the event is replayed); `data` is then made only
+    /// when someone is subscribed.
+    func emit(_ kind: String, job: Job?, data: @autoclosure () throws -> JSON, stored: [UInt8]? = nil) throws {
         lastSeq += 1
-        let event = StoredEvent(seq: lastSeq, ts: now, kind: kind, jobID: job?.id, type: job?.type, data: data.serialized())
-        try store.appendEvent(seq: event.seq, ts: event.ts, kind: kind, jobID: event.jobID, type: event.type,
-                              data: stored ?? event.data)
+        let ts = now
+        let full = stored == nil || !subscriptions.isEmpty ? try data().serialized() : []
+        let (seq, jobID, type, row) = (lastSeq, job?.id, job?.type, stored ?? full)
+        try write { try $0.appendEvent(seq: seq, ts: ts, kind: kind, jobID: jobID, type: type, data: row) }
         guard !subscriptions.isEmpty else { return }
+        let event = StoredEvent(seq: lastSeq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
         let tail = Kernel.eventTail(event)
         for sid in subscriptions.keys {
             deliver(event, tail: tail, to: sid)
@@ -169,16 +172,54 @@ extension Kernel {
 
     private static let compactCreatedMark = #"{"compact":1"#
 
-    /// A stored event as subscribers get it: a compact `job.created` gets its job object back,
-    /// rendered from the job row as it was at creation, byte for byte what was sent live.
+    // MARK: Compact job.status events
+
+    /// `job.status` as the log keeps it: the `from` status and what of the job changes
+    /// (`Job.changingState`), not the whole job object. Nil for a job with children, whose
+    /// object also shows their counts at that moment: the log keeps such events whole.
+    func compactStatus(from: JobStatus, _ job: Job) -> [UInt8]? {
+        guard !parents.contains(job.id) else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        bytes.append(contentsOf: Kernel.compactStatusMark.utf8)
+        bytes.append(contentsOf: #","from":""#.utf8)
+        bytes.append(contentsOf: from.rawValue.utf8)
+        bytes.append(contentsOf: #"","state":"#.utf8)
+        job.writeChangingState(into: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
+    private static let compactStatusMark = #"{"compact":2"#
+
+    /// A stored event as subscribers get it, byte for byte what was sent live: a compact
+    /// `job.created` gets its job object back as the job was at creation, and a compact
+    /// `job.status` as it was then, both rendered from the job row.
     func expanded(_ e: StoredEvent) throws -> StoredEvent {
-        guard e.kind == "job.created", e.data.starts(with: Kernel.compactCreatedMark.utf8), let id = e.jobID else { return e }
-        let runAt = (try? JSONParser.parse(e.data))?["run_at"]?.intValue.map(Int64.init)
+        guard let id = e.jobID, e.data.starts(with: #"{"compact":"#.utf8) else { return e }
         var out = e
-        if let job = try store.job(id: id) {
-            out.data = Array(#"{"job":"#.utf8) + job.asCreated(runAt: runAt).serializedJSON() + [UInt8(ascii: "}")]
-        } else {
-            out.data = Array(#"{"job":null}"#.utf8)  // the job was removed since
+        if e.kind == "job.created", e.data.starts(with: Kernel.compactCreatedMark.utf8) {
+            let runAt = (try? JSONParser.parse(e.data))?["run_at"]?.intValue.map(Int64.init)
+            if let job = try store.job(id: id) {
+                out.data = Array(#"{"job":"#.utf8) + job.asCreated(runAt: runAt).serializedJSON() + [UInt8(ascii: "}")]
+            } else {
+                out.data = Array(#"{"job":null}"#.utf8)  // the job was removed since
+            }
+        } else if e.kind == "job.status", e.data.starts(with: Kernel.compactStatusMark.utf8) {
+            let stored = try? JSONParser.parse(e.data)
+            guard let from = stored?["from"]?.stringValue, let state = stored?["state"],
+                  let to = state["status"]?.stringValue else { return e }
+            var data: [UInt8] = []
+            JSONWriter.write(["from": .string(from), "to": .string(to)], into: &data)
+            data.removeLast()
+            data += Array(#","job":"#.utf8)
+            if let then = try store.job(id: id)?.withChangingState(state) {
+                data += then.serializedJSON()
+            } else {
+                data += Array("null".utf8)  // the job was removed since
+            }
+            data.append(UInt8(ascii: "}"))
+            out.data = data
         }
         return out
     }

@@ -2,10 +2,21 @@ import JobKernelCore
 import JobKernelStore
 
 extension Kernel {
-    /// The job, from memory if open, else from the store.
+    /// The job, from memory if running or just enqueued, else from the store.
     func job(_ id: Int64) throws -> Job? {
         if let job = active[id] { return job }
+        if let (job, _) = fresh[id] { return job }
         return try store.job(id: id)
+    }
+
+    /// The unit, from memory if its job (without items) was just enqueued or is running, else
+    /// from the store.
+    func unit(_ jobID: Int64, _ index: Int) throws -> WorkUnit? {
+        if index == 0 {
+            if let (_, unit) = fresh[jobID] { return unit }
+            if let unit = active.unit(of: jobID) { return unit }
+        }
+        return try store.unit(jobID: jobID, index: index)
     }
 
     /// The job object with its children counts (queried only for jobs that have children).
@@ -30,7 +41,7 @@ extension Kernel {
             let given = first && known?.job.id == id && known?.unit.index == idx ? known : nil
             guard var job = try given?.job ?? job(id) else { continue }
             let statusBefore = job.status
-            var unit: WorkUnit? = try given.map { $0.unit } ?? idx.flatMap { try store.unit(jobID: id, index: $0) }
+            var unit: WorkUnit? = try given.map { $0.unit } ?? idx.flatMap { try self.unit(id, $0) }
             let unitBefore = unit
             let effects: [JobEffect]
             do {
@@ -41,17 +52,20 @@ extension Kernel {
             }
             first = false
             guard !effects.isEmpty || unit != unitBefore else { continue }
-            try store.update(job)
-            if let unit, unit != unitBefore { try store.update(unit) }
+            let changed = job
+            try write { try $0.update(changed) }
+            if let unit, unit != unitBefore { try write { try $0.update(unit) } }
+            fresh.forget(id)
             if job.status != statusBefore {
                 statusCounts[statusBefore.rawValue, default: 0] -= 1
                 statusCounts[job.status.rawValue, default: 0] += 1
             }
             // Only running jobs stay in memory; the others are read from the store when needed.
             active[id] = job.status == .running ? job : nil
+            if job.status == .running, !job.itemized, let unit { active.setUnit(unit) }
             if job.status.isTerminal {
                 queues.forgetBatches(jobID: id)
-                store.forgetLogTail(jobID: id)
+                storage.forgetLogTail(jobID: id)  // memory only: no need to wait for the writer
             }
             for effect in effects {
                 try perform(effect, job: job, unit: unit, work: &work)
@@ -69,7 +83,7 @@ extension Kernel {
             }
             try emit("job.status", job: job, data: [
                 "from": .string(from.rawValue), "to": .string(to.rawValue), "job": try jobJSON(job),
-            ])
+            ], stored: compactStatus(from: from, job))
         case .publishItemStatus(let index, let from, let to, let error):
             var data: JSONObject = ["index": .int(index), "from": .string(from.rawValue), "to": .string(to.rawValue)]
             if let error { data["error"] = error.json }
@@ -143,6 +157,8 @@ extension Kernel {
         var manual: Bool
         /// The canonical form of the request, compared when an idempotency key is reused.
         var canonical: String
+        /// The payload serialized, when the caller already has it (written once, SPEC §12).
+        var payloadBytes: [UInt8]? = nil
     }
 
     /// Stores a new job (or finds the one its idempotency key names) and dispatches it.
@@ -166,9 +182,15 @@ extension Kernel {
             manual: r.manual, maxAttempts: r.maxAttempts ?? config.maxAttempts(for: r.type),
             timeoutMs: r.timeoutMs ?? r.type.timeoutMs, runAt: r.runAt, itemized: r.items != nil,
             units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)
-        try store.insert(&job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical)
+        job.id = takeJobID()
+        let (stored, items, request, payloadBytes) = (job, r.items, r.idempotencyKey == nil ? nil : r.canonical, r.payloadBytes)
+        try write { store in
+            var row = stored
+            try store.insert(&row, items: items, request: request, payloadBytes: payloadBytes)
+        }
         if let parent = r.parentID { parents.insert(parent) }
         statusCounts[job.status.rawValue, default: 0] += 1
+        if r.items == nil && !scheduled { fresh.insert(job) }
         let json = try jobJSON(job)
         try emit("job.created", job: job, data: ["job": json], stored: Kernel.compactCreated(runAt: r.runAt))
         if scheduled {
@@ -230,7 +252,7 @@ extension Kernel {
     }
 
     private func publishProgress(_ job: Job, item: Int?) throws {
-        try store.update(job)
+        try write { try $0.update(job) }
         try emitProgress(job, item: item)
         progressWindows[job.id] = .open
         addDeadline(at: now + Kernel.progressWindowMs, .progressWindowEnd(job.id))

@@ -650,7 +650,7 @@ extension Kernel {
         }
         if let backoffUntil, let job = try? self.job(run.jobID), !job.status.isTerminal {
             let waiting = run.indices.filter { i in
-                (try? store.unit(jobID: run.jobID, index: i)).flatMap { $0 }.map { $0.status == .pending && $0.runAt == backoffUntil } ?? false
+                (try? unit(run.jobID, i)).flatMap { $0 }.map { $0.status == .pending && $0.runAt == backoffUntil } ?? false
             }
             queues.keepTogether(jobID: run.jobID, indices: Set(waiting))
         }

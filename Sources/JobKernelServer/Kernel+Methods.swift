@@ -151,8 +151,8 @@ extension Kernel {
         let manual = try p.optionalBool("manual") ?? false
         try p.rejectUnknown()
 
-        let payloadBytes = payload.serialized().count
-        if payloadBytes > config.limits.maxPayloadBytes {
+        let payloadBytes = payload.serialized()
+        if payloadBytes.count > config.limits.maxPayloadBytes {
             throw RPCError.paramTooLarge(field: "payload", limit: config.limits.maxPayloadBytes)
         }
         if let items {
@@ -182,7 +182,7 @@ extension Kernel {
             type: type, payload: payload, items: items, priority: priority, idempotencyKey: key,
             createdBy: createdBy, runAt: runAt, maxAttempts: maxAttempts, timeoutMs: timeoutMs,
             parentID: parentID ?? conn.currentJobID, manual: manual,
-            canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical))))
+            canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical)), payloadBytes: payloadBytes))
         return ["job": json, "duplicate": .bool(duplicate)]
     }
 

@@ -8,28 +8,6 @@ import JobKernelStore
 /// is answered -32007 naming the cause; answers to reads go out; no event, `run` request,
 /// handler or signal of the turn ever leaves. Writes work again once the cause is gone.
 extension Kernel {
-    /// Commits the turn, then carries out what waited for the commit. Effects may write again
-    /// (a handler that cannot start fails its unit): those writes are committed in turn.
-    func commitTurn() {
-        while true {
-            do {
-                if let fault = store.db.fault { throw fault }
-                if try store.commit(), storeFaulted {
-                    storeFaulted = false
-                    KernelMain.log("the database commits again: writes are accepted")
-                }
-            } catch {
-                storeFailed(error)
-                return
-            }
-            for conn in dirty { conn.committed() }
-            let effects = turn.afterCommit
-            turn.reset()
-            if effects.isEmpty { return }
-            for effect in effects { effect() }
-        }
-    }
-
     /// The answer a change gets when its commit failed.
     static func storeFaultError(_ error: Error) -> RPCError {
         let cause = (error as? DatabaseError)?.cause ?? "\(error)"
@@ -37,9 +15,10 @@ extension Kernel {
             + "Nothing of it was kept; reads keep working, and writes work again once the cause is gone")
     }
 
-    /// Undoes the turn: the transaction, the answers and events queued for it, what it created
-    /// in memory; then rebuilds the job state from the store as it was at the last commit.
-    private func storeFailed(_ error: Error) {
+    /// Undoes everything since the last commit (the turn, and the turns of a batch that failed
+    /// on the writer thread): the transaction, the answers and events queued for it, what it
+    /// created in memory; then rebuilds the job state from the store as it was at that commit.
+    func storeFailed(_ error: Error) {
         let cause = (error as? DatabaseError)?.cause ?? "\(error)"
         if !storeFaulted {
             // Once per fault, not once per turn: a full disk can last.
@@ -47,11 +26,15 @@ extension Kernel {
             KernelMain.log("the database could not commit (\(cause)): each turn's changes are undone and its "
                 + "changing requests answered -32007 until a commit succeeds again")
         }
-        store.db.rollback()
-        store.db.clearFault()
+        storage.db.rollback()
+        storage.db.clearFault()
+        let (conns, undone) = takeUncommitted()
         let answer = Kernel.storeFaultError(error)
-        for conn in dirty { conn.commitFailed(answer) }
-        for id in turn.runs {
+        for conn in conns {
+            conn.commitFailed(answer)
+            markDirty(conn)
+        }
+        for id in undone.runs {
             guard let run = localRuns.removeValue(forKey: id) else { continue }
             runsByJob[run.jobID]?.remove(id)
             if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
@@ -61,13 +44,12 @@ extension Kernel {
                 worker.connection?.currentJobID = nil
             }
         }
-        for id in turn.leases { removeLease(id) }
-        for sid in turn.subscriptions {
+        for id in undone.leases { removeLease(id) }
+        for sid in undone.subscriptions {
             guard let sub = subscriptions.removeValue(forKey: sid) else { continue }
             connections[sub.connectionID]?.subscriptions.remove(sid)
             replaying.remove(sid)
         }
-        turn.reset()
         natsAcks.removeAll()
         deadlines = Heap(deadlines.unordered.filter {
             switch $0.action {

@@ -13,12 +13,21 @@ import JobKernelStore
 public final class Kernel {
     let loop: EventLoop
     let config: KernelConfig
-    let store: JobStore
+    /// The store itself; read it through `store`, which first waits for the writes in flight.
+    let storage: JobStore
+    /// Commits batches of writes on its own thread (`Kernel+Writes.swift`).
+    var writer: StoreWriter!
+    var writerSignal: AsyncSignal?
+    var writes = WritePipeline()
+    /// The id the next job gets.
+    var nextJobID: Int64 = 1
     let socketPath: String?
     let startedAt: Millis
 
     /// Running jobs, by id. Every other job lives only in the store.
     var active = OpenJobs()
+    /// Jobs just enqueued, kept for the lease that usually follows (`FreshJobs`).
+    var fresh = FreshJobs()
     /// Jobs that have children: only these need their `children` counts queried.
     var parents: Set<Int64> = []
     /// Jobs by status, counted at start-up and kept up to date after that.
@@ -93,7 +102,7 @@ public final class Kernel {
     public init(loop: EventLoop, config: KernelConfig, store: JobStore, socketPath: String?) throws {
         self.loop = loop
         self.config = config
-        self.store = store
+        self.storage = store
         self.socketPath = socketPath
         self.startedAt = Kernel.wallClock()
         self.leasePrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
@@ -110,6 +119,13 @@ public final class Kernel {
             hook.unref()
             hooks.append(hook)
         }
+        // The writer's wake-up only needs to make the loop turn: the turn's end takes the outcome.
+        let signal = try AsyncSignal(loop: loop) {}
+        signal.unref()
+        writerSignal = signal
+        let sender = signal.sender
+        writer = StoreWriter(store: store, wake: { sender.send() })
+        writer.start()
         try recover()
     }
 
@@ -163,6 +179,7 @@ public final class Kernel {
     /// settings.
     func loadStoredState() throws {
         lastSeq = try store.latestEventSeq()
+        nextJobID = try store.maxJobID() + 1
         parents = try store.parentIDs()
         settings = [:]
         for (name, value) in config.workflow.names.map({ ($0, config.workflow[$0] ?? false) }) {
@@ -172,6 +189,7 @@ public final class Kernel {
             settings[key] = value
         }
         active = OpenJobs()
+        fresh.removeAll()
         for job in try store.runningJobs() { active[job.id] = job }
     }
 
@@ -319,9 +337,10 @@ public final class Kernel {
             lastPrune = t
             try? store.pruneEvents(olderThan: t - config.limits.eventRetentionMs)
         }
+        // Replays read the store, and what they send goes with the turn's commit.
+        if !replaying.isEmpty { continueReplays() }
         commitTurn()
         if !natsAcks.isEmpty { ackCommittedResults() }
-        if !replaying.isEmpty { continueReplays() }
         guard !dirty.isEmpty else { return }
         let conns = dirty
         dirty.removeAll(keepingCapacity: true)
@@ -329,7 +348,7 @@ public final class Kernel {
             conn.awaitingFlush = false
             guard !conn.isClosed else { continue }
             conn.flush()
-            if conn.readEOF && conn.outstanding == 0 {
+            if conn.readEOF && conn.outstanding == 0 && conn.isDrained {
                 conn.readEOF = false
                 conn.channel.shutdownWrite { [weak conn] in conn?.channel.close() }
             }
@@ -436,7 +455,11 @@ public final class Kernel {
     private func finishShutdown() {
         guard !shutdownFinished else { return }
         shutdownFinished = true
+        sync()  // the last writes commit on this thread, before anything is closed
         commitTurn()
+        writer.stop()
+        writerSignal?.close()
+        writerSignal = nil
         ackCommittedResults()
         nats?.close()
         nats = nil

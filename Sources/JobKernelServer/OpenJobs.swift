@@ -10,6 +10,8 @@ struct OpenJobs {
         var job: Job { didSet { bytes = nil } }
         /// The job object's bytes, written at most once per change of the job.
         var bytes: JSON?
+        /// The one unit of a job without items, as last written: its outcome needs no read.
+        var unit: WorkUnit?
         init(_ job: Job) { self.job = job }
     }
 
@@ -25,6 +27,13 @@ struct OpenJobs {
                 boxes[id] = nil
             }
         }
+    }
+
+    /// The unit of the running job `id` without items; setting it on a job not kept does nothing.
+    func unit(of id: Int64) -> WorkUnit? { boxes[id]?.unit }
+
+    func setUnit(_ unit: WorkUnit) {
+        boxes[unit.jobID]?.unit = unit
     }
 
     /// The job object of `job` as bytes, written once per change and then shared by every

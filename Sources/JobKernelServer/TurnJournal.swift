@@ -13,6 +13,14 @@ struct TurnJournal {
     /// Subscriptions made this turn.
     var subscriptions: [UInt64] = []
 
+    /// Takes in what `other` holds, after what this one holds.
+    mutating func absorb(_ other: TurnJournal) {
+        afterCommit += other.afterCommit
+        runs += other.runs
+        leases += other.leases
+        subscriptions += other.subscriptions
+    }
+
     /// The turn committed (or was undone): start the next one empty.
     mutating func reset() {
         afterCommit.removeAll(keepingCapacity: true)

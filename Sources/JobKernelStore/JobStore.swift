@@ -97,58 +97,71 @@ public final class JobStore {
         created_at, started_at, finished_at, last_activity_at, updated_at
         """
 
-    /// Inserts a new job and its units; assigns `job.id`. `items` nil makes the single unit 0.
-    public func insert(_ job: inout Job, items: [JSON]?, request: String?) throws(DatabaseError) {
+    /// Inserts a new job and its units. A `job.id` of 0 is assigned by the store; any other is
+    /// used as is (the kernel numbers jobs itself, so that it need not wait for the insert).
+    /// `items` nil makes the single unit 0.
+    /// `payloadBytes`, when the caller has them, are the payload already serialized.
+    public func insert(_ job: inout Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]? = nil) throws(DatabaseError) {
         try beginIfNeeded()
-        try db.statement("""
+        try db.statement(literal: """
             INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
                 request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,
                 itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
-                created_at, started_at, finished_at, last_activity_at, updated_at)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-            """).bind([
-                .text(job.type), .text(job.dispatchMode), .text(job.status.rawValue), .int(Int64(job.priority)),
-                .text(job.lane.rawValue), .bytes(job.payload.serialized()), .text(job.createdBy),
-                .optional(job.idempotencyKey), .optional(request), .optional(job.parentID), .bool(job.manual),
-                .int(Int64(job.attempt)), .int(Int64(job.maxAttempts)), .optional(job.timeoutMs), .optional(job.runAt),
-                .bool(job.cancelRequested), Self.progressValue(job.progress), .bool(job.itemized),
-                .int(Int64(job.units.pending)), .int(Int64(job.units.running)), .int(Int64(job.units.success)),
-                .int(Int64(job.units.failed)), .int(Int64(job.units.cancelled)), .int(Int64(job.waiting)),
-                Self.jsonValue(job.result), Self.errorValue(job.error),
-                .int(job.createdAt), .optional(job.startedAt), .optional(job.finishedAt), .optional(job.lastActivityAt),
-                .int(job.updatedAt),
-            ]).run()
-        job.id = db.lastInsertRowID
-        let unitInsert = try db.statement("INSERT INTO units (job_id, idx, value, status, attempt) VALUES (?,?,?,'pending',0)")
+                created_at, started_at, finished_at, last_activity_at, updated_at, id)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            """).reset()
+            .bind(1, job.type).bind(2, job.dispatchMode).bind(3, job.status.rawValue).bind(4, Int64(job.priority))
+            .bind(5, job.lane.rawValue).bind(6, utf8: payloadBytes ?? job.payload.serialized()).bind(7, job.createdBy)
+            .bind(8, job.idempotencyKey).bind(9, request).bind(10, job.parentID).bind(11, job.manual)
+            .bind(12, Int64(job.attempt)).bind(13, Int64(job.maxAttempts)).bind(14, job.timeoutMs).bind(15, job.runAt)
+            .bind(16, job.cancelRequested).bind(17, utf8: Self.progressBytes(job.progress)).bind(18, job.itemized)
+            .bind(19, Int64(job.units.pending)).bind(20, Int64(job.units.running)).bind(21, Int64(job.units.success))
+            .bind(22, Int64(job.units.failed)).bind(23, Int64(job.units.cancelled)).bind(24, Int64(job.waiting))
+            .bind(25, utf8: Self.jsonBytes(job.result)).bind(26, utf8: job.error?.json.serialized())
+            .bind(27, job.createdAt).bind(28, job.startedAt).bind(29, job.finishedAt).bind(30, job.lastActivityAt)
+            .bind(31, job.updatedAt).bind(32, job.id == 0 ? nil : job.id)
+            .run()
+        if job.id == 0 { job.id = db.lastInsertRowID }
+        let unitInsert = try db.statement(literal: "INSERT INTO units (job_id, idx, value, status, attempt) VALUES (?,?,?,'pending',0)")
         if let items {
             for (i, value) in items.enumerated() {
-                try unitInsert.bind([.int(job.id), .int(Int64(i)), .bytes(value.serialized())]).run()
+                try unitInsert.reset().bind(1, job.id).bind(2, Int64(i)).bind(3, utf8: value.serialized()).run()
             }
         } else {
-            try unitInsert.bind([.int(job.id), .int(0), .null]).run()
+            try unitInsert.reset().bind(1, job.id).bind(2, Int64(0)).bind(3, utf8: nil).run()
         }
     }
 
     /// Writes every mutable field of `job`.
     public func update(_ job: Job) throws(DatabaseError) {
         try beginIfNeeded()
-        try db.statement("""
+        try db.statement(literal: """
             UPDATE jobs SET status=?, attempt=?, run_at=?, cancel_requested=?, progress=?, n_pending=?, n_running=?,
                 n_success=?, n_failed=?, n_cancelled=?, n_waiting=?, result=?, error=?, started_at=?, finished_at=?,
                 last_activity_at=?, updated_at=?
             WHERE id=?
-            """).bind([
-                .text(job.status.rawValue), .int(Int64(job.attempt)), .optional(job.runAt), .bool(job.cancelRequested),
-                Self.progressValue(job.progress), .int(Int64(job.units.pending)), .int(Int64(job.units.running)),
-                .int(Int64(job.units.success)), .int(Int64(job.units.failed)), .int(Int64(job.units.cancelled)),
-                .int(Int64(job.waiting)), Self.jsonValue(job.result), Self.errorValue(job.error),
-                .optional(job.startedAt), .optional(job.finishedAt), .optional(job.lastActivityAt), .int(job.updatedAt),
-                .int(job.id),
-            ]).run()
+            """).reset()
+            .bind(1, job.status.rawValue).bind(2, Int64(job.attempt)).bind(3, job.runAt).bind(4, job.cancelRequested)
+            .bind(5, utf8: Self.progressBytes(job.progress)).bind(6, Int64(job.units.pending))
+            .bind(7, Int64(job.units.running)).bind(8, Int64(job.units.success)).bind(9, Int64(job.units.failed))
+            .bind(10, Int64(job.units.cancelled)).bind(11, Int64(job.waiting)).bind(12, utf8: Self.jsonBytes(job.result))
+            .bind(13, utf8: job.error?.json.serialized()).bind(14, job.startedAt).bind(15, job.finishedAt)
+            .bind(16, job.lastActivityAt).bind(17, job.updatedAt).bind(18, job.id)
+            .run()
     }
 
+    /// The highest job id given so far (0 for none).
+    public func maxJobID() throws -> Int64 { try db.scalar("SELECT max(id) FROM jobs") ?? 0 }
+
     public func job(id: Int64) throws -> Job? {
-        try db.statement("SELECT \(Self.jobColumns) FROM jobs WHERE id=?").bind([.int(id)]).first(Self.readJob)
+        // The columns of `jobColumns`, spelled out: a literal is found in the cache by its address.
+        try db.statement(literal: """
+            SELECT id, type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key, parent_id,
+                manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress, itemized,
+                n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
+                created_at, started_at, finished_at, last_activity_at, updated_at
+            FROM jobs WHERE id=?
+            """).reset().bind(1, id).first(Self.readJob)
     }
 
     /// The job holding `key` for `createdBy`, with the canonical request it was enqueued with.
@@ -278,15 +291,18 @@ public final class JobStore {
     static let unitColumns = "job_id, idx, value, status, attempt, run_at, interrupted, result, error"
 
     public func unit(jobID: Int64, index: Int) throws -> WorkUnit? {
-        try db.statement("SELECT \(Self.unitColumns) FROM units WHERE job_id=? AND idx=?")
-            .bind([.int(jobID), .int(Int64(index))]).first(Self.readUnit)
+        try db.statement(literal: """
+            SELECT job_id, idx, value, status, attempt, run_at, interrupted, result, error
+            FROM units WHERE job_id=? AND idx=?
+            """).reset().bind(1, jobID).bind(2, Int64(index)).first(Self.readUnit)
     }
 
     public func update(_ u: WorkUnit) throws(DatabaseError) {
         try beginIfNeeded()
-        try db.statement("UPDATE units SET status=?, attempt=?, run_at=?, interrupted=?, result=?, error=? WHERE job_id=? AND idx=?")
-            .bind([.text(u.status.rawValue), .int(Int64(u.attempt)), .optional(u.runAt), .bool(u.interrupted),
-                   Self.jsonValue(u.result), Self.errorValue(u.error), .int(u.jobID), .int(Int64(u.index))]).run()
+        try db.statement(literal: "UPDATE units SET status=?, attempt=?, run_at=?, interrupted=?, result=?, error=? WHERE job_id=? AND idx=?")
+            .reset().bind(1, u.status.rawValue).bind(2, Int64(u.attempt)).bind(3, u.runAt).bind(4, u.interrupted)
+            .bind(5, utf8: Self.jsonBytes(u.result)).bind(6, utf8: u.error?.json.serialized()).bind(7, u.jobID)
+            .bind(8, Int64(u.index)).run()
     }
 
     /// Units of `jobID` in `status`, by index (all jobs when `jobID` is nil).
@@ -414,8 +430,8 @@ public final class JobStore {
     /// Appends an event with the seq the kernel assigned.
     public func appendEvent(seq: Int64, ts: Millis, kind: String, jobID: Int64?, type: String?, data: [UInt8]) throws(DatabaseError) {
         try beginIfNeeded()
-        try db.statement("INSERT INTO events (seq, ts, kind, job_id, type, data) VALUES (?,?,?,?,?,?)")
-            .bind([.int(seq), .int(ts), .text(kind), .optional(jobID), .optional(type), .bytes(data)]).run()
+        try db.statement(literal: "INSERT INTO events (seq, ts, kind, job_id, type, data) VALUES (?,?,?,?,?,?)")
+            .reset().bind(1, seq).bind(2, ts).bind(3, kind).bind(4, jobID).bind(5, type).bind(6, utf8: data).run()
     }
 
     /// Up to `limit` events with `after < seq <= through`, in order.
@@ -479,12 +495,12 @@ public final class JobStore {
         return r.withBytes(i) { try? JSONParser.parse($0, maxDepth: 10_000) }
     }
 
-    static func jsonValue(_ v: JSON) -> SQLValue { v.isNull ? .null : .bytes(v.serialized()) }
-    static func errorValue(_ e: JobError?) -> SQLValue { e.map { .bytes($0.json.serialized()) } ?? .null }
 
-    static func progressValue(_ p: Progress) -> SQLValue {
-        if p == Progress() { return .null }
-        return .bytes(JSON.object([
+    static func jsonBytes(_ v: JSON) -> [UInt8]? { v.isNull ? nil : v.serialized() }
+
+    static func progressBytes(_ p: Progress) -> [UInt8]? {
+        if p == Progress() { return nil }
+        return (JSON.object([
             "current": p.current.map(Progress.number) ?? .null, "total": p.total.map(Progress.number) ?? .null,
             "phase": p.phase.map { .string($0) } ?? .null, "message": p.message.map { .string($0) } ?? .null,
         ]).serialized())

@@ -36,4 +36,19 @@ struct JobSerializedTests {
         let children: JSON = ["total": 2, "success": 2]
         #expect(job.serializedJSON(children: children) == job.json(children: children).serialized())
     }
+
+    /// A compact `job.status` keeps the changing state; the job as created plus that state is the
+    /// job again, so a replay renders the object that was sent live.
+    @Test(arguments: jobs)
+    func changingStateRoundTrips(job: Job) throws {
+        let state = try JSONParser.parse(job.changingState())
+        let created = job.asCreated(runAt: nil)
+        let again = try #require(created.withChangingState(state))
+        #expect(again.serializedJSON() == job.serializedJSON())
+    }
+
+    @Test func aStateOfAnotherShapeIsRefused() {
+        #expect(Self.jobs[0].withChangingState(["status": "running"]) == nil)
+        #expect(Self.jobs[0].withChangingState(.null) == nil)
+    }
 }

@@ -14,6 +14,15 @@ struct TimestampTests {
         #expect(Timestamp.parse(text) == ms)
     }
 
+    /// `write` appends the bytes `format` returns, out-of-range years included.
+    @Test(arguments: [Millis(0), 1_795_426_310_123, -1, Timestamp.minMillis, Timestamp.maxMillis,
+                      Timestamp.maxMillis + 1, Timestamp.minMillis - 86_400_000 * 400])
+    func writesWhatItFormats(ms: Millis) {
+        var bytes: [UInt8] = [UInt8(ascii: "x")]
+        Timestamp.write(ms, into: &bytes)
+        #expect(bytes == [UInt8(ascii: "x")] + Array(Timestamp.format(ms).utf8))
+    }
+
     @Test func parsesOffsetsAndFractions() {
         #expect(Timestamp.parse("2026-11-23T10:31:50+01:00") == Timestamp.parse("2026-11-23T09:31:50Z"))
         #expect(Timestamp.parse("2026-11-23T09:31:50.5Z") == Timestamp.parse("2026-11-23T09:31:50.500Z"))

@@ -430,3 +430,41 @@ def test_replayed_job_created_is_byte_for_byte_the_live_one(kernel_factory):
     strip = lambda es: [{k: v for k, v in e.items() if k != "subscription"} for e in es]
     assert strip(replayed) == strip(seen)
     assert [e["data"]["job"]["status"] for e in replayed] == ["pending", "pending", "scheduled", "pending"]
+
+
+def test_replayed_job_status_is_the_live_one(kernel_factory):
+    # The log keeps job.status as the job's changing state and renders the job object from the
+    # job row and that state when it is replayed: every status change must replay as it was sent
+    # live — progress, results, errors, backoffs, retries, items and parents with children.
+    k = kernel_factory(jk.BASE_CONFIG)
+    c, live = k.client(), k.client()
+    start = live.call("subscribe", {"kinds": ["job.status"]})["seq"]
+    parent = c.call("enqueue", {"type": "remote", "payload": {"p": [1, "x", None, 2.5]}, "max_attempts": 3})["job"]
+    c.call("enqueue", {"type": "remote2", "items": ["a", {"b": 1}], "parent_id": parent["id"]})
+    c.call("enqueue", {"type": "remote", "payload": "doomed"})
+    for lease in c.call("fetch", {"types": ["remote", "remote2"], "max": 10})["leases"]:
+        c.call("progress", {"id": lease["job"]["id"], "current": 0.5, "total": 3, "phase": "p", "message": "m"})
+        if lease["job"]["payload"] == "doomed":
+            c.call("nack", {"lease": lease["lease"], "error": {"message": "bad", "code": "E1"}, "retryable": False})
+        elif lease["job"]["id"] == parent["id"]:
+            c.call("nack", {"lease": lease["lease"], "error": {"message": "again"}})  # backoff
+        else:
+            c.call("ack", {"lease": lease["lease"], "result": {"item": lease["item"]}})
+    doomed = [j for j in c.call("list", {"status": ["failed"]})["jobs"]]
+    for j in doomed:
+        c.call("retry", {"id": j["id"]})
+    for job in c.call("list", {"status": ["scheduled", "pending"]})["jobs"]:
+        c.call("cancel", {"id": job["id"]})
+    seen = []
+    while True:
+        try:
+            seen.append(live.next_event(timeout=1))
+        except Exception:
+            break
+    assert len(seen) >= 8
+    replay = k.client()
+    replay.call("subscribe", {"kinds": ["job.status"], "since": start})
+    replayed = [replay.next_event(timeout=5) for _ in range(len(seen))]
+    strip = lambda es: [{k: v for k, v in e.items() if k != "subscription"} for e in es]
+    assert strip(replayed) == strip(seen)
+    assert {e["data"]["to"] for e in replayed} >= {"running", "success", "failed", "scheduled", "cancelled", "pending"}

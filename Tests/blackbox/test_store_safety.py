@@ -219,6 +219,51 @@ def test_full_disk_answers_32007_keeps_reads_and_recovers(kernel_factory):
         k.stop()
 
 
+def test_full_disk_undoes_whole_batches_of_the_writer_thread(kernel_factory):
+    # Pipelined requests make batches too large to commit on the loop thread: they go to the
+    # store's writer thread while the loop decides the next turns. When such a batch fails, it
+    # and every turn decided after it are undone; nothing answered success is ever lost and no
+    # event of an undone change leaves.
+    with small_tmpfs() as fs:
+        k = kernel_factory(jk.BASE_CONFIG, db=os.path.join(fs, "jobs.db"))
+        c = k.client()
+        watcher = k.client()
+        start = watcher.call("subscribe", {"kinds": ["job.created"]})["seq"]
+        kept = [j["job"]["id"] for j in c.call_many([("enqueue", {"type": "remote", "payload": {"n": i}}) for i in range(40)])]
+        filler = fill(fs)
+        clients = [k.client() for _ in range(3)]
+        body = "y" * 20_000
+        results = []
+        for cl in clients:
+            results += cl.call_many([("enqueue", {"type": "remote", "payload": {"b": body, "i": i}}) for i in range(60)], window=60)
+        failed = [r for r in results if isinstance(r, jk.RPCError)]
+        ok = [r["job"]["id"] for r in results if not isinstance(r, jk.RPCError)]
+        assert failed, "expected the full disk to fail some batches"
+        for e in failed:
+            assert e.code == -32007 and "disk is full" in e.message, (e.code, e.message)
+        assert k.running()
+        listed = {j["id"] for j in c.call("list", {"limit": 1000})["jobs"]}
+        assert listed == set(kept) | set(ok), (len(listed), len(kept), len(ok))
+
+        os.unlink(filler)
+        after = c.call("enqueue", {"type": "remote", "payload": {"after": True}})["job"]["id"]
+        seen = watcher.events_until(lambda e: e["job_id"] == after, timeout=10)
+        assert {e["job_id"] for e in seen} == listed | {after}  # no event of an undone change
+        replay = k.client()
+        replay.call("subscribe", {"kinds": ["job.created"], "since": start})
+        replayed = replay.events_until(lambda e: e["job_id"] == after, timeout=10)
+        assert [e["seq"] for e in replayed] == [e["seq"] for e in seen]
+        seqs = [e["seq"] for e in replayed]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # gap-free: job.created only here
+
+        k.kill9()
+        k.start()
+        c2 = k.client()
+        survivors = {j["id"] for j in c2.call("list", {"limit": 1000})["jobs"]}
+        assert survivors == listed | {after}
+        k.stop()
+
+
 def test_full_disk_does_not_start_units_of_undone_changes(kernel_factory, tmp_home):
     marker = os.path.join(tmp_home, "ran")
     config = jk.BASE_CONFIG + f"""

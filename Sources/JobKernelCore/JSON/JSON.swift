@@ -33,6 +33,11 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
 
     public init() {}
 
+    /// An empty object with room for `capacity` keys.
+    public init(minimumCapacity capacity: Int) {
+        pairs.reserveCapacity(capacity)
+    }
+
     public init(dictionaryLiteral elements: (String, JSON)...) {
         pairs.reserveCapacity(elements.count)
         for (key, value) in elements { self[key] = value }

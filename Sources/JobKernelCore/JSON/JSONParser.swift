@@ -59,9 +59,14 @@ public struct JSONParser {
 
     private mutating func parseValue() throws(JSONParseError) -> JSON {
         // Finished elements of all open containers, in order; keys of all open objects likewise.
+        // Room for a typical request up front: growing these from empty, one doubling at a
+        // time, cost more than parsing the bytes.
         var values: [JSON] = []
+        values.reserveCapacity(16)
         var keys: [String] = []
+        keys.reserveCapacity(16)
         var open: [OpenContainer] = []
+        open.reserveCapacity(4)
 
         expectingValue: while true {
             skipWhitespace()
@@ -126,7 +131,7 @@ public struct JSONParser {
                 }
                 if container.isObject {
                     guard byte == UInt8(ascii: "}") else { throw unexpected("in an object, expected `,` or `}`") }
-                    var object = JSONObject()
+                    var object = JSONObject(minimumCapacity: keys.count - container.keyStart)
                     for offset in 0..<(keys.count - container.keyStart) {
                         object[keys[container.keyStart + offset]] = values[container.valueStart + offset]
                     }

@@ -2,7 +2,8 @@
 /// without building the tree of values first (the hot path writes one per change).
 extension Job {
     /// The compact bytes of the job object of SPEC §5.
-    public func serializedJSON(children: JSON = ["total": 0]) -> [UInt8] {
+    /// `children` nil is `{"total":0}`, a job without children.
+    public func serializedJSON(children: JSON? = nil) -> [UInt8] {
         var b: [UInt8] = []
         b.reserveCapacity(480 + Int(payloadSizeHint))
         Self.key(#"{"id":""#, &b)
@@ -36,11 +37,15 @@ extension Job {
         Self.key(#","cancel_requested":"#, &b)
         Self.key(cancelRequested ? "true" : "false", &b)
         Self.key(#","progress":"#, &b)
-        JSONWriter.write(progress.json(items: itemized ? units : nil), into: &b)
+        if itemized || progress != Progress() {
+            JSONWriter.write(progress.json(items: itemized ? units : nil), into: &b)
+        } else {
+            Self.key(#"{"current":null,"total":null,"percent":null,"phase":null,"message":null}"#, &b)
+        }
         Self.key(#","items":"#, &b)
         if itemized { JSONWriter.write(units.itemsJSON, into: &b) } else { Self.key("null", &b) }
         Self.key(#","children":"#, &b)
-        JSONWriter.write(children, into: &b)
+        if let children { JSONWriter.write(children, into: &b) } else { Self.key(#"{"total":0}"#, &b) }
         Self.key(#","result":"#, &b)
         JSONWriter.write(result, into: &b)
         Self.key(#","error":"#, &b)
@@ -65,8 +70,9 @@ extension Job {
         return 16
     }
 
+    /// Appends a literal's bytes (keys and punctuation written as constants).
     @inline(__always)
-    private static func key(_ text: StaticString, _ b: inout [UInt8]) {
+    static func key(_ text: StaticString, _ b: inout [UInt8]) {
         b.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
@@ -80,7 +86,7 @@ extension Job {
     private static func time(_ ms: Millis?, _ b: inout [UInt8]) {
         guard let ms else { return key("null", &b) }
         b.append(UInt8(ascii: "\""))
-        b.append(contentsOf: Timestamp.format(ms).utf8)
+        Timestamp.write(ms, into: &b)
         b.append(UInt8(ascii: "\""))
     }
 }

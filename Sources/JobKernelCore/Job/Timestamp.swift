@@ -10,25 +10,54 @@ public enum Timestamp {
 
     /// `2026-11-23T09:31:50.123Z`
     public static func format(_ ms: Millis) -> String {
+        guard let f = fields(ms) else { return String(civilYear(ms)) + "-01-01T00:00:00.000Z" }
+        return String(unsafeUninitializedCapacity: 24) { buf in
+            fill(f, UnsafeMutableBufferPointer(rebasing: buf[0..<24]))
+            return 24
+        }
+    }
+
+    /// Appends `format(ms)`'s bytes to `buffer` without making a `String`.
+    public static func write(_ ms: Millis, into buffer: inout [UInt8]) {
+        guard let f = fields(ms) else { return buffer.append(contentsOf: format(ms).utf8) }
+        let start = buffer.count
+        buffer.append(contentsOf: zeros24)
+        buffer.withUnsafeMutableBufferPointer { all in
+            fill(f, UnsafeMutableBufferPointer(rebasing: all[start..<(start + 24)]))
+        }
+    }
+
+    private static let zeros24 = [UInt8](repeating: 0, count: 24)
+
+    /// Year, month, day, second of the day and millisecond of `ms`; nil outside years 0…9999.
+    private static func fields(_ ms: Millis) -> (Int, Int, Int, Int, Int)? {
         let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let millis = Int(ms - seconds * 1000)
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = Int(seconds - days * 86400)
         let (y, m, d) = civil(fromDays: days)
-        guard (0...9999).contains(y) else { return String(y) + "-01-01T00:00:00.000Z" }
-        return String(unsafeUninitializedCapacity: 24) { buf in
-            func put(_ v: Int, _ at: Int, _ width: Int) {
-                var v = v
-                for k in stride(from: at + width - 1, through: at, by: -1) {
-                    buf[k] = UInt8(48 + v % 10)
-                    v /= 10
-                }
+        guard (0...9999).contains(y) else { return nil }
+        return (y, m, d, secOfDay, millis)
+    }
+
+    private static func civilYear(_ ms: Millis) -> Int {
+        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        return civil(fromDays: seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400).0
+    }
+
+    /// Writes the 24 bytes of a time's `fields` into `buf`.
+    private static func fill(_ f: (Int, Int, Int, Int, Int), _ buf: UnsafeMutableBufferPointer<UInt8>) {
+        let (y, m, d, secOfDay, millis) = f
+        func put(_ v: Int, _ at: Int, _ width: Int) {
+            var v = v
+            for k in stride(from: at + width - 1, through: at, by: -1) {
+                buf[k] = UInt8(48 + v % 10)
+                v /= 10
             }
-            put(y, 0, 4); buf[4] = 45; put(m, 5, 2); buf[7] = 45; put(d, 8, 2); buf[10] = 84
-            put(secOfDay / 3600, 11, 2); buf[13] = 58; put(secOfDay / 60 % 60, 14, 2); buf[16] = 58
-            put(secOfDay % 60, 17, 2); buf[19] = 46; put(millis, 20, 3); buf[23] = 90
-            return 24
         }
+        put(y, 0, 4); buf[4] = 45; put(m, 5, 2); buf[7] = 45; put(d, 8, 2); buf[10] = 84
+        put(secOfDay / 3600, 11, 2); buf[13] = 58; put(secOfDay / 60 % 60, 14, 2); buf[16] = 58
+        put(secOfDay % 60, 17, 2); buf[19] = 46; put(millis, 20, 3); buf[23] = 90
     }
 
     /// Parses RFC 3339 (`T` or `t`, `Z`/`z` or `±hh:mm` offsets, an optional fraction of which

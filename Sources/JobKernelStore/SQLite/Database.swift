@@ -4,6 +4,9 @@ import CSQLite
 public final class Database {
     let handle: OpaquePointer
     private var cache: [String: Statement] = [:]
+    /// The hot paths' statements, keyed by the address of their literal SQL: no hashing of the
+    /// SQL text on every use.
+    private var literalCache: [UInt: Statement] = [:]
     public let path: String
 
     /// Opens (creating if needed) the database at `path`; `:memory:` for none on disk.
@@ -28,6 +31,7 @@ public final class Database {
 
     deinit {
         cache.removeAll()
+        literalCache.removeAll()
         sqlite3_close_v2(handle)
     }
 
@@ -36,6 +40,15 @@ public final class Database {
         if let s = cache[sql] { return s }
         let s = try Statement(database: self, sql: sql)
         cache[sql] = s
+        return s
+    }
+
+    /// The cached prepared statement for the literal `sql`, found by the literal's address.
+    public func statement(literal sql: StaticString) throws(DatabaseError) -> Statement {
+        let key = UInt(bitPattern: sql.utf8Start)
+        if let s = literalCache[key] { return s }
+        let s = try Statement(database: self, sql: sql.description)
+        literalCache[key] = s
         return s
     }
 

@@ -26,6 +26,46 @@ public final class Statement {
         return self
     }
 
+    /// Resets the statement for the hot paths, which then bind every parameter one by one with
+    /// the typed `bind(_:_:)` below (no array of values to build and free per row).
+    @inline(__always)
+    public func reset() -> Statement {
+        sqlite3_reset(handle)
+        return self
+    }
+
+    /// Binds an integer to parameter `i` (1-based).
+    @inline(__always) @discardableResult
+    public func bind(_ i: Int32, _ v: Int64) -> Statement {
+        sqlite3_bind_int64(handle, i, v)
+        return self
+    }
+
+    /// Binds an integer, or NULL for nil.
+    @inline(__always) @discardableResult
+    public func bind(_ i: Int32, _ v: Int64?) -> Statement {
+        if let v { sqlite3_bind_int64(handle, i, v) } else { sqlite3_bind_null(handle, i) }
+        return self
+    }
+
+    /// Binds 1 or 0.
+    @inline(__always) @discardableResult
+    public func bind(_ i: Int32, _ v: Bool) -> Statement { bind(i, Int64(v ? 1 : 0)) }
+
+    /// Binds text, or NULL for nil.
+    @inline(__always) @discardableResult
+    public func bind(_ i: Int32, _ s: String?) -> Statement {
+        if let s { bind(.text(s), at: i) } else { sqlite3_bind_null(handle, i) }
+        return self
+    }
+
+    /// Binds UTF-8 bytes as text (serialized JSON), or NULL for nil.
+    @inline(__always) @discardableResult
+    public func bind(_ i: Int32, utf8 b: [UInt8]?) -> Statement {
+        if let b { bind(.bytes(b), at: i) } else { sqlite3_bind_null(handle, i) }
+        return self
+    }
+
     private func bind(_ value: SQLValue, at i: Int32) {
         switch value {
         case .null: sqlite3_bind_null(handle, i)

@@ -1,0 +1,98 @@
+/// What of a job changes after it is created, on its own: the event log keeps a `job.status`
+/// event as this state (a few dozen bytes) instead of the whole job object (payload included),
+/// and renders the object again from the job row and this state when the event is replayed.
+extension Job {
+    /// The changing fields as compact JSON bytes (times as milliseconds).
+    public func changingState() -> [UInt8] {
+        var b: [UInt8] = []
+        writeChangingState(into: &b)
+        return b
+    }
+
+    /// Appends `changingState()` to `b`, written straight to bytes (one per status change).
+    public func writeChangingState(into b: inout [UInt8]) {
+        b.reserveCapacity(b.count + 192)
+        Self.key(#"{"status":""#, &b)
+        b.append(contentsOf: status.rawValue.utf8)
+        Self.key(#"","attempt":"#, &b)
+        JSONWriter.writeInt(attempt, into: &b)
+        Self.key(cancelRequested ? #","cancel_requested":true,"units":["# : #","cancel_requested":false,"units":["#, &b)
+        JSONWriter.writeInt(units.pending, into: &b)
+        b.append(UInt8(ascii: ","))
+        JSONWriter.writeInt(units.running, into: &b)
+        b.append(UInt8(ascii: ","))
+        JSONWriter.writeInt(units.success, into: &b)
+        b.append(UInt8(ascii: ","))
+        JSONWriter.writeInt(units.failed, into: &b)
+        b.append(UInt8(ascii: ","))
+        JSONWriter.writeInt(units.cancelled, into: &b)
+        Self.key(#"],"waiting":"#, &b)
+        JSONWriter.writeInt(waiting, into: &b)
+        Self.key(#","updated_at":"#, &b)
+        JSONWriter.writeInt(Int(updatedAt), into: &b)
+        if let runAt {
+            Self.key(#","run_at":"#, &b)
+            JSONWriter.writeInt(Int(runAt), into: &b)
+        }
+        if let startedAt {
+            Self.key(#","started_at":"#, &b)
+            JSONWriter.writeInt(Int(startedAt), into: &b)
+        }
+        if let finishedAt {
+            Self.key(#","finished_at":"#, &b)
+            JSONWriter.writeInt(Int(finishedAt), into: &b)
+        }
+        if let lastActivityAt {
+            Self.key(#","last_activity_at":"#, &b)
+            JSONWriter.writeInt(Int(lastActivityAt), into: &b)
+        }
+        if progress != Progress() {
+            Self.key(#","progress":"#, &b)
+            JSONWriter.write([
+                "current": progress.current.map { .double($0) } ?? .null,
+                "total": progress.total.map { .double($0) } ?? .null,
+                "phase": progress.phase.map { .string($0) } ?? .null,
+                "message": progress.message.map { .string($0) } ?? .null,
+            ], into: &b)
+        }
+        if !result.isNull {
+            Self.key(#","result":"#, &b)
+            JSONWriter.write(result, into: &b)
+        }
+        if let error {
+            Self.key(#","error":"#, &b)
+            JSONWriter.write(error.json, into: &b)
+        }
+        b.append(UInt8(ascii: "}"))
+    }
+
+    /// This job (as created) with the changing fields of `state`, which `changingState` wrote;
+    /// nil when `state` is not such a state.
+    public func withChangingState(_ state: JSON) -> Job? {
+        func time(_ key: String) -> Millis? { state[key]?.intValue.map(Millis.init) }
+        guard let status = state["status"]?.stringValue.flatMap(JobStatus.init(rawValue:)),
+              let attempt = state["attempt"]?.intValue, let cancelRequested = state["cancel_requested"]?.boolValue,
+              case .array(let u)? = state["units"], u.count == 5, let counts = Optional(u.compactMap(\.intValue)),
+              counts.count == 5, let waiting = state["waiting"]?.intValue, let updatedAt = time("updated_at") else {
+            return nil
+        }
+        var job = self
+        job.status = status
+        job.attempt = attempt
+        job.cancelRequested = cancelRequested
+        job.units = UnitCounts(pending: counts[0], running: counts[1], success: counts[2], failed: counts[3],
+                               cancelled: counts[4])
+        job.waiting = waiting
+        job.updatedAt = updatedAt
+        job.runAt = time("run_at")
+        job.startedAt = time("started_at")
+        job.finishedAt = time("finished_at")
+        job.lastActivityAt = time("last_activity_at")
+        let p = state["progress"]
+        job.progress = Progress(current: p?["current"]?.doubleValue, total: p?["total"]?.doubleValue,
+                                phase: p?["phase"]?.stringValue, message: p?["message"]?.stringValue)
+        job.result = state["result"] ?? .null
+        job.error = state["error"].flatMap(JobError.init(json:))
+        return job
+    }
+}
