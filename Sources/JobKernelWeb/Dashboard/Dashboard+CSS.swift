@@ -59,6 +59,8 @@ progress { width: 100%; height: 10px; accent-color: var(--accent); }
 .fields dd { margin: 0; }
 .job-side { flex: 1; min-width: 260px; display: flex; flex-direction: column; gap: 12px; }
 pre { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px; overflow: auto; max-height: 360px; margin: 0; font-size: 13px; }
+.log:empty::before { content: "no log lines yet"; color: var(--muted); }
+#view-types > .actions { margin-bottom: 12px; }
 .log .error { color: var(--bad); } .log .warn { color: var(--warn); }
 .inline { font-weight: 400; font-size: 12px; color: var(--muted); margin-left: 12px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 12px; }
