@@ -1,6 +1,5 @@
 import HTTPTypes
 import Hummingbird
-import Synchronization
 
 /// The rules of `AccessGuard`, apart from HTTP plumbing so that tests can read them as a table.
 public struct AccessPolicy: Sendable {
@@ -161,37 +160,4 @@ public struct AccessPolicy: Sendable {
     static func removing(_ key: String, from query: String) -> String {
         query.split(separator: "&").filter { !$0.hasPrefix(key + "=") && $0 != Substring(key) }.joined(separator: "&")
     }
-}
-
-extension String {
-    /// Decodes `%XX` escapes (and `+` as a space, as forms send it); nil when an escape is broken.
-    var removingPercentEncoding: String? {
-        var bytes: [UInt8] = []
-        var iterator = Array(utf8).makeIterator()
-        while let byte = iterator.next() {
-            switch byte {
-            case UInt8(ascii: "%"):
-                guard let high = iterator.next(), let low = iterator.next(),
-                    let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-                else { return nil }
-                bytes.append(value)
-            case UInt8(ascii: "+"):
-                bytes.append(UInt8(ascii: " "))
-            default:
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-}
-
-/// The port the gateway is bound to, set once the server runs.
-public final class BoundPort: Sendable {
-    private let port: Mutex<Int>
-    /// A port known now, or 0 until `set` is called.
-    public init(_ port: Int) { self.port = Mutex(port) }
-    /// The bound port.
-    public var value: Int { port.withLock { $0 } }
-    /// Records the port the server bound.
-    public func set(_ value: Int) { port.withLock { $0 = value } }
 }

@@ -51,9 +51,3 @@ struct EventQueryError: Error, Equatable {
     let message: String
     init(_ message: String) { self.message = message }
 }
-
-extension String {
-    var trimmingSpaces: String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
-    }
-}
