@@ -79,20 +79,27 @@ class Kernel:
                 self.proc.wait()
         self.proc = None
 
+    def _request(self, s, method, params):
+        """Sends one request on `s` and reads its answer (the first line back)."""
+        s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}).encode() + b"\n")
+        data = b""
+        while b"\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError("the kernel closed the connection")
+            data += chunk
+        return json.loads(data.split(b"\n", 1)[0])
+
+    def _connect(self, timeout):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(self.socket)
+        return s
+
     def call(self, method, params=None, timeout=10.0):
         """One request on a fresh connection; returns the result or raises RuntimeError(error)."""
-        request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(self.socket)
-            s.sendall(json.dumps(request).encode() + b"\n")
-            data = b""
-            while b"\n" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    raise OSError("the kernel closed the connection")
-                data += chunk
-        answer = json.loads(data.split(b"\n", 1)[0])
+        with self._connect(timeout) as s:
+            answer = self._request(s, method, params)
         if "error" in answer:
             raise RuntimeError(answer["error"])
         return answer["result"]
@@ -103,18 +110,8 @@ class Kernel:
     def hold_lease(self, types, timeout=10.0):
         """Fetches one unit on a connection kept open (a lease ends with its connection);
         returns (connection, lease). Close the connection to give the unit back."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(self.socket)
-        s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "fetch",
-                              "params": {"types": types, "wait_s": 5}}).encode() + b"\n")
-        data = b""
-        while b"\n" not in data:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise OSError("the kernel closed the connection")
-            data += chunk
-        leases = json.loads(data.split(b"\n", 1)[0])["result"]["leases"]
+        s = self._connect(timeout)
+        leases = self._request(s, "fetch", {"types": types, "wait_s": 5})["result"]["leases"]
         assert leases, f"no {types} unit was offered"
         return s, leases[0]
 
