@@ -23,8 +23,7 @@ public struct Gateway: Sendable {
         public var heartbeat: Duration
         /// The largest `POST /rpc` body taken.
         public var maxBodyBytes: Int
-        /// The token; a fresh one per start unless given (tests and reverse proxies may fix it
-        /// through the environment).
+        /// The access token; `jobkernel web` draws a fresh one at every start.
         public var token: String
 
         /// A configuration with the defaults of `jobkernel web`.
@@ -100,7 +99,7 @@ public struct Gateway: Sendable {
             let body: ByteBuffer
             do {
                 body = try await request.collectBody(upTo: maxBody)
-            } catch {
+            } catch is NIOTooManyBytesError {
                 return Self.text(.contentTooLarge, "the request body is over \(maxBody) bytes; send less, or split a batch")
             }
             do {
