@@ -72,6 +72,7 @@ let package = Package(
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
         .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
+        .testTarget(name: "JobKernelClientTests", dependencies: ["JobKernelClient"]),
         .testTarget(name: "JobKernelNATSTests", dependencies: ["JobKernelNATS", "CNATS", "JobKernelIO"]),
         .testTarget(name: "JobKernelWebTests", dependencies: [
             "JobKernelWeb", "JobKernelCore", .product(name: "NIOEmbedded", package: "swift-nio"),

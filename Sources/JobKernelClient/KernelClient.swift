@@ -25,32 +25,7 @@ public final class KernelClient {
     /// Connects to the kernel listening at `socketPath`.
     public init(socketPath: String) throws(ClientError) {
         self.socketPath = socketPath
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(socketPath.utf8)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard !pathBytes.isEmpty, pathBytes.count < capacity else {
-            throw .noKernel(path: socketPath, reason: "a socket path must be 1 to \(capacity - 1) bytes long")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-            raw[pathBytes.count] = 0
-        }
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .io("socket(): \(KernelClient.lastError())") }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + pathBytes.count + 1)
-        var result: Int32
-        repeat {
-            result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
-            }
-        } while result != 0 && errno == EINTR
-        if result != 0 {
-            let reason = KernelClient.lastError()
-            Glibc.close(fd)
-            fd = -1
-            throw .noKernel(path: socketPath, reason: reason)
-        }
+        fd = try UnixSocket.connect(path: socketPath)
     }
 
     deinit { close() }

@@ -46,9 +46,17 @@ final class DatabaseLock {
             throw ServeError("cannot lock \(path): \(String(cString: strerror(code)))")
         }
         var text = "pid=\(getpid())\n"
-        if let socketPath { text += "socket=\(socketPath)\n" }
+        if let socketPath { text += "socket=\(DatabaseLock.absolute(socketPath))\n" }
         _ = ftruncate(fd, 0)
         _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+    }
+
+    /// `path` made absolute against the working directory, so that a client started elsewhere
+    /// (`serve --stdio` attaching) finds the socket.
+    static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/"), let cwd = getcwd(nil, 0) else { return path }
+        defer { free(cwd) }
+        return String(cString: cwd) + "/" + path
     }
 
     /// Reads the owner a lock file names (it may be half-written: then some parts are missing).

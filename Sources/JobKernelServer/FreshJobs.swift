@@ -3,12 +3,14 @@ import JobKernelCore
 /// Jobs without items just enqueued and not changed since, with their one unit: the lease that
 /// usually follows within milliseconds takes them from here instead of reading the store.
 ///
-/// It holds at most `capacity` jobs, dropping the oldest, so a million pending jobs cost no more
-/// memory than they did before (a dropped job is simply read from the store when its turn comes).
+/// It holds at most `capacity` jobs (about 40 MiB), dropping the oldest: a dropped job is read
+/// from the store when its turn comes, which means waiting for the writer thread's batch in
+/// flight. The capacity covers a burst of tens of thousands of jobs enqueued at once and drained
+/// by a pool; pending jobs found at start-up are never held here.
 /// Every change of a job goes through `Kernel.apply`, which forgets the job here; a reload after a
 /// store fault empties it.
 struct FreshJobs {
-    static let capacity = 4096
+    static let capacity = 65_536
 
     private var entries: [Int64: (job: Job, unit: WorkUnit)] = [:]
     /// Ids in the order they came, as a ring: the slot at `next` is the oldest once it is full.

@@ -139,7 +139,10 @@ extension Kernel {
             storeFailed(error)
             return false
         }
-        for conn in writes.held { conn.committed() }
+        for conn in writes.held {
+            conn.committed()
+            markDirty(conn)  // held since an earlier turn: flushed at this turn's end
+        }
         writes.held.removeAll()
         return true
     }

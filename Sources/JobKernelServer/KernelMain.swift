@@ -10,8 +10,23 @@ public struct ServeOptions {
     public var dbPath: String?
     public var configPath: String?
     public var socketMode: mode_t?
+    /// With `stdio`, called instead of refusing when a live kernel owns the database (SPEC §1:
+    /// `serve --stdio` attaches to it). Returns the exit code, or nil when the owner went away
+    /// before it could be reached, so that this process takes the database itself.
+    public var attach: ((DatabaseOwner) -> Int32?)?
 
     public init() {}
+}
+
+/// The live kernel that owns a database, as its lock file names it (`pid`/`socket` may be
+/// missing while the owner is still writing the file).
+public struct DatabaseOwner: Sendable {
+    /// The database it owns.
+    public var databasePath: String
+    /// Its process id.
+    public var pid: Int32?
+    /// The socket it serves (absolute), nil when it serves none.
+    public var socket: String?
 }
 
 /// Where the kernel keeps its state by default (SPEC §1).
@@ -70,10 +85,17 @@ public enum KernelMain {
             }
             // Ownership first (SPEC §1): nothing of the database is read before the lock is ours.
             var lock: DatabaseLock?
-            if dbPath != ":memory:" {
+            var attempts = 0
+            while dbPath != ":memory:" && lock == nil {
                 do {
                     lock = try DatabaseLock(databasePath: dbPath, socketPath: socketPath)
                 } catch let held as DatabaseLock.Held {
+                    attempts += 1
+                    if options.stdio, attempts <= 3, let attach = options.attach {
+                        let owner = DatabaseOwner(databasePath: held.databasePath, pid: held.owner.pid, socket: held.owner.socket)
+                        if let code = attach(owner) { return code }
+                        continue  // the owner went away before it answered: take the database
+                    }
                     fputs("jobkernel: the database \(held.databasePath) is owned by a running kernel (\(held.owner)); "
                         + "talk to that kernel, stop it first, or give this one another --db\n", stderr)
                     return 1

@@ -7,14 +7,17 @@ struct LogsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
         abstract: "Print a job's log as `ts level message` lines.",
-        discussion: "With -f, keep printing new lines until the job is terminal. --json prints one JSON object per line.")
+        discussion: """
+            With -f, keep printing new lines until the job is terminal, then exit like `run --follow`: \
+            0 when it succeeded, else 1 with its status on stderr. --json prints one JSON object per line.
+            """)
 
     @OptionGroup var client: ClientOptions
 
     @Argument(help: "The job id.")
     var id: String
 
-    @Flag(name: .shortAndLong, help: "Follow the log until the job is terminal.")
+    @Flag(name: .shortAndLong, help: "Follow the log until the job is terminal; exit 1 unless it succeeded.")
     var follow = false
 
     @Flag(help: "Print each line as a JSON object {seq, ts, level, message}.")
@@ -23,9 +26,16 @@ struct LogsCommand: ParsableCommand {
     func run() throws {
         try client.withClient { kernel in
             if follow {
-                _ = try kernel.waitForJob(id: id, follow: true) { event in
+                let job = try kernel.waitForJob(id: id, follow: true) { event in
                     guard event.kind == "job.log" else { return }
                     show(seq: event.data["seq"], ts: event.ts, level: event.data["level"], message: event.data["message"])
+                }
+                // like `run --follow`: the job's end on stderr, and exit 1 unless it succeeded
+                let status = job["status"]?.stringValue ?? "?"
+                if status != "success" {
+                    let message = job["error"]?["message"]?.stringValue
+                    Output.error("job \(id) \(status)" + (message.map { ": \($0)" } ?? ""))
+                    throw ExitCode.kernelError
                 }
                 return
             }

@@ -9,7 +9,11 @@ struct ServeCommand: ParsableCommand {
         abstract: "Run the kernel.",
         discussion: """
             With neither --socket nor --stdio, the socket at the default path is served. \
-            --stdio serves one client on stdin/stdout; the kernel exits when stdin closes.
+            --stdio serves one client on stdin/stdout; the kernel exits when stdin closes. \
+            When a running kernel already owns the database, --stdio attaches to it instead: \
+            stdin/stdout are bridged to that kernel's socket, and it keeps running when stdin \
+            closes (exit 0); if that kernel goes away, the bridge exits 3. --no-attach refuses \
+            (exit 1) instead of attaching.
             """)
 
     @Option(help: ArgumentHelp("Serve a Unix socket at this path.", valueName: "path"))
@@ -17,6 +21,9 @@ struct ServeCommand: ParsableCommand {
 
     @Flag(help: "Serve one client on stdin/stdout (logs go to stderr).")
     var stdio = false
+
+    @Flag(help: "With --stdio: refuse (exit 1) when a running kernel owns the database, rather than attach to it.")
+    var noAttach = false
 
     @Option(help: ArgumentHelp("The SQLite database (':memory:' for none).", valueName: "path"))
     var db: String?
@@ -33,6 +40,9 @@ struct ServeCommand: ParsableCommand {
         if socketMode != nil && socket == nil && stdio {
             throw ValidationError("--socket-mode needs a socket: give --socket PATH or drop --stdio")
         }
+        if noAttach && !stdio {
+            throw ValidationError("--no-attach is about --stdio: give --stdio too, or drop --no-attach")
+        }
     }
 
     func run() throws {
@@ -42,6 +52,7 @@ struct ServeCommand: ParsableCommand {
         options.dbPath = db
         options.configPath = config
         options.socketMode = socketMode
+        if !noAttach { options.attach = StdioAttach.run }
         Glibc.exit(KernelMain.serve(options))
     }
 

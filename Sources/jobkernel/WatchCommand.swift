@@ -7,6 +7,10 @@ import JobKernelCore
 nonisolated(unsafe) private var watchInterrupted: sig_atomic_t = 0
 
 /// `jobkernel watch`: a live view of running and recent jobs.
+///
+/// It survives a kernel restart: when the connection is lost it says "reconnecting", tries again
+/// until a kernel answers at the socket, and resubscribes with `since` = the last seq it saw, so
+/// it carries on with no event missed and none twice (SPEC §7).
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
@@ -14,7 +18,8 @@ struct WatchCommand: ParsableCommand {
         discussion: """
             On a terminal: a table of running, waiting and recent jobs with progress bars, phase, \
             rate and ETA, redrawn in place. Otherwise (or with --json): one line per event, \
-            `ts seq kind job_id detail` (--json: the event's params as JSON).
+            `ts seq kind job_id detail` (--json: the event's params as JSON). When the kernel \
+            restarts, watch says "reconnecting" and carries on from the last event it saw.
             """)
 
     @OptionGroup var client: ClientOptions
@@ -22,71 +27,136 @@ struct WatchCommand: ParsableCommand {
     @Flag(help: "Print every event as one line of JSON.")
     var json = false
 
+    /// How often a lost kernel is tried again.
+    static let retryMs = 250
+
     func run() throws {
-        try client.withClient { kernel in
-            let subscribed = try kernel.subscribe()
-            guard let subscription = subscribed["subscription"]?.stringValue else {
-                throw ClientError.protocolError("the subscribe result has no subscription")
-            }
-            WatchCommand.onInterrupt()
-            if json || !Output.stdoutIsTerminal {
-                try streamLines(kernel, subscription: subscription)
-            } else {
-                try drawLive(kernel, subscription: subscription, seq: subscribed["seq"]?.intValue ?? 0)
-            }
+        var kernel: KernelClient
+        do {
+            kernel = try KernelClient(socketPath: client.socketPath)
+        } catch {
+            throw ClientOptions.report(error)
+        }
+        WatchCommand.onInterrupt()
+        let screen = json || !Output.stdoutIsTerminal ? nil : LiveScreen(title: "jobkernel watch  \(client.socketPath)")
+        screen?.enter()
+        defer { screen?.leave() }
+        var lastSeq: Int?
+        while watchInterrupted == 0 {
+            guard let lost = follow(kernel, lastSeq: &lastSeq, screen: screen) else { continue }
+            guard WatchCommand.isConnectionLost(lost) else { throw ClientOptions.report(lost) }
+            kernel.close()
+            guard let next = reconnect(after: lost, lastSeq: lastSeq, screen: screen) else { return }
+            kernel = next
         }
     }
 
-    private func streamLines(_ kernel: KernelClient, subscription: String) throws {
+    /// Subscribes (from `lastSeq` when resuming) and shows events until interrupted (nil) or an
+    /// error (the connection lost, most likely). `lastSeq` is kept current.
+    private func follow(_ kernel: KernelClient, lastSeq: inout Int?, screen: LiveScreen?) -> ClientError? {
+        do {
+            try show(kernel, lastSeq: &lastSeq, screen: screen)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private func show(_ kernel: KernelClient, lastSeq: inout Int?, screen: LiveScreen?) throws(ClientError) {
+        var subscription = try subscribe(kernel, since: &lastSeq)
+        if let screen {
+            screen.view.seq = max(screen.view.seq, lastSeq ?? 0)
+            try screen.load(kernel)
+        }
+        var lastStats: Int64 = 0
         while watchInterrupted == 0 {
-            guard let (method, params) = try kernel.nextNotification(timeoutMs: 250) else { continue }
-            guard method == "event", let event = KernelEvent(params: params), event.subscription == subscription
-            else {
-                if method == "subscription.dropped" { Output.error("fell behind; events after seq \(params["last_seq"]?.intValue ?? 0) were dropped") }
+            if let screen {
+                let now = JobFormat.nowMs()
+                if now - lastStats >= 2000 {
+                    screen.view.counts = try kernel.call("stats", .object([:]))["jobs"]?.objectValue ?? [:]
+                    lastStats = now
+                    screen.dirty = true
+                }
+                screen.drawIfDue(now: now)
+            }
+            let wait = screen.map { $0.dirty ? 100 : 250 } ?? 250
+            guard let (method, params) = try kernel.nextNotification(timeoutMs: wait) else { continue }
+            if method == "subscription.dropped", params["subscription"]?.stringValue == subscription {
+                // fell behind: the kernel stopped queueing events for us; resume where we were
+                lastSeq = params["last_seq"]?.intValue ?? lastSeq
+                subscription = try subscribe(kernel, since: &lastSeq)
                 continue
             }
-            if json { Output.json(params, pretty: false) } else { Output.line(WatchView.eventLine(event)) }
+            guard method == "event", let event = KernelEvent(params: params), event.subscription == subscription
+            else { continue }
+            if let last = lastSeq, event.seq <= last { continue }
+            lastSeq = event.seq
+            if let screen {
+                screen.view.apply(event, nowMs: JobFormat.nowMs())
+                screen.dirty = true
+            } else if json {
+                Output.json(params, pretty: false)
+            } else {
+                Output.line(WatchView.eventLine(event))
+            }
         }
     }
 
-    private func drawLive(_ kernel: KernelClient, subscription: String, seq: Int) throws {
-        var view = WatchView()
-        view.seq = seq
-        let active = try kernel.list(status: ["running", "pending", "scheduled"], limit: 200)
-        let recent = try kernel.list(limit: 50)
-        for job in (recent["jobs"]?.arrayValue ?? []) + (active["jobs"]?.arrayValue ?? []) { view.learn(job) }
-
-        fputs("\u{1B}[?1049h\u{1B}[?25l", stdout)  // alternate screen, hidden cursor
-        defer {
-            fputs("\u{1B}[?25h\u{1B}[?1049l", stdout)
-            fflush(stdout)
+    /// `subscribe`, with `since` when resuming; a `since` older than the kernel keeps (-32006)
+    /// falls back to live events and says what was lost. Sets `since` to the subscribed seq the
+    /// first time.
+    private func subscribe(_ kernel: KernelClient, since: inout Int?) throws(ClientError) -> String {
+        var subscribed: JSON
+        do {
+            subscribed = try kernel.subscribe(since: since)
+        } catch {
+            // -32006: the events after `since` are gone; -32602: `since` is above the latest seq
+            // (a kernel on a fresh database answers at the socket now)
+            guard case .rpc(let code, _, let data) = error, code == -32006 || (code == -32602 && since != nil)
+            else { throw error }
+            let oldest = data?["oldest_seq"]?.intValue.map { " (the oldest kept is \($0))" } ?? ""
+            Output.error("the kernel no longer has the events after seq \(since ?? 0)\(oldest); carrying on with live events")
+            subscribed = try kernel.subscribe()
+            since = nil
         }
-        let title = "jobkernel watch  \(client.socketPath)"
-        var lastStats: Int64 = 0
-        var lastDraw: Int64 = 0
-        var dirty = true
+        guard let subscription = subscribed["subscription"]?.stringValue else {
+            throw .protocolError("the subscribe result has no subscription")
+        }
+        if since == nil { since = subscribed["seq"]?.intValue }
+        return subscription
+    }
+
+    /// Says "reconnecting" and tries the socket until a kernel answers; nil when interrupted.
+    private func reconnect(after error: ClientError, lastSeq: Int?, screen: LiveScreen?) -> KernelClient? {
+        let resume = lastSeq.map { "; will resume after seq \($0)" } ?? ""
+        if let screen {
+            screen.status = "reconnecting…"
+            screen.dirty = true
+        } else {
+            Output.error("lost the kernel (\(error)); reconnecting to \(client.socketPath)\(resume)")
+        }
         while watchInterrupted == 0 {
-            let now = JobFormat.nowMs()
-            if now - lastStats >= 2000 {
-                let stats = try kernel.call("stats", .object([:]))
-                view.counts = stats["jobs"]?.objectValue ?? [:]
-                lastStats = now
-                dirty = true
+            if let kernel = try? KernelClient(socketPath: client.socketPath) {
+                if let screen {
+                    screen.status = nil
+                    screen.dirty = true
+                } else {
+                    Output.error("reconnected to \(client.socketPath)" + (lastSeq.map { "; resuming after seq \($0)" } ?? ""))
+                }
+                return kernel
             }
-            if dirty && now - lastDraw >= 100 || now - lastDraw >= 1000 {
-                let size = Output.terminalSize() ?? (80, 24)
-                let lines = view.render(width: size.columns, height: size.rows, nowMs: now, title: title)
-                fputs("\u{1B}[H" + lines.joined(separator: "\u{1B}[K\r\n") + "\u{1B}[K\u{1B}[J", stdout)
-                fflush(stdout)
-                lastDraw = now
-                dirty = false
-            }
-            let wait = dirty ? max(0, 100 - Int(now - lastDraw)) : 250
-            guard let (method, params) = try kernel.nextNotification(timeoutMs: wait) else { continue }
-            if method == "event", let event = KernelEvent(params: params), event.subscription == subscription {
-                view.apply(event, nowMs: JobFormat.nowMs())
-                dirty = true
-            }
+            screen?.drawIfDue(now: JobFormat.nowMs())
+            usleep(useconds_t(WatchCommand.retryMs * 1000))
+        }
+        return nil
+    }
+
+    /// The connection is gone (or the kernel is shutting down): worth reconnecting.
+    static func isConnectionLost(_ error: ClientError) -> Bool {
+        switch error {
+        case .io, .noKernel: return true
+        case .rpc(let code, _, _): return code == -32007
+        case .protocolError: return false
         }
     }
 
@@ -98,5 +168,49 @@ struct WatchCommand: ParsableCommand {
         action.sa_flags = 0
         sigaction(SIGINT, &action, nil)
         sigaction(SIGTERM, &action, nil)
+    }
+}
+
+/// The live table `watch` draws on a terminal's alternate screen.
+final class LiveScreen {
+    var view = WatchView()
+    /// Redraw at the next chance.
+    var dirty = true
+    /// Shown after the title while not connected ("reconnecting…").
+    var status: String?
+    private let title: String
+    private var lastDraw: Int64 = 0
+
+    init(title: String) {
+        self.title = title
+    }
+
+    func enter() {
+        fputs("\u{1B}[?1049h\u{1B}[?25l", stdout)  // alternate screen, hidden cursor
+    }
+
+    func leave() {
+        fputs("\u{1B}[?25h\u{1B}[?1049l", stdout)
+        fflush(stdout)
+    }
+
+    /// Learns the running, waiting and recent jobs (on start and after a reconnect).
+    func load(_ kernel: KernelClient) throws(ClientError) {
+        let active = try kernel.list(status: ["running", "pending", "scheduled"], limit: 200)
+        let recent = try kernel.list(limit: 50)
+        for job in (recent["jobs"]?.arrayValue ?? []) + (active["jobs"]?.arrayValue ?? []) { view.learn(job) }
+        dirty = true
+    }
+
+    /// Draws when something changed (at most every 100 ms) and at least once a second.
+    func drawIfDue(now: Int64) {
+        guard dirty && now - lastDraw >= 100 || now - lastDraw >= 1000 else { return }
+        let size = Output.terminalSize() ?? (80, 24)
+        let heading = status.map { "\(title)  \($0)" } ?? title
+        let lines = view.render(width: size.columns, height: size.rows, nowMs: now, title: heading)
+        fputs("\u{1B}[H" + lines.joined(separator: "\u{1B}[K\r\n") + "\u{1B}[K\u{1B}[J", stdout)
+        fflush(stdout)
+        lastDraw = now
+        dirty = false
     }
 }

@@ -121,3 +121,25 @@ def stdio_factory(jobkernel_bin, request):
     finally:
         for h in homes:
             shutil.rmtree(h, ignore_errors=True)
+
+
+@pytest.fixture
+def bridge_factory(jobkernel_bin, request):
+    """bridge_factory(kernel, framing="ndjson", extra_args=()) -> started jk.StdioKernel running
+    `serve --stdio --db <kernel's db> [--config <kernel's config>]` from a home (and cwd) of its
+    own: it attaches to `kernel` (SPEC §1), or owns the database when that kernel is gone."""
+    bridges, homes = [], []
+
+    def make(kernel, framing="ndjson", extra_args=()):
+        home = tempfile.mkdtemp(prefix="jkbr-", dir="/tmp")
+        homes.append(home)
+        b = jk.StdioKernel(jobkernel_bin, home, kernel.config_toml, extra_args, db=kernel.db, framing=framing)
+        bridges.append(b)
+        return b.start()
+
+    yield make
+    try:
+        _report_kernels(request, bridges)
+    finally:
+        for h in homes:
+            shutil.rmtree(h, ignore_errors=True)

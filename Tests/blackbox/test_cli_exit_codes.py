@@ -518,7 +518,9 @@ def test_logs_follow_of_finished_job_returns_at_once(kernel):
     job_id = enqueue_id(kernel)
     kernel.cli("cancel", job_id)
     r = kernel.cli("logs", job_id, "-f", timeout=5)
-    assert r.returncode == 0, r.stderr
+    # like --follow: a followed job that did not succeed exits 1 and says how it ended
+    assert r.returncode == 1, r.stderr
+    assert f"job {job_id} cancelled" in r.stderr, r.stderr
 
 
 # --- call -------------------------------------------------------------------------------------

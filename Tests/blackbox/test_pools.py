@@ -552,3 +552,41 @@ def test_kill9_requeues_running_units_with_the_attempt_counted(kernel_factory):
         c.call("get", {"id": job["id"]})), 10, what="rerun as attempt 2")
     c.call("cancel", {"id": job["id"]})
     wait_status(c, job["id"], {"cancelled"}, timeout=10)
+
+
+def test_pipelined_load_through_a_pool_answers_every_request_promptly(kernel_factory):
+    # Jobs enqueued by the thousand make batches that the store's writer thread commits while the
+    # loop goes on. Every peer's answers, events and `run` requests must leave as soon as the
+    # batch holding them commits, whichever later turn that is, even for a peer that sends
+    # nothing more meanwhile: a client waiting for one answer gets it, and the pool drains the load.
+    config = f"""
+[pipeline]
+max_parallel_jobs = 9
+priority_lane_slots = 1
+
+[pools]
+internal = 8
+
+[types.py]
+mode = "internal"
+worker = ["{sys.executable}", "{WORKER}"]
+"""
+    k = kernel_factory(config)
+    c = k.client()
+    for _ in range(8):
+        enqueue(c, "py", payload={"result": 1})
+    deadline = time.monotonic() + 20
+    while c.call("stats", {}, timeout=3)["jobs"]["success"] < 8:
+        assert time.monotonic() < deadline, "the warm-up jobs did not finish"
+        time.sleep(0.01)
+    load = k.client()
+    n = 2000
+    load._send(b"".join(jk.frame(jk.encode({"jsonrpc": "2.0", "id": 10_000 + i, "method": "enqueue",
+                                             "params": {"type": "py", "payload": {"result": i}}}), "ndjson")
+                        for i in range(n)))  # everything at once, before reading any answer
+    deadline = time.monotonic() + 90
+    while (done := c.call("stats", {}, timeout=3)["jobs"]["success"]) < n + 8:
+        assert time.monotonic() < deadline, f"only {done} of {n + 8} jobs done"
+        time.sleep(0.02)
+    answers = [load.wait_response(10_000 + i, timeout=5) for i in range(n)]
+    assert all("result" in a for a in answers)

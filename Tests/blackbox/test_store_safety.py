@@ -60,8 +60,9 @@ def test_second_kernel_on_same_database_other_socket_exits_1_and_touches_nothing
     assert events >= 1  # only the first kernel's own events (job.status → success)
 
 
-def test_stdio_kernel_on_owned_database_refuses(kernel):
-    p = subprocess.run([kernel.binary, "serve", "--stdio", "--db", kernel.db], cwd=kernel.home,
+def test_stdio_kernel_on_owned_database_refuses_with_no_attach(kernel):
+    # without --no-attach it attaches instead (test_attach.py)
+    p = subprocess.run([kernel.binary, "serve", "--stdio", "--no-attach", "--db", kernel.db], cwd=kernel.home,
                        env=kernel.env(), capture_output=True, text=True, timeout=10, input="")
     assert p.returncode == 1, (p.returncode, p.stderr)
     assert f"pid {kernel.pid}" in p.stderr, p.stderr

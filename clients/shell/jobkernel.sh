@@ -16,7 +16,8 @@
 #                                   print the new job's id (EXTRA e.g. '{"items":[1,2],"priority":90}')
 #   jk_wait ID [TIMEOUT_S]          block until the job is terminal, print its final status;
 #                                   0 only on success, 1 otherwise, 124 on timeout, 3 no kernel
-#   jk_follow ID [TIMEOUT_S]        print status/progress/log/item events until terminal; same codes
+#   jk_follow ID [TIMEOUT_S]        print status/progress/log/item events until terminal; same codes.
+#                                   The lines logged before it started come first (each line once).
 #   jk_connect / jk_disconnect      open/close a persistent connection; while one is open jk_call
 #                                   uses it. Needed by workers: a lease lives only as long as the
 #                                   connection that fetched it (SPEC 5.4), so fetch and ack must share one.
@@ -131,7 +132,8 @@ _jk_terminal() {
 }
 
 # _jk_watch ID TIMEOUT MODE(wait|follow): subscribe {ids:[ID]} on a connection kept open (a coproc
-# socat), take the status from the `jobs` snapshot, then read events until a terminal status.
+# socat), take the status from the `jobs` snapshot (follow: and the log so far, with `logs`), then
+# read events until a terminal status.
 # A dropped subscription or a lost connection is resumed with `since` = the last seq seen.
 _jk_watch() (
     id=$1 timeout=${2:-0} mode=$3
@@ -139,7 +141,7 @@ _jk_watch() (
     [ -S "$sock" ] || { _jk_no_kernel; exit 3; }
     kinds='["job.status"]'
     [ "$mode" = follow ] && kinds='["job.status","job.progress","job.log","item.status"]'
-    start=$SECONDS last="" partial="" reqno=0 spid="" rfd="" wfd="" connected=0
+    start=$SECONDS last="" partial="" reqno=0 spid="" rfd="" wfd="" connected=0 lastlog=0
 
     cleanup() {
         [ -n "$wfd" ] && exec {wfd}>&-
@@ -159,6 +161,22 @@ _jk_watch() (
         jq -cn --arg id "$id" --argjson k "$kinds" --argjson r "$reqno" --arg since "$last" \
             '{jsonrpc:"2.0",id:$r,method:"subscribe",
               params:({ids:[$id],kinds:$k} + (if $since == "" then {} else {since:($since|tonumber)} end))}' >&"$wfd"
+    }
+    # backlog: the lines logged before the subscription (`logs`, paged), printed once; live
+    # job.log events up to the last line printed here are then skipped (by the log's own seq).
+    backlog() {
+        local since=0 page next
+        while :; do
+            page=$(jk_call logs "$(jq -cn --arg id "$id" --argjson s "$since" '{id:$id,since:$s,limit:1000}')") || return
+            while IFS=$'\x1f' read -r lseq level msg; do
+                [ -n "$lseq" ] || continue
+                printf 'log %s %s\n' "$level" "$msg"
+                lastlog=$lseq
+            done < <(jq -r '.lines[] | "\(.seq)\u001f\(.level)\u001f\(.message | gsub("\n"; " "))"' <<<"$page")
+            next=$(jq -r '.next // empty' <<<"$page")
+            [ -n "$next" ] || return 0
+            since=$next
+        done
     }
     finish() { # STATUS
         [ "$mode" = wait ] && printf '%s\n' "$1"
@@ -194,7 +212,7 @@ _jk_watch() (
           elif .method == "event" then .params as $p | "V\u001f\($p.seq)\u001f\($p.kind)\u001f" + (
             if $p.kind == "job.status" then "\($p.data.from)\u001f\($p.data.to)"
             elif $p.kind == "job.progress" then ($p.data.progress | "\(.current)\u001f\(.total)\u001f\(.percent)\u001f\(.phase // "")\u001f\(.message // "" | gsub("\n"; " "))")
-            elif $p.kind == "job.log" then "\($p.data.level)\u001f\($p.data.message | gsub("\n"; " "))"
+            elif $p.kind == "job.log" then "\($p.data.seq)\u001f\($p.data.level)\u001f\($p.data.message | gsub("\n"; " "))"
             elif $p.kind == "item.status" then "\($p.data.index)\u001f\($p.data.from)\u001f\($p.data.to)"
             else "" end)
           elif .method == "subscription.dropped" then "D\u001f\(.params.last_seq)"
@@ -207,6 +225,7 @@ _jk_watch() (
                 last=$a
                 [ "$mode" = follow ] && printf 'status %s\n' "$b"
                 [ "$mode" = follow ] && [ "$c" != null ] && [ "$d" != null ] && printf 'progress %s/%s %s%%\n' "$c" "$d" "$e"
+                [ "$mode" = follow ] && backlog
                 _jk_terminal "$b" && finish "$b"
             fi
             ;;
@@ -233,7 +252,10 @@ _jk_watch() (
                 printf '%s\n' "$line"
                 ;;
             job.log)
-                IFS=$'\x1f' read -r _ _ _ level msg <<<"$rec"
+                IFS=$'\x1f' read -r _ _ _ lseq level msg <<<"$rec"
+                # a line the backlog already printed comes once only
+                [ "$lseq" -le "$lastlog" ] && continue
+                lastlog=$lseq
                 printf 'log %s %s\n' "$level" "$msg"
                 ;;
             item.status) printf 'item %s %s -> %s\n' "$c" "$d" "$e" ;;

@@ -127,6 +127,35 @@ check "jk_follow prints log lines" grep -qx 'log info hello from bash' <<<"$out"
 check "jk_follow prints progress" grep -q '^progress 1/2 50\(\.0\)\?% half' <<<"$out"
 check "jk_follow prints item status" grep -qx 'item 1 running -> success' <<<"$out"
 
+# --- jk_follow: the lines logged before it subscribed (snapshot, `logs`, then `since`), once ---
+id4=$(jk_enqueue command '{"argv":["sh","-c","echo first; sleep 1; echo second; echo third >&2"]}' '{"max_attempts":1}')
+logged=0
+for _ in $(seq 100); do
+    jq -e '.lines | length >= 1' <<<"$(jk_call logs "{\"id\":\"$id4\"}")" >/dev/null 2>&1 && { logged=1; break; }
+    sleep 0.05
+done
+check "a job logged its first line before jk_follow starts" test "$logged" -eq 1
+out=$(timeout 30 bash -c '. "$1"; jk_follow "$2" 20' _ "$here/jobkernel.sh" "$id4")
+rc=$?
+check "jk_follow of a running job returns 0 on success" test "$rc" -eq 0
+check "  ... prints the line logged before it subscribed" grep -qx 'log info first' <<<"$out"
+check "  ... then the later lines, each once, in order" \
+    test "$(grep '^log ' <<<"$out" | tr '\n' '|')" = 'log info first|log info second|log error third|'
+
+id5=$(jk_enqueue command '{"argv":["sh","-c","for i in $(seq 1 40); do echo line$i; sleep 0.02; done"]}' '{"max_attempts":1}')
+sleep 0.3 # it is half way through when jk_follow subscribes
+out=$(timeout 30 bash -c '. "$1"; jk_follow "$2" 20' _ "$here/jobkernel.sh" "$id5")
+check "jk_follow joining a job mid-log prints every line once, in order (no gap, no duplicate at the seam)" \
+    test "$(grep '^log ' <<<"$out" | tr '\n' ' ')" = "$(for i in $(seq 1 40); do printf 'log info line%s ' "$i"; done)"
+
+id6=$(jk_enqueue command '{"argv":["sh","-c","echo out; echo boom >&2; exit 3"]}' '{"max_attempts":1}')
+timeout 20 bash -c '. "$1"; jk_wait "$2" 15' _ "$here/jobkernel.sh" "$id6" >/dev/null
+out=$(timeout 20 bash -c '. "$1"; jk_follow "$2" 15' _ "$here/jobkernel.sh" "$id6")
+rc=$?
+check "jk_follow of a failed job returns 1" test "$rc" -eq 1
+check "  ... and prints its whole log from the snapshot" test "$(grep '^log ' <<<"$out" | tr '\n' '|')" = 'log info out|log error boom|'
+check "  ... and its status" grep -qx 'status failed' <<<"$out"
+
 # --- examples ---
 out=$(timeout 60 "$repo/examples/shell/demo.sh" 2>&1)
 rc=$?
@@ -145,7 +174,9 @@ if command -v node >/dev/null; then
     check "  ... begin/report/end for the first job" grep -q 'jobkernel-1 begin jobkernel-1 report .*jobkernel-1 end' <<<"$kinds"
     check "  ... reports percentages up to 100" jq -se '[.[] | select(.params.token == "jobkernel-1") | .params.value.percentage // empty] | max == 100' <<<"$out"
     check "  ... cancel from the editor ends the second job" jq -se 'any(.[]; .method == "window/workDoneProgress/cancel") and any(.[]; .params.token == "jobkernel-2" and .params.value.kind == "end" and (.params.value.message | startswith("cancelled")))' <<<"$out"
-    check "  ... the stdio kernel exited 0" grep -q "kernel exited with 0" "$tmp/e"
+    check "  ... serve --stdio attached to the running kernel and exited 0" grep -q "was attached and exited with 0" "$tmp/e"
+    check "  ... the shell saw the editor's job" grep -q "(the shell): success, created by editor-example" "$tmp/e"
+    check "  ... the kernel kept running after the editor left" grep -q "keeps running after the editor left" "$tmp/e"
 else
     no "node is needed for examples/editor"
 fi

@@ -4,6 +4,11 @@
 //
 //   node examples/editor/extension.mjs
 //
+// The user already runs a kernel (here the example starts one in a temp dir, standing in for
+// `jobkernel serve` or the systemd service), so the spawned `serve --stdio` *attaches* to it:
+// it relays the editor's stdin/stdout to that kernel's socket, and the shell sees the editor's
+// jobs. Closing stdin detaches; the user's kernel keeps running.
+//
 // stdout: the LSP messages the extension would send to the editor, one JSON per line
 // (window/workDoneProgress/create, $/progress begin/report/end) and the editor's
 // window/workDoneProgress/cancel it reacts to. stderr: commentary.
@@ -11,6 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client, Worker, isTerminal } from '../../clients/js/src/index.js';
 
@@ -99,12 +105,28 @@ class ProgressBridge {
   }
 }
 
-const client = await Client.spawn(bin, ['serve', '--stdio', '--db', ':memory:', '--config', path.join(dir, 'jobkernel.toml')], {
-  stderr: 'ignore',
+// The user's kernel, on a database and socket of its own.
+const config = path.join(dir, 'jobkernel.toml');
+const db = path.join(dir, 'jobs.db');
+const socket = path.join(dir, 'kernel.sock');
+const kernel = spawn(bin, ['serve', '--socket', socket, '--db', db, '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+const kernelExit = new Promise((resolve) => kernel.once('exit', (code) => resolve(code)));
+const shell = (...args) => spawnSync(bin, [...args, '--socket', socket], { encoding: 'utf8' });
+for (let i = 0; shell('call', 'stats').status !== 0; i++) {
+  if (i > 100) throw new Error(`the kernel did not start at ${socket}`);
+  await new Promise((r) => setTimeout(r, 50));
+}
+note(`the user's kernel runs (pid ${kernel.pid}) at ${socket}`);
+
+// The editor spawns `serve --stdio` on the same database: it attaches to that kernel.
+const client = await Client.spawn(bin, ['serve', '--stdio', '--db', db, '--config', config], {
+  stderr: 'pipe',
   clientInfo: { name: 'editor-example', version: '1' },
   callTimeoutMs: 15000,
 });
-note('kernel spawned over stdio (Content-Length framing)');
+let bridgeLog = '';
+client.process.stderr.on('data', (d) => (bridgeLog += d));
+note('serve --stdio spawned (Content-Length framing)');
 
 // The example is its own worker: lint "files" one at a time.
 const worker = new Worker(client, {
@@ -147,7 +169,21 @@ note(`job ${r1.id}: ${r1.status}; job ${r2.id}: ${r2.status}`);
 
 await worker.stop();
 await working;
+
+// The shell sees the editor's jobs: they are on the user's kernel.
+const status = shell('status', lintJob.id, '--json');
+const seen = status.status === 0 && JSON.parse(status.stdout);
+note(`jobkernel status ${lintJob.id} (the shell): ${seen ? `${seen.status}, created by ${seen.created_by}` : status.stderr}`);
+
 const exit = await client.close();
-note(`kernel exited with ${exit.code}`);
+const attached = bridgeLog.includes('attached to the running kernel');
+note(`serve --stdio ${attached ? 'was attached and ' : 'was NOT attached, '}exited with ${exit.code}`);
+const stillThere = shell('call', 'stats').status === 0;
+note(`the user's kernel ${stillThere ? 'keeps running' : 'is gone'} after the editor left`);
+kernel.kill('SIGTERM');
+const kernelCode = await kernelExit;
+note(`the user's kernel stopped with ${kernelCode}`);
 fs.rmSync(dir, { recursive: true, force: true });
-process.exit(r1.status === 'success' && r2.status === 'cancelled' && exit.code === 0 ? 0 : 1);
+const ok = r1.status === 'success' && r2.status === 'cancelled' && exit.code === 0 && attached
+  && seen && seen.created_by === 'editor-example' && stillThere && kernelCode === 0;
+process.exit(ok ? 0 : 1);

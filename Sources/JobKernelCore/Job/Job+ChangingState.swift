@@ -30,21 +30,11 @@ extension Job {
         JSONWriter.writeInt(waiting, into: &b)
         Self.key(#","updated_at":"#, &b)
         JSONWriter.writeInt(Int(updatedAt), into: &b)
-        if let runAt {
-            Self.key(#","run_at":"#, &b)
-            JSONWriter.writeInt(Int(runAt), into: &b)
-        }
-        if let startedAt {
-            Self.key(#","started_at":"#, &b)
-            JSONWriter.writeInt(Int(startedAt), into: &b)
-        }
-        if let finishedAt {
-            Self.key(#","finished_at":"#, &b)
-            JSONWriter.writeInt(Int(finishedAt), into: &b)
-        }
-        if let lastActivityAt {
-            Self.key(#","last_activity_at":"#, &b)
-            JSONWriter.writeInt(Int(lastActivityAt), into: &b)
+        for (key, time) in [(#","run_at":"# as StaticString, runAt), (#","started_at":"#, startedAt),
+                            (#","finished_at":"#, finishedAt), (#","last_activity_at":"#, lastActivityAt)] {
+            guard let time else { continue }
+            Self.key(key, &b)
+            JSONWriter.writeInt(Int(time), into: &b)
         }
         if progress != Progress() {
             Self.key(#","progress":"#, &b)

@@ -7,6 +7,7 @@
 public enum RPCDecoder {
     /// Decodes one frame's bytes, nested at most `maxDepth` levels deep.
     public static func decode(_ frame: [UInt8], maxDepth: Int = 64) -> RPCInbound {
+        if let entry = frame.withUnsafeBytes({ envelope($0, maxDepth: maxDepth) }) { return .single(entry) }
         let parsed = frame.withUnsafeBytes { bytes in
             Result { () throws(JSONParseError) -> JSON in try JSONParser.parse(bytes, maxDepth: maxDepth) }
         }
