@@ -18,7 +18,7 @@ struct JobKernelCommand: ParsableCommand {
         subcommands: [
             ServeCommand.self, EnqueueCommand.self, RunCommand.self, StatusCommand.self,
             WatchCommand.self, LogsCommand.self, CancelCommand.self, RetryCommand.self,
-            SettingsCommand.self, CallCommand.self, WorkerCommand.self,
+            SettingsCommand.self, CallCommand.self, WorkerCommand.self, WebCommand.self,
         ])
 
     /// Parses and runs like `ParsableCommand.main()`, except that usage errors exit 2 (SPEC §1)
