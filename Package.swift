@@ -6,12 +6,19 @@ let package = Package(
     products: [
         .executable(name: "jobkernel", targets: ["jobkernel"]),
         .executable(name: "jobkernel-supervise", targets: ["jobkernel-supervise"]),
+        .executable(name: "jobkernel-web", targets: ["jobkernel-web"]),
         .library(name: "JobKernelClient", targets: ["JobKernelClient", "JobKernelCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        // The HTTP gateway only (`jobkernel-web`): the kernel and the CLI link no SwiftNIO.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.70.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // C libraries, linked from the system (Debian: libuv1-dev, libsqlite3-dev, libnats-dev).
@@ -46,12 +53,30 @@ let package = Package(
         // Plain C: the supervisor every handler and worker runs under (setsid, parent-death
         // signal, subreaper), installed next to the jobkernel binary.
         .executableTarget(name: "jobkernel-supervise", path: "Sources/jobkernel-supervise"),
+        // The HTTP gateway (SPEC §14): a client of the kernel's socket, on Hummingbird (SwiftNIO).
+        .target(name: "JobKernelWeb", dependencies: [
+            "JobKernelCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
+        // `jobkernel web` execs this binary, installed next to the jobkernel binary.
+        .executableTarget(name: "jobkernel-web", dependencies: [
+            "JobKernelWeb",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
         .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
         .testTarget(name: "JobKernelClientTests", dependencies: ["JobKernelClient"]),
         .testTarget(name: "JobKernelNATSTests", dependencies: ["JobKernelNATS", "CNATS", "JobKernelIO"]),
+        .testTarget(name: "JobKernelWebTests", dependencies: [
+            "JobKernelWeb", "JobKernelCore", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

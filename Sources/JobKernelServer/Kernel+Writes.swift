@@ -107,21 +107,21 @@ extension Kernel {
                     batchCommitted()
                 }
             }
+            // Effects of batches that committed run whatever happens to this turn.
+            var effects = writes.ready
+            writes.ready.removeAll()
+            if writes.failure == nil, writes.mode == .direct || (!writer.isBusy && writes.pending.count <= WritePipeline.directLimit) {
+                sync()  // a small batch and an idle writer: commit it here
+                if writes.failure == nil, commitDirect() {
+                    effects += turn.afterCommit
+                    turn.reset()
+                }
+            } else if writes.failure == nil, !writer.isBusy {
+                handOver()
+            }
             if let error = writes.failure {
                 writes.failure = nil
                 storeFailed(error)
-                writes.mode = .deferred
-                return
-            }
-            var effects = writes.ready
-            writes.ready.removeAll()
-            if writes.mode == .direct || (!writer.isBusy && writes.pending.count <= WritePipeline.directLimit) {
-                sync()  // a small batch and an idle writer: commit it here
-                guard commitDirect() else { return }
-                effects += turn.afterCommit
-                turn.reset()
-            } else if !writer.isBusy {
-                handOver()
             }
             writes.mode = .deferred
             if effects.isEmpty { return }
@@ -130,13 +130,13 @@ extension Kernel {
     }
 
     /// Commits the direct turn's transaction (if any) on this thread: everything held may leave.
-    /// False when the commit failed (and the turn was undone).
+    /// False when the commit failed (`writes.failure` then says why).
     private func commitDirect() -> Bool {
         do {
             if let fault = storage.db.fault { throw fault }
             if try storage.commit() { storeCommitted() }
         } catch {
-            storeFailed(error)
+            writes.failure = error
             return false
         }
         for conn in writes.held {
@@ -192,7 +192,6 @@ extension Kernel {
         writes.held.removeAll()
         writes.inFlight = nil
         writes.pending.removeAll()
-        writes.ready.removeAll()
         turn.reset()
         return (conns, journal)
     }

@@ -19,8 +19,8 @@ struct JobKernelCommand: ParsableCommand {
         subcommands: [
             ServeCommand.self, EnqueueCommand.self, RunCommand.self, StatusCommand.self,
             WatchCommand.self, LogsCommand.self, CancelCommand.self, RetryCommand.self,
-            SettingsCommand.self, CallCommand.self, WorkerCommand.self, WaitCommand.self, ItemsCommand.self,
-            RemoveCommand.self, CleanCommand.self, PauseCommand.self, ResumeCommand.self,
+            SettingsCommand.self, CallCommand.self, WorkerCommand.self, WebCommand.self, WaitCommand.self,
+            ItemsCommand.self, RemoveCommand.self, CleanCommand.self, PauseCommand.self, ResumeCommand.self,
         ])
 
     /// Parses and runs like `ParsableCommand.main()`, except that usage errors exit 2 (SPEC §1)

@@ -14,7 +14,7 @@ def test_install_puts_binaries_completions_and_man_page_under_prefix(tmp_path):
     p = subprocess.run([os.path.join(REPO, "scripts", "install")], cwd=REPO, env=env, capture_output=True, text=True,
                        timeout=1200)
     assert p.returncode == 0, p.stdout + p.stderr
-    expected = ["bin/jobkernel", "bin/jobkernel-supervise", "share/bash-completion/completions/jobkernel",
+    expected = ["bin/jobkernel", "bin/jobkernel-supervise", "bin/jobkernel-web", "share/bash-completion/completions/jobkernel",
                 "share/zsh/site-functions/_jobkernel", "share/fish/vendor_completions.d/jobkernel.fish",
                 "share/man/man1/jobkernel.1"]
     for rel in expected:

@@ -3,10 +3,10 @@
 #
 #   examples/systemd/install.sh [--from DIR] [--enable] [--restart]
 #
-# Copies `jobkernel` and `jobkernel-supervise` (the kernel runs every handler and worker under
-# it, and looks for it next to its own binary) to ~/.local/bin, and jobkernel.service to
-# ~/.config/systemd/user; creates ~/.config/jobkernel, the service's working directory, where it
-# reads jobkernel.toml if you put one there.
+# Copies `jobkernel`, `jobkernel-supervise` (the kernel runs every handler and worker under it and
+# looks for it next to its own binary) and, when built, `jobkernel-web` to ~/.local/bin, and
+# jobkernel.service to ~/.config/systemd/user; creates ~/.config/jobkernel, the service's working
+# directory, where it reads jobkernel.toml if you put one there.
 #
 #   --from DIR   where the built binaries are (default: $JOBKERNEL_BUILD_DIR, else the repository's
 #                .build/release, else .build/debug)
@@ -63,6 +63,11 @@ put() { # put SRC DEST MODE
 
 put "$from/jobkernel-supervise" "$bin_dir/jobkernel-supervise" 0755
 put "$from/jobkernel" "$bin_dir/jobkernel" 0755
+# The HTTP gateway, which `jobkernel web` looks for next to jobkernel (docs/web.md), when built.
+if [ -x "$from/jobkernel-web" ]; then
+    put "$from/jobkernel-web" "$bin_dir/jobkernel-web" 0755
+    echo "installed $bin_dir/jobkernel-web (run \`jobkernel web\` for the dashboard)"
+fi
 put "$here/jobkernel.service" "$unit_dir/jobkernel.service" 0644
 put "$here/jobkernel.socket" "$unit_dir/jobkernel.socket" 0644
 echo "installed $bin_dir/jobkernel, $bin_dir/jobkernel-supervise, $unit_dir/jobkernel.service and jobkernel.socket"

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Glibc
+import JobKernelWeb
+
+/// `jobkernel-web`: the HTTP gateway (SPEC §14), which `jobkernel web` runs.
+@main
+struct WebCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobkernel web",
+        abstract: "Serve the dashboard, JSON-RPC over HTTP and WebSocket, Server-Sent Events and metrics for a kernel.",
+        discussion: """
+            A separate process and a client of the kernel's socket. It prints its URL with a fresh \
+            access token; open that URL. Requests need the token (Authorization: Bearer <token>, or \
+            the cookie the URL sets). See docs/web.md.
+            """)
+
+    /// Parses and runs like `AsyncParsableCommand.main()`, except that usage errors exit 2, as
+    /// every jobkernel command does (SPEC §1), rather than ArgumentParser's 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                fputs(fullMessage(for: error) + "\n", stderr)
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+
+    @Option(help: ArgumentHelp("The address and port to listen on; port 0 picks a free one.", valueName: "host:port"))
+    var listen = "127.0.0.1:8080"
+
+    @Option(help: ArgumentHelp(
+        "The kernel's socket (default: $JOBKERNEL_SOCKET, else the default state directory's kernel.sock).",
+        valueName: "path"))
+    var socket: String?
+
+    @Flag(help: "Allow listening on an address other than loopback (the token then guards the kernel from the network).")
+    var allowRemote = false
+
+    @Option(name: .customLong("allow-host"), help: ArgumentHelp(
+        "Also accept requests whose Host is NAME (a reverse proxy's or the machine's name); repeatable.", valueName: "name"))
+    var allowHosts: [String] = []
+
+    @Option(help: ArgumentHelp("Seconds between heartbeat comments on an idle event stream.", valueName: "seconds"))
+    var heartbeat: Double = 15
+
+    var address: (host: String, port: Int)? {
+        // "[::1]:8080", "127.0.0.1:8080", "localhost:8080", or a bare port.
+        if let port = Int(listen) { return ("127.0.0.1", port) }
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    func validate() throws {
+        guard let address else {
+            throw ValidationError("--listen must be HOST:PORT (e.g. 127.0.0.1:8080), got \"\(listen)\"")
+        }
+        if !Self.isLoopback(address.host) && !allowRemote {
+            throw ValidationError(
+                "--listen \(listen) is not a loopback address: anyone who can reach it and learns the token "
+                    + "controls the kernel. Add --allow-remote to do it anyway, or listen on 127.0.0.1.")
+        }
+        guard heartbeat > 0, heartbeat <= 3600 else {
+            throw ValidationError("--heartbeat must be between 0 and 3600 seconds, got \(heartbeat)")
+        }
+    }
+
+    var socketPath: String {
+        if let socket { return socket }
+        if let env = getenv("JOBKERNEL_SOCKET").map({ String(cString: $0) }), !env.isEmpty { return env }
+        if let home = getenv("JOBKERNEL_HOME").map({ String(cString: $0) }), !home.isEmpty { return home + "/kernel.sock" }
+        let userHome = getenv("HOME").map { String(cString: $0) } ?? "."
+        return userHome + "/.local/state/jobkernel/kernel.sock"
+    }
+
+    func run() async throws {
+        let address = address!
+        if !Self.isLoopback(address.host) {
+            fputs("jobkernel web: WARNING: listening on \(address.host), not loopback: anyone who can reach "
+                + "this address and learns the token controls the kernel. Put it behind TLS (docs/web.md).\n", stderr)
+        }
+        let configuration = Gateway.Configuration(
+            host: address.host, port: address.port, socketPath: socketPath, extraHosts: allowHosts,
+            heartbeat: .milliseconds(Int(heartbeat * 1000)))
+        let gateway = Gateway(configuration: configuration)
+        if await !gateway.kernelAnswers() {
+            fputs("jobkernel web: no kernel answers at \(socketPath) yet; start one with `jobkernel serve` "
+                + "(or pass --socket). The gateway serves meanwhile and connects when it comes.\n", stderr)
+        }
+        let token = configuration.token
+        let shownHost = address.host.contains(":") ? "[\(address.host)]" : address.host
+        let socketPath = socketPath
+        try await gateway.run { port in
+            print("jobkernel web: http://\(shownHost):\(port)/?token=\(token)")
+            print("jobkernel web: kernel socket \(socketPath); stop with Ctrl-C")
+            fflush(stdout)
+        }
+    }
+}
