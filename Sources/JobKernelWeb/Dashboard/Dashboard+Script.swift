@@ -128,9 +128,22 @@ function actionButtons(job, after) {
 // ---- The jobs table ----------------------------------------------------------------------
 const jobs = new Map(); // id -> latest job object seen
 const listState = { cursors: [null], page: 0, next: null, filters: {} };
-function apply(job) {
-  if (!job || !job.id) return;
-  jobs.set(job.id, job);
+// Answers and events travel on different connections, so an older view of a job (a `list` or a
+// `cancel` answer) can arrive after a newer one (the event of its end): the later `updated_at`
+// wins, and at the same millisecond a finished job is not shown running again.
+function fresher(incoming, known) {
+  if (!known) return true;
+  if (incoming.updated_at !== known.updated_at) return incoming.updated_at > known.updated_at;
+  return !(TERMINAL.has(known.status) && !TERMINAL.has(incoming.status));
+}
+function newest(job) {
+  const known = jobs.get(job.id);
+  if (fresher(job, known)) { jobs.set(job.id, job); return job; }
+  return known;
+}
+function apply(incoming) {
+  if (!incoming || !incoming.id) return;
+  const job = newest(incoming);
   sample(job.id, job.progress);
   renderJobRow(job);
   if (route.view === "job" && route.id === job.id) renderJob(job);
@@ -183,7 +196,7 @@ async function loadJobs() {
   const result = await act("Loading jobs", () => rpc("list", params));
   if (!result || loading !== token) return;
   const body = $("#jobs tbody");
-  body.replaceChildren(...result.jobs.map((job) => { jobs.set(job.id, job); sample(job.id, job.progress); knownTypes.add(job.type); return jobRow(job); }));
+  body.replaceChildren(...result.jobs.map((listed) => { const job = newest(listed); sample(job.id, job.progress); knownTypes.add(job.type); return jobRow(job); }));
   $("#jobs-empty").hidden = result.jobs.length > 0;
   listState.next = result.next_cursor;
   $("#page-older").disabled = !result.next_cursor;
@@ -261,7 +274,7 @@ async function openJob(id) {
   const children = await act("Loading children", () => rpc("list", { parent_id: id, limit: 200 }));
   if (children && jobPage.id === id) {
     $("#job-children-section").hidden = children.jobs.length === 0;
-    for (const child of children.jobs) { jobs.set(child.id, child); renderChildRow(child); }
+    for (const child of children.jobs) renderChildRow(newest(child));
   }
 }
 function renderChildRow(job) {
