@@ -22,44 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int connect_to(const char *path) {
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { perror("connect"); exit(1); }
-    return fd;
-}
-
-static void send_all(int fd, const char *s, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) { if (errno == EINTR || errno == EAGAIN) continue; perror("write"); exit(1); }
-        s += w; n -= (size_t)w;
-    }
-}
-
-/* Reads one line (blocking) into buf. */
-static void read_line(int fd, char *buf, size_t cap) {
-    size_t n = 0;
-    while (n + 1 < cap) {
-        ssize_t r = read(fd, buf + n, 1);
-        if (r <= 0) { fprintf(stderr, "connection closed\n"); exit(1); }
-        if (buf[n] == '\n') break;
-        n++;
-    }
-    buf[n] = 0;
-}
-
-static int cmp(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
+#include "fanout_common.h"
 
 typedef struct { int fd; char *buf; size_t len, cap; long got; } sub_t;
 
@@ -71,7 +34,7 @@ int main(int argc, char **argv) {
     double secs = argc > 4 ? atof(argv[4]) : 5;
     char line[1 << 16];
 
-    int prod = connect_to(path);
+    int prod = connect_unix(path);
     const char *enq = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"enqueue\",\"params\":{\"type\":\"bench\"}}\n";
     send_all(prod, enq, strlen(enq));
     read_line(prod, line, sizeof line);
@@ -89,7 +52,7 @@ int main(int argc, char **argv) {
     sub_t *subs = calloc((size_t)nsub, sizeof *subs);
     struct pollfd *pf = calloc((size_t)nsub + 1, sizeof *pf);
     for (int i = 0; i < nsub; i++) {
-        subs[i].fd = connect_to(path);
+        subs[i].fd = connect_unix(path);
         char req[256];
         int n = snprintf(req, sizeof req,
                          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\",\"params\":{\"ids\":[\"%lld\"],\"kinds\":[\"job.log\"]}}\n", job);
@@ -164,7 +127,7 @@ int main(int argc, char **argv) {
             memmove(s->buf, p, s->len);
         }
     }
-    qsort(lat, lat_n, sizeof *lat, cmp);
+    qsort(lat, lat_n, sizeof *lat, cmp_u64);
     long long expected = (long long)sent * nsub;
     /* Percentiles over every expected delivery: one never received (within 10 s of the end of
      * production) counts as an infinite lag, so a lossy run cannot show a good p99. */

@@ -24,19 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int connect_unix(const char *path) {
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    strncpy(a.sun_path, path, sizeof a.sun_path - 1);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { perror("connect kernel"); exit(1); }
-    return fd;
-}
+#include "fanout_common.h"
 
 static int connect_tcp(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -46,25 +34,6 @@ static int connect_tcp(int port) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
-}
-
-static void send_all(int fd, const char *s, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) { if (errno == EINTR || errno == EAGAIN) continue; perror("write"); exit(1); }
-        s += w; n -= (size_t)w;
-    }
-}
-
-static void read_line(int fd, char *buf, size_t cap) {
-    size_t n = 0;
-    while (n + 1 < cap) {
-        ssize_t r = read(fd, buf + n, 1);
-        if (r <= 0) { fprintf(stderr, "connection closed\n"); exit(1); }
-        if (buf[n] == '\n') break;
-        n++;
-    }
-    buf[n] = 0;
 }
 
 /* Reads until the stream's `subscribed` event: from then on no event is missed. */
@@ -79,11 +48,6 @@ static void await_subscribed(int fd) {
         if (strstr(buf, "event: subscribed")) return;
         if (strncmp(buf, "HTTP/1.1 200", 12) != 0 && n > 12) { fprintf(stderr, "the gateway answered: %.200s\n", buf); exit(1); }
     }
-}
-
-static int cmp(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 typedef struct { int fd; char *buf; size_t len, cap; long got; int closed; } client_t;
@@ -186,7 +150,7 @@ int main(int argc, char **argv) {
             memmove(c->buf, p, c->len);
         }
     }
-    qsort(lat, lat_n, sizeof *lat, cmp);
+    qsort(lat, lat_n, sizeof *lat, cmp_u64);
     long long expected = (long long)sent * nc;
     /* A delivery that never came counts as an infinite lag, so a lossy run cannot show a good p99. */
 #define PCT(q) ((size_t)((double)expected * (q)) < lat_n ? lat[(size_t)((double)expected * (q))] / 1e3 : INFINITY)
