@@ -64,40 +64,13 @@ int main(int argc, char **argv) {
 
     size_t lat_cap = (size_t)(rate * secs * nsub) + 1024, lat_n = 0;
     uint64_t *lat = malloc(lat_cap * sizeof *lat);
-    long sent = 0, dropped = 0;
-    /* The producer never blocks: log requests the kernel does not take at once wait in pb (their
-     * send time is already stamped, so that wait counts as lag), and the subscribers are read
-     * meanwhile. After `secs`, pb is flushed, then events are awaited 2 s more (at most 10 s). */
-    size_t pb_cap = 1 << 20, pb_len = 0, pb_off = 0;
-    char *pb = malloc(pb_cap);
-    fcntl(prod, F_SETFL, fcntl(prod, F_GETFL) | O_NONBLOCK);
-    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9), drain_end = 0, hard_end = end + 10000000000ull;
-    char msg[256];
+    long dropped = 0;
+    producer_t producer;
+    producer_start(&producer, prod, job, rate, secs);
     for (;;) {
         uint64_t t = now_ns();
-        if (t < end) {
-            long due = (long)((double)(t - t0) / 1e9 * (double)rate);
-            while (sent < due) {
-                /* message: "t=<ns>" padded with x to 40 bytes */
-                int n = snprintf(msg, sizeof msg,
-                                 "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"log\",\"params\":{\"id\":\"%lld\",\"message\":\"t=%019llu%s\"}}\n",
-                                 sent + 10, job, (unsigned long long)now_ns(), "xxxxxxxxxxxxxxxxxxx");
-                if (pb_len + (size_t)n > pb_cap) { pb_cap *= 2; pb = realloc(pb, pb_cap); if (!pb) { perror("realloc"); exit(1); } }
-                memcpy(pb + pb_len, msg, (size_t)n);
-                pb_len += (size_t)n;
-                sent++;
-            }
-        } else if (pb_off == pb_len && !drain_end) {
-            drain_end = t + 2000000000ull;
-        }
-        if ((drain_end && t > drain_end) || t > hard_end) break;
-        while (pb_off < pb_len) {
-            ssize_t w = write(prod, pb + pb_off, pb_len - pb_off);
-            if (w < 0) { if (errno == EINTR) continue; if (errno == EAGAIN) break; perror("write"); exit(1); }
-            pb_off += (size_t)w;
-        }
-        if (pb_off == pb_len) pb_off = pb_len = 0;
-        pf[0].fd = prod; pf[0].events = POLLIN | (pb_off < pb_len ? POLLOUT : 0);
+        if (!producer_step(&producer, t)) break;
+        pf[0].fd = prod; pf[0].events = POLLIN | (producer_backlogged(&producer) ? POLLOUT : 0);
         for (int i = 0; i < nsub; i++) { pf[i + 1].fd = subs[i].fd; pf[i + 1].events = POLLIN; }
         if (poll(pf, (nfds_t)nsub + 1, 1) <= 0) continue;
         if (pf[0].revents & POLLIN) {
@@ -128,12 +101,12 @@ int main(int argc, char **argv) {
         }
     }
     qsort(lat, lat_n, sizeof *lat, cmp_u64);
-    long long expected = (long long)sent * nsub;
+    long long expected = (long long)producer.sent * nsub;
     /* Percentiles over every expected delivery: one never received (within 10 s of the end of
      * production) counts as an infinite lag, so a lossy run cannot show a good p99. */
 #define PCT(q) ((size_t)((double)expected * (q)) < lat_n ? lat[(size_t)((double)expected * (q))] / 1e3 : INFINITY)
     printf("RESULT mode=fanout subscribers=%d events=%ld rate=%.0f delivered=%zu expected=%lld dropped=%ld p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
-           nsub, sent, sent / secs, lat_n, expected, dropped,
+           nsub, producer.sent, producer.sent / secs, lat_n, expected, dropped,
            PCT(0.5), PCT(0.99), (long long)lat_n >= expected && lat_n ? lat[lat_n - 1] / 1e3 : INFINITY);
     return 0;
 }

@@ -4,6 +4,7 @@
 #define JOBKERNEL_BENCH_FANOUT_COMMON_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,5 +53,58 @@ static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
+
+/* The log producer. It never blocks: `log` requests the kernel does not take at once wait in its
+ * buffer (their send time is already stamped, so that wait counts as lag) while the readers are
+ * served. After `secs` the buffer is flushed, then events are awaited 2 s more (at most 10 s). */
+typedef struct {
+    int fd;
+    long long job;
+    double rate;
+    uint64_t t0, end, drain_end, hard_end;
+    long sent;
+    char *buf;
+    size_t cap, len, off;
+} producer_t;
+
+static void producer_start(producer_t *p, int fd, long long job, double rate, double secs) {
+    *p = (producer_t){.fd = fd, .job = job, .rate = rate, .cap = 1 << 20};
+    p->buf = malloc(p->cap);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    p->t0 = now_ns();
+    p->end = p->t0 + (uint64_t)(secs * 1e9);
+    p->hard_end = p->end + 10000000000ull;
+}
+
+/* Queues the `log` requests due at `t` and writes what the socket takes; 0 once the run is over. */
+static int producer_step(producer_t *p, uint64_t t) {
+    char msg[256];
+    if (t < p->end) {
+        long due = (long)((double)(t - p->t0) / 1e9 * p->rate);
+        while (p->sent < due) {
+            /* message: "t=<ns>" padded with x to 40 bytes */
+            int n = snprintf(msg, sizeof msg,
+                             "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":\"log\",\"params\":{\"id\":\"%lld\",\"message\":\"t=%019llu%s\"}}\n",
+                             p->sent + 10, p->job, (unsigned long long)now_ns(), "xxxxxxxxxxxxxxxxxxx");
+            if (p->len + (size_t)n > p->cap) { p->cap *= 2; p->buf = realloc(p->buf, p->cap); if (!p->buf) { perror("realloc"); exit(1); } }
+            memcpy(p->buf + p->len, msg, (size_t)n);
+            p->len += (size_t)n;
+            p->sent++;
+        }
+    } else if (p->off == p->len && !p->drain_end) {
+        p->drain_end = t + 2000000000ull;
+    }
+    if ((p->drain_end && t > p->drain_end) || t > p->hard_end) return 0;
+    while (p->off < p->len) {
+        ssize_t w = write(p->fd, p->buf + p->off, p->len - p->off);
+        if (w < 0) { if (errno == EINTR) continue; if (errno == EAGAIN) break; perror("write"); exit(1); }
+        p->off += (size_t)w;
+    }
+    if (p->off == p->len) p->off = p->len = 0;
+    return 1;
+}
+
+/* True while requests wait to be written (poll for POLLOUT). */
+static int producer_backlogged(const producer_t *p) { return p->off < p->len; }
 
 #endif
