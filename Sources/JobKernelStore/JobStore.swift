@@ -16,7 +16,8 @@ public enum Durability: String, Sendable {
 /// commit): `write` opens it on first use, `commit` ends it.
 public final class JobStore {
     public let db: Database
-    private var checkpointer: Checkpointer?
+    /// The WAL's checkpoints: due once a second, run by whoever commits (see `checkpointIfDue`).
+    private var checkpoints: Checkpoints?
 
     /// Opens (creating it 0600 if missing) and migrates the database at `path`. Throws
     /// `StoreOpenError`, which names the path, the cause and what to do.
@@ -40,6 +41,10 @@ public final class JobStore {
             if db.isReadOnly {
                 throw DatabaseError(code: SQLITE_READONLY, message: "the file is open read-only", sql: nil)
             }
+            // The kernel is the database's only user (its lock file says so, SPEC §1): holding the
+            // file lock for the connection's life saves the lock calls of every transaction, and
+            // keeps the WAL index in memory instead of a shared -shm file.
+            try db.execute("PRAGMA locking_mode = EXCLUSIVE")
             try db.execute("PRAGMA journal_mode = WAL")
         }
         try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
@@ -50,15 +55,27 @@ public final class JobStore {
         }
         if path != ":memory:" {
             try db.execute("PRAGMA wal_autocheckpoint = 0")
-            checkpointer = Checkpointer(path: path)
-            checkpointer?.start(intervalMs: 1000)
+            checkpoints = Checkpoints(intervalMs: 1000)
         }
     }
 
-    /// Stops the background checkpoints (a last one runs) before the process exits.
+    /// Copies the WAL back into the database file before the process exits.
     public func close() {
-        checkpointer?.stop()
-        checkpointer = nil
+        guard checkpoints != nil else { return }
+        db.checkpoint()
+        checkpoints = nil
+    }
+
+    /// A checkpoint is due: a second has passed since the last one and something was committed
+    /// since. The kernel runs it on the writer thread (`checkpointIfDue`), never on the loop's.
+    public var checkpointDue: Bool { checkpoints?.isDue(now: Checkpoints.monotonicMs()) ?? false }
+
+    /// Runs a passive checkpoint if one is due. The connection is held exclusively, so nothing
+    /// else can; it costs the fsyncs of the WAL and the database file.
+    public func checkpointIfDue() {
+        guard checkpointDue, !db.isInTransaction else { return }
+        db.checkpoint()
+        checkpoints?.done(now: Checkpoints.monotonicMs())
     }
 
     private func migrate() throws(DatabaseError) {
@@ -89,6 +106,7 @@ public final class JobStore {
     public func commit() throws(DatabaseError) -> Bool {
         guard db.isInTransaction else { return false }
         try db.run("COMMIT")
+        checkpoints?.committed = true
         return true
     }
 

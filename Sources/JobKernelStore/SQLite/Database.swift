@@ -52,6 +52,11 @@ public final class Database {
         return s
     }
 
+    /// Copies what the WAL holds back into the database file, as far as it can without waiting.
+    public func checkpoint() {
+        sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+    }
+
     /// Runs one or more statements with no parameters and no rows (schema, pragmas).
     public func execute(_ sql: String) throws(DatabaseError) {
         var message: UnsafeMutablePointer<CChar>?
