@@ -36,15 +36,19 @@ public final class JobStore {
             if fd >= 0 { Glibc.close(fd) }
         }
         db = try Database(path: path)
+        if path != ":memory:" {
+            // The kernel is the database's only user (its lock file says so, SPEC §1): holding the
+            // file lock for the connection's life saves the lock calls of every transaction, and
+            // keeps the WAL index in memory instead of a shared -shm file. Set before the first
+            // read, which is when SQLite chooses where the WAL index lives; so a kernel restarted
+            // on a full disk needs no new file to read its database.
+            try db.execute("PRAGMA locking_mode = EXCLUSIVE")
+        }
         try useIncrementalVacuumIfNew()
         if path != ":memory:" {
             if db.isReadOnly {
                 throw DatabaseError(code: SQLITE_READONLY, message: "the file is open read-only", sql: nil)
             }
-            // The kernel is the database's only user (its lock file says so, SPEC §1): holding the
-            // file lock for the connection's life saves the lock calls of every transaction, and
-            // keeps the WAL index in memory instead of a shared -shm file.
-            try db.execute("PRAGMA locking_mode = EXCLUSIVE")
             try db.execute("PRAGMA journal_mode = WAL")
         }
         try db.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")

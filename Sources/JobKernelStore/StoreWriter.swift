@@ -1,3 +1,4 @@
+import CSQLite
 import Glibc
 
 /// Commits batches of writes on a thread of its own, so that the loop thread decides the next
@@ -47,6 +48,7 @@ public final class StoreWriter {
 
     public func start() {
         guard thread == nil else { return }
+        _ = jk_malloc_keep_top(32 << 20)
         let box = Unmanaged.passRetained(self)
         var t = pthread_t()
         pthread_create(&t, nil, { raw in

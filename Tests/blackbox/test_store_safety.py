@@ -100,7 +100,9 @@ def test_database_files_created_0600(kernel_factory, tmp_home):
         finally:
             os.umask(old)
         k.client().call("enqueue", {"type": "remote"})
-        for suffix in ("", "-wal", "-shm", ".lock"):
+        # The kernel holds the database exclusively: its WAL index is in memory, not in a -shm file.
+        assert not os.path.exists(db + "-shm")
+        for suffix in ("", "-wal", ".lock"):
             path = db + suffix
             assert os.path.exists(path), path
             assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, (path, oct(os.stat(path).st_mode))

@@ -24,7 +24,7 @@ META_PATH = PROTOCOL / "openrpc-meta-schema.json"
 FALLBACK_METHODS = {
     "initialize", "enqueue", "get", "list", "cancel", "retry", "progress", "log", "logs", "subscribe",
     "unsubscribe", "fetch", "ack", "nack", "extend", "settings.get", "settings.set", "schedules", "stats",
-    "shutdown", "rpc.discover",
+    "shutdown", "rpc.discover", "items", "remove", "clean", "pause", "resume",
 }
 FALLBACK_ERRORS = {
     -32700: ["parse_error"], -32600: ["invalid_request", "too_large", "too_deep"],
