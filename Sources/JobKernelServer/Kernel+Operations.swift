@@ -291,8 +291,17 @@ extension Kernel {
             if (counts[.pending] ?? 0) > 0 { pendingTypes.append(type) }
             rows[type] = row
         }
-        for (type, oldest) in try store.oldestPending(types: pendingTypes) {
-            rows[type]?["oldest_pending_s"] = .double(Double(max(0, t - oldest)) / 1000)
+        let known = ops.oldestPending.flatMap { t - $0.readAt < Operations.oldestPendingMaxAgeMs ? $0.created : nil }
+        let oldest: [String: Millis]
+        if let known, pendingTypes.allSatisfy({ known[$0] != nil }) {
+            oldest = known
+        } else {
+            oldest = try store.oldestPending(types: pendingTypes)
+            ops.oldestPending = (t, oldest)
+        }
+        for type in pendingTypes {
+            guard let created = oldest[type] else { continue }
+            rows[type]?["oldest_pending_s"] = .double(Double(max(0, t - created)) / 1000)
         }
         for (type, var row) in rows {
             row["paused"] = .int(isPaused(type) ? queues.count(type: type) : 0)

@@ -77,6 +77,13 @@ struct Operations {
         recentFinishes[type]?.totals(atSecond: t / 1000) ?? (0, 0)
     }
 
+    /// When each type's oldest pending job was created, as last read from the store, and when it
+    /// was read. Finding it reads the store (after the writes in flight) and scans pending jobs,
+    /// so `stats` reads it at most once a second: a monitor that polls `stats` costs the kernel
+    /// next to nothing.
+    var oldestPending: (readAt: Millis, created: [String: Millis])?
+    static let oldestPendingMaxAgeMs: Millis = 1000
+
     /// Paused types, from the `paused.*` settings (kept here so that dispatch builds no
     /// settings key per unit): everything, or these types.
     var pausedAll = false
