@@ -119,11 +119,6 @@ extension Kernel {
             } else if writes.failure == nil, !writer.isBusy {
                 handOver()
             }
-            if writes.failure == nil, !writer.isBusy, storage.checkpointDue {
-                // Turns committed here: the checkpoint's fsyncs go to the writer thread.
-                writes.batch += 1
-                writer.submit([], batch: writes.batch)
-            }
             if let error = writes.failure {
                 writes.failure = nil
                 storeFailed(error)

@@ -16,8 +16,14 @@ public enum Durability: String, Sendable {
 /// commit): `write` opens it on first use, `commit` ends it.
 public final class JobStore {
     public let db: Database
-    /// The WAL's checkpoints: due once a second, run by whoever commits (see `checkpointIfDue`).
-    private var checkpoints: Checkpoints?
+
+    /// SQLite's "unix-excl" VFS: the first connection to read the database takes an exclusive
+    /// lock on the file for the whole process, so no other program can open it while the kernel
+    /// runs (its lock file says it owns it, SPEC §1), while the kernel's own connections (the
+    /// store's and the checkpointer's) share it. The WAL index lives in the process's memory, not
+    /// in a `-shm` file, and a transaction costs no lock calls.
+    static let vfs = "unix-excl"
+    private var checkpointer: Checkpointer?
 
     /// Opens (creating it 0600 if missing) and migrates the database at `path`. Throws
     /// `StoreOpenError`, which names the path, the cause and what to do.
@@ -35,15 +41,7 @@ public final class JobStore {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             if fd >= 0 { Glibc.close(fd) }
         }
-        db = try Database(path: path)
-        if path != ":memory:" {
-            // The kernel is the database's only user (its lock file says so, SPEC §1): holding the
-            // file lock for the connection's life saves the lock calls of every transaction, and
-            // keeps the WAL index in memory instead of a shared -shm file. Set before the first
-            // read, which is when SQLite chooses where the WAL index lives; so a kernel restarted
-            // on a full disk needs no new file to read its database.
-            try db.execute("PRAGMA locking_mode = EXCLUSIVE")
-        }
+        db = try Database(path: path, vfs: path == ":memory:" ? nil : Self.vfs)
         try useIncrementalVacuumIfNew()
         if path != ":memory:" {
             if db.isReadOnly {
@@ -59,27 +57,15 @@ public final class JobStore {
         }
         if path != ":memory:" {
             try db.execute("PRAGMA wal_autocheckpoint = 0")
-            checkpoints = Checkpoints(intervalMs: 1000)
+            checkpointer = Checkpointer(path: path)
+            checkpointer?.start(intervalMs: 1000)
         }
     }
 
-    /// Copies the WAL back into the database file before the process exits.
+    /// Stops the background checkpoints (a last one runs) before the process exits.
     public func close() {
-        guard checkpoints != nil else { return }
-        db.checkpoint()
-        checkpoints = nil
-    }
-
-    /// A checkpoint is due: a second has passed since the last one and something was committed
-    /// since. The kernel runs it on the writer thread (`checkpointIfDue`), never on the loop's.
-    public var checkpointDue: Bool { checkpoints?.isDue(now: Checkpoints.monotonicMs()) ?? false }
-
-    /// Runs a passive checkpoint if one is due. The connection is held exclusively, so nothing
-    /// else can; it costs the fsyncs of the WAL and the database file.
-    public func checkpointIfDue() {
-        guard checkpointDue, !db.isInTransaction else { return }
-        db.checkpoint()
-        checkpoints?.done(now: Checkpoints.monotonicMs())
+        checkpointer?.stop()
+        checkpointer = nil
     }
 
     private func migrate() throws(DatabaseError) {
@@ -110,7 +96,6 @@ public final class JobStore {
     public func commit() throws(DatabaseError) -> Bool {
         guard db.isInTransaction else { return false }
         try db.run("COMMIT")
-        checkpoints?.committed = true
         return true
     }
 

@@ -70,8 +70,7 @@ public final class StoreWriter {
         thread = nil
     }
 
-    /// Hands a batch to the writer. Loop thread; only when not busy. An empty batch runs a
-    /// checkpoint that is due, off the loop thread.
+    /// Hands a batch to the writer. Loop thread; only when not busy.
     public func submit(_ writes: [Write], batch: UInt64) {
         precondition(!isBusy, "a batch is already in flight")
         isBusy = true
@@ -125,11 +124,8 @@ public final class StoreWriter {
         }
     }
 
-    /// Runs the writes in one transaction and commits it, then checkpoints the WAL if that is
-    /// due; on any failure undoes it all. A batch without writes only checkpoints.
+    /// Runs the writes in one transaction and commits it; on any failure undoes it all.
     private func commit(_ writes: [Write]) -> Error? {
-        defer { store.checkpointIfDue() }
-        guard !writes.isEmpty else { return nil }
         do {
             try store.beginIfNeeded()
             for write in writes { try write(store) }

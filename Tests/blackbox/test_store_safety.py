@@ -7,6 +7,7 @@ refused they are skipped with the reason.
 
 import contextlib
 import os
+import sqlite3
 import stat
 import subprocess
 import tempfile
@@ -100,8 +101,15 @@ def test_database_files_created_0600(kernel_factory, tmp_home):
         finally:
             os.umask(old)
         k.client().call("enqueue", {"type": "remote"})
-        # The kernel holds the database exclusively: its WAL index is in memory, not in a -shm file.
+        # The kernel holds the database exclusively: its WAL index is in memory, not in a -shm
+        # file, and no other program can read the file while it runs.
         assert not os.path.exists(db + "-shm")
+        other = sqlite3.connect(db, timeout=0.2)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("SELECT count(*) FROM jobs").fetchone()
+        finally:
+            other.close()
         for suffix in ("", "-wal", ".lock"):
             path = db + suffix
             assert os.path.exists(path), path

@@ -13,11 +13,12 @@ public final class Database {
     /// Process-wide SQLite settings, applied once before the first connection.
     private static let configured: Void = { _ = jk_sqlite_disable_memstatus() }()
 
-    public init(path: String) throws(DatabaseError) {
+    /// `vfs` names an SQLite VFS; nil for the default.
+    public init(path: String, vfs: String? = nil) throws(DatabaseError) {
         Database.configured
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let rc = sqlite3_open_v2(path, &db, flags, vfs)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
@@ -50,11 +51,6 @@ public final class Database {
         let s = try Statement(database: self, sql: sql.description)
         literalCache[key] = s
         return s
-    }
-
-    /// Copies what the WAL holds back into the database file, as far as it can without waiting.
-    public func checkpoint() {
-        sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
     }
 
     /// Runs one or more statements with no parameters and no rows (schema, pragmas).
