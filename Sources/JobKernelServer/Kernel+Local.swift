@@ -129,26 +129,18 @@ extension Kernel {
         let p = config.pipeline
         // Types whose queued units cannot start now (their jobs already run a batch).
         var blocked: Set<String> = []
+        var load = LocalLoad(localRuns.values)
         while true {
-            var running = 0, normal = 0
-            var byType: [String: Int] = [:]
-            var byMode: [DispatchMode: Int] = [:]
-            for run in localRuns.values {
-                running += 1
-                if run.lane == .normal { normal += 1 }
-                byType[run.type.name, default: 0] += 1
-                byMode[run.type.mode, default: 0] += 1
-            }
-            guard running < p.maxParallelJobs else { return }
+            guard load.running < p.maxParallelJobs else { return }
             var eligible: [String] = []
             for name in localTypeNames where queues.count(type: name) > 0 && !blocked.contains(name) && !isPaused(name) {
                 let type = config.types[name]!
-                if let c = type.concurrency, byType[name, default: 0] >= c { continue }
-                if byMode[type.mode, default: 0] >= (config.pools.workers(for: type.mode) ?? 0) { continue }
+                if let c = type.concurrency, load.byType[name, default: 0] >= c { continue }
+                if load.byMode[type.mode, default: 0] >= (config.pools.workers(for: type.mode) ?? 0) { continue }
                 if !workerAvailable(for: type) { continue }
                 if let head = queues.peek(types: [name])?.unit,
                    Lane(priority: head.priority, threshold: p.priorityThreshold) == .normal,
-                   normal >= p.maxParallelJobs - p.priorityLaneSlots { continue }
+                   load.normal >= p.maxParallelJobs - p.priorityLaneSlots { continue }
                 eligible.append(name)
             }
             guard let (typeName, _) = queues.peek(types: eligible) else { return }
@@ -181,10 +173,36 @@ extension Kernel {
             }
             for unit in deferred { queues.push(type: typeName, unit) }
             if let jobID, !units.isEmpty {
+                let id = nextRunID
                 start(type: type, jobID: jobID, units: units)
+                if let run = localRuns[id], localRuns.count == load.running + 1 {
+                    load.add(run)
+                } else {
+                    load = LocalLoad(localRuns.values)  // it did not start, or another run ended
+                }
             } else {
                 blocked.insert(typeName)
             }
+        }
+    }
+
+    /// What runs in the local pools: counted once per `pumpLocal`, then added to as it starts
+    /// runs (and counted again when a start changed anything else).
+    private struct LocalLoad {
+        var running = 0
+        var normal = 0
+        var byType: [String: Int] = [:]
+        var byMode: [DispatchMode: Int] = [:]
+
+        init<Runs: Sequence>(_ runs: Runs) where Runs.Element == LocalRun {
+            for run in runs { add(run) }
+        }
+
+        mutating func add(_ run: LocalRun) {
+            running += 1
+            if run.lane == .normal { normal += 1 }
+            byType[run.type.name, default: 0] += 1
+            byMode[run.type.mode, default: 0] += 1
         }
     }
 
