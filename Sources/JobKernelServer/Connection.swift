@@ -57,12 +57,32 @@ final class Connection {
     /// head and tail around the subscription id), in the peer's framing.
     func sendBody(_ parts: [UInt8]...) {
         guard !isClosed else { return }
+        frame(parts, into: &outbox)
+    }
+
+    /// Appends a message body, given in parts, in the peer's framing.
+    private func frame(_ parts: [[UInt8]], into out: inout [UInt8]) {
         let length = parts.reduce(0) { $0 + $1.count }
         if framing == .contentLength {
-            outbox.append(contentsOf: Array("Content-Length: \(length)\r\n\r\n".utf8))
+            out.append(contentsOf: Array("Content-Length: \(length)\r\n\r\n".utf8))
         }
-        for part in parts { outbox.append(contentsOf: part) }
-        if framing == .ndjson { outbox.append(0x0A) }
+        for part in parts { out.append(contentsOf: part) }
+        if framing == .ndjson { out.append(0x0A) }
+    }
+
+    /// Queues a message that need not wait for a commit (a `run` the kernel sends ahead of its
+    /// start's commit): it goes ahead of whatever waits for one, with the next flush.
+    func sendUnheld(_ message: JSON) {
+        guard !isClosed else { return }
+        var framed: [UInt8] = []
+        frame([message.serialized()], into: &framed)
+        let at = committedBytes
+        outbox.insert(contentsOf: framed, at: at)
+        committedBytes += framed.count
+        if var mark = submitted, mark.bytes >= at {
+            mark.bytes += framed.count  // the batch in flight still answers for what it held
+            submitted = mark
+        }
     }
 
     /// Writes out what commits made safe to send. Returns false when there was nothing to write.

@@ -139,7 +139,7 @@ extension Kernel {
     }
 
     func enqueueReady(type: String, priority: Int, jobID: Int64, index: Int) {
-        queues.push(type: type, QueuedUnit(priority: priority, jobID: jobID, index: index))
+        queues.push(type: type, QueuedUnit(priority: priority, jobID: jobID, index: index, readyIn: writes.epoch))
         typesToPump.insert(type)
     }
 

@@ -23,6 +23,8 @@ final class LocalRun {
     /// An `error` an exec handler printed: it decides whether the failure is retryable.
     var declaredError: (error: JobError, retryable: Bool)?
     var stopping: StopReason?
+    /// Its `run` request left before the start was committed (`Kernel.send`).
+    var sentUnheld = false
     var lastHeard: Millis
     var timeoutMs: Int64?
     /// An exec handler's output lines read but not yet handled (`true`: from stderr), oldest
@@ -57,6 +59,9 @@ final class WorkerProcess {
     var connection: Connection?
     var run: LocalRun?
     var runRequestID: Int?
+    /// The worker still works on a `run` whose start a failed commit undid: its answer to
+    /// `runRequestID` is dropped, and only then does it take another.
+    var discarding = false
     var restarts = 0
     var restartPending = false
     var stderrLines = LineSplitter(maxLineBytes: 65536)
@@ -72,7 +77,7 @@ final class WorkerProcess {
         self.argv = argv
     }
 
-    var isIdle: Bool { process != nil && run == nil && !restartPending }
+    var isIdle: Bool { process != nil && run == nil && !discarding && !restartPending }
 }
 
 /// A worker's stdout (read) and stdin (write) as one duplex channel for its `Connection`.
@@ -146,6 +151,7 @@ extension Kernel {
             guard let (typeName, _) = queues.peek(types: eligible) else { return }
             let type = config.types[typeName]!
             var units: [WorkUnit] = []
+            var readyCommitted = true
             var jobID: Int64?
             let batchSize = type.mode == .syncAPI ? max(1, type.batchSize) : 1
             // A sync_api job posts batch after batch (SPEC §5.3): one in flight at a time. A batch
@@ -169,12 +175,13 @@ extension Kernel {
                 if type.mode == .syncAPI, jobID == nil { retried = queues.takeBatch(of: head) }
                 jobID = head.jobID
                 units.append(unit)
+                readyCommitted = readyCommitted && head.readyIn <= writes.committedEpoch
                 if let retried, units.count == retried.count { break }
             }
             for unit in deferred { queues.push(type: typeName, unit) }
             if let jobID, !units.isEmpty {
                 let id = nextRunID
-                start(type: type, jobID: jobID, units: units)
+                start(type: type, jobID: jobID, units: units, readyCommitted: readyCommitted)
                 if let run = localRuns[id], localRuns.count == load.running + 1 {
                     load.add(run)
                 } else {
@@ -233,7 +240,8 @@ extension Kernel {
     // MARK: Starting
 
     /// Starts `units` (validated by `validReady`, values as read there) as one run.
-    private func start(type: TypeConfig, jobID: Int64, units: [WorkUnit]) {
+    /// `readyCommitted`: the units were ready as of the last commit (see `send`).
+    private func start(type: TypeConfig, jobID: Int64, units: [WorkUnit], readyCommitted: Bool) {
         let indices = units.map(\.index)
         for i in indices { try? apply(jobID, unit: i, .unitStarted(index: i)) }
         guard let job = active[jobID], job.status == .running else { return }
@@ -257,7 +265,7 @@ extension Kernel {
                     params["endpoint"] = .string(url)
                     params["http_timeout_s"] = .double(Double(type.httpTimeoutMs) / 1000)
                 }
-                send(run, to: worker, params: .object(params))
+                send(run, to: worker, params: .object(params), unheld: readyCommitted)
             } else {
                 // The process starts only once the unit's start is committed (SPEC §10).
                 let item: JSON = job.itemized ? items[0] : .null
@@ -529,20 +537,36 @@ extension Kernel {
         }
     }
 
-    private func send(_ run: LocalRun, to worker: WorkerProcess, params: JSON) {
+    /// Sends `run` to a persistent worker. `unheld`: the only change not yet committed is the
+    /// units' start, so the request leaves with this turn's writes instead of after their commit
+    /// (the worker works while the commit runs). Should that commit fail, the start is undone
+    /// and the worker's answer dropped (`WorkerProcess.discarding`); the units run again, as
+    /// after a kill -9 between a start and its result. A unit that became ready in a change not
+    /// yet committed (a new job, a retry) waits for that commit: undone work never runs.
+    private func send(_ run: LocalRun, to worker: WorkerProcess, params: JSON, unheld: Bool) {
         guard let conn = worker.connection else { return }
         run.worker = worker
+        run.sentUnheld = unheld
         worker.run = run
         nextRequestID += 1
         worker.runRequestID = nextRequestID
         conn.currentJobID = run.jobID
-        conn.send(RPCEncoder.request(id: .int(nextRequestID), method: "run", params: params))
+        let request = RPCEncoder.request(id: .int(nextRequestID), method: "run", params: params)
+        if unheld { conn.sendUnheld(request) } else { conn.send(request) }
         markDirty(conn)
     }
 
     /// A response from a worker to our `run`.
     func workerResponded(_ conn: Connection, id: JSON, result: Result<JSON, RPCError>) {
-        guard let worker = conn.worker, let run = worker.run, id == .int(worker.runRequestID ?? -1) else { return }
+        guard let worker = conn.worker, id == .int(worker.runRequestID ?? -1) else { return }
+        if worker.discarding {
+            worker.discarding = false
+            worker.runRequestID = nil
+            conn.currentJobID = nil
+            typesToPump.formUnion(localTypeNames)
+            return
+        }
+        guard let run = worker.run else { return }
         worker.run = nil
         worker.runRequestID = nil
         worker.restarts = 0
@@ -603,6 +627,7 @@ extension Kernel {
 
     private func workerExited(_ worker: WorkerProcess, status: Int64, signal: Int32) {
         worker.process = nil
+        worker.discarding = false
         worker.connection?.channel.close()
         worker.connection = nil
         if let run = worker.run {

@@ -4,8 +4,10 @@ import JobKernelStore
 
 /// Store faults (SPEC §10): a commit that fails (disk full, I/O error) undoes the turn, in the
 /// file and in memory, and the kernel goes on. Every request of the turn that changed something
-/// is answered -32007 naming the cause; answers to reads go out; no event, `run` request,
-/// handler or signal of the turn ever leaves. Writes work again once the cause is gone.
+/// is answered -32007 naming the cause; answers to reads go out; no event, handler or signal of
+/// the turn ever leaves, nor a `run` request for a unit the turn made ready (a `run` for a unit
+/// ready before may have left: its answer is dropped, see `Kernel.send`). Writes work again once
+/// the cause is gone.
 extension Kernel {
     /// The answer a change gets when its commit failed.
     static func storeFaultError(_ error: Error) -> RPCError {
@@ -39,8 +41,12 @@ extension Kernel {
             if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
             if let worker = run.worker, worker.run === run {
                 worker.run = nil
-                worker.runRequestID = nil
-                worker.connection?.currentJobID = nil
+                if run.sentUnheld {
+                    worker.discarding = true  // it has the request: its answer is dropped
+                } else {
+                    worker.runRequestID = nil
+                    worker.connection?.currentJobID = nil
+                }
             }
         }
         for id in undone.leases { removeLease(id) }

@@ -34,6 +34,12 @@ struct WritePipeline {
     /// The batch in flight failed while a turn was under way: the turn is undone at its end.
     var failure: Error?
     var batch: UInt64 = 0
+    /// Writes go in numbered epochs: the writes collected now belong to `epoch`, which ends when
+    /// they are committed here or handed to the writer. `committedEpoch`: every write of it and
+    /// of the epochs before is committed.
+    var epoch: UInt64 = 1
+    var inFlightEpoch: UInt64 = 0
+    var committedEpoch: UInt64 = 0
 
     /// Batches at most this long are committed on the loop thread when the writer is idle: for
     /// a request or two, a commit here answers sooner than a hand-over to another thread.
@@ -144,6 +150,8 @@ extension Kernel {
             markDirty(conn)  // held since an earlier turn: flushed at this turn's end
         }
         writes.held.removeAll()
+        writes.committedEpoch = writes.epoch
+        writes.epoch += 1
         return true
     }
 
@@ -153,6 +161,8 @@ extension Kernel {
         guard !writes.pending.isEmpty else { return }
         for conn in writes.held { conn.markSubmitted() }
         writes.inFlight = (writes.held, turn)
+        writes.inFlightEpoch = writes.epoch
+        writes.epoch += 1
         writes.held.removeAll()
         turn.reset()
         writes.batch += 1
@@ -166,6 +176,7 @@ extension Kernel {
         storeCommitted()
         guard let (conns, journal) = writes.inFlight else { return }
         writes.inFlight = nil
+        writes.committedEpoch = max(writes.committedEpoch, writes.inFlightEpoch)
         for conn in conns {
             conn.submittedCommitted()
             markDirty(conn)

@@ -6,6 +6,9 @@ struct QueuedUnit: Comparable {
     var priority: Int
     var jobID: Int64
     var index: Int
+    /// The write epoch in which the unit became ready (0: read from the store at start-up). Once
+    /// that epoch is committed, starting the unit is the only change of it not yet committed.
+    var readyIn: UInt64 = 0
 
     /// Higher priority first, then older jobs, then lower item indices (SPEC §8.1).
     /// `Heap` pops its maximum, so "first" compares greatest.

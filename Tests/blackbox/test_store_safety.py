@@ -307,6 +307,45 @@ max_attempts = 1
         k.stop()
 
 
+def test_full_disk_drops_the_answer_to_a_run_sent_ahead_of_its_commit(kernel_factory, tmp_home):
+    """A unit that was ready as of the last commit gets its `run` before its start commits, so
+    the worker works while the commit runs. When that commit fails, the start is undone and the
+    worker's answer dropped; the worker gets no other `run` before it answers, and the unit runs
+    again once writes work. Nothing is lost."""
+    marks = os.path.join(tmp_home, "runs")
+    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers", "echo_worker.py")
+    config = jk.BASE_CONFIG + f"""
+[pools]
+internal = 1
+
+[types.w]
+mode = "internal"
+worker = ["python3", "{worker}"]
+max_attempts = 20
+"""
+    with small_tmpfs() as fs:
+        k = kernel_factory(config, db=os.path.join(fs, "jobs.db"))
+        c = k.client()
+        # The first job answers with a 900 kB result: on a full disk that commit fails, and with
+        # it the start of the next unit, whose `run` has already left.
+        first = c.call("enqueue", {"type": "w", "payload": {"sleep": 1.0, "silent": True, "result": BIG,
+                                                           "mark": marks}})["job"]["id"]
+        rest = [c.call("enqueue", {"type": "w", "payload": {"mark": marks, "result": i}})["job"]["id"]
+                for i in range(3)]
+        wait_status(c, first, {"running"})
+        filler = fill(fs)
+        jk.wait_for(lambda: "could not commit" in k.stderr_text(), timeout=15, what="a failed commit")
+        time.sleep(1.5)
+        os.unlink(filler)
+        for job_id in [first] + rest:
+            assert wait_status(c, job_id, {"success", "failed"}, timeout=60)["status"] == "success"
+        k.stop()
+    runs = open(marks).read().split()
+    assert set(runs) == {first, *rest}
+    assert runs.count(first) >= 2, runs  # its outcome was undone: it ran again
+    assert runs.count(rest[0]) >= 2, runs  # its `run` left ahead of the failed commit: dropped, run again
+
+
 def test_read_only_database_exits_1_naming_cause(kernel_factory):
     with small_tmpfs() as fs:
         k = kernel_factory(jk.BASE_CONFIG, db=os.path.join(fs, "jobs.db"))

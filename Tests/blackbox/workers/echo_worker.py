@@ -6,7 +6,7 @@ The job payload says what to do: {"result": X} answers X; {"sleep": S} works S s
 {"exit": N} exits the process mid-run; {"progress": N} reports N progress steps first;
 {"child": TYPE} enqueues a job of TYPE (the parent defaults to the job in hand); {"answer": X}
 answers the run with X as the JSON-RPC result, verbatim; {"flood": N} sends N `log` notifications
-as fast as the pipe takes them.
+as fast as the pipe takes them; {"mark": PATH} appends the job's id to PATH when the run begins.
 """
 import json
 import os
@@ -61,6 +61,9 @@ def run(req_id, params):
     jid = job["id"]
     sys.stderr.write(f"worker {os.getpid()} runs job {jid}\n")
     sys.stderr.flush()
+    if "mark" in p:
+        with open(p["mark"], "a") as f:
+            f.write(jid + "\n")
     for i in range(int(p.get("progress", 0))):
         call("progress", {"id": jid, "current": i + 1, "total": int(p["progress"])})
     if "child" in p:
