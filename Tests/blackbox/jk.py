@@ -674,6 +674,15 @@ def run_serve(kernel, *args, timeout=10):
         raise AssertionError(f"`serve {' '.join(args)}` should have exited, still running after {timeout}s")
 
 
+def process_gone(pid):
+    """True when `pid` has exited (reaped, or a zombie nobody reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(l.startswith("State:") and l.split()[1] == "Z" for l in f)
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: reaped between the open and the read
+        return True
+
+
 def wait_for(pred, timeout=DEFAULT_TIMEOUT, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     last = None

@@ -146,15 +146,8 @@ def test_handler_process_dies_with_kernel(kernel, tmp_path):
     pid = int(open(pidfile).read().strip())
     kernel.kill9()
 
-    def gone():
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                return any(l.startswith("State:") and "Z" in l.split()[1] for l in f)
-        except FileNotFoundError:
-            return True
-
     try:
-        jk.wait_for(gone, 5, what=f"handler {pid} to die with the kernel")
+        jk.wait_for(lambda: jk.process_gone(pid), 5, what=f"handler {pid} to die with the kernel")
     finally:
         try:
             os.kill(pid, signal.SIGKILL)

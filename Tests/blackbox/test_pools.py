@@ -59,14 +59,6 @@ def stats_latencies_until_done(client, job_id, timeout=60):
     return lat
 
 
-def gone(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return any(l.startswith("State:") and l.split()[1] == "Z" for l in f)
-    except FileNotFoundError:
-        return True
-
-
 # MARK: exec handlers (5.1)
 
 def test_quick_handlers_end_with_their_last_result_and_never_take_the_kernel_down(kernel_factory):
@@ -210,7 +202,7 @@ def test_cancel_kills_the_handler_and_its_grandchildren(kernel_factory):
     c.call("cancel", {"id": job["id"]})
     done = wait_status(c, job["id"], {"cancelled"}, timeout=10)
     assert done["cancel_requested"] is True
-    wait_for(lambda: gone(grandchild), 5, what="grandchild gone")
+    wait_for(lambda: jk.process_gone(grandchild), 5, what="grandchild gone")
 
 
 def test_timeout_stops_the_unit_and_fails_it_retryably(kernel_factory):
