@@ -40,6 +40,8 @@ struct Deadline: Comparable {
         case runTimeout(UInt64)
         case runKill(UInt64)
         case workerRestart(UInt64)
+        /// A worker told to drop a `run` whose start was undone has not answered: kill it.
+        case discardKill(UInt64)
         case staleCheck
         case natsRetry
         case progressWindowEnd(Int64)

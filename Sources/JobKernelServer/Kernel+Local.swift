@@ -556,6 +556,24 @@ extension Kernel {
         markDirty(conn)
     }
 
+    /// A failed commit undid the start of `run`, whose request the worker already has: the worker
+    /// is told to cancel it, its answer will be dropped, and it takes no other `run` until it
+    /// has answered, or been killed `cancel_grace` later.
+    func discard(_ run: LocalRun, on worker: WorkerProcess) {
+        worker.discarding = true
+        if let conn = worker.connection {
+            conn.sendUnheld(RPCEncoder.notification(method: "cancel", params: ["job_id": .string(String(run.jobID))]))
+            markDirty(conn)
+        }
+        addDeadline(at: now + config.pipeline.cancelGraceMs, .discardKill(worker.id))
+    }
+
+    func killDiscardingWorker(_ id: UInt64) {
+        for pool in workers.values {
+            if let w = pool.first(where: { $0.id == id }), w.discarding { w.process?.signalGroup(SIGKILL) }
+        }
+    }
+
     /// A response from a worker to our `run`.
     func workerResponded(_ conn: Connection, id: JSON, result: Result<JSON, RPCError>) {
         guard let worker = conn.worker, id == .int(worker.runRequestID ?? -1) else { return }

@@ -42,7 +42,7 @@ extension Kernel {
             if let worker = run.worker, worker.run === run {
                 worker.run = nil
                 if run.sentUnheld {
-                    worker.discarding = true  // it has the request: its answer is dropped
+                    discard(run, on: worker)
                 } else {
                     worker.runRequestID = nil
                     worker.connection?.currentJobID = nil

@@ -394,6 +394,8 @@ public final class Kernel {
                 killRun(id)
             case .workerRestart(let id):
                 restartWorker(id)
+            case .discardKill(let id):
+                killDiscardingWorker(id)
             case .staleCheck:
                 checkStale()
             case .natsRetry:
