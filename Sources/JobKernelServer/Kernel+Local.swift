@@ -562,16 +562,27 @@ extension Kernel {
     func discard(_ run: LocalRun, on worker: WorkerProcess) {
         worker.discarding = true
         if let conn = worker.connection {
-            conn.sendUnheld(RPCEncoder.notification(method: "cancel", params: ["job_id": .string(String(run.jobID))]))
+            conn.sendUnheld(Kernel.cancelNotification(run))
             markDirty(conn)
         }
         addDeadline(at: now + config.pipeline.cancelGraceMs, .discardKill(worker.id))
     }
 
     func killDiscardingWorker(_ id: UInt64) {
+        if let w = worker(id), w.discarding { w.process?.signalGroup(SIGKILL) }
+    }
+
+    /// The pool worker with this id, in whichever pool it is.
+    private func worker(_ id: UInt64) -> WorkerProcess? {
         for pool in workers.values {
-            if let w = pool.first(where: { $0.id == id }), w.discarding { w.process?.signalGroup(SIGKILL) }
+            if let w = pool.first(where: { $0.id == id }) { return w }
         }
+        return nil
+    }
+
+    /// The worker protocol's `cancel` notification for the unit `run` holds (SPEC §5.2).
+    static func cancelNotification(_ run: LocalRun) -> JSON {
+        RPCEncoder.notification(method: "cancel", params: ["job_id": .string(String(run.jobID))])
     }
 
     /// A response from a worker to our `run`.
@@ -673,9 +684,7 @@ extension Kernel {
 
     func restartWorker(_ id: UInt64) {
         guard !shuttingDown else { return }
-        for pool in workers.values {
-            if let w = pool.first(where: { $0.id == id }), w.process == nil { launch(w) }
-        }
+        if let w = worker(id), w.process == nil { launch(w) }
         typesToPump.formUnion(localTypeNames)
     }
 
@@ -739,7 +748,7 @@ extension Kernel {
             if reason == .stale { process.signalGroup(SIGKILL) } else { process.signalGroup(SIGTERM) }
         } else if let worker = run.worker {
             if reason == .cancel, let conn = worker.connection {
-                conn.send(RPCEncoder.notification(method: "cancel", params: ["job_id": .string(String(run.jobID))]))
+                conn.send(Kernel.cancelNotification(run))
                 markDirty(conn)
             } else if reason == .stale {
                 worker.process?.signalGroup(SIGKILL)

@@ -27,8 +27,8 @@ struct WritePipeline {
     var pending: [StoreWriter.Write] = []
     /// Peers that were sent something since the last batch was handed over.
     var held: [Connection] = []
-    /// The peers and the journal of the batch in flight.
-    var inFlight: (connections: [Connection], journal: TurnJournal)?
+    /// The peers, the journal and the write epoch of the batch in flight.
+    var inFlight: (connections: [Connection], journal: TurnJournal, epoch: UInt64)?
     /// Effects of a batch that committed while a turn was under way, run at that turn's end.
     var ready: [() -> Void] = []
     /// The batch in flight failed while a turn was under way: the turn is undone at its end.
@@ -38,7 +38,6 @@ struct WritePipeline {
     /// they are committed here or handed to the writer. `committedEpoch`: every write of it and
     /// of the epochs before is committed.
     var epoch: UInt64 = 1
-    var inFlightEpoch: UInt64 = 0
     var committedEpoch: UInt64 = 0
 
     /// Batches at most this long are committed on the loop thread when the writer is idle: for
@@ -160,8 +159,7 @@ extension Kernel {
     private func handOver() {
         guard !writes.pending.isEmpty else { return }
         for conn in writes.held { conn.markSubmitted() }
-        writes.inFlight = (writes.held, turn)
-        writes.inFlightEpoch = writes.epoch
+        writes.inFlight = (writes.held, turn, writes.epoch)
         writes.epoch += 1
         writes.held.removeAll()
         turn.reset()
@@ -174,9 +172,9 @@ extension Kernel {
     /// turn's end.
     private func batchCommitted() {
         storeCommitted()
-        guard let (conns, journal) = writes.inFlight else { return }
+        guard let (conns, journal, epoch) = writes.inFlight else { return }
         writes.inFlight = nil
-        writes.committedEpoch = max(writes.committedEpoch, writes.inFlightEpoch)
+        writes.committedEpoch = max(writes.committedEpoch, epoch)
         for conn in conns {
             conn.submittedCommitted()
             markDirty(conn)
@@ -195,7 +193,7 @@ extension Kernel {
     func takeUncommitted() -> (connections: [Connection], journal: TurnJournal) {
         var conns = writes.held
         var journal = turn
-        if let (inFlightConns, inFlightJournal) = writes.inFlight {
+        if let (inFlightConns, inFlightJournal, _) = writes.inFlight {
             for c in inFlightConns where !conns.contains(where: { $0 === c }) { conns.append(c) }
             journal.absorb(inFlightJournal)
         }
