@@ -88,6 +88,17 @@ def test_an_idle_stream_gets_heartbeat_comments(gateway):
     sse.close()
 
 
+def enqueue_and_see_every_seq(sse, kernel, n, done):
+    """After a kernel restart: enqueues `n` jobs, waits until `done` jobs succeeded in all, and
+    checks that the stream carried every seq once, through the kernel's latest."""
+    enqueue(kernel, n)
+    web.wait_for(lambda: kernel.call("stats")["jobs"]["success"] == done, what=f"{done} jobs done")
+    latest = kernel.seq()
+    sse.wait(lambda s: s.seqs() and s.seqs()[-1] == latest, timeout=15, what=f"seq {latest} after the restart")
+    seqs = sse.seqs()
+    assert seqs == list(range(seqs[0], latest + 1)), "every seq once, across the restart"
+
+
 def test_the_stream_resumes_across_a_kernel_restart_with_no_gap(gateway, kernel):
     sse = subscribed(SSE(gateway))
     enqueue(kernel, 2)
@@ -96,12 +107,7 @@ def test_the_stream_resumes_across_a_kernel_restart_with_no_gap(gateway, kernel)
     sse.wait(lambda s: any("went away" in (e["comment"] or "") or "waiting" in (e["comment"] or "") for e in s.events),
              what="the gateway to notice the kernel left")
     kernel.start()
-    enqueue(kernel, 2)
-    web.wait_for(lambda: kernel.call("stats")["jobs"]["success"] == 4, what="four jobs done")
-    latest = kernel.seq()
-    sse.wait(lambda s: s.seqs() and s.seqs()[-1] == latest, timeout=15, what=f"seq {latest} after the restart")
-    seqs = sse.seqs()
-    assert seqs == list(range(seqs[0], latest + 1)), "every seq once, across the restart"
+    enqueue_and_see_every_seq(sse, kernel, 2, done=4)
     assert not sse.closed
     sse.close()
 
@@ -112,12 +118,7 @@ def test_the_stream_resumes_across_a_kernel_kill(gateway, kernel):
     sse.wait(lambda s: len(s.seqs()) >= 1, what="a first event")
     kernel.stop(signal.SIGKILL)
     kernel.start()
-    enqueue(kernel, 1)
-    web.wait_for(lambda: kernel.call("stats")["jobs"]["success"] == 2, what="two jobs done")
-    latest = kernel.seq()
-    sse.wait(lambda s: s.seqs() and s.seqs()[-1] == latest, timeout=15, what=f"seq {latest}")
-    seqs = sse.seqs()
-    assert seqs == list(range(seqs[0], latest + 1))
+    enqueue_and_see_every_seq(sse, kernel, 1, done=2)
     sse.close()
 
 
