@@ -50,7 +50,13 @@ final class Connection {
     /// Queues one message in the peer's framing.
     func send(_ message: JSON) {
         guard !isClosed else { return }
-        sendBody(message.serialized())
+        guard framing == .ndjson else { return sendBody(message.serialized()) }
+        // Written straight onto the outbox (moved into the writer and back, not copied).
+        var writer = ByteWriter(continuing: outbox)
+        outbox = []
+        JSONWriter.write(message, into: &writer)
+        writer.append(0x0A)
+        outbox = writer.finish()
     }
 
     /// Queues an already serialized message body, possibly given in parts (an event: a shared

@@ -51,18 +51,25 @@ extension Kernel {
 
     /// `","seq":…,"ts":…,"kind":…,"job_id":…,"data":<stored bytes>}}`
     static func eventTail(_ e: StoredEvent) -> [UInt8] {
-        var bytes = Array(#"","seq":"#.utf8)
-        JSON.int(Int(e.seq)).write(into: &bytes)
-        bytes += Array(#","ts":"#.utf8)
-        JSON.string(Timestamp.format(e.ts)).write(into: &bytes)
-        bytes += Array(#","kind":"#.utf8)
-        JSON.string(e.kind).write(into: &bytes)
-        bytes += Array(#","job_id":"#.utf8)
-        (e.jobID.map { JSON.string(String($0)) } ?? .null).write(into: &bytes)
-        bytes += Array(#","data":"#.utf8)
-        bytes += e.data
-        bytes += Array("}}".utf8)
-        return bytes
+        var b = ByteWriter(capacity: 96 + e.data.count)
+        b.append(#"","seq":"#)
+        JSONWriter.writeInt(Int(e.seq), into: &b)
+        b.append(#","ts":""#)
+        Timestamp.write(e.ts, into: &b)
+        b.append(#"","kind":"#)
+        JSONWriter.writeString(e.kind, into: &b)
+        b.append(#","job_id":"#)
+        if let id = e.jobID {
+            b.append(UInt8(ascii: "\""))
+            JSONWriter.writeInt(Int(id), into: &b)
+            b.append(UInt8(ascii: "\""))
+        } else {
+            b.append("null")
+        }
+        b.append(#","data":"#)
+        b.append(e.data)
+        b.append("}}")
+        return b.finish()
     }
 
     /// The kinds of event (SPEC §7).
@@ -136,15 +143,16 @@ extension Kernel {
     /// `job.created` as the log keeps it: the job object is not repeated (the job row holds all
     /// of it that a new job has), only the `run_at` it was created with.
     static func compactCreated(runAt: Millis?) -> [UInt8] {
-        var bytes = Array(compactCreatedMark.utf8)
-        if let runAt {
-            bytes += Array(#","run_at":"#.utf8)
-            JSONWriter.writeInt(Int(runAt), into: &bytes)
-        }
-        bytes.append(UInt8(ascii: "}"))
-        return bytes
+        guard let runAt else { return compactCreatedPlain }
+        var b = ByteWriter(capacity: 40)
+        b.append(utf8: compactCreatedMark)
+        b.append(#","run_at":"#)
+        JSONWriter.writeInt(Int(runAt), into: &b)
+        b.append(UInt8(ascii: "}"))
+        return b.finish()
     }
 
+    private static let compactCreatedPlain = Array("\(compactCreatedMark)}".utf8)
     private static let compactCreatedMark = #"{"compact":1"#
 
     // MARK: Compact job.status events
@@ -154,15 +162,14 @@ extension Kernel {
     /// object also shows their counts at that moment: the log keeps such events whole.
     func compactStatus(from: JobStatus, _ job: Job) -> [UInt8]? {
         guard !parents.contains(job.id) else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(256)
-        bytes.append(contentsOf: Kernel.compactStatusMark.utf8)
-        bytes.append(contentsOf: #","from":""#.utf8)
-        bytes.append(contentsOf: from.rawValue.utf8)
-        bytes.append(contentsOf: #"","state":"#.utf8)
-        job.writeChangingState(into: &bytes)
-        bytes.append(UInt8(ascii: "}"))
-        return bytes
+        var b = ByteWriter(capacity: 256)
+        b.append(utf8: Kernel.compactStatusMark)
+        b.append(#","from":""#)
+        b.append(utf8: from.rawValue)
+        b.append(#"","state":"#)
+        job.writeChangingState(into: &b)
+        b.append(UInt8(ascii: "}"))
+        return b.finish()
     }
 
     private static let compactStatusMark = #"{"compact":2"#

@@ -20,9 +20,10 @@ extension Kernel {
     }
 
     /// The job object with its children counts (queried only for jobs that have children).
-    func jobJSON(_ job: Job) throws -> JSON {
+    /// `payload`, when given, is the job's payload as bytes (an enqueue has them already).
+    func jobJSON(_ job: Job, payload: [UInt8]? = nil) throws -> JSON {
         guard parents.contains(job.id) else {
-            return active.serialized(job) ?? .serialized(SerializedJSON(bytes: job.serializedJSON()))
+            return active.serialized(job) ?? .serialized(SerializedJSON(bytes: job.serializedJSON(payload: payload)))
         }
         return .serialized(SerializedJSON(bytes: job.serializedJSON(children: try store.childCounts(of: job.id))))
     }
@@ -197,7 +198,7 @@ extension Kernel {
         statusCounts[job.status.rawValue, default: 0] += 1
         ops.countStatus(type: job.type, from: nil, to: job.status)
         if r.items == nil && !scheduled { fresh.insert(job) }
-        var json = try jobJSON(job)
+        var json = try jobJSON(job, payload: r.payloadBytes)
         // A job that waits for others was created `scheduled` without a `run_at`, which the
         // compact form cannot tell: it is stored whole.
         try emit("job.created", job: job, data: ["job": json],

@@ -42,6 +42,11 @@ extension Kernel {
         "rpc.discover": { _, p, _, r in try p.rejectUnknown(); r(OpenRPCDocument.json) },
     ].merging(operationMethods) { first, _ in first }
 
+    /// Each method's handler and whether it changes state: one lookup per request.
+    static let dispatch: [String: (handler: Handler, changes: Bool)] = methods.reduce(into: [:]) { table, entry in
+        table[entry.key] = (entry.value, !readOnlyMethods.contains(entry.key))
+    }
+
     // MARK: Frames and messages
 
     func handle(_ frame: Frame, on conn: Connection) {
@@ -86,12 +91,14 @@ extension Kernel {
         case .invalid(let id, let error):
             done((RPCEncoder.error(id: id, error), false))
         case .message(.notification(let method, let params)):
-            if !method.hasPrefix("$/"), !shuttingDown, let handler = Kernel.methods[method], var p = try? Params(params) {
+            // No method's name starts with `$/` (the optional notifications of the language
+            // server protocol): such a notification is ignored, such a request not found.
+            if !shuttingDown, let handler = Kernel.dispatch[method]?.handler, var p = try? Params(params) {
                 try? handler(self, &p, conn) { _ in }
             }
             done(nil)
         case .message(.request(let id, let method, let params)):
-            guard !method.hasPrefix("$/"), let handler = Kernel.methods[method] else {
+            guard let (handler, changes) = Kernel.dispatch[method] else {
                 done((RPCEncoder.error(id: id, .methodNotFound(method)), false))
                 return
             }
@@ -99,7 +106,6 @@ extension Kernel {
                 done((RPCEncoder.error(id: id, .unavailable("the kernel is shutting down; retry against a new kernel")), false))
                 return
             }
-            let changes = !Kernel.readOnlyMethods.contains(method)
             do {
                 var p = try Params(params)
                 try handler(self, &p, conn) { result in done((RPCEncoder.response(id: id, result: result), changes)) }
@@ -187,7 +193,13 @@ extension Kernel {
             parentID: parentID ?? conn.currentJobID, manual: manual,
             canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical)), payloadBytes: payloadBytes,
             after: after))
-        return ["job": json, "duplicate": .bool(duplicate)]
+        // `{"job":…,"duplicate":…}` written around the job's bytes, not built as a tree.
+        guard case .serialized(let job) = json else { return ["job": json, "duplicate": .bool(duplicate)] }
+        var b = ByteWriter(capacity: job.bytes.count + 24)
+        b.append(#"{"job":"#)
+        b.append(job.bytes)
+        b.append(duplicate ? #","duplicate":true}"# : #","duplicate":false}"#)
+        return .serialized(SerializedJSON(bytes: b.finish()))
     }
 
     /// Names (`type`, `created_by`, `client.name`): 1 to 1024 bytes.

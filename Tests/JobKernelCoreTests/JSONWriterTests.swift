@@ -61,3 +61,66 @@ struct JSONWriterTests {
         #expect(try JSONParser.parse(text).compactString == text)
     }
 }
+
+/// The writers' byte buffer: appends past its room, continues an array, trims when done.
+struct ByteWriterTests {
+    @Test("grows past its first room and keeps every byte", arguments: [0, 1, 15, 16, 17, 511, 512, 513, 5_000])
+    func grows(length: Int) {
+        var writer = ByteWriter(capacity: 16)
+        let expected = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        for (i, byte) in expected.enumerated() {
+            // Mixed sizes: single bytes and runs, so both paths cross the growth points.
+            if i % 3 == 0 { writer.append(byte) } else { writer.append([byte]) }
+        }
+        #expect(writer.count == length)
+        #expect(writer.finish() == expected)
+    }
+
+    @Test("continues an array with spare capacity, and one without", arguments: [0, 100, 10_000])
+    func continues(spare: Int) {
+        var start = Array("head:".utf8)
+        start.reserveCapacity(start.count + spare)
+        var writer = ByteWriter(continuing: start)
+        let tail = [UInt8](repeating: UInt8(ascii: "t"), count: 700)
+        writer.append(tail)
+        writer.append("!")
+        #expect(writer.finish() == Array("head:".utf8) + tail + [UInt8(ascii: "!")])
+        #expect(start == Array("head:".utf8))  // the array given is not changed
+    }
+
+    @Test("write(atMost:) keeps what the body says it wrote")
+    func writeInPlace() {
+        var writer = ByteWriter(continuing: Array("ab".utf8))
+        writer.write(atMost: 10) { out in
+            out[0] = UInt8(ascii: "c")
+            out[1] = UInt8(ascii: "d")
+            return 2
+        }
+        writer.append(utf8: "é")
+        #expect(writer.finish() == Array("abcdé".utf8))
+    }
+}
+
+/// Strings are scanned eight bytes at a time: a byte to escape is found wherever it falls.
+struct JSONWriterScanTests {
+    @Test("an escaped byte at every position of strings up to 40 bytes", arguments: ["\"", "\\", "\n", "\u{01}", "\u{1F}"])
+    func everyPosition(special: String) throws {
+        for length in 1...40 {
+            for at in 0..<length {
+                var chars = Array(repeating: "a", count: length)
+                chars[at] = special
+                let text = chars.joined()
+                let bytes = JSON.string(text).serialized()
+                #expect(try JSONParser.parse(bytes) == .string(text), "length \(length), at \(at)")
+                #expect(bytes.count == length + 2 + (special == "\u{01}" || special == "\u{1F}" ? 5 : 1))
+            }
+        }
+    }
+
+    @Test("bytes that are not to be escaped pass through as they are", arguments: [
+        " !#[]~\u{7F}", "éééé€€€€😀😀", String(repeating: "0123456789abcdef", count: 9), "\u{20}\u{21}\u{23}\u{5B}\u{5D}",
+    ])
+    func passThrough(text: String) {
+        #expect(JSON.string(text).serialized() == [UInt8(ascii: "\"")] + Array(text.utf8) + [UInt8(ascii: "\"")])
+    }
+}

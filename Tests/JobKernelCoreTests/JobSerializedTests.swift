@@ -35,6 +35,8 @@ struct JobSerializedTests {
         #expect(job.serializedJSON() == job.json().serialized())
         let children: JSON = ["total": 2, "success": 2]
         #expect(job.serializedJSON(children: children) == job.json(children: children).serialized())
+        // The payload's bytes, when the caller has them, are written as they are.
+        #expect(job.serializedJSON(payload: job.payload.serialized()) == job.json().serialized())
     }
 
     /// A compact `job.status` keeps the changing state; the job as created plus that state is the

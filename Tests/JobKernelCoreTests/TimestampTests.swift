@@ -18,9 +18,9 @@ struct TimestampTests {
     @Test(arguments: [Millis(0), 1_795_426_310_123, -1, Timestamp.minMillis, Timestamp.maxMillis,
                       Timestamp.maxMillis + 1, Timestamp.minMillis - 86_400_000 * 400])
     func writesWhatItFormats(ms: Millis) {
-        var bytes: [UInt8] = [UInt8(ascii: "x")]
-        Timestamp.write(ms, into: &bytes)
-        #expect(bytes == [UInt8(ascii: "x")] + Array(Timestamp.format(ms).utf8))
+        var writer = ByteWriter(continuing: [UInt8(ascii: "x")])
+        Timestamp.write(ms, into: &writer)
+        #expect(writer.finish() == [UInt8(ascii: "x")] + Array(Timestamp.format(ms).utf8))
     }
 
     @Test func parsesOffsetsAndFractions() {

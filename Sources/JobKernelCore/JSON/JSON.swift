@@ -38,9 +38,19 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
         pairs.reserveCapacity(capacity)
     }
 
+    /// A literal's keys are distinct, as a dictionary literal's must be (checked in debug
+    /// builds): its pairs are taken as they are, without a lookup per key.
     public init(dictionaryLiteral elements: (String, JSON)...) {
-        pairs.reserveCapacity(elements.count)
-        for (key, value) in elements { self[key] = value }
+        self.init(literal: elements)
+    }
+
+    fileprivate init(literal elements: [(String, JSON)]) {
+        guard elements.count <= Self.indexThreshold else {
+            self.init(elements)
+            return
+        }
+        assert(Set(elements.map(\.0)).count == elements.count, "a key repeated in a JSON object literal")
+        self.init(uniquePairs: elements.map { (key: $0.0, value: $0.1) })
     }
 
     public init<S: Sequence>(_ pairs: S) where S.Element == (String, JSON) {
@@ -132,7 +142,7 @@ extension JSON: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expressibl
     public init(floatLiteral value: Double) { self = .double(value) }
     public init(stringLiteral value: String) { self = .string(value) }
     public init(arrayLiteral elements: JSON...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSON)...) { self = .object(JSONObject(elements)) }
+    public init(dictionaryLiteral elements: (String, JSON)...) { self = .object(JSONObject(literal: elements)) }
 }
 
 extension JSON {

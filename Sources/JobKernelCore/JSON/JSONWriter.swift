@@ -6,14 +6,14 @@
 /// infinities and NaN, which JSON cannot express, are written as `null`. `rawNumber` is verbatim.
 public enum JSONWriter {
     /// Appends the compact form of `value` to `buffer`.
-    public static func write(_ value: JSON, into buffer: inout [UInt8]) {
+    public static func write(_ value: JSON, into buffer: inout ByteWriter) {
         switch value {
-        case .null: appendASCII("null", to: &buffer)
-        case .bool(let flag): appendASCII(flag ? "true" : "false", to: &buffer)
+        case .null: buffer.append("null")
+        case .bool(let flag): buffer.append(flag ? "true" : "false")
         case .int(let number): writeInt(number, into: &buffer)
         case .double(let number): writeDouble(number, into: &buffer)
-        case .rawNumber(let literal): buffer.append(contentsOf: literal.utf8)
-        case .serialized(let s): buffer.append(contentsOf: s.bytes)
+        case .rawNumber(let literal): buffer.append(utf8: literal)
+        case .serialized(let s): buffer.append(s.bytes)
         case .string(let string): writeString(string, into: &buffer)
         case .array(let elements):
             buffer.append(UInt8(ascii: "["))
@@ -40,16 +40,22 @@ public enum JSONWriter {
     }
 
     /// Appends `string` as a quoted, escaped JSON string.
-    public static func writeString(_ string: String, into buffer: inout [UInt8]) {
+    public static func writeString(_ string: String, into buffer: inout ByteWriter) {
         buffer.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { utf8 in
-            // Copy runs of bytes that need no escaping in one go.
+            // Copy runs of bytes that need no escaping in one go. Eight bytes at a time while
+            // none of them needs it: most strings have no byte to escape at all.
             var runStart = 0
-            for position in 0..<utf8.count {
+            var clean = 0
+            let raw = UnsafeRawBufferPointer(utf8)
+            while clean + 8 <= utf8.count, !needsEscape(raw.loadUnaligned(fromByteOffset: clean, as: UInt64.self)) {
+                clean += 8
+            }
+            for position in clean..<utf8.count {
                 let byte = utf8[position]
                 guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                if runStart < position { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<position])) }
+                if runStart < position { buffer.append(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: utf8[runStart..<position]))) }
                 runStart = position + 1
                 buffer.append(UInt8(ascii: "\\"))
                 switch byte {
@@ -61,70 +67,115 @@ public enum JSONWriter {
                 case 0x0D: buffer.append(UInt8(ascii: "r"))
                 case 0x09: buffer.append(UInt8(ascii: "t"))
                 default:
-                    appendASCII("u00", to: &buffer)
+                    buffer.append("u00")
                     buffer.append(hexDigit(byte >> 4))
                     buffer.append(hexDigit(byte & 0xF))
                 }
             }
-            if runStart < utf8.count { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
+            if runStart < utf8.count { buffer.append(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: utf8[runStart...]))) }
         }
         buffer.append(UInt8(ascii: "\""))
     }
 
     /// Appends the decimal digits of `number` without going through `String`.
-    public static func writeInt(_ number: Int, into buffer: inout [UInt8]) {
-        if number < 0 { buffer.append(UInt8(ascii: "-")) }
-        var magnitude = number.magnitude
-        if magnitude < 10 {
-            buffer.append(UInt8(ascii: "0") + UInt8(magnitude))
+    public static func writeInt(_ number: Int, into buffer: inout ByteWriter) {
+        if number >= 0, number < 10 {
+            buffer.append(UInt8(ascii: "0") + UInt8(number))
             return
         }
-        // At most 20 digits; fill from the right into a fixed tuple-sized scratch.
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            var position = scratch.count
-            while magnitude > 0 {
+        buffer.write(atMost: 20) { out in
+            // At most 19 digits and a sign: count them, then fill from the right.
+            var magnitude = number.magnitude
+            var digits = 1
+            var rest = magnitude / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            let sign = number < 0 ? 1 : 0
+            if sign == 1 { out[0] = UInt8(ascii: "-") }
+            var position = sign + digits
+            while position > sign {
                 position -= 1
-                scratch[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                out[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
                 magnitude /= 10
             }
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[position...]))
+            return sign + digits
         }
     }
 
-    private static func writeDouble(_ number: Double, into buffer: inout [UInt8]) {
+    private static func writeDouble(_ number: Double, into buffer: inout ByteWriter) {
         guard number.isFinite else {
-            appendASCII("null", to: &buffer)
+            buffer.append("null")
             return
         }
         // Swift's description is the shortest form that round-trips, and always valid JSON for
         // finite values ("30.0", "1e-07", "1e+20", "-0.0").
-        buffer.append(contentsOf: number.description.utf8)
+        buffer.append(utf8: number.description)
     }
 
+    /// Whether any of the eight bytes of `word` is below 0x20, `"` or `\\` (may say yes for a
+    /// word that has none after such a byte, never no for one that has one).
     @inline(__always)
-    private static func appendASCII(_ text: StaticString, to buffer: inout [UInt8]) {
-        buffer.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    private static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let below = (word &- ones &* 0x20) & ~word
+        let quoteZero = (quote &- ones) & ~quote
+        let backslashZero = (backslash &- ones) & ~backslash
+        return (below | quoteZero | backslashZero) & highs != 0
     }
 
     @inline(__always)
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
+
+    // MARK: Onto an array
+
+    /// Appends the compact form of `value` to `buffer`.
+    public static func write(_ value: JSON, into buffer: inout [UInt8]) {
+        onto(&buffer) { write(value, into: &$0) }
+    }
+
+    /// Appends `string` as a quoted, escaped JSON string.
+    public static func writeString(_ string: String, into buffer: inout [UInt8]) {
+        onto(&buffer) { writeString(string, into: &$0) }
+    }
+
+    /// Appends the decimal digits of `number`.
+    public static func writeInt(_ number: Int, into buffer: inout [UInt8]) {
+        onto(&buffer) { writeInt(number, into: &$0) }
+    }
+
+    /// Runs `body` on a writer that continues `buffer` (moved in and out, not copied).
+    @inline(__always)
+    private static func onto(_ buffer: inout [UInt8], _ body: (inout ByteWriter) -> Void) {
+        var writer = ByteWriter(continuing: buffer)
+        buffer = []
+        body(&writer)
+        buffer = writer.finish()
+    }
 }
 
 extension JSON {
     /// The compact UTF-8 encoding of this value.
     public func serialized() -> [UInt8] {
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(64)
-        JSONWriter.write(self, into: &buffer)
-        return buffer
+        var writer = ByteWriter(capacity: 128)
+        JSONWriter.write(self, into: &writer)
+        return writer.finish()
     }
 
     /// Appends the compact UTF-8 encoding of this value to `buffer`.
     public func write(into buffer: inout [UInt8]) {
         JSONWriter.write(self, into: &buffer)
+    }
+
+    /// Appends the compact UTF-8 encoding of this value to `writer`.
+    public func write(into writer: inout ByteWriter) {
+        JSONWriter.write(self, into: &writer)
     }
 
     /// The compact encoding as a string, for logs and tests.

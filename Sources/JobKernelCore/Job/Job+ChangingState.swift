@@ -4,19 +4,18 @@
 extension Job {
     /// The changing fields as compact JSON bytes (times as milliseconds).
     public func changingState() -> [UInt8] {
-        var b: [UInt8] = []
+        var b = ByteWriter(capacity: 192)
         writeChangingState(into: &b)
-        return b
+        return b.finish()
     }
 
     /// Appends `changingState()` to `b`, written straight to bytes (one per status change).
-    public func writeChangingState(into b: inout [UInt8]) {
-        b.reserveCapacity(b.count + 192)
-        Self.key(#"{"status":""#, &b)
-        b.append(contentsOf: status.rawValue.utf8)
-        Self.key(#"","attempt":"#, &b)
+    public func writeChangingState(into b: inout ByteWriter) {
+        b.append(#"{"status":""#)
+        b.append(utf8: status.rawValue)
+        b.append(#"","attempt":"#)
         JSONWriter.writeInt(attempt, into: &b)
-        Self.key(cancelRequested ? #","cancel_requested":true,"units":["# : #","cancel_requested":false,"units":["#, &b)
+        b.append(cancelRequested ? #","cancel_requested":true,"units":["# : #","cancel_requested":false,"units":["#)
         JSONWriter.writeInt(units.pending, into: &b)
         b.append(UInt8(ascii: ","))
         JSONWriter.writeInt(units.running, into: &b)
@@ -26,18 +25,18 @@ extension Job {
         JSONWriter.writeInt(units.failed, into: &b)
         b.append(UInt8(ascii: ","))
         JSONWriter.writeInt(units.cancelled, into: &b)
-        Self.key(#"],"waiting":"#, &b)
+        b.append(#"],"waiting":"#)
         JSONWriter.writeInt(waiting, into: &b)
-        Self.key(#","updated_at":"#, &b)
+        b.append(#","updated_at":"#)
         JSONWriter.writeInt(Int(updatedAt), into: &b)
         for (key, time) in [(#","run_at":"# as StaticString, runAt), (#","started_at":"#, startedAt),
                             (#","finished_at":"#, finishedAt), (#","last_activity_at":"#, lastActivityAt)] {
             guard let time else { continue }
-            Self.key(key, &b)
+            b.append(key)
             JSONWriter.writeInt(Int(time), into: &b)
         }
         if progress != Progress() {
-            Self.key(#","progress":"#, &b)
+            b.append(#","progress":"#)
             JSONWriter.write([
                 "current": progress.current.map { .double($0) } ?? .null,
                 "total": progress.total.map { .double($0) } ?? .null,
@@ -46,11 +45,11 @@ extension Job {
             ], into: &b)
         }
         if !result.isNull {
-            Self.key(#","result":"#, &b)
+            b.append(#","result":"#)
             JSONWriter.write(result, into: &b)
         }
         if let error {
-            Self.key(#","error":"#, &b)
+            b.append(#","error":"#)
             JSONWriter.write(error.json, into: &b)
         }
         b.append(UInt8(ascii: "}"))

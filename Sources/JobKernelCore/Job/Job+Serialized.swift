@@ -2,66 +2,66 @@
 /// without building the tree of values first (the hot path writes one per change).
 extension Job {
     /// The compact bytes of the job object of SPEC §5.
-    /// `children` nil is `{"total":0}`, a job without children.
-    public func serializedJSON(children: JSON? = nil) -> [UInt8] {
-        var b: [UInt8] = []
-        b.reserveCapacity(480 + Int(payloadSizeHint))
-        Self.key(#"{"id":""#, &b)
+    /// `children` nil is `{"total":0}`, a job without children. `payload`, when given, is the
+    /// payload's compact bytes, written as they are.
+    public func serializedJSON(children: JSON? = nil, payload payloadBytes: [UInt8]? = nil) -> [UInt8] {
+        var b = ByteWriter(capacity: 640 + (payloadBytes?.count ?? payloadSizeHint))
+        b.append(#"{"id":""#)
         JSONWriter.writeInt(Int(id), into: &b)
-        Self.key(#"","type":"#, &b)
+        b.append(#"","type":"#)
         JSONWriter.writeString(type, into: &b)
-        Self.key(#","dispatch_mode":"#, &b)
+        b.append(#","dispatch_mode":"#)
         JSONWriter.writeString(dispatchMode, into: &b)
-        Self.key(#","status":""#, &b)
-        b.append(contentsOf: status.rawValue.utf8)
-        Self.key(#"","priority":"#, &b)
+        b.append(#","status":""#)
+        b.append(utf8: status.rawValue)
+        b.append(#"","priority":"#)
         JSONWriter.writeInt(priority, into: &b)
-        Self.key(#","lane":""#, &b)
-        b.append(contentsOf: lane.rawValue.utf8)
-        Self.key(#"","payload":"#, &b)
-        JSONWriter.write(payload, into: &b)
-        Self.key(#","created_by":"#, &b)
+        b.append(#","lane":""#)
+        b.append(utf8: lane.rawValue)
+        b.append(#"","payload":"#)
+        if let payloadBytes { b.append(payloadBytes) } else { JSONWriter.write(payload, into: &b) }
+        b.append(#","created_by":"#)
         JSONWriter.writeString(createdBy, into: &b)
-        Self.key(#","idempotency_key":"#, &b)
-        if let idempotencyKey { JSONWriter.writeString(idempotencyKey, into: &b) } else { Self.key("null", &b) }
-        Self.key(#","parent_id":"#, &b)
+        b.append(#","idempotency_key":"#)
+        if let idempotencyKey { JSONWriter.writeString(idempotencyKey, into: &b) } else { b.append("null") }
+        b.append(#","parent_id":"#)
         Self.id(parentID, &b)
-        Self.key(#","manual":"#, &b)
-        Self.key(manual ? "true" : "false", &b)
-        Self.key(#","attempt":"#, &b)
+        b.append(#","manual":"#)
+        b.append(manual ? "true" : "false")
+        b.append(#","attempt":"#)
         JSONWriter.writeInt(attempt, into: &b)
-        Self.key(#","max_attempts":"#, &b)
+        b.append(#","max_attempts":"#)
         JSONWriter.writeInt(maxAttempts, into: &b)
-        Self.key(#","run_at":"#, &b)
+        b.append(#","run_at":"#)
         Self.time(runAt, &b)
-        Self.key(#","cancel_requested":"#, &b)
-        Self.key(cancelRequested ? "true" : "false", &b)
-        Self.key(#","progress":"#, &b)
+        b.append(#","cancel_requested":"#)
+        b.append(cancelRequested ? "true" : "false")
+        b.append(#","progress":"#)
         if itemized || progress != Progress() {
             JSONWriter.write(progress.json(items: itemized ? units : nil), into: &b)
         } else {
-            Self.key(#"{"current":null,"total":null,"percent":null,"phase":null,"message":null}"#, &b)
+            b.append(#"{"current":null,"total":null,"percent":null,"phase":null,"message":null}"#)
         }
-        Self.key(#","items":"#, &b)
-        if itemized { JSONWriter.write(units.itemsJSON, into: &b) } else { Self.key("null", &b) }
-        Self.key(#","children":"#, &b)
-        if let children { JSONWriter.write(children, into: &b) } else { Self.key(#"{"total":0}"#, &b) }
-        Self.key(#","result":"#, &b)
+        b.append(#","items":"#)
+        if itemized { JSONWriter.write(units.itemsJSON, into: &b) } else { b.append("null") }
+        b.append(#","children":"#)
+        if let children { JSONWriter.write(children, into: &b) } else { b.append(#"{"total":0}"#) }
+        b.append(#","result":"#)
         JSONWriter.write(result, into: &b)
-        Self.key(#","error":"#, &b)
-        if let error { JSONWriter.write(error.json, into: &b) } else { Self.key("null", &b) }
-        Self.key(#","created_at":"#, &b)
+        b.append(#","error":"#)
+        if let error { JSONWriter.write(error.json, into: &b) } else { b.append("null") }
+        b.append(#","created_at":"#)
         Self.time(createdAt, &b)
-        Self.key(#","started_at":"#, &b)
+        b.append(#","started_at":"#)
         Self.time(startedAt, &b)
-        Self.key(#","finished_at":"#, &b)
+        b.append(#","finished_at":"#)
         Self.time(finishedAt, &b)
-        Self.key(#","last_activity_at":"#, &b)
+        b.append(#","last_activity_at":"#)
         Self.time(lastActivityAt, &b)
-        Self.key(#","updated_at":"#, &b)
+        b.append(#","updated_at":"#)
         Self.time(updatedAt, &b)
         b.append(UInt8(ascii: "}"))
-        return b
+        return b.finish()
     }
 
     /// A guess at the payload's size, to size the buffer once: exact for small payloads.
@@ -70,21 +70,15 @@ extension Job {
         return 16
     }
 
-    /// Appends a literal's bytes (keys and punctuation written as constants).
-    @inline(__always)
-    static func key(_ text: StaticString, _ b: inout [UInt8]) {
-        b.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-
-    private static func id(_ id: Int64?, _ b: inout [UInt8]) {
-        guard let id else { return key("null", &b) }
+    private static func id(_ id: Int64?, _ b: inout ByteWriter) {
+        guard let id else { return b.append("null") }
         b.append(UInt8(ascii: "\""))
         JSONWriter.writeInt(Int(id), into: &b)
         b.append(UInt8(ascii: "\""))
     }
 
-    private static func time(_ ms: Millis?, _ b: inout [UInt8]) {
-        guard let ms else { return key("null", &b) }
+    private static func time(_ ms: Millis?, _ b: inout ByteWriter) {
+        guard let ms else { return b.append("null") }
         b.append(UInt8(ascii: "\""))
         Timestamp.write(ms, into: &b)
         b.append(UInt8(ascii: "\""))

@@ -18,16 +18,13 @@ public enum Timestamp {
     }
 
     /// Appends `format(ms)`'s bytes to `buffer` without making a `String`.
-    public static func write(_ ms: Millis, into buffer: inout [UInt8]) {
-        guard let f = fields(ms) else { return buffer.append(contentsOf: format(ms).utf8) }
-        let start = buffer.count
-        buffer.append(contentsOf: zeros24)
-        buffer.withUnsafeMutableBufferPointer { all in
-            fill(f, UnsafeMutableBufferPointer(rebasing: all[start..<(start + 24)]))
+    public static func write(_ ms: Millis, into buffer: inout ByteWriter) {
+        guard let f = fields(ms) else { return buffer.append(utf8: format(ms)) }
+        buffer.write(atMost: 24) { out in
+            fill(f, out.assumingMemoryBound(to: UInt8.self))
+            return 24
         }
     }
-
-    private static let zeros24 = [UInt8](repeating: 0, count: 24)
 
     /// Year, month, day, second of the day and millisecond of `ms`; nil outside years 0…9999.
     private static func fields(_ ms: Millis) -> (Int, Int, Int, Int, Int)? {
