@@ -65,14 +65,21 @@ extension Kernel {
         broker.add(lease)
         turn.leases.append(lease.id)
         addDeadline(at: lease.expiresAt, .lease(lease.id))
-        let json: JSON = [
-            "lease": .string(lease.id),
-            "job": try jobJSON(started),
-            "item": job.itemized ? ["index": .int(unit.index), "value": unit.value] : .null,
-            "attempt": .int(started.attempt),
-            "expires_at": .string(Timestamp.format(lease.expiresAt)),
-        ]
-        return (lease, json)
+        // `{lease, job, item, attempt, expires_at}` written straight to bytes around the job's.
+        let jobBytes = try jobJSON(started)
+        var b = ByteWriter(capacity: 640)
+        b.append(#"{"lease":"#)
+        JSONWriter.writeString(lease.id, into: &b)
+        b.append(#","job":"#)
+        JSONWriter.write(jobBytes, into: &b)
+        b.append(#","item":"#)
+        JSONWriter.write(job.itemized ? ["index": .int(unit.index), "value": unit.value] : .null, into: &b)
+        b.append(#","attempt":"#)
+        JSONWriter.writeInt(started.attempt, into: &b)
+        b.append(#","expires_at":""#)
+        Timestamp.write(lease.expiresAt, into: &b)
+        b.append(#""}"#)
+        return (lease, .serialized(SerializedJSON(bytes: b.finish())))
     }
 
     /// Serves waiting fetches from the queues that gained units, oldest waiter first.

@@ -195,7 +195,7 @@ extension Kernel {
             after: after))
         // `{"job":…,"duplicate":…}` written around the job's bytes, not built as a tree.
         guard case .serialized(let job) = json else { return ["job": json, "duplicate": .bool(duplicate)] }
-        var b = ByteWriter(capacity: job.bytes.count + 24)
+        var b = ByteWriter(capacity: job.bytes.count + 26)
         b.append(#"{"job":"#)
         b.append(job.bytes)
         b.append(duplicate ? #","duplicate":true}"# : #","duplicate":false}"#)

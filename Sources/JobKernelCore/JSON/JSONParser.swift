@@ -196,15 +196,37 @@ public struct JSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let string = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                let text = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                return string
+                return JSONParser.known(text) ?? String(decoding: text, as: UTF8.self)
             }
             if byte == UInt8(ascii: "\\") { return try parseEscapedString(from: start) }
             if byte < 0x20 { throw syntax("unescaped control character 0x\(hex2(byte)) in a string") }
             if byte < 0x80 { index += 1 } else { try skipUTF8Sequence() }
         }
         throw syntax("unterminated string starting", at: quote)
+    }
+
+    /// The member names of the requests sent most (enqueue, fetch, ack and the rest of a
+    /// worker's calls), by length: a name found here is a comparison of its bytes, not a new
+    /// string checked for valid UTF-8 once more.
+    private static let knownStrings: [[(bytes: [UInt8], string: String)]] = {
+        let names = ["type", "types", "payload", "items", "priority", "idempotency_key", "created_by",
+                     "run_at", "delay_s", "max_attempts", "timeout_s", "parent_id", "manual", "after",
+                     "max", "wait_s", "lease", "lease_s", "result", "error", "message", "code", "data",
+                     "current", "total", "phase", "level", "job_id", "id", "jsonrpc", "method", "params"]
+        var table = [[(bytes: [UInt8], string: String)]](repeating: [], count: 16)
+        for name in names { table[name.utf8.count].append((Array(name.utf8), name)) }
+        return table
+    }()
+
+    @inline(__always)
+    private static func known(_ text: UnsafeRawBufferPointer) -> String? {
+        guard text.count < knownStrings.count else { return nil }
+        for candidate in knownStrings[text.count] where candidate.bytes.elementsEqual(text) {
+            return candidate.string
+        }
+        return nil
     }
 
     /// The slow path: copies into `scratch`, decoding escapes. `index` is at the first backslash.

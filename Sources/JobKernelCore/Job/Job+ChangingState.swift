@@ -29,12 +29,15 @@ extension Job {
         JSONWriter.writeInt(waiting, into: &b)
         b.append(#","updated_at":"#)
         JSONWriter.writeInt(Int(updatedAt), into: &b)
-        for (key, time) in [(#","run_at":"# as StaticString, runAt), (#","started_at":"#, startedAt),
-                            (#","finished_at":"#, finishedAt), (#","last_activity_at":"#, lastActivityAt)] {
-            guard let time else { continue }
+        func time(_ key: StaticString, _ time: Millis?) {
+            guard let time else { return }
             b.append(key)
             JSONWriter.writeInt(Int(time), into: &b)
         }
+        time(#","run_at":"#, runAt)
+        time(#","started_at":"#, startedAt)
+        time(#","finished_at":"#, finishedAt)
+        time(#","last_activity_at":"#, lastActivityAt)
         if progress != Progress() {
             b.append(#","progress":"#)
             JSONWriter.write([

@@ -5,7 +5,7 @@ extension Job {
     /// `children` nil is `{"total":0}`, a job without children. `payload`, when given, is the
     /// payload's compact bytes, written as they are.
     public func serializedJSON(children: JSON? = nil, payload payloadBytes: [UInt8]? = nil) -> [UInt8] {
-        var b = ByteWriter(capacity: 640 + (payloadBytes?.count ?? payloadSizeHint))
+        var b = ByteWriter(capacity: 1024 + (payloadBytes?.count ?? payloadSizeHint))
         b.append(#"{"id":""#)
         JSONWriter.writeInt(Int(id), into: &b)
         b.append(#"","type":"#)

@@ -18,8 +18,8 @@ extension RPCDecoder {
             i += 1
             return true
         }
-        /// A string of printable ASCII without escapes, the opening quote at `i`.
-        func plainString() -> String? {
+        /// The bytes of a string of printable ASCII without escapes, the opening quote at `i`.
+        func plainBytes() -> Range<Int>? {
             guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
             let start = i + 1
             var j = start
@@ -27,12 +27,21 @@ extension RPCDecoder {
                 let c = b[j]
                 if c == UInt8(ascii: "\"") {
                     i = j + 1
-                    return String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<j]), as: UTF8.self)
+                    return start..<j
                 }
                 guard c >= 0x20, c < 0x7F, c != UInt8(ascii: "\\") else { return nil }
                 j += 1
             }
             return nil
+        }
+        func plainString() -> String? {
+            plainBytes().map { String(decoding: UnsafeRawBufferPointer(rebasing: b[$0]), as: UTF8.self) }
+        }
+        /// Whether the bytes in `range` are `text` (member names compared without making strings).
+        func matches(_ range: Range<Int>, _ text: StaticString) -> Bool {
+            guard range.count == text.utf8CodeUnitCount else { return false }
+            for k in 0..<range.count where b[range.lowerBound + k] != text.utf8Start[k] { return false }
+            return true
         }
         /// `0` or a positive integer of at most 18 digits.
         func plainInt() -> Int? {
@@ -83,13 +92,12 @@ extension RPCDecoder {
         var params: Range<Int>?
         while true {
             skipSpace()
-            guard let key = plainString(), expect(UInt8(ascii: ":")) else { return nil }
+            guard let key = plainBytes(), expect(UInt8(ascii: ":")) else { return nil }
             skipSpace()
-            switch key {
-            case "jsonrpc":
-                guard !version, plainString() == "2.0" else { return nil }
+            if matches(key, "jsonrpc") {
+                guard !version, let value = plainBytes(), matches(value, "2.0") else { return nil }
                 version = true
-            case "id":
+            } else if matches(key, "id") {
                 guard id == nil, i < b.count else { return nil }
                 if b[i] == UInt8(ascii: "\"") {
                     guard let s = plainString() else { return nil }
@@ -103,13 +111,13 @@ extension RPCDecoder {
                     guard let n = plainInt() else { return nil }
                     id = .int(n)
                 }
-            case "method":
+            } else if matches(key, "method") {
                 guard method == nil, let name = plainString() else { return nil }
                 method = name
-            case "params":
+            } else if matches(key, "params") {
                 guard params == nil, let range = container() else { return nil }
                 params = range
-            default:
+            } else {
                 return nil
             }
             skipSpace()
