@@ -1,6 +1,6 @@
 """A database written by an earlier release is upgraded in place when the kernel starts, and
 every job, item, log line, event and setting survives (the fixture: Tests/fixtures/schema-v1,
-made by Tests/fixtures/make_schema_v1.py with the schema-1 release)."""
+made by Tests/fixtures/make_fixture.py with the schema-1 release)."""
 
 import json
 import os
