@@ -53,9 +53,8 @@ extension Kernel {
             }
             first = false
             guard !effects.isEmpty || unit != unitBefore else { continue }
-            let changed = job
-            try write { try $0.update(changed) }
-            if let unit, unit != unitBefore { try write { try $0.update(unit) } }
+            let (changed, changedUnit) = (job, unit != unitBefore ? unit : nil)
+            try write { try $0.update(changed, unit: changedUnit) }
             fresh.forget(id)
             if job.status != statusBefore {
                 statusCounts[statusBefore.rawValue, default: 0] -= 1

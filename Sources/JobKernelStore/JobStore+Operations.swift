@@ -52,6 +52,16 @@ extension JobStore {
     /// Up to `limit` units of the job with index above `since`, optionally of one status.
     public func items(jobID: Int64, status: UnitStatus?, since: Int, limit: Int) throws -> [WorkUnit] {
         var units: [WorkUnit] = []
+        // A job without items: its one unit, from the job's row.
+        if since < 0, limit > 0 {
+            var sql = "SELECT \(Self.jobUnitColumns) FROM jobs WHERE id=? AND u_status IS NOT NULL"
+            var values: [SQLValue] = [.int(jobID)]
+            if let status {
+                sql += " AND u_status=?"
+                values.append(.text(status.rawValue))
+            }
+            try db.statement(sql).bind(values).forEach { units.append(try Self.readUnit($0)) }
+        }
         var sql = "SELECT \(Self.unitColumns) FROM units WHERE job_id=? AND idx>?"
         var values: [SQLValue] = [.int(jobID), .int(Int64(since))]
         if let status {

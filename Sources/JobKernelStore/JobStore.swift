@@ -110,7 +110,7 @@ public final class JobStore {
 
     /// Inserts a new job and its units. A `job.id` of 0 is assigned by the store; any other is
     /// used as is (the kernel numbers jobs itself, so that it need not wait for the insert).
-    /// `items` nil makes the single unit 0.
+    /// `items` nil makes the single unit 0, kept in the job's row.
     /// `payloadBytes`, when the caller has them, are the payload already serialized.
     public func insert(_ job: inout Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]? = nil) throws(DatabaseError) {
         try beginIfNeeded()
@@ -118,8 +118,8 @@ public final class JobStore {
             INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
                 request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,
                 itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
-                created_at, started_at, finished_at, last_activity_at, updated_at, id)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                created_at, started_at, finished_at, last_activity_at, updated_at, id, u_status, u_attempt, u_interrupted)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """).reset()
             .bind(1, job.type).bind(2, job.dispatchMode).bind(3, job.status.rawValue).bind(4, Int64(job.priority))
             .bind(5, job.lane.rawValue).bind(6, utf8: payloadBytes ?? job.payload.serialized()).bind(7, job.createdBy)
@@ -131,19 +131,47 @@ public final class JobStore {
             .bind(25, utf8: Self.jsonBytes(job.result)).bind(26, utf8: job.error?.json.serialized())
             .bind(27, job.createdAt).bind(28, job.startedAt).bind(29, job.finishedAt).bind(30, job.lastActivityAt)
             .bind(31, job.updatedAt).bind(32, job.id == 0 ? nil : job.id)
+            .bind(33, items == nil ? UnitStatus.pending.rawValue : nil).bind(34, items == nil ? Int64(0) : nil)
+            .bind(35, items == nil ? Int64(0) : nil)
             .run()
         if job.id == 0 { job.id = db.lastInsertRowID }
-        let unitInsert = try db.statement(literal: "INSERT INTO units (job_id, idx, value, status, attempt) VALUES (?,?,?,'pending',0)")
         if let items {
+            let unitInsert = try db.statement(literal: "INSERT INTO units (job_id, idx, value, status, attempt) VALUES (?,?,?,'pending',0)")
             for (i, value) in items.enumerated() {
                 try unitInsert.reset().bind(1, job.id).bind(2, Int64(i)).bind(3, utf8: value.serialized()).run()
             }
-        } else {
-            try unitInsert.reset().bind(1, job.id).bind(2, Int64(0)).bind(3, utf8: nil).run()
         }
     }
 
-    /// Writes every mutable field of `job`.
+    /// Writes every mutable field of `job`, and of `unit`, one of its units, when given: a job
+    /// without items and its unit are one row, written by one statement.
+    public func update(_ job: Job, unit: WorkUnit?) throws(DatabaseError) {
+        guard let unit else { return try update(job) }
+        guard !job.itemized else {
+            try update(job)
+            return try update(unit)
+        }
+        try beginIfNeeded()
+        try db.statement(literal: """
+            UPDATE jobs SET status=?, attempt=?, run_at=?, cancel_requested=?, progress=?, n_pending=?, n_running=?,
+                n_success=?, n_failed=?, n_cancelled=?, n_waiting=?, result=?, error=?, started_at=?, finished_at=?,
+                last_activity_at=?, updated_at=?, u_status=?, u_attempt=?, u_run_at=?, u_interrupted=?, u_result=?,
+                u_error=?, u_started_at=?, u_finished_at=?
+            WHERE id=?
+            """).reset()
+            .bind(1, job.status.rawValue).bind(2, Int64(job.attempt)).bind(3, job.runAt).bind(4, job.cancelRequested)
+            .bind(5, utf8: Self.progressBytes(job.progress)).bind(6, Int64(job.units.pending))
+            .bind(7, Int64(job.units.running)).bind(8, Int64(job.units.success)).bind(9, Int64(job.units.failed))
+            .bind(10, Int64(job.units.cancelled)).bind(11, Int64(job.waiting)).bind(12, utf8: Self.jsonBytes(job.result))
+            .bind(13, utf8: job.error?.json.serialized()).bind(14, job.startedAt).bind(15, job.finishedAt)
+            .bind(16, job.lastActivityAt).bind(17, job.updatedAt)
+            .bind(18, unit.status.rawValue).bind(19, Int64(unit.attempt)).bind(20, unit.runAt).bind(21, unit.interrupted)
+            .bind(22, utf8: Self.jsonBytes(unit.result)).bind(23, utf8: unit.error?.json.serialized())
+            .bind(24, unit.startedAt).bind(25, unit.finishedAt).bind(26, job.id)
+            .run()
+    }
+
+    /// Writes every mutable field of `job` (not of its units).
     public func update(_ job: Job) throws(DatabaseError) {
         try beginIfNeeded()
         try db.statement(literal: """
@@ -303,17 +331,40 @@ public final class JobStore {
 
     // MARK: Units
 
+    // A job's units are rows of `units` when it has items; the one unit of a job without items
+    // is in the job's row (schema 4), read with `jobUnitColumns` in the order of `unitColumns`.
+    // Every query below reads or writes both places.
+
     static let unitColumns = "job_id, idx, value, status, attempt, run_at, interrupted, result, error, started_at, finished_at"
+    static let jobUnitColumns = "id, 0, NULL, u_status, u_attempt, u_run_at, u_interrupted, u_result, u_error, u_started_at, u_finished_at"
 
     public func unit(jobID: Int64, index: Int) throws -> WorkUnit? {
-        try db.statement(literal: """
+        if index == 0, let unit = try db.statement(literal: """
+            SELECT id, 0, NULL, u_status, u_attempt, u_run_at, u_interrupted, u_result, u_error, u_started_at, u_finished_at
+            FROM jobs WHERE id=? AND u_status IS NOT NULL
+            """).reset().bind(1, jobID).first(Self.readUnit) {
+            return unit
+        }
+        return try db.statement(literal: """
             SELECT job_id, idx, value, status, attempt, run_at, interrupted, result, error, started_at, finished_at
             FROM units WHERE job_id=? AND idx=?
             """).reset().bind(1, jobID).bind(2, Int64(index)).first(Self.readUnit)
     }
 
+    /// Writes every mutable field of the unit (in its job's row for a job without items).
     public func update(_ u: WorkUnit) throws(DatabaseError) {
         try beginIfNeeded()
+        if u.index == 0 {
+            try db.statement(literal: """
+                UPDATE jobs SET u_status=?, u_attempt=?, u_run_at=?, u_interrupted=?, u_result=?, u_error=?,
+                    u_started_at=?, u_finished_at=?
+                WHERE id=? AND u_status IS NOT NULL
+                """)
+                .reset().bind(1, u.status.rawValue).bind(2, Int64(u.attempt)).bind(3, u.runAt).bind(4, u.interrupted)
+                .bind(5, utf8: Self.jsonBytes(u.result)).bind(6, utf8: u.error?.json.serialized()).bind(7, u.startedAt)
+                .bind(8, u.finishedAt).bind(9, u.jobID).run()
+            if db.changes > 0 { return }
+        }
         try db.statement(literal: """
             UPDATE units SET status=?, attempt=?, run_at=?, interrupted=?, result=?, error=?, started_at=?, finished_at=?
             WHERE job_id=? AND idx=?
@@ -323,18 +374,24 @@ public final class JobStore {
             .bind(8, u.finishedAt).bind(9, u.jobID).bind(10, Int64(u.index)).run()
     }
 
-    /// Units of `jobID` in `status`, by index (all jobs when `jobID` is nil).
+    /// Units of `jobID` in `status`, by index. With `jobID` nil: the units in `status` of every
+    /// open (scheduled, pending or running) job, by job and index; a pending or running unit's
+    /// job is always open.
     public func units(jobID: Int64?, status: UnitStatus) throws -> [WorkUnit] {
         var units: [WorkUnit] = []
-        let stmt: Statement
         if let jobID {
-            stmt = try db.statement("SELECT \(Self.unitColumns) FROM units WHERE job_id=? AND status=? ORDER BY idx")
-                .bind([.int(jobID), .text(status.rawValue)])
-        } else {
-            stmt = try db.statement("SELECT \(Self.unitColumns) FROM units WHERE status=? ORDER BY job_id, idx")
-                .bind([.text(status.rawValue)])
+            try db.statement("SELECT \(Self.jobUnitColumns) FROM jobs WHERE id=? AND u_status=?")
+                .bind([.int(jobID), .text(status.rawValue)]).forEach { units.append(try Self.readUnit($0)) }
+            try db.statement("SELECT \(Self.unitColumns) FROM units WHERE job_id=? AND status=? ORDER BY idx")
+                .bind([.int(jobID), .text(status.rawValue)]).forEach { units.append(try Self.readUnit($0)) }
+            return units
         }
-        try stmt.forEach { units.append(try Self.readUnit($0)) }
+        try db.statement("""
+            SELECT \(Self.jobUnitColumns) FROM jobs WHERE status IN ('scheduled','pending','running') AND u_status=?
+            """).bind([.text(status.rawValue)]).forEach { units.append(try Self.readUnit($0)) }
+        try db.statement("SELECT \(Self.unitColumns) FROM units WHERE status=?")
+            .bind([.text(status.rawValue)]).forEach { units.append(try Self.readUnit($0)) }
+        units.sort { ($0.jobID, $0.index) < ($1.jobID, $1.index) }
         return units
     }
 
@@ -343,6 +400,12 @@ public final class JobStore {
     public func cancelPendingUnits(jobID: Int64) throws -> [Int] {
         try beginIfNeeded()
         var indices: [Int] = []
+        if try db.scalar("SELECT 1 FROM jobs WHERE id=? AND u_status='pending'", [.int(jobID)]) != nil {
+            indices.append(0)
+            try db.run("""
+                UPDATE jobs SET u_status='cancelled', u_run_at=NULL, u_error='{"message":"cancelled"}' WHERE id=?
+                """, [.int(jobID)])
+        }
         try db.statement("SELECT idx FROM units WHERE job_id=? AND status='pending' ORDER BY idx")
             .bind([.int(jobID)]).forEach { indices.append(Int($0.int(0))) }
         try db.run("""
@@ -358,6 +421,15 @@ public final class JobStore {
     public func resetUnsucceededUnits(jobID: Int64) throws -> [(index: Int, from: UnitStatus)] {
         try beginIfNeeded()
         var units: [(index: Int, from: UnitStatus)] = []
+        try db.statement("SELECT u_status FROM jobs WHERE id=? AND u_status IN ('failed','cancelled')")
+            .bind([.int(jobID)]).forEach { units.append((0, UnitStatus(rawValue: $0.text(0)) ?? .failed)) }
+        if !units.isEmpty {
+            try db.run("""
+                UPDATE jobs SET u_status='pending', u_attempt=0, u_run_at=NULL, u_interrupted=0, u_error=NULL,
+                    u_result=NULL, u_started_at=NULL, u_finished_at=NULL
+                WHERE id=?
+                """, [.int(jobID)])
+        }
         try db.statement("SELECT idx, status FROM units WHERE job_id=? AND status IN ('failed','cancelled') ORDER BY idx")
             .bind([.int(jobID)]).forEach { units.append((Int($0.int(0)), UnitStatus(rawValue: $0.text(1)) ?? .failed)) }
         try db.run("""

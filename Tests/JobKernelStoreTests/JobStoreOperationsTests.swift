@@ -121,3 +121,54 @@ struct JobStoreOperationsTests {
         #expect(try !store.hasDependencies())
     }
 }
+
+/// Schema 4: the one unit of a job without items lives in its job's row; every unit query
+/// finds it there, and a job with items keeps its units in `units`.
+struct JobStoreLeanUnitTests {
+    @Test func aJobWithoutItemsIsOneRowAndItsUnitIsFoundInIt() throws {
+        let store = try JobStoreOperationsTests.open()
+        var plain = JobStoreTests.newJob(items: nil)
+        try store.insert(&plain, items: nil, request: nil)
+        var itemized = JobStoreTests.newJob(items: 2)
+        try store.insert(&itemized, items: [nil, 7], request: nil)
+        #expect(try store.db.scalar("SELECT count(*) FROM units WHERE job_id=?", [.int(plain.id)]) == 0)
+        #expect(try store.db.scalar("SELECT count(*) FROM units WHERE job_id=?", [.int(itemized.id)]) == 2)
+
+        var unit = try #require(try store.unit(jobID: plain.id, index: 0))
+        #expect(unit.status == .pending && unit.attempt == 0 && unit.value == .null)
+        // Item 0 of a job with items (its value null too) is its own row.
+        #expect(try store.unit(jobID: itemized.id, index: 0)?.status == .pending)
+
+        // The job and its unit change in one statement.
+        unit.status = .running
+        unit.attempt = 1
+        unit.startedAt = 1500
+        plain.status = .running
+        plain.units = UnitCounts(running: 1)
+        try store.update(plain, unit: unit)
+        #expect(try store.job(id: plain.id)?.status == .running)
+        #expect(try store.unit(jobID: plain.id, index: 0) == unit)
+        #expect(try store.units(jobID: nil, status: .running).map(\.jobID) == [plain.id])
+        #expect(try store.units(jobID: plain.id, status: .running) == [unit])
+        #expect(try store.units(jobID: itemized.id, status: .pending).map(\.index) == [0, 1])
+
+        // A unit written on its own lands in its job's row as well.
+        unit.status = .failed
+        unit.error = JobError(message: "no")
+        unit.finishedAt = 1600
+        try store.update(unit)
+        #expect(try store.items(jobID: plain.id, status: .failed, since: -1, limit: 10) == [unit])
+        #expect(try store.items(jobID: plain.id, status: .success, since: -1, limit: 10).isEmpty)
+        #expect(try store.items(jobID: plain.id, status: nil, since: 0, limit: 10).isEmpty)
+
+        // Retry resets it, cancel ends it.
+        let reset = try store.resetUnsucceededUnits(jobID: plain.id)
+        #expect(reset.map(\.index) == [0] && reset[0].from == .failed)
+        let pending = try #require(try store.unit(jobID: plain.id, index: 0))
+        #expect(pending.status == .pending && pending.attempt == 0 && pending.error == nil && pending.startedAt == nil)
+        #expect(try store.cancelPendingUnits(jobID: plain.id) == [0])
+        let cancelled = try #require(try store.unit(jobID: plain.id, index: 0))
+        #expect(cancelled.status == .cancelled && cancelled.error?.message == "cancelled")
+        #expect(try store.cancelPendingUnits(jobID: itemized.id) == [0, 1])
+    }
+}

@@ -1,28 +1,34 @@
 """A database written by an earlier release is upgraded in place when the kernel starts, and
-every job, item, log line, event and setting survives (the fixture: Tests/fixtures/schema-v1,
-made by Tests/fixtures/make_fixture.py with the schema-1 release)."""
+every job, item, log line, event and setting survives. The fixtures, made by
+Tests/fixtures/make_fixture.py: schema-v1 (the first release) and schema-v3 (the release before
+schema 4 moved the unit of a job without items into its job's row)."""
 
 import json
 import os
 import shutil
 
+import pytest
+
 import jk
 
-FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "schema-v1")
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+FIXTURE = os.path.join(FIXTURES, "schema-v1")
 
 # Fields of a job that time alone may change after the start (backoffs ending, activity).
 VOLATILE = {"status", "run_at", "updated_at", "last_activity_at", "children"}
 
 
-def load_manifest():
-    with open(os.path.join(FIXTURE, "manifest.json")) as f:
+def load_manifest(fixture=FIXTURE):
+    with open(os.path.join(fixture, "manifest.json")) as f:
         return json.load(f)
 
 
-def test_schema_v1_database_upgrades_and_keeps_everything(kernel_factory):
-    m = load_manifest()
+@pytest.mark.parametrize("name", ["schema-v1", "schema-v3"])
+def test_database_of_an_earlier_schema_upgrades_and_keeps_everything(kernel_factory, name):
+    fixture = os.path.join(FIXTURES, name)
+    m = load_manifest(fixture)
     k = kernel_factory(jk.BASE_CONFIG, start=False)
-    shutil.copy(os.path.join(FIXTURE, "jobs.db"), k.db)
+    shutil.copy(os.path.join(fixture, "jobs.db"), k.db)
     os.chmod(k.db, 0o600)
     k.start()
     c = k.client()
@@ -40,6 +46,10 @@ def test_schema_v1_database_upgrades_and_keeps_everything(kernel_factory):
             assert new[field] == value, (name, field, value, new[field])
         if old["status"] in ("success", "failed", "cancelled", "partial_success", "skipped"):
             assert new["status"] == old["status"], name
+
+    # Every unit of every job, as `items` showed it (the manifests from schema 3 on keep them).
+    for jid, items in m.get("items", {}).items():
+        assert c.call("items", {"id": jid})["items"] == items, jid
 
     for jid, lines in m["logs"].items():
         assert c.call("logs", {"id": jid, "limit": 1000})["lines"] == lines
@@ -75,6 +85,11 @@ def test_schema_v1_database_upgrades_and_keeps_everything(kernel_factory):
         assert "WHERE idempotency_key IS NOT NULL" in (indexes.get("jobs_by_key") or "")
         assert "units_open" not in indexes and "jobs_open" not in indexes
         assert not any(n.startswith("sqlite_autoindex_jobs") for n in indexes)
+        # Schema 4: a job without items is one row, its unit in it; a job with items keeps its rows.
+        assert db.execute("PRAGMA user_version").fetchone()[0] >= 4
+        assert db.execute("SELECT count(*) FROM units JOIN jobs ON jobs.id = units.job_id WHERE itemized = 0").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM jobs WHERE itemized = 0 AND u_status IS NULL").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM units WHERE job_id = ?", (int(m["ids"]["items"]),)).fetchone()[0] == 3
     finally:
         db.close()
 
