@@ -70,7 +70,7 @@ extension Kernel {
         }
         try store.remove(jobIDs: jobs.map(\.id))
         for job in jobs {
-            statusCounts[job.status.rawValue, default: 0] -= 1
+            statusCounts[job.status, default: 0] -= 1
             parents.remove(job.id)
             store.forgetLogTail(jobID: job.id)
         }

@@ -30,7 +30,7 @@ public final class Kernel {
     /// Jobs that have children: only these need their `children` counts queried.
     var parents: Set<Int64> = []
     /// Jobs by status, counted at start-up and kept up to date after that.
-    var statusCounts: [String: Int] = [:]
+    var statusCounts: [JobStatus: Int] = [:]
     /// Jobs whose last `job.progress` is under 50 ms old, and whether a report waits for the end.
     enum ProgressWindow { case open, pending(item: Int?) }
     var progressWindows: [Int64: ProgressWindow] = [:]
@@ -201,10 +201,13 @@ public final class Kernel {
         let t = now
         var others: [JobStore.OpenJobSummary] = []
         var ready: [String: [QueuedUnit]] = [:]
-        var counts = try store.terminalStatusCounts()
+        var counts: [JobStatus: Int] = [:]
+        for (status, n) in try store.terminalStatusCounts() {
+            if let status = JobStatus(rawValue: status) { counts[status] = n }
+        }
         ops.openByType = [:]
         try store.forEachOpenJob { job in
-            counts[job.status.rawValue, default: 0] += 1
+            counts[job.status, default: 0] += 1
             ops.countStatus(type: job.type, from: nil, to: job.status)
             if job.status == .scheduled, let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
             if !job.itemized && job.status == .pending && job.waiting == 0 {

@@ -55,15 +55,34 @@ public final class Statement {
     /// Binds text, or NULL for nil.
     @inline(__always) @discardableResult
     public func bind(_ i: Int32, _ s: String?) -> Statement {
-        if let s { bind(.text(s), at: i) } else { sqlite3_bind_null(handle, i) }
+        guard var s else {
+            sqlite3_bind_null(handle, i)
+            return self
+        }
+        s.withUTF8 { bindText(i, UnsafeRawBufferPointer($0)) }
         return self
     }
 
     /// Binds UTF-8 bytes as text (serialized JSON), or NULL for nil.
     @inline(__always) @discardableResult
     public func bind(_ i: Int32, utf8 b: [UInt8]?) -> Statement {
-        if let b { bind(.bytes(b), at: i) } else { sqlite3_bind_null(handle, i) }
+        guard let b else {
+            sqlite3_bind_null(handle, i)
+            return self
+        }
+        b.withUnsafeBytes { bindText(i, $0) }
         return self
+    }
+
+    /// Binds bytes as text; SQLite copies them (they need not outlive the call). No bytes are
+    /// the empty text, not NULL.
+    @inline(__always)
+    private func bindText(_ i: Int32, _ bytes: UnsafeRawBufferPointer) {
+        guard let start = bytes.baseAddress else {
+            _ = sqlite3_bind_text(handle, i, "", 0, jk_sqlite_transient())
+            return
+        }
+        _ = sqlite3_bind_text(handle, i, start.assumingMemoryBound(to: CChar.self), Int32(bytes.count), jk_sqlite_transient())
     }
 
     private func bind(_ value: SQLValue, at i: Int32) {
@@ -71,17 +90,8 @@ public final class Statement {
         case .null: sqlite3_bind_null(handle, i)
         case .int(let v): sqlite3_bind_int64(handle, i, v)
         case .double(let v): sqlite3_bind_double(handle, i, v)
-        case .text(let s):
-            var s = s
-            s.withUTF8 { buf in
-                _ = sqlite3_bind_text(handle, i, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
-                                      Int32(buf.count), jk_sqlite_transient())
-            }
-        case .bytes(let b):
-            b.withUnsafeBufferPointer { buf in
-                _ = sqlite3_bind_text(handle, i, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
-                                      Int32(buf.count), jk_sqlite_transient())
-            }
+        case .text(let s): bind(i, s)
+        case .bytes(let b): bind(i, utf8: b)
         }
     }
 
