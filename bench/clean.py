@@ -75,11 +75,11 @@ def main():
             con.executemany(
                 "INSERT INTO jobs (id, type, dispatch_mode, status, priority, lane, payload, created_by, manual, attempt,"
                 " max_attempts, cancel_requested, itemized, n_pending, n_running, n_success, n_failed, n_cancelled,"
-                " n_waiting, created_at, started_at, finished_at, updated_at) VALUES"
-                " (?, 'remote', 'async_api', 'success', 50, 'normal', ?, 'bench', 0, 1, 3, 0, 0, 0, 0, 1, 0, 0, 0, ?, ?, ?, ?)",
-                ((i, payload, now, now, now + 1, now + 1) for i in ids))
-            con.executemany("INSERT INTO units (job_id, idx, status, attempt, started_at, finished_at) VALUES (?, 0, 'success', 1, ?, ?)",
-                            ((i, now, now + 1) for i in ids))
+                " n_waiting, created_at, started_at, finished_at, updated_at,"
+                " u_status, u_attempt, u_interrupted, u_started_at, u_finished_at) VALUES"
+                " (?, 'remote', 'async_api', 'success', 50, 'normal', ?, 'bench', 0, 1, 3, 0, 0, 0, 0, 1, 0, 0, 0, ?, ?, ?, ?,"
+                " 'success', 1, 0, ?, ?)",
+                ((i, payload, now, now, now + 1, now + 1, now, now + 1) for i in ids))
     # As a database made before schema 3: no auto_vacuum.
     con.execute("PRAGMA auto_vacuum = NONE")
     con.execute("VACUUM")

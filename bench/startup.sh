@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPEC §12: with 1,000,000 stored jobs, start-up under 1 s and memory under 100 MB.
-# Creates the schema with the kernel itself, fills it with N finished jobs (and their units and
-# events) through sqlite3, then times `serve` until the socket answers and reads its VmHWM.
+# Creates the schema with the kernel itself, fills it with N finished jobs (each with its one unit
+# in its row, as schema 4 keeps it) and their events through sqlite3, then times `serve` until
+# the socket answers and reads its VmHWM.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -36,11 +37,11 @@ BEGIN;
 WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n)
 INSERT INTO jobs (id, type, dispatch_mode, status, priority, lane, payload, created_by, manual, attempt,
     max_attempts, cancel_requested, itemized, n_pending, n_running, n_success, n_failed, n_cancelled,
-    n_waiting, result, created_at, started_at, finished_at, updated_at)
+    n_waiting, result, created_at, started_at, finished_at, updated_at, u_status, u_attempt, u_interrupted, u_result)
 SELECT i, 'bench', 'async_api', 'success', 50, 'normal', '{"n":' || i || '}', 'bench', 0, 1, 3, 0, 0,
-    0, 0, 1, 0, 0, 0, '{"ok":true}', 1700000000000 + i, 1700000000000 + i, 1700000000000 + i, 1700000000000 + i
+    0, 0, 1, 0, 0, 0, '{"ok":true}', 1700000000000 + i, 1700000000000 + i, 1700000000000 + i, 1700000000000 + i,
+    'success', 1, 0, '{"ok":true}'
 FROM s;
-INSERT INTO units (job_id, idx, value, status, attempt, result) SELECT id, 0, NULL, 'success', 1, result FROM jobs;
 WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n)
 INSERT INTO events (seq, ts, kind, job_id, type, data) SELECT i, 1700000000000 + i, 'job.status', i, 'bench', '{}' FROM s;
 COMMIT;

@@ -206,16 +206,33 @@ public final class Kernel {
             if let status = JobStatus(rawValue: status) { counts[status] = n }
         }
         ops.openByType = [:]
+        // Counted and queued a type at a time (rows of one type mostly come together): a lookup
+        // by type per change of type, not per job.
+        var type: String?
+        var typeCounts: [JobStatus: Int] = [:]
+        var typeReady: [QueuedUnit] = []
+        func endType() {
+            guard let type else { return }
+            ops.addOpen(type: type, typeCounts)
+            if !typeReady.isEmpty { ready[type, default: []] += typeReady }
+            typeCounts.removeAll(keepingCapacity: true)
+            typeReady.removeAll(keepingCapacity: true)
+        }
         try store.forEachOpenJob { job in
+            if job.type != type {
+                endType()
+                type = job.type
+            }
             counts[job.status, default: 0] += 1
-            ops.countStatus(type: job.type, from: nil, to: job.status)
+            typeCounts[job.status, default: 0] += 1
             if job.status == .scheduled, let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
             if !job.itemized && job.status == .pending && job.waiting == 0 {
-                ready[job.type, default: []].append(QueuedUnit(priority: job.priority, jobID: job.id, index: 0))
+                typeReady.append(QueuedUnit(priority: job.priority, jobID: job.id, index: 0))
             } else {
                 others.append(job)
             }
         }
+        endType()
         for (type, units) in ready {
             queues.push(type: type, contentsOf: units)
             typesToPump.insert(type)

@@ -38,6 +38,11 @@ struct Operations {
         if !to.isTerminal { openByType[type, default: [:]][to, default: 0] += 1 }
     }
 
+    /// Adds open jobs of `type` counted by status (start-up counts them a type at a time).
+    mutating func addOpen(type: String, _ counts: [JobStatus: Int]) {
+        openByType[type, default: [:]].merge(counts, uniquingKeysWith: +)
+    }
+
     /// Jobs that ended `success` / `failed` per type, in one bucket per second of the last
     /// minute (O(1) per finish, whatever the rate).
     struct MinuteCounter {

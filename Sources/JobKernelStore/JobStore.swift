@@ -375,8 +375,8 @@ public final class JobStore {
     }
 
     /// Units of `jobID` in `status`, by index. With `jobID` nil: the units in `status` of every
-    /// open (scheduled, pending or running) job, by job and index; a pending or running unit's
-    /// job is always open.
+    /// open job, by job and index (a pending or running unit's job is always open, and a running
+    /// unit's job is running: the jobs it reads are found by the status index, not by a scan).
     public func units(jobID: Int64?, status: UnitStatus) throws -> [WorkUnit] {
         var units: [WorkUnit] = []
         if let jobID {
@@ -386,8 +386,9 @@ public final class JobStore {
                 .bind([.int(jobID), .text(status.rawValue)]).forEach { units.append(try Self.readUnit($0)) }
             return units
         }
+        let jobStatuses = status == .running ? "'running'" : "'scheduled','pending','running'"
         try db.statement("""
-            SELECT \(Self.jobUnitColumns) FROM jobs WHERE status IN ('scheduled','pending','running') AND u_status=?
+            SELECT \(Self.jobUnitColumns) FROM jobs WHERE status IN (\(jobStatuses)) AND u_status=?
             """).bind([.text(status.rawValue)]).forEach { units.append(try Self.readUnit($0)) }
         try db.statement("SELECT \(Self.unitColumns) FROM units WHERE status=?")
             .bind([.text(status.rawValue)]).forEach { units.append(try Self.readUnit($0)) }

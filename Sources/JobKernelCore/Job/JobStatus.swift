@@ -13,6 +13,25 @@ public enum JobStatus: String, CaseIterable, Sendable {
     }
 }
 
+extension JobStatus: Hashable {
+    /// Hashed by case, not by name (an enum with raw values hashes its raw value, a string, by
+    /// default: the kernel counts jobs by status on every change).
+    public func hash(into hasher: inout Hasher) {
+        let ordinal: UInt8
+        switch self {
+        case .scheduled: ordinal = 0
+        case .pending: ordinal = 1
+        case .running: ordinal = 2
+        case .success: ordinal = 3
+        case .partialSuccess: ordinal = 4
+        case .failed: ordinal = 5
+        case .cancelled: ordinal = 6
+        case .skipped: ordinal = 7
+        }
+        hasher.combine(ordinal)
+    }
+}
+
 /// The status of one unit: an item, or the single implicit unit of a job without items.
 public enum UnitStatus: String, CaseIterable, Sendable {
     case pending, running, success, failed, cancelled
