@@ -52,11 +52,10 @@ final class Connection {
         guard !isClosed else { return }
         guard framing == .ndjson else { return sendBody(message.serialized()) }
         // Written straight onto the outbox (moved into the writer and back, not copied).
-        var writer = ByteWriter(continuing: outbox)
-        outbox = []
-        JSONWriter.write(message, into: &writer)
-        writer.append(0x0A)
-        outbox = writer.finish()
+        ByteWriter.appending(to: &outbox) { writer in
+            JSONWriter.write(message, into: &writer)
+            writer.append(0x0A)
+        }
     }
 
     /// Queues an already serialized message body, possibly given in parts (an event: a shared

@@ -88,6 +88,22 @@ struct ByteWriterTests {
         #expect(start == Array("head:".utf8))  // the array given is not changed
     }
 
+    @Test("appending(to:) writes in place: an array with room is neither copied nor moved")
+    func appendsInPlace() {
+        var outbox = Array("queued".utf8)
+        outbox.reserveCapacity(1 << 16)
+        let before = outbox.withUnsafeBufferPointer { $0.baseAddress }
+        for _ in 0..<100 {
+            ByteWriter.appending(to: &outbox) { writer in
+                JSONWriter.write(["jsonrpc": "2.0", "id": 1, "result": true], into: &writer)
+                writer.append(0x0A)
+            }
+        }
+        #expect(outbox.withUnsafeBufferPointer { $0.baseAddress } == before)
+        let line = #"{"jsonrpc":"2.0","id":1,"result":true}"# + "\n"
+        #expect(outbox == Array(("queued" + String(repeating: line, count: 100)).utf8))
+    }
+
     @Test("write(atMost:) keeps what the body says it wrote")
     func writeInPlace() {
         var writer = ByteWriter(continuing: Array("ab".utf8))

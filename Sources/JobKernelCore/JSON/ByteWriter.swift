@@ -23,6 +23,18 @@ public struct ByteWriter {
         count = bytes.count
     }
 
+    /// Lets `body` append to `bytes` through a writer. The array is moved into the writer and
+    /// back (swapped, so that no second reference makes its first write copy it all).
+    @inline(__always)
+    public static func appending(to bytes: inout [UInt8], _ body: (inout ByteWriter) -> Void) {
+        var writer = ByteWriter(continuing: [])
+        swap(&writer.storage, &bytes)
+        writer.count = writer.storage.count
+        body(&writer)
+        swap(&writer.storage, &bytes)
+        bytes.removeLast(bytes.count - writer.count)
+    }
+
     /// The bytes written, as an array (the writer's own storage, trimmed: no copy).
     public consuming func finish() -> [UInt8] {
         storage.removeLast(storage.count - count)

@@ -153,10 +153,7 @@ public enum JSONWriter {
     /// Runs `body` on a writer that continues `buffer` (moved in and out, not copied).
     @inline(__always)
     private static func onto(_ buffer: inout [UInt8], _ body: (inout ByteWriter) -> Void) {
-        var writer = ByteWriter(continuing: buffer)
-        buffer = []
-        body(&writer)
-        buffer = writer.finish()
+        ByteWriter.appending(to: &buffer, body)
     }
 }
 
