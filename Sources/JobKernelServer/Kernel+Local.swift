@@ -551,7 +551,14 @@ extension Kernel {
         nextRequestID += 1
         worker.runRequestID = nextRequestID
         conn.currentJobID = run.jobID
-        let request = RPCEncoder.request(id: .int(nextRequestID), method: "run", params: params)
+        // `{"jsonrpc":"2.0","id":N,"method":"run","params":…}` written around the params' bytes.
+        var b = ByteWriter(capacity: 1024)
+        b.append(#"{"jsonrpc":"2.0","id":"#)
+        JSONWriter.writeInt(nextRequestID, into: &b)
+        b.append(#","method":"run","params":"#)
+        JSONWriter.write(params, into: &b)
+        b.append(UInt8(ascii: "}"))
+        let request = JSON.serialized(SerializedJSON(bytes: b.finish()))
         if unheld { conn.sendUnheld(request) } else { conn.send(request) }
         markDirty(conn)
     }

@@ -160,6 +160,7 @@ public enum JSONWriter {
 extension JSON {
     /// The compact UTF-8 encoding of this value.
     public func serialized() -> [UInt8] {
+        if case .serialized(let s) = self { return s.bytes }  // already bytes: shared, not copied
         var writer = ByteWriter(capacity: 128)
         JSONWriter.write(self, into: &writer)
         return writer.finish()
