@@ -152,44 +152,46 @@ public final class JobStore {
             return try update(unit)
         }
         try beginIfNeeded()
-        try db.statement(literal: """
+        let stmt = try db.statement(literal: """
             UPDATE jobs SET status=?, attempt=?, run_at=?, cancel_requested=?, progress=?, n_pending=?, n_running=?,
                 n_success=?, n_failed=?, n_cancelled=?, n_waiting=?, result=?, error=?, started_at=?, finished_at=?,
                 last_activity_at=?, updated_at=?, u_status=?, u_attempt=?, u_run_at=?, u_interrupted=?, u_result=?,
                 u_error=?, u_started_at=?, u_finished_at=?
             WHERE id=?
-            """).reset()
-            .bind(1, job.status.rawValue).bind(2, Int64(job.attempt)).bind(3, job.runAt).bind(4, job.cancelRequested)
-            .bind(5, utf8: Self.progressBytes(job.progress)).bind(6, Int64(job.units.pending))
-            .bind(7, Int64(job.units.running)).bind(8, Int64(job.units.success)).bind(9, Int64(job.units.failed))
-            .bind(10, Int64(job.units.cancelled)).bind(11, Int64(job.waiting)).bind(12, utf8: Self.jsonBytes(job.result))
-            .bind(13, utf8: job.error?.json.serialized()).bind(14, job.startedAt).bind(15, job.finishedAt)
-            .bind(16, job.lastActivityAt).bind(17, job.updatedAt)
-            .bind(18, unit.status.rawValue).bind(19, Int64(unit.attempt)).bind(20, unit.runAt).bind(21, unit.interrupted)
-            .bind(22, utf8: Self.jsonBytes(unit.result)).bind(23, utf8: unit.error?.json.serialized())
-            .bind(24, unit.startedAt).bind(25, unit.finishedAt).bind(26, job.id)
-            .run()
+            """)
+        try Self.bindUnitState(unit, to: Self.bindJobState(job, to: stmt.reset()), after: 17).bind(26, job.id).run()
     }
 
     /// Writes every mutable field of `job` (not of its units).
     public func update(_ job: Job) throws(DatabaseError) {
         try beginIfNeeded()
-        try db.statement(literal: """
+        let stmt = try db.statement(literal: """
             UPDATE jobs SET status=?, attempt=?, run_at=?, cancel_requested=?, progress=?, n_pending=?, n_running=?,
                 n_success=?, n_failed=?, n_cancelled=?, n_waiting=?, result=?, error=?, started_at=?, finished_at=?,
                 last_activity_at=?, updated_at=?
             WHERE id=?
-            """).reset()
-            .bind(1, job.status.rawValue).bind(2, Int64(job.attempt)).bind(3, job.runAt).bind(4, job.cancelRequested)
-            .bind(5, utf8: Self.progressBytes(job.progress)).bind(6, Int64(job.units.pending))
-            .bind(7, Int64(job.units.running)).bind(8, Int64(job.units.success)).bind(9, Int64(job.units.failed))
-            .bind(10, Int64(job.units.cancelled)).bind(11, Int64(job.waiting)).bind(12, utf8: Self.jsonBytes(job.result))
-            .bind(13, utf8: job.error?.json.serialized()).bind(14, job.startedAt).bind(15, job.finishedAt)
-            .bind(16, job.lastActivityAt).bind(17, job.updatedAt).bind(18, job.id)
-            .run()
+            """)
+        try Self.bindJobState(job, to: stmt.reset()).bind(18, job.id).run()
     }
 
-    /// The highest job id given so far (0 for none).
+    /// Binds a job's mutable fields to parameters 1…17, in the order of the UPDATEs above.
+    private static func bindJobState(_ job: Job, to stmt: Statement) -> Statement {
+        stmt.bind(1, job.status.rawValue).bind(2, Int64(job.attempt)).bind(3, job.runAt).bind(4, job.cancelRequested)
+            .bind(5, utf8: progressBytes(job.progress)).bind(6, Int64(job.units.pending))
+            .bind(7, Int64(job.units.running)).bind(8, Int64(job.units.success)).bind(9, Int64(job.units.failed))
+            .bind(10, Int64(job.units.cancelled)).bind(11, Int64(job.waiting)).bind(12, utf8: jsonBytes(job.result))
+            .bind(13, utf8: job.error?.json.serialized()).bind(14, job.startedAt).bind(15, job.finishedAt)
+            .bind(16, job.lastActivityAt).bind(17, job.updatedAt)
+    }
+
+    /// Binds a unit's mutable fields to the 8 parameters after `base`: status, attempt, run_at,
+    /// interrupted, result, error, started_at, finished_at.
+    private static func bindUnitState(_ u: WorkUnit, to stmt: Statement, after base: Int32) -> Statement {
+        stmt.bind(base + 1, u.status.rawValue).bind(base + 2, Int64(u.attempt)).bind(base + 3, u.runAt)
+            .bind(base + 4, u.interrupted).bind(base + 5, utf8: jsonBytes(u.result))
+            .bind(base + 6, utf8: u.error?.json.serialized()).bind(base + 7, u.startedAt).bind(base + 8, u.finishedAt)
+    }
+
     /// The highest job id given so far: the newest job's, or a removed newer one's (`id_floor`),
     /// so that a removed job's id is never given again.
     public func maxJobID() throws -> Int64 {
@@ -355,23 +357,19 @@ public final class JobStore {
     public func update(_ u: WorkUnit) throws(DatabaseError) {
         try beginIfNeeded()
         if u.index == 0 {
-            try db.statement(literal: """
+            let inJobRow = try db.statement(literal: """
                 UPDATE jobs SET u_status=?, u_attempt=?, u_run_at=?, u_interrupted=?, u_result=?, u_error=?,
                     u_started_at=?, u_finished_at=?
                 WHERE id=? AND u_status IS NOT NULL
                 """)
-                .reset().bind(1, u.status.rawValue).bind(2, Int64(u.attempt)).bind(3, u.runAt).bind(4, u.interrupted)
-                .bind(5, utf8: Self.jsonBytes(u.result)).bind(6, utf8: u.error?.json.serialized()).bind(7, u.startedAt)
-                .bind(8, u.finishedAt).bind(9, u.jobID).run()
+            try Self.bindUnitState(u, to: inJobRow.reset(), after: 0).bind(9, u.jobID).run()
             if db.changes > 0 { return }
         }
-        try db.statement(literal: """
+        let inUnits = try db.statement(literal: """
             UPDATE units SET status=?, attempt=?, run_at=?, interrupted=?, result=?, error=?, started_at=?, finished_at=?
             WHERE job_id=? AND idx=?
             """)
-            .reset().bind(1, u.status.rawValue).bind(2, Int64(u.attempt)).bind(3, u.runAt).bind(4, u.interrupted)
-            .bind(5, utf8: Self.jsonBytes(u.result)).bind(6, utf8: u.error?.json.serialized()).bind(7, u.startedAt)
-            .bind(8, u.finishedAt).bind(9, u.jobID).bind(10, Int64(u.index)).run()
+        try Self.bindUnitState(u, to: inUnits.reset(), after: 0).bind(9, u.jobID).bind(10, Int64(u.index)).run()
     }
 
     /// Units of `jobID` in `status`, by index. With `jobID` nil: the units in `status` of every
