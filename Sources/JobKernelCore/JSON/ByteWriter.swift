@@ -17,7 +17,9 @@ public struct ByteWriter {
         count = 0
     }
 
-    /// A writer that continues `bytes`: what it writes goes after them.
+    /// A writer that continues `bytes`: what it writes goes after them. Its first write copies
+    /// `bytes` if the caller still holds them: to append to an array of your own, use
+    /// `appending(to:)`, which moves it.
     public init(continuing bytes: [UInt8]) {
         storage = bytes
         count = bytes.count
