@@ -137,23 +137,12 @@ public enum JSONWriter {
 
     /// Appends the compact form of `value` to `buffer`.
     public static func write(_ value: JSON, into buffer: inout [UInt8]) {
-        onto(&buffer) { write(value, into: &$0) }
-    }
-
-    /// Appends `string` as a quoted, escaped JSON string.
-    public static func writeString(_ string: String, into buffer: inout [UInt8]) {
-        onto(&buffer) { writeString(string, into: &$0) }
+        ByteWriter.appending(to: &buffer) { write(value, into: &$0) }
     }
 
     /// Appends the decimal digits of `number`.
     public static func writeInt(_ number: Int, into buffer: inout [UInt8]) {
-        onto(&buffer) { writeInt(number, into: &$0) }
-    }
-
-    /// Runs `body` on a writer that continues `buffer` (moved in and out, not copied).
-    @inline(__always)
-    private static func onto(_ buffer: inout [UInt8], _ body: (inout ByteWriter) -> Void) {
-        ByteWriter.appending(to: &buffer, body)
+        ByteWriter.appending(to: &buffer) { writeInt(number, into: &$0) }
     }
 }
 
@@ -169,11 +158,6 @@ extension JSON {
     /// Appends the compact UTF-8 encoding of this value to `buffer`.
     public func write(into buffer: inout [UInt8]) {
         JSONWriter.write(self, into: &buffer)
-    }
-
-    /// Appends the compact UTF-8 encoding of this value to `writer`.
-    public func write(into writer: inout ByteWriter) {
-        JSONWriter.write(self, into: &writer)
     }
 
     /// The compact encoding as a string, for logs and tests.
