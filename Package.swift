@@ -1,6 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// In a release build, the kernel's own modules (the loop, the store, the I/O layer) have their
+/// exclusive access checked at compile time only. The run-time check costs a call for each
+/// access to a class's stored property, and the loop's state lives in classes: it was 4 % of
+/// the loop thread's instructions (bench/README.md). Debug builds, which the tests use, keep
+/// the run-time check. These modules are not part of the `JobKernelClient` library product, so
+/// packages that depend on that product see no unsafe flag.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "jobkernel",
     products: [
@@ -31,15 +39,15 @@ let package = Package(
         // No C import, no I/O.
         .target(name: "JobKernelCore"),
         // A thin SQLite layer and the job store.
-        .target(name: "JobKernelStore", dependencies: ["JobKernelCore", "CSQLite"]),
+        .target(name: "JobKernelStore", dependencies: ["JobKernelCore", "CSQLite"], swiftSettings: hotPath),
         // libuv handles: loop, timers, signals, streams, the Unix socket server.
-        .target(name: "JobKernelIO", dependencies: ["CLibUV"]),
+        .target(name: "JobKernelIO", dependencies: ["CLibUV"], swiftSettings: hotPath),
         // The kernel: connections, methods, broker, events, scheduling.
         .target(name: "JobKernelServer", dependencies: [
             "JobKernelCore", "JobKernelStore", "JobKernelIO", "JobKernelNATS",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "HeapModule", package: "swift-collections"),
-        ]),
+        ], swiftSettings: hotPath),
         // The sync_api pool's worker role: POSTs batches with FoundationNetworking (libcurl).
         .target(name: "JobKernelSyncWorker", dependencies: ["JobKernelCore"]),
         // The NATS JetStream broker for async_api units, driven from the kernel's loop.
