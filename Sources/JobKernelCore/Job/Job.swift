@@ -2,21 +2,16 @@
 ///
 /// `units` counts every unit, including the single implicit unit of a job without items; only an
 /// itemized job shows them as `items`. `waiting` counts pending units held back by a retry backoff.
+///
+/// What the enqueue fixed (type, payload, creator, limits) lives in one `Spec` that every copy of
+/// the job shares, so copying a job, which the loop does several times per status change, copies
+/// and retains the state that changes plus one reference. The spec's fields read and write like
+/// the job's own; writing one gives this copy a spec of its own.
 public struct Job: Hashable, Sendable {
     public var id: Int64
-    public var type: String
-    public var dispatchMode: String
+    private var spec: SpecBox
     public var status: JobStatus
-    public var priority: Int
-    public var lane: Lane
-    public var payload: JSON
-    public var createdBy: String
-    public var idempotencyKey: String?
-    public var parentID: Int64?
-    public var manual: Bool
     public var attempt: Int
-    public var maxAttempts: Int
-    public var timeoutMs: Int64?
     public var runAt: Millis?
     public var cancelRequested: Bool
     public var progress: Progress
@@ -25,11 +20,52 @@ public struct Job: Hashable, Sendable {
     public var waiting: Int
     public var result: JSON
     public var error: JobError?
-    public var createdAt: Millis
     public var startedAt: Millis?
     public var finishedAt: Millis?
     public var lastActivityAt: Millis?
     public var updatedAt: Millis
+
+    /// The fields an enqueue fixes.
+    struct Spec: Hashable, Sendable {
+        var type: String
+        var dispatchMode: String
+        var priority: Int
+        var lane: Lane
+        var payload: JSON
+        var createdBy: String
+        var idempotencyKey: String?
+        var parentID: Int64?
+        var manual: Bool
+        var maxAttempts: Int
+        var timeoutMs: Int64?
+        var createdAt: Millis
+    }
+
+    final class SpecBox: Hashable, Sendable {
+        let value: Spec
+        init(_ value: Spec) { self.value = value }
+        static func == (a: SpecBox, b: SpecBox) -> Bool { a === b || a.value == b.value }
+        func hash(into h: inout Hasher) { value.hash(into: &h) }
+    }
+
+    private mutating func setSpec<T>(_ field: WritableKeyPath<Spec, T>, _ v: T) {
+        var s = spec.value
+        s[keyPath: field] = v
+        spec = SpecBox(s)
+    }
+
+    public var type: String { get { spec.value.type } set { setSpec(\.type, newValue) } }
+    public var dispatchMode: String { get { spec.value.dispatchMode } set { setSpec(\.dispatchMode, newValue) } }
+    public var priority: Int { get { spec.value.priority } set { setSpec(\.priority, newValue) } }
+    public var lane: Lane { get { spec.value.lane } set { setSpec(\.lane, newValue) } }
+    public var payload: JSON { get { spec.value.payload } set { setSpec(\.payload, newValue) } }
+    public var createdBy: String { get { spec.value.createdBy } set { setSpec(\.createdBy, newValue) } }
+    public var idempotencyKey: String? { get { spec.value.idempotencyKey } set { setSpec(\.idempotencyKey, newValue) } }
+    public var parentID: Int64? { get { spec.value.parentID } set { setSpec(\.parentID, newValue) } }
+    public var manual: Bool { get { spec.value.manual } set { setSpec(\.manual, newValue) } }
+    public var maxAttempts: Int { get { spec.value.maxAttempts } set { setSpec(\.maxAttempts, newValue) } }
+    public var timeoutMs: Int64? { get { spec.value.timeoutMs } set { setSpec(\.timeoutMs, newValue) } }
+    public var createdAt: Millis { get { spec.value.createdAt } set { setSpec(\.createdAt, newValue) } }
 
     public init(id: Int64, type: String, dispatchMode: String, status: JobStatus, priority: Int, lane: Lane,
                 payload: JSON, createdBy: String, idempotencyKey: String? = nil, parentID: Int64? = nil,
@@ -39,19 +75,12 @@ public struct Job: Hashable, Sendable {
                 error: JobError? = nil, createdAt: Millis, startedAt: Millis? = nil,
                 finishedAt: Millis? = nil, lastActivityAt: Millis? = nil, updatedAt: Millis) {
         self.id = id
-        self.type = type
-        self.dispatchMode = dispatchMode
+        self.spec = SpecBox(Spec(
+            type: type, dispatchMode: dispatchMode, priority: priority, lane: lane, payload: payload,
+            createdBy: createdBy, idempotencyKey: idempotencyKey, parentID: parentID, manual: manual,
+            maxAttempts: maxAttempts, timeoutMs: timeoutMs, createdAt: createdAt))
         self.status = status
-        self.priority = priority
-        self.lane = lane
-        self.payload = payload
-        self.createdBy = createdBy
-        self.idempotencyKey = idempotencyKey
-        self.parentID = parentID
-        self.manual = manual
         self.attempt = attempt
-        self.maxAttempts = maxAttempts
-        self.timeoutMs = timeoutMs
         self.runAt = runAt
         self.cancelRequested = cancelRequested
         self.progress = progress
@@ -60,7 +89,6 @@ public struct Job: Hashable, Sendable {
         self.waiting = waiting
         self.result = result
         self.error = error
-        self.createdAt = createdAt
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.lastActivityAt = lastActivityAt
