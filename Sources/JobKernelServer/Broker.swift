@@ -5,7 +5,7 @@ import JobKernelCore
 /// (`Kernel+Broker.swift`); the ready units themselves are in `UnitQueues`.
 struct Broker {
     var leases: [String: Lease] = [:]
-    var leasesByJob: [Int64: Set<String>] = [:]
+    private var byJob: [Int64: LeaseIDs] = [:]
     var waiters: [FetchWaiter] = []
     private var nextWaiterID: UInt64 = 1
     private var leaseCounter: UInt64 = 0
@@ -27,17 +27,38 @@ struct Broker {
     /// Records a lease granted.
     mutating func add(_ lease: Lease) {
         leases[lease.id] = lease
-        leasesByJob[lease.jobID, default: []].insert(lease.id)
+        byJob[lease.jobID, default: LeaseIDs()].insert(lease.id)
     }
 
     /// Forgets a lease; returns it if it was there.
     @discardableResult
     mutating func remove(_ id: String) -> Lease? {
         guard let lease = leases.removeValue(forKey: id) else { return nil }
-        leasesByJob[lease.jobID]?.remove(id)
-        if leasesByJob[lease.jobID]?.isEmpty == true { leasesByJob[lease.jobID] = nil }
+        if byJob[lease.jobID]?.remove(id) == true { byJob[lease.jobID] = nil }
         return lease
     }
+
+    /// The ids of the leases out on units of job `jobID`.
+    func leaseIDs(ofJob jobID: Int64) -> [String] { byJob[jobID]?.all ?? [] }
+}
+
+/// The leases out on one job. Nearly always there is one (a job without items has one unit),
+/// kept without a set, so that a lease granted and returned builds and hashes no set.
+private struct LeaseIDs {
+    private var first: String?
+    private var more: Set<String> = []
+
+    mutating func insert(_ id: String) {
+        if first == nil { first = id } else { more.insert(id) }
+    }
+
+    /// Removes `id`; returns true when no lease is left.
+    mutating func remove(_ id: String) -> Bool {
+        if first == id { first = nil } else { more.remove(id) }
+        return first == nil && more.isEmpty
+    }
+
+    var all: [String] { (first.map { [$0] } ?? []) + more }
 }
 
 /// A unit handed to an external worker by `fetch` (SPEC §5.4).

@@ -57,8 +57,8 @@ extension Kernel {
             try write { try $0.update(changed, unit: changedUnit) }
             fresh.forget(id)
             if job.status != statusBefore {
-                statusCounts[statusBefore, default: 0] -= 1
-                statusCounts[job.status, default: 0] += 1
+                statusCounts[statusBefore] -= 1
+                statusCounts[job.status] += 1
                 ops.countStatus(type: job.type, from: statusBefore, to: job.status)
             }
             // Only running jobs stay in memory; the others are read from the store when needed.
@@ -108,7 +108,7 @@ extension Kernel {
             }
         case .stopRunningUnits:
             stopLocalRuns(ofJob: job.id)
-            for leaseID in broker.leasesByJob[job.id] ?? [] {
+            for leaseID in broker.leaseIDs(ofJob: job.id) {
                 guard let lease = removeLease(leaseID) else { continue }
                 work.append((job.id, lease.index, .unitStopped(index: lease.index)))
             }
@@ -194,7 +194,7 @@ extension Kernel {
             try store.insert(&row, items: items, request: request, payloadBytes: payloadBytes)
         }
         if let parent = r.parentID { parents.insert(parent) }
-        statusCounts[job.status, default: 0] += 1
+        statusCounts[job.status] += 1
         ops.countStatus(type: job.type, from: nil, to: job.status)
         if r.items == nil && !scheduled { fresh.insert(job) }
         var json = try jobJSON(job, payload: r.payloadBytes)

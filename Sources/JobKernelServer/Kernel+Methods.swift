@@ -399,7 +399,7 @@ extension Kernel {
 
     private func stats() throws -> JSON {
         var byStatus = JSONObject()
-        for s in JobStatus.allCases { byStatus[s.rawValue] = .int(statusCounts[s] ?? 0) }
+        for s in JobStatus.allCases { byStatus[s.rawValue] = .int(statusCounts[s]) }
         // Busy slots are the units running in the local pools (leases are external workers').
         var busy = [Lane.normal: 0, .priority: 0]
         var poolBusy = [DispatchMode.internal: 0, .syncAPI: 0]

@@ -70,7 +70,7 @@ extension Kernel {
         }
         try store.remove(jobIDs: jobs.map(\.id))
         for job in jobs {
-            statusCounts[job.status, default: 0] -= 1
+            statusCounts[job.status] -= 1
             parents.remove(job.id)
             store.forgetLogTail(jobID: job.id)
         }
@@ -284,11 +284,11 @@ extension Kernel {
                           "oldest_pending_s": .null]
         }
         var pendingTypes: [String] = []
-        for (type, counts) in ops.openByType where counts.values.contains(where: { $0 != 0 }) {
+        for (type, counts) in ops.openByType where !counts.isEmpty {
             var row = rows[type] ?? ["pending": 0, "scheduled": 0, "running": 0, "paused": 0, "success_1m": 0,
                                      "failed_1m": 0, "oldest_pending_s": .null]
-            for status in [JobStatus.scheduled, .pending, .running] { row[status.rawValue] = .int(counts[status] ?? 0) }
-            if (counts[.pending] ?? 0) > 0 { pendingTypes.append(type) }
+            for status in [JobStatus.scheduled, .pending, .running] { row[status.rawValue] = .int(counts[status]) }
+            if counts[.pending] > 0 { pendingTypes.append(type) }
             rows[type] = row
         }
         let known = ops.oldestPending.flatMap { t - $0.readAt < Operations.oldestPendingMaxAgeMs ? $0.created : nil }

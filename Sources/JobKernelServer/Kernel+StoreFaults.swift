@@ -94,7 +94,7 @@ extension Kernel {
 
     private func unitHasRunner(jobID: Int64, index: Int) -> Bool {
         if let runs = runsByJob[jobID], runs.contains(where: { localRuns[$0]?.indices.contains(index) == true }) { return true }
-        if let ids = broker.leasesByJob[jobID], ids.contains(where: { broker.leases[$0]?.index == index }) { return true }
+        if broker.leaseIDs(ofJob: jobID).contains(where: { broker.leases[$0]?.index == index }) { return true }
         if nats != nil, let job = active[jobID], config.types[job.type]?.mode == .asyncAPI { return true }
         return false
     }

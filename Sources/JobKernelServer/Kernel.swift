@@ -30,7 +30,7 @@ public final class Kernel {
     /// Jobs that have children: only these need their `children` counts queried.
     var parents: Set<Int64> = []
     /// Jobs by status, counted at start-up and kept up to date after that.
-    var statusCounts: [JobStatus: Int] = [:]
+    var statusCounts = StatusCounts()
     /// Jobs whose last `job.progress` is under 50 ms old, and whether a report waits for the end.
     enum ProgressWindow { case open, pending(item: Int?) }
     var progressWindows: [Int64: ProgressWindow] = [:]
@@ -201,7 +201,7 @@ public final class Kernel {
         let t = now
         var others: [JobStore.OpenJobSummary] = []
         var ready: [String: [QueuedUnit]] = [:]
-        var counts: [JobStatus: Int] = [:]
+        var counts = StatusCounts()
         for (status, n) in try store.terminalStatusCounts() {
             if let status = JobStatus(rawValue: status) { counts[status] = n }
         }
@@ -209,12 +209,12 @@ public final class Kernel {
         // Counted and queued a type at a time (rows of one type mostly come together): a lookup
         // by type per change of type, not per job.
         var type: String?
-        var typeCounts: [JobStatus: Int] = [:]
+        var typeCounts = StatusCounts()
         var typeReady: [QueuedUnit] = []
         func endType() {
             guard let type else { return }
             ops.addOpen(type: type, typeCounts)
-            typeCounts.removeAll(keepingCapacity: true)
+            typeCounts = StatusCounts()
             guard !typeReady.isEmpty else { return }
             // Handed over, not copied: a million queued units are 24 MB.
             if ready[type] == nil { ready[type] = typeReady } else { ready[type]! += typeReady }
@@ -225,8 +225,8 @@ public final class Kernel {
                 endType()
                 type = job.type
             }
-            counts[job.status, default: 0] += 1
-            typeCounts[job.status, default: 0] += 1
+            counts[job.status] += 1
+            typeCounts[job.status] += 1
             if job.status == .scheduled, let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
             if !job.itemized && job.status == .pending && job.waiting == 0 {
                 typeReady.append(QueuedUnit(priority: job.priority, jobID: job.id, index: 0))

@@ -31,16 +31,26 @@ struct Operations {
 
     /// Open jobs by type and status (scheduled, pending, running), counted at start-up and kept
     /// up to date with every status change, so that `stats` reads no job.
-    var openByType: [String: [JobStatus: Int]] = [:]
+    var openByType: [String: StatusCounts] = [:]
 
     mutating func countStatus(type: String, from: JobStatus?, to: JobStatus) {
-        if let from, !from.isTerminal { openByType[type, default: [:]][from, default: 0] -= 1 }
-        if !to.isTerminal { openByType[type, default: [:]][to, default: 0] += 1 }
+        let leaves = from.map { !$0.isTerminal } ?? false
+        guard leaves || !to.isTerminal else { return }
+        Self.count(&openByType[type, default: StatusCounts()], from: leaves ? from : nil, to: to)
+    }
+
+    private static func count(_ counts: inout StatusCounts, from: JobStatus?, to: JobStatus) {
+        if let from { counts[from] -= 1 }
+        if !to.isTerminal { counts[to] += 1 }
     }
 
     /// Adds open jobs of `type` counted by status (start-up counts them a type at a time).
-    mutating func addOpen(type: String, _ counts: [JobStatus: Int]) {
-        openByType[type, default: [:]].merge(counts, uniquingKeysWith: +)
+    mutating func addOpen(type: String, _ counts: StatusCounts) {
+        Self.add(counts, to: &openByType[type, default: StatusCounts()])
+    }
+
+    private static func add(_ counts: StatusCounts, to total: inout StatusCounts) {
+        for s in JobStatus.allCases { total[s] += counts[s] }
     }
 
     /// Jobs that ended `success` / `failed` per type, in one bucket per second of the last

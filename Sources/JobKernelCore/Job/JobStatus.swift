@@ -14,22 +14,41 @@ public enum JobStatus: String, CaseIterable, Sendable {
 }
 
 extension JobStatus: Hashable {
-    /// Hashed by case, not by name (an enum with raw values hashes its raw value, a string, by
-    /// default: the kernel counts jobs by status on every change).
-    public func hash(into hasher: inout Hasher) {
-        let ordinal: UInt8
+    /// The case's position in `allCases`.
+    public var ordinal: Int {
         switch self {
-        case .scheduled: ordinal = 0
-        case .pending: ordinal = 1
-        case .running: ordinal = 2
-        case .success: ordinal = 3
-        case .partialSuccess: ordinal = 4
-        case .failed: ordinal = 5
-        case .cancelled: ordinal = 6
-        case .skipped: ordinal = 7
+        case .scheduled: return 0
+        case .pending: return 1
+        case .running: return 2
+        case .success: return 3
+        case .partialSuccess: return 4
+        case .failed: return 5
+        case .cancelled: return 6
+        case .skipped: return 7
         }
-        hasher.combine(ordinal)
     }
+
+    /// Hashed by case, not by name (an enum with raw values hashes its raw value, a string, by
+    /// default).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(UInt8(truncatingIfNeeded: ordinal))
+    }
+}
+
+/// Jobs counted by status, one slot per status: the kernel counts on every status change, and
+/// a slot costs no hashing.
+public struct StatusCounts: Sendable {
+    private var slots = InlineArray<8, Int>(repeating: 0)
+
+    public init() {}
+
+    public subscript(status: JobStatus) -> Int {
+        get { slots[status.ordinal] }
+        set { slots[status.ordinal] = newValue }
+    }
+
+    /// True when every status counts zero.
+    public var isEmpty: Bool { JobStatus.allCases.allSatisfy { self[$0] == 0 } }
 }
 
 /// The status of one unit: an item, or the single implicit unit of a job without items.
