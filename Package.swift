@@ -39,7 +39,9 @@ let package = Package(
         // No C import, no I/O.
         .target(name: "JobKernelCore"),
         // A thin SQLite layer and the job store.
-        .target(name: "JobKernelStore", dependencies: ["JobKernelCore", "CSQLite"], swiftSettings: hotPath),
+        // SQLite's allocator: per-thread caches of small blocks (Debian's SQLite has no lookaside).
+        .target(name: "CSQLiteMalloc", dependencies: ["CSQLite"]),
+        .target(name: "JobKernelStore", dependencies: ["JobKernelCore", "CSQLite", "CSQLiteMalloc"], swiftSettings: hotPath),
         // libuv handles: loop, timers, signals, streams, the Unix socket server.
         .target(name: "JobKernelIO", dependencies: ["CLibUV"], swiftSettings: hotPath),
         // The kernel: connections, methods, broker, events, scheduling.
@@ -78,7 +80,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
-        .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore"]),
+        .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore", "CSQLite", "CSQLiteMalloc"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
         .testTarget(name: "JobKernelClientTests", dependencies: ["JobKernelClient"]),
         .testTarget(name: "JobKernelNATSTests", dependencies: ["JobKernelNATS", "CNATS", "JobKernelIO"]),
