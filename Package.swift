@@ -40,8 +40,8 @@ let package = Package(
         .target(name: "JobKernelCore"),
         // A thin SQLite layer and the job store.
         // SQLite's allocator: per-thread caches of small blocks (Debian's SQLite has no lookaside).
-        .target(name: "CSQLiteMalloc", dependencies: ["CSQLite"]),
-        .target(name: "JobKernelStore", dependencies: ["JobKernelCore", "CSQLite", "CSQLiteMalloc"], swiftSettings: hotPath),
+        .target(name: "CSQLiteSupport", dependencies: ["CSQLite"]),
+        .target(name: "JobKernelStore", dependencies: ["JobKernelCore", "CSQLite", "CSQLiteSupport"], swiftSettings: hotPath),
         // libuv handles: loop, timers, signals, streams, the Unix socket server.
         .target(name: "JobKernelIO", dependencies: ["CLibUV"], swiftSettings: hotPath),
         // The kernel: connections, methods, broker, events, scheduling.
@@ -80,7 +80,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
-        .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore", "CSQLite", "CSQLiteMalloc"]),
+        .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore", "CSQLite", "CSQLiteSupport"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
         .testTarget(name: "JobKernelClientTests", dependencies: ["JobKernelClient"]),
         .testTarget(name: "JobKernelNATSTests", dependencies: ["JobKernelNATS", "CNATS", "JobKernelIO"]),

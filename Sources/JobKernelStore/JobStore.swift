@@ -21,8 +21,9 @@ public final class JobStore {
     /// lock on the file for the whole process, so no other program can open it while the kernel
     /// runs (its lock file says it owns it, SPEC §1), while the kernel's own connections (the
     /// store's and the checkpointer's) share it. The WAL index lives in the process's memory, not
-    /// in a `-shm` file, and a transaction costs no lock calls.
-    static let vfs = "unix-excl"
+    /// in a `-shm` file, and a transaction costs no lock calls. Its WAL writes are gathered into
+    /// one system call per transaction (`Database.gatheringVFS`).
+    static let vfs = Database.gatheringVFS
     private var checkpointer: Checkpointer?
 
     /// Opens (creating it 0600 if missing) and migrates the database at `path`. Throws

@@ -1,5 +1,5 @@
 import CSQLite
-import CSQLiteMalloc
+import CSQLiteSupport
 
 /// One SQLite connection with a cache of prepared statements. Used from the loop's thread only.
 public final class Database {
@@ -12,11 +12,16 @@ public final class Database {
 
     /// Opens (creating if needed) the database at `path`; `:memory:` for none on disk.
     /// Process-wide SQLite settings, applied once before the first connection.
-    /// Memory statistics off (the kernel never reads them), and small blocks from per-thread
-    /// caches (`CSQLiteMalloc`).
+    /// SQLite's "unix-excl" VFS, with each transaction's WAL writes gathered into one system
+    /// call (`CSQLiteSupport/wal_vfs.c`).
+    public static let gatheringVFS = "jobkernel-excl"
+
+    /// Memory statistics off (the kernel never reads them), small blocks from per-thread caches
+    /// (`CSQLiteSupport/block_cache.c`), and the gathering VFS registered.
     private static let configured: Void = {
         _ = jk_sqlite_disable_memstatus()
         _ = jk_sqlite_use_block_cache()
+        _ = jk_sqlite_register_wal_vfs(gatheringVFS, "unix-excl")
     }()
 
     /// `vfs` names an SQLite VFS; nil for the default.

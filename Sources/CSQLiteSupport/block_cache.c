@@ -11,7 +11,7 @@
 // malloc when the thread ends. A block freed by another thread than the one that allocated it
 // joins the freeing thread's list, which is harmless: every block carries its own size.
 
-#include "sqlite_malloc.h"
+#include "sqlite_support.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
