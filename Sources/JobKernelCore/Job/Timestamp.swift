@@ -42,19 +42,24 @@ public enum Timestamp {
         return civil(fromDays: seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400).0
     }
 
-    /// Writes the 24 bytes of a time's `fields` into `buf`.
+    /// Writes the 24 bytes of a time's `fields` into `buf` (two digits at a time: a job object
+    /// carries up to six timestamps, written on every change).
     private static func fill(_ f: (Int, Int, Int, Int, Int), _ buf: UnsafeMutableBufferPointer<UInt8>) {
         let (y, m, d, secOfDay, millis) = f
-        func put(_ v: Int, _ at: Int, _ width: Int) {
-            var v = v
-            for k in stride(from: at + width - 1, through: at, by: -1) {
-                buf[k] = UInt8(48 + v % 10)
-                v /= 10
-            }
+        let p = buf.baseAddress!
+        let pairs = digitPairs.utf8Start
+        func put2(_ v: Int, _ at: Int) {
+            p[at] = pairs[2 * v]
+            p[at + 1] = pairs[2 * v + 1]
         }
-        put(y, 0, 4); buf[4] = 45; put(m, 5, 2); buf[7] = 45; put(d, 8, 2); buf[10] = 84
-        put(secOfDay / 3600, 11, 2); buf[13] = 58; put(secOfDay / 60 % 60, 14, 2); buf[16] = 58
-        put(secOfDay % 60, 17, 2); buf[19] = 46; put(millis, 20, 3); buf[23] = 90
+        put2(y / 100, 0); put2(y % 100, 2); p[4] = 45; put2(m, 5); p[7] = 45; put2(d, 8); p[10] = 84
+        put2(secOfDay / 3600, 11); p[13] = 58; put2(secOfDay / 60 % 60, 14); p[16] = 58
+        put2(secOfDay % 60, 17); p[19] = 46; p[20] = UInt8(48 + millis / 100); put2(millis % 100, 21); p[23] = 90
+    }
+
+    /// "00", "01", … "99", back to back.
+    private static var digitPairs: StaticString {
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
     }
 
     /// Parses RFC 3339 (`T` or `t`, `Z`/`z` or `±hh:mm` offsets, an optional fraction of which
