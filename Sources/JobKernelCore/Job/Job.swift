@@ -95,6 +95,41 @@ public struct Job: Hashable, Sendable {
         self.updatedAt = updatedAt
     }
 
+    /// A job as an enqueue made it (without items, pending, never changed) in three words: its
+    /// id, its `run_at`, and the spec it shares with its copies. The rest follows from those.
+    public struct AsEnqueued: Sendable {
+        public let id: Int64
+        fileprivate let spec: SpecBox
+        fileprivate let runAt: Millis?
+    }
+
+    /// This job in three words; only for a job an enqueue has just made, without items.
+    public var asEnqueued: AsEnqueued {
+        let e = AsEnqueued(id: id, spec: spec, runAt: runAt)
+        assert(Job(e) == self, "not a job as an enqueue makes it")
+        return e
+    }
+
+    /// The job `e` stands for.
+    public init(_ e: AsEnqueued) {
+        id = e.id
+        spec = e.spec
+        status = .pending
+        attempt = 0
+        runAt = e.runAt
+        cancelRequested = false
+        progress = Progress()
+        itemized = false
+        units = UnitCounts(pending: 1)
+        waiting = 0
+        result = .null
+        error = nil
+        startedAt = nil
+        finishedAt = nil
+        lastActivityAt = nil
+        updatedAt = e.spec.value.createdAt
+    }
+
     /// The job object of SPEC §5. `children` is filled in by whoever knows them (the store).
     public func json(children: JSON = ["total": 0]) -> JSON {
         let o = JSONObject(uniquePairs: [
