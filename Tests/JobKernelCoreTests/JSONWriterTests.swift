@@ -16,6 +16,16 @@ struct JSONWriterTests {
         #expect(value.compactString == expected)
     }
 
+    /// Every length of integer, at each power of ten and either side of it, both signs: the
+    /// digits are written two at a time from the right.
+    @Test("integers of every length", arguments: (0...18).flatMap { e -> [Int] in
+        let p = (0..<e).reduce(1) { r, _ in r * 10 }
+        return [p - 1, p, p + 1, p * 9 / 5, -p, -(p - 1), -(p + 1)]
+    } + [Int.max, Int.max - 1, Int.min, Int.min + 1, 1_764_633_600_123])
+    func integers(_ n: Int) {
+        #expect(JSON.int(n).compactString == String(n))
+    }
+
     @Test("escapes: quote, backslash, short forms and \\u00XX for other control characters", arguments: [
         ("\"", #""\"""#), ("\\", #""\\""#), ("\n", #""\n""#), ("\r", #""\r""#), ("\t", #""\t""#),
         ("\u{08}", #""\b""#), ("\u{0C}", #""\f""#), ("\u{0}", #""\u0000""#), ("\u{1F}", #""\u001f""#),

@@ -84,23 +84,13 @@ public enum JSONWriter {
             return
         }
         buffer.write(atMost: 20) { out in
-            // At most 19 digits and a sign: count them, then fill from the right.
-            var magnitude = number.magnitude
-            var digits = 1
-            var rest = magnitude / 10
-            while rest > 0 {
-                digits += 1
-                rest /= 10
-            }
+            let p = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let magnitude = number.magnitude
             let sign = number < 0 ? 1 : 0
-            if sign == 1 { out[0] = UInt8(ascii: "-") }
-            var position = sign + digits
-            while position > sign {
-                position -= 1
-                out[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            }
-            return sign + digits
+            if sign == 1 { p[0] = UInt8(ascii: "-") }
+            let length = sign + DecimalDigits.count(magnitude)
+            DecimalDigits.write(magnitude, endingAt: p + length)
+            return length
         }
     }
 

@@ -47,19 +47,10 @@ public enum Timestamp {
     private static func fill(_ f: (Int, Int, Int, Int, Int), _ buf: UnsafeMutableBufferPointer<UInt8>) {
         let (y, m, d, secOfDay, millis) = f
         let p = buf.baseAddress!
-        let pairs = digitPairs.utf8Start
-        func put2(_ v: Int, _ at: Int) {
-            p[at] = pairs[2 * v]
-            p[at + 1] = pairs[2 * v + 1]
-        }
+        func put2(_ v: Int, _ at: Int) { DecimalDigits.put2(v, at: p + at) }
         put2(y / 100, 0); put2(y % 100, 2); p[4] = 45; put2(m, 5); p[7] = 45; put2(d, 8); p[10] = 84
         put2(secOfDay / 3600, 11); p[13] = 58; put2(secOfDay / 60 % 60, 14); p[16] = 58
         put2(secOfDay % 60, 17); p[19] = 46; p[20] = UInt8(48 + millis / 100); put2(millis % 100, 21); p[23] = 90
-    }
-
-    /// "00", "01", … "99", back to back.
-    private static var digitPairs: StaticString {
-        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
     }
 
     /// Parses RFC 3339 (`T` or `t`, `Z`/`z` or `±hh:mm` offsets, an optional fraction of which
