@@ -35,42 +35,57 @@ extension Kernel {
     /// caller has just read them, with nothing written since: they are not read again.
     func apply(_ jobID: Int64, unit index: Int?, _ event: JobEvent, backoffUntil: Millis? = nil,
                known: (job: Job, unit: WorkUnit)? = nil) throws {
-        var work: [(Int64, Int?, JobEvent)] = [(jobID, index, event)]
-        var first = true
-        while !work.isEmpty {
-            let (id, idx, ev) = work.removeFirst()
-            let given = first && known?.job.id == id && known?.unit.index == idx ? known : nil
-            guard var job = try given?.job ?? job(id) else { continue }
-            let statusBefore = job.status
-            var unit: WorkUnit? = try given.map { $0.unit } ?? idx.flatMap { try self.unit(id, $0) }
-            let unitBefore = unit
-            let effects: [JobEffect]
-            do {
-                effects = try JobReducer.reduce(&job, &unit, ev, reducerContext(backoffUntil: first ? backoffUntil : nil))
-            } catch {
-                if first { throw error }
-                continue
-            }
-            first = false
-            guard !effects.isEmpty || unit != unitBefore else { continue }
-            let (changed, changedUnit) = (job, unit != unitBefore ? unit : nil)
-            try write { try $0.update(changed, unit: changedUnit) }
-            fresh.forget(id)
-            if job.status != statusBefore {
-                statusCounts[statusBefore] -= 1
-                statusCounts[job.status] += 1
-                ops.countStatus(type: job.type, from: statusBefore, to: job.status)
-            }
-            // Only running jobs stay in memory; the others are read from the store when needed.
-            active[id] = job.status == .running ? job : nil
-            if job.status == .running, !job.itemized, let unit { active.setUnit(unit) }
-            if job.status.isTerminal {
-                queues.forgetBatches(jobID: id)
-                storage.forgetLogTail(jobID: id)  // memory only: no need to wait for the writer
-            }
-            for effect in effects {
-                try perform(effect, job: job, unit: unit, work: &work)
-            }
+        // The events the effects cause, in order; most changes cause none (no array is made).
+        var work: [(Int64, Int?, JobEvent)] = []
+        try apply(jobID, index, event, backoffUntil: backoffUntil, known: known, first: true, work: &work)
+        var next = 0
+        while next < work.count {
+            let (id, idx, ev) = work[next]
+            next += 1
+            try apply(id, idx, ev, backoffUntil: nil, known: nil, first: false, work: &work)
+        }
+    }
+
+    /// One event of `apply`: a rejection of the `first` throws, of a later one skips it.
+    private func apply(_ id: Int64, _ idx: Int?, _ ev: JobEvent, backoffUntil: Millis?,
+                       known: (job: Job, unit: WorkUnit)?, first: Bool, work: inout [(Int64, Int?, JobEvent)]) throws {
+        var job: Job
+        var unit: WorkUnit?
+        if let known, known.job.id == id, known.unit.index == idx {
+            job = known.job
+            unit = known.unit
+        } else {
+            guard let stored = try self.job(id) else { return }
+            job = stored
+            unit = try idx.flatMap { try self.unit(id, $0) }
+        }
+        let statusBefore = job.status
+        let unitBefore = unit
+        let effects: [JobEffect]
+        do {
+            effects = try JobReducer.reduce(&job, &unit, ev, reducerContext(backoffUntil: backoffUntil))
+        } catch {
+            if first { throw error }
+            return
+        }
+        guard !effects.isEmpty || unit != unitBefore else { return }
+        let (changed, changedUnit) = (job, unit != unitBefore ? unit : nil)
+        try write { try $0.update(changed, unit: changedUnit) }
+        fresh.forget(id)
+        if job.status != statusBefore {
+            statusCounts[statusBefore] -= 1
+            statusCounts[job.status] += 1
+            ops.countStatus(type: job.type, from: statusBefore, to: job.status)
+        }
+        // Only running jobs stay in memory; the others are read from the store when needed.
+        active[id] = job.status == .running ? job : nil
+        if job.status == .running, !job.itemized, let unit { active.setUnit(unit) }
+        if job.status.isTerminal {
+            queues.forgetBatches(jobID: id)
+            storage.forgetLogTail(jobID: id)  // memory only: no need to wait for the writer
+        }
+        for effect in effects {
+            try perform(effect, job: job, unit: unit, work: &work)
         }
     }
 
