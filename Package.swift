@@ -39,7 +39,7 @@ let package = Package(
         // No C import, no I/O.
         .target(name: "JobKernelCore"),
         // A thin SQLite layer and the job store.
-        // SQLite's allocator: per-thread caches of small blocks (Debian's SQLite has no lookaside).
+        // The store's SQLite VFS: unix-excl with each transaction's WAL writes gathered into one.
         .target(name: "CSQLiteSupport", dependencies: ["CSQLite"]),
         .target(name: "JobKernelStore", dependencies: ["JobKernelCore", "CSQLite", "CSQLiteSupport"], swiftSettings: hotPath),
         // libuv handles: loop, timers, signals, streams, the Unix socket server.
@@ -56,10 +56,13 @@ let package = Package(
         .target(name: "JobKernelNATS", dependencies: ["CNATS", "JobKernelIO"]),
         // A blocking client over the Unix socket, used by the CLI.
         .target(name: "JobKernelClient", dependencies: ["JobKernelCore"]),
+        // Linked with jemalloc (Debian: libjemalloc-dev), which replaces malloc for the whole
+        // process: the loop thread allocates what the store's writer thread frees, and glibc's
+        // malloc serves that pattern from its slow paths on both threads (bench/README.md).
         .executableTarget(name: "jobkernel", dependencies: [
             "JobKernelServer", "JobKernelClient", "JobKernelSyncWorker",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], linkerSettings: [.linkedLibrary("jemalloc")]),
         // Plain C: the supervisor every handler and worker runs under (setsid, parent-death
         // signal, subreaper), installed next to the jobkernel binary.
         .executableTarget(name: "jobkernel-supervise", path: "Sources/jobkernel-supervise"),
@@ -80,7 +83,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
-        .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore", "CSQLite", "CSQLiteSupport"]),
+        .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore", "CSQLiteSupport"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
         .testTarget(name: "JobKernelClientTests", dependencies: ["JobKernelClient"]),
         .testTarget(name: "JobKernelNATSTests", dependencies: ["JobKernelNATS", "CNATS", "JobKernelIO"]),

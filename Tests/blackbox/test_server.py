@@ -289,3 +289,13 @@ def _try_client(path):
         return jk.Client(path)
     except OSError:
         return None
+
+
+def test_kernel_allocates_with_jemalloc(kernel):
+    """The kernel's malloc is jemalloc (linked in, not preloaded): the store's writer thread frees
+    what the loop thread allocates, a pattern glibc's malloc serves from its slow paths."""
+    with open(f"/proc/{kernel.pid}/maps") as f:
+        maps = f.read()
+    assert "libjemalloc" in maps, "libjemalloc is not mapped into the kernel"
+    assert "LD_PRELOAD" not in open(f"/proc/{kernel.pid}/environ").read()
+    assert kernel.client().call("stats", {})["jobs"] is not None  # and it serves

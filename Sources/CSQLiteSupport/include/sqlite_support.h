@@ -1,13 +1,6 @@
 #ifndef JOBKERNEL_SQLITE_SUPPORT_H
 #define JOBKERNEL_SQLITE_SUPPORT_H
 
-/// Makes SQLite allocate through per-thread caches of small blocks (see block_cache.c).
-/// Must run before the first connection is opened; returns SQLite's result code.
-int jk_sqlite_use_block_cache(void);
-
-/// Blocks the calling thread's cache holds now (for tests).
-long jk_sqlite_block_cache_count(void);
-
 /// Registers the VFS `name`: the VFS `base`, with each transaction's writes to a WAL file
 /// gathered and written at its commit in one system call (see wal_vfs.c). Returns SQLite's
 /// result code.

@@ -16,11 +16,9 @@ public final class Database {
     /// call (`CSQLiteSupport/wal_vfs.c`).
     public static let gatheringVFS = "jobkernel-excl"
 
-    /// Memory statistics off (the kernel never reads them), small blocks from per-thread caches
-    /// (`CSQLiteSupport/block_cache.c`), and the gathering VFS registered.
+    /// Memory statistics off (the kernel never reads them), and the gathering VFS registered.
     private static let configured: Void = {
         _ = jk_sqlite_disable_memstatus()
-        _ = jk_sqlite_use_block_cache()
         _ = jk_sqlite_register_wal_vfs(gatheringVFS, "unix-excl")
     }()
 
