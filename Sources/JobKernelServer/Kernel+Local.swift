@@ -552,7 +552,7 @@ extension Kernel {
         worker.runRequestID = nextRequestID
         conn.currentJobID = run.jobID
         // `{"jsonrpc":"2.0","id":N,"method":"run","params":…}` written around the params' bytes.
-        var b = ByteWriter(capacity: 960)  // within malloc's per-thread cache (blocks up to 1 KiB)
+        var b = ByteWriter(capacity: 960)  // the job object and a few members
         b.append(#"{"jsonrpc":"2.0","id":"#)
         JSONWriter.writeInt(nextRequestID, into: &b)
         b.append(#","method":"run","params":"#)

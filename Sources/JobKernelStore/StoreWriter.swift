@@ -48,7 +48,6 @@ public final class StoreWriter {
 
     public func start() {
         guard thread == nil else { return }
-        _ = jk_malloc_keep_top(32 << 20)
         let box = Unmanaged.passRetained(self)
         var t = pthread_t()
         pthread_create(&t, nil, { raw in

@@ -5,8 +5,7 @@ extension Job {
     /// `children` nil is `{"total":0}`, a job without children. `payload`, when given, is the
     /// payload's compact bytes, written as they are.
     public func serializedJSON(children: JSON? = nil, payload payloadBytes: [UInt8]? = nil) -> [UInt8] {
-        // A job object without its payload is 550 to 700 bytes. Kept small, its buffer is a block
-        // malloc hands out from its per-thread cache (blocks up to 1 KiB).
+        // A job object without its payload is 550 to 700 bytes.
         var b = ByteWriter(capacity: 704 + (payloadBytes?.count ?? payloadSizeHint))
         b.append(#"{"id":""#)
         JSONWriter.writeInt(Int(id), into: &b)
