@@ -41,11 +41,13 @@ public struct Job: Hashable, Sendable {
         var createdAt: Millis
     }
 
-    final class SpecBox: Hashable, Sendable {
+    final class SpecBox: Hashable, Sendable, CustomDebugStringConvertible {
         let value: Spec
         init(_ value: Spec) { self.value = value }
         static func == (a: SpecBox, b: SpecBox) -> Bool { a === b || a.value == b.value }
         func hash(into h: inout Hasher) { value.hash(into: &h) }
+        /// A test failure that prints a job shows its spec's fields, not the box.
+        var debugDescription: String { String(reflecting: value) }
     }
 
     private mutating func setSpec<T>(_ field: WritableKeyPath<Spec, T>, _ v: T) {
