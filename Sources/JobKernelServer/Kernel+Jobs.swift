@@ -73,8 +73,7 @@ extension Kernel {
         try write { try $0.update(changed, unit: changedUnit) }
         fresh.forget(id)
         if job.status != statusBefore {
-            statusCounts[statusBefore] -= 1
-            statusCounts[job.status] += 1
+            statusCounts.move(from: statusBefore, to: job.status)
             ops.countStatus(type: job.type, from: statusBefore, to: job.status)
         }
         // Only running jobs stay in memory; the others are read from the store when needed.

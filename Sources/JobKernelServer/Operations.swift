@@ -34,23 +34,15 @@ struct Operations {
     var openByType: [String: StatusCounts] = [:]
 
     mutating func countStatus(type: String, from: JobStatus?, to: JobStatus) {
-        let leaves = from.map { !$0.isTerminal } ?? false
-        guard leaves || !to.isTerminal else { return }
-        Self.count(&openByType[type, default: StatusCounts()], from: leaves ? from : nil, to: to)
-    }
-
-    private static func count(_ counts: inout StatusCounts, from: JobStatus?, to: JobStatus) {
-        if let from { counts[from] -= 1 }
-        if !to.isTerminal { counts[to] += 1 }
+        let leaving = from.flatMap { $0.isTerminal ? nil : $0 }
+        let entering = to.isTerminal ? nil : to
+        guard leaving != nil || entering != nil else { return }
+        openByType[type, default: StatusCounts()].move(from: leaving, to: entering)
     }
 
     /// Adds open jobs of `type` counted by status (start-up counts them a type at a time).
     mutating func addOpen(type: String, _ counts: StatusCounts) {
-        Self.add(counts, to: &openByType[type, default: StatusCounts()])
-    }
-
-    private static func add(_ counts: StatusCounts, to total: inout StatusCounts) {
-        for s in JobStatus.allCases { total[s] += counts[s] }
+        openByType[type, default: StatusCounts()].add(counts)
     }
 
     /// Jobs that ended `success` / `failed` per type, in one bucket per second of the last

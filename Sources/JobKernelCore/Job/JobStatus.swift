@@ -49,6 +49,17 @@ public struct StatusCounts: Sendable {
 
     /// True when every status counts zero.
     public var isEmpty: Bool { JobStatus.allCases.allSatisfy { self[$0] == 0 } }
+
+    /// Counts a job that left `from` for `to`; nil for a status not counted here.
+    public mutating func move(from: JobStatus?, to: JobStatus?) {
+        if let from { self[from] -= 1 }
+        if let to { self[to] += 1 }
+    }
+
+    /// Adds `other`'s counts to these.
+    public mutating func add(_ other: StatusCounts) {
+        for s in JobStatus.allCases { self[s] += other[s] }
+    }
 }
 
 /// The status of one unit: an item, or the single implicit unit of a job without items.
