@@ -49,13 +49,16 @@ static int flush(WalFile *f) {
     return rc;
 }
 
+// Writes what is gathered, then `data` on its own.
+static int write_through(WalFile *f, const void *data, int n, sqlite3_int64 offset) {
+    int rc = flush(f);
+    if (rc != SQLITE_OK) return rc;
+    writes_made++;
+    return f->real->pMethods->xWrite(f->real, data, n, offset);
+}
+
 static int gather(WalFile *f, const void *data, int n, sqlite3_int64 offset) {
-    if (n > MAX_GATHERED) {  // not a WAL's frame; written as it comes
-        int rc = flush(f);
-        if (rc != SQLITE_OK) return rc;
-        writes_made++;
-        return f->real->pMethods->xWrite(f->real, data, n, offset);
-    }
+    if (n > MAX_GATHERED) return write_through(f, data, n, offset);  // not a WAL's frame
     if (f->len && (offset != f->start + (sqlite3_int64)f->len || f->len + (size_t)n > MAX_GATHERED)) {
         int rc = flush(f);
         if (rc != SQLITE_OK) return rc;
@@ -64,12 +67,7 @@ static int gather(WalFile *f, const void *data, int n, sqlite3_int64 offset) {
         size_t cap = f->cap ? f->cap : 65536;
         while (cap < f->len + (size_t)n) cap *= 2;
         unsigned char *grown = realloc(f->buf, cap);
-        if (!grown) {  // no room to gather: write what is gathered, then this, as they come
-            int rc = flush(f);
-            if (rc != SQLITE_OK) return rc;
-            writes_made++;
-            return f->real->pMethods->xWrite(f->real, data, n, offset);
-        }
+        if (!grown) return write_through(f, data, n, offset);  // no room to gather
         f->buf = grown;
         f->cap = cap;
     }

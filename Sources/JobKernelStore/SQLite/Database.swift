@@ -10,18 +10,18 @@ public final class Database {
     private var literalCache: [UInt: Statement] = [:]
     public let path: String
 
-    /// Opens (creating if needed) the database at `path`; `:memory:` for none on disk.
-    /// Process-wide SQLite settings, applied once before the first connection.
     /// SQLite's "unix-excl" VFS, with each transaction's WAL writes gathered into one system
     /// call (`CSQLiteSupport/wal_vfs.c`).
     public static let gatheringVFS = "jobkernel-excl"
 
-    /// Memory statistics off (the kernel never reads them), and the gathering VFS registered.
+    /// Process-wide SQLite settings, applied once before the first connection: memory
+    /// statistics off (the kernel never reads them), and the gathering VFS registered.
     private static let configured: Void = {
         _ = jk_sqlite_disable_memstatus()
         _ = jk_sqlite_register_wal_vfs(gatheringVFS, "unix-excl")
     }()
 
+    /// Opens (creating if needed) the database at `path`; `:memory:` for none on disk.
     /// `vfs` names an SQLite VFS; nil for the default.
     public init(path: String, vfs: String? = nil) throws(DatabaseError) {
         Database.configured
