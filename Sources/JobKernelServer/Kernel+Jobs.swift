@@ -70,7 +70,7 @@ extension Kernel {
         }
         guard !effects.isEmpty || unit != unitBefore else { return }
         let (changed, changedUnit) = (job, unit != unitBefore ? unit : nil)
-        try write { try $0.update(changed, unit: changedUnit) }
+        try writeRow(changed, unit: changedUnit)
         fresh.forget(id)
         if job.status != statusBefore {
             statusCounts.move(from: statusBefore, to: job.status)
@@ -281,7 +281,7 @@ extension Kernel {
     }
 
     private func publishProgress(_ job: Job, item: Int?) throws {
-        try write { try $0.update(job) }
+        try writeRow(job, unit: nil)
         try emitProgress(job, item: item)
         progressWindows[job.id] = .open
         addDeadline(at: now + Kernel.progressWindowMs, .progressWindowEnd(job.id))

@@ -24,7 +24,7 @@ struct WritePipeline {
 
     var mode: Mode = .direct
     /// Writes of the turns since the last batch was handed over, in order.
-    var pending: [StoreWriter.Write] = []
+    var pending = WriteBatch()
     /// Peers that were sent something since the last batch was handed over.
     var held: [Connection] = []
     /// The peers, the journal and the write epoch of the batch in flight.
@@ -63,6 +63,14 @@ extension Kernel {
         }
     }
 
+    /// Collects, or runs, the write of every mutable field of `job`, and of `unit`, one of its
+    /// units, when given. Within a batch, a later write of the same row may make it redundant
+    /// (`WriteBatch`).
+    func writeRow(_ job: Job, unit: WorkUnit?) throws {
+        guard writes.mode == .deferred else { return try storage.update(job, unit: unit) }
+        writes.pending.appendUpdate(job, unit: unit)
+    }
+
     /// A fresh job id: the kernel numbers jobs itself, so that an enqueue need not wait for the
     /// insert to learn its id.
     func takeJobID() -> Int64 {
@@ -87,8 +95,7 @@ extension Kernel {
             // Its effects run at a turn's end: make sure one comes, even if nothing else happens.
             if !writes.ready.isEmpty { writerSignal?.send() }
         }
-        let pending = writes.pending
-        writes.pending.removeAll()
+        let pending = writes.pending.take()
         guard !pending.isEmpty else { return }
         do {
             try storage.beginIfNeeded()
@@ -164,8 +171,7 @@ extension Kernel {
         writes.held.removeAll()
         turn.reset()
         writes.batch += 1
-        writer.submit(writes.pending, batch: writes.batch)
-        writes.pending.removeAll()
+        writer.submit(writes.pending.take(), batch: writes.batch)
     }
 
     /// The batch in flight committed: what it answers for may leave, and its effects run at the
