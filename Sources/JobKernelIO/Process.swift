@@ -80,20 +80,42 @@ public final class Process: LoopHandle {
         }
 
         let modes = [stdin, stdout, stderr]
-        let pipes: [UnsafeMutableRawPointer?] = modes.map { mode in
-            guard mode == .pipe else { return nil }
-            let raw = LoopHandle.allocate(UV_NAMED_PIPE, on: loop)
-            uv_pipe_init(loop.uv, raw.assumingMemoryBound(to: uv_pipe_t.self), 0)
-            return raw
+        // `.pipe` is a kernel pipe, not the socket pair libuv would make: a pipe carries each
+        // message without allocating a socket buffer per write, on both sides (one `run` and one
+        // answer per job in the persistent pools). Our ends are close-on-exec; the child gets its
+        // ends as its stdio, and they are closed here once it has them.
+        var childEnds: [Int32?] = []
+        var streams: [Stream?] = []
+        defer { for fd in childEnds { if let fd { Glibc.close(fd) } } }  // the child has its copy
+        for (index, mode) in modes.enumerated() {
+            guard mode == .pipe else {
+                childEnds.append(nil)
+                streams.append(nil)
+                continue
+            }
+            var fds: [uv_file] = [-1, -1]
+            let made = uv_pipe(&fds, 0, 0)  // both ends close-on-exec
+            guard made == 0 else {
+                streams.forEach { $0?.close() }
+                throw UVError(made, "spawn \(command): pipe")
+            }
+            // The child reads stdin and writes stdout and stderr.
+            let (child, ours) = index == 0 ? (fds[0], fds[1]) : (fds[1], fds[0])
+            childEnds.append(child)
+            do {
+                streams.append(try Stream(loop: loop, fd: ours))
+            } catch {
+                Glibc.close(ours)
+                streams.forEach { $0?.close() }
+                throw error
+            }
         }
         var containers = (0..<3).map { index -> uv_stdio_container_t in
             var container = uv_stdio_container_t()
             switch modes[index] {
             case .pipe:
-                // Flags are the child's view: it reads stdin and writes stdout and stderr.
-                let direction = index == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE
-                container.flags = uv_stdio_flags(UV_CREATE_PIPE.rawValue | direction.rawValue)
-                container.data.stream = pipes[index]!.assumingMemoryBound(to: uv_stream_t.self)
+                container.flags = UV_INHERIT_FD
+                container.data.fd = childEnds[index]!
             case .inherit:
                 container.flags = UV_INHERIT_FD
                 container.data.fd = Int32(index)
@@ -134,16 +156,15 @@ public final class Process: LoopHandle {
             }
         }
         if status < 0 {
-            // uv_spawn initialised both the process handle and the pipes: they must be closed.
-            LoopHandle.discard(raw)
-            pipes.forEach { if let pipe = $0 { LoopHandle.discard(pipe) } }
+            LoopHandle.discard(raw)  // uv_spawn initialised the handle
+            streams.forEach { $0?.close() }
             throw UVError(status, "spawn \(command)")
         }
         pid = process.pointee.pid
         isSupervised = supervisor != nil
-        stdinStream = pipes[0].map { Stream(loop: loop, stream: $0) }
-        stdoutStream = pipes[1].map { Stream(loop: loop, stream: $0) }
-        stderrStream = pipes[2].map { Stream(loop: loop, stream: $0) }
+        stdinStream = streams[0]
+        stdoutStream = streams[1]
+        stderrStream = streams[2]
         super.init(loop: loop, raw: raw)
     }
 

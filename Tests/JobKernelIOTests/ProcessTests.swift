@@ -115,6 +115,34 @@ private func isReaped(_ pid: Int32) -> Bool {
         loop.close()
     }
 
+    /// The child's stdio are kernel pipes, and no end of them leaks into it: beyond 0, 1 and 2 it
+    /// has only what this process has open without close-on-exec (the test runner's own).
+    @Test(arguments: [false, true])
+    func stdioArePipesAndNothingElseLeaks(supervised: Bool) throws {
+        let loop = try EventLoop()
+        var inheritable: Set<Int> = [0, 1, 2]
+        for fd in 3..<1024 where fcntl(Int32(fd), F_GETFD) >= 0 && fcntl(Int32(fd), F_GETFD) & FD_CLOEXEC == 0 {
+            inheritable.insert(fd)
+        }
+        // `ls` reads the directory through a descriptor of its own, 3.
+        let script = "stat -L -c %F /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2; ls /proc/self/fd | sort -n | tr '\\n' ' '"
+        let process = try Process(loop: loop, argv: ["/bin/sh", "-c", script],
+                                  supervisor: supervised ? supervisor : nil)
+        let out = Output(process.stdoutStream)
+        let err = Output(process.stderrStream)
+        let exit = Exit(process)
+        process.stdinStream?.close()
+        #expect(runBounded(loop))
+        #expect(exit.status == 0)
+        #expect(err.text == "")
+        let lines = out.text.split(separator: "\n")
+        #expect(lines.prefix(3) == ["fifo", "fifo", "fifo"])
+        let open = Set((lines.last ?? "").split(separator: " ").compactMap { Int($0) })
+        #expect(open.isSuperset(of: [0, 1, 2]))
+        #expect(open.subtracting([3]).isSubset(of: inheritable))
+        loop.close()
+    }
+
     /// SPEC §5.1: any other exit is a failure, so the status must come through the supervisor intact.
     @Test(arguments: [false, true])
     func exitStatusComesThrough(supervised: Bool) throws {
