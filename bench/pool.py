@@ -82,13 +82,15 @@ def main():
                     break
         call("unsubscribe", {"subscription": sub["subscription"]}, rid=5)
 
-        # Full cycle: N jobs pipelined from one connection, until every one succeeded.
+        # Full cycle: N jobs pipelined from one connection, until every one succeeded. The
+        # requests are encoded before the clock starts: encoding 20,000 of them in Python takes
+        # about 0.1 s, during which the kernel would have nothing to do.
         before = call("stats", {}, rid=6)["jobs"]["success"]
-        t0 = time.time()
         batch = b"".join(json.dumps({"jsonrpc": "2.0", "id": 100_000 + i, "method": "enqueue",
                                      "params": {"type": "noop", "payload": body(i)}}).encode() + b"\n"
                          for i in range(a.jobs))
         w, rw = connect(sock)
+        t0 = time.time()
         w.sendall(batch)
         while True:
             st = call("stats", {}, rid=7)["jobs"]["success"]
