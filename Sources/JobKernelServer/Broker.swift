@@ -5,7 +5,7 @@ import JobKernelCore
 /// (`Kernel+Broker.swift`); the ready units themselves are in `UnitQueues`.
 struct Broker {
     var leases: [String: Lease] = [:]
-    private var byJob: [Int64: LeaseIDs] = [:]
+    private var byJob: [Int64: FewIDs<String>] = [:]
     var waiters: [FetchWaiter] = []
     private var nextWaiterID: UInt64 = 1
     private var leaseCounter: UInt64 = 0
@@ -27,7 +27,7 @@ struct Broker {
     /// Records a lease granted.
     mutating func add(_ lease: Lease) {
         leases[lease.id] = lease
-        byJob[lease.jobID, default: LeaseIDs()].insert(lease.id)
+        if byJob[lease.jobID]?.insert(lease.id) == nil { byJob[lease.jobID] = FewIDs(lease.id) }
     }
 
     /// Forgets a lease; returns it if it was there.
@@ -40,25 +40,6 @@ struct Broker {
 
     /// The ids of the leases out on units of job `jobID`.
     func leaseIDs(ofJob jobID: Int64) -> [String] { byJob[jobID]?.all ?? [] }
-}
-
-/// The leases out on one job. Nearly always there is one (a job without items has one unit),
-/// kept without a set, so that a lease granted and returned builds and hashes no set.
-private struct LeaseIDs {
-    private var first: String?
-    private var more: Set<String> = []
-
-    mutating func insert(_ id: String) {
-        if first == nil { first = id } else { more.insert(id) }
-    }
-
-    /// Removes `id`; returns true when no lease is left.
-    mutating func remove(_ id: String) -> Bool {
-        if first == id { first = nil } else { more.remove(id) }
-        return first == nil && more.isEmpty
-    }
-
-    var all: [String] { (first.map { [$0] } ?? []) + more }
 }
 
 /// A unit handed to an external worker by `fetch` (SPEC §5.4).

@@ -49,7 +49,7 @@ extension Kernel {
               job.status == .pending || job.status == .running,
               let unit = try self.unit(head.jobID, head.index),
               unit.status == .pending, unit.runAt == nil else { return nil }
-        if !job.manual, let off = config.types[job.type]?.requires.first(where: { settings["workflow.\($0)"]?.boolValue != true }) {
+        if !job.manual, typesRequireToggles, let off = config.types[job.type]?.requires.first(where: { settings["workflow.\($0)"]?.boolValue != true }) {
             try apply(job.id, unit: nil, .requirementUnmet(toggle: off))
             return nil
         }

@@ -130,26 +130,25 @@ extension Kernel {
     /// `max_parallel_jobs` at once, `priority_lane_slots` of them kept for the priority lane,
     /// a type's `concurrency`, and each mode's pool size. Best unit first: priority, then age.
     func pumpLocal() {
-        guard !shuttingDown, !localTypeNames.isEmpty else { return }
+        guard !shuttingDown, !localTypes.isEmpty else { return }
         let p = config.pipeline
         // Types whose queued units cannot start now (their jobs already run a batch).
         var blocked: Set<String> = []
-        var load = LocalLoad(localRuns.values)
-        while true {
-            guard load.running < p.maxParallelJobs else { return }
-            var eligible: [String] = []
-            for name in localTypeNames where queues.count(type: name) > 0 && !blocked.contains(name) && !isPaused(name) {
-                let type = config.types[name]!
-                if let c = type.concurrency, load.byType[name, default: 0] >= c { continue }
-                if load.byMode[type.mode, default: 0] >= (config.pools.workers(for: type.mode) ?? 0) { continue }
-                if !workerAvailable(for: type) { continue }
-                if let head = queues.peek(types: [name])?.unit,
-                   Lane(priority: head.priority, threshold: p.priorityThreshold) == .normal,
-                   load.normal >= p.maxParallelJobs - p.priorityLaneSlots { continue }
-                eligible.append(name)
+        while localRuns.running < p.maxParallelJobs {
+            // The best head among the types that may start a run now.
+            var best: (local: LocalType, head: QueuedUnit)?
+            for local in localTypes {
+                guard let head = queues.head(type: local.name), !blocked.contains(local.name), !isPaused(local.name) else { continue }
+                let type = local.config
+                if let c = type.concurrency, localRuns.running(type: local.name) >= c { continue }
+                if localRuns.running(mode: type.mode) >= (config.pools.workers(for: type.mode) ?? 0) { continue }
+                if !workerAvailable(in: local) { continue }
+                if Lane(priority: head.priority, threshold: p.priorityThreshold) == .normal,
+                   localRuns.normal >= p.maxParallelJobs - p.priorityLaneSlots { continue }
+                if best.map({ $0.head < head }) ?? true { best = (local, head) }
             }
-            guard let (typeName, _) = queues.peek(types: eligible) else { return }
-            let type = config.types[typeName]!
+            guard let local = best?.local else { return }
+            let type = local.config
             var units: [WorkUnit] = []
             var readyCommitted = true
             var jobID: Int64?
@@ -158,11 +157,11 @@ extension Kernel {
             // that failed as a whole is taken again as it was; other batches leave its units out.
             var deferred: [QueuedUnit] = []
             var retried: Set<Int>?
-            while units.count < batchSize, let head = queues.peek(types: [typeName])?.unit {
+            while units.count < batchSize, let head = queues.head(type: local.name) {
                 if let jobID, head.jobID != jobID { break }
                 if let retried, head.index > retried.max()! { break }
-                _ = queues.popMax(type: typeName)
-                if type.mode == .syncAPI, jobID == nil, runsByJob[head.jobID] != nil {
+                _ = queues.popMax(type: local.name)
+                if type.mode == .syncAPI, jobID == nil, localRuns.hasRuns(ofJob: head.jobID) {
                     deferred.append(head)
                     continue
                 }
@@ -178,70 +177,34 @@ extension Kernel {
                 readyCommitted = readyCommitted && head.readyIn <= writes.committedEpoch
                 if let retried, units.count == retried.count { break }
             }
-            for unit in deferred { queues.push(type: typeName, unit) }
+            for unit in deferred { queues.push(type: local.name, unit) }
             if let jobID, !units.isEmpty {
-                let id = nextRunID
-                start(type: type, jobID: jobID, units: units, readyCommitted: readyCommitted)
-                if let run = localRuns[id], localRuns.count == load.running + 1 {
-                    load.add(run)
-                } else {
-                    load = LocalLoad(localRuns.values)  // it did not start, or another run ended
-                }
+                start(local, jobID: jobID, units: units, readyCommitted: readyCommitted)
             } else {
-                blocked.insert(typeName)
+                blocked.insert(local.name)
             }
         }
     }
 
-    /// What runs in the local pools: counted once per `pumpLocal`, then added to as it starts
-    /// runs (and counted again when a start changed anything else).
-    private struct LocalLoad {
-        var running = 0
-        var normal = 0
-        var byType: [String: Int] = [:]
-        var byMode: [DispatchMode: Int] = [:]
-
-        init<Runs: Sequence>(_ runs: Runs) where Runs.Element == LocalRun {
-            for run in runs { add(run) }
-        }
-
-        mutating func add(_ run: LocalRun) {
-            running += 1
-            if run.lane == .normal { normal += 1 }
-            byType[run.type.name, default: 0] += 1
-            byMode[run.type.mode, default: 0] += 1
-        }
-    }
-
-    private func workerAvailable(for type: TypeConfig) -> Bool {
-        guard let (key, argv, size) = workerPool(for: type) else { return true }
-        let pool = workers[key] ?? []
-        if pool.contains(where: \.isIdle) { return true }
-        if pool.count < size {
-            spawnWorker(poolKey: key, argv: argv)
+    /// Whether a run of `local` can start as far as its pool of persistent workers goes: one is
+    /// idle, or one more may be spawned (and is, now).
+    private func workerAvailable(in local: LocalType) -> Bool {
+        guard let pool = local.pool else { return true }
+        let workers = self.workers[pool.key] ?? []
+        if workers.contains(where: \.isIdle) { return true }
+        if workers.count < pool.size {
+            spawnWorker(poolKey: pool.key, argv: pool.argv)
             return true
         }
         return false
-    }
-
-    /// The pool a type's units run in, if it uses persistent workers: key, argv, size.
-    private func workerPool(for type: TypeConfig) -> (String, [String], Int)? {
-        switch type.handler {
-        case .worker(let argv):
-            let size = min(type.concurrency ?? config.pools.internalWorkers, config.pools.internalWorkers)
-            return ("type:" + type.name, argv, max(1, size))
-        case .endpoint:
-            return ("sync_api", [selfExecutable, "worker", "sync-api"], max(1, config.pools.syncAPIWorkers))
-        default:
-            return nil
-        }
     }
 
     // MARK: Starting
 
     /// Starts `units` (validated by `validReady`, values as read there) as one run.
     /// `readyCommitted`: the units were ready as of the last commit (see `send`).
-    private func start(type: TypeConfig, jobID: Int64, units: [WorkUnit], readyCommitted: Bool) {
+    private func start(_ local: LocalType, jobID: Int64, units: [WorkUnit], readyCommitted: Bool) {
+        let type = local.config
         let indices = units.map(\.index)
         for i in indices { try? apply(jobID, unit: i, .unitStarted(index: i)) }
         guard let job = active[jobID], job.status == .running else { return }
@@ -249,13 +212,12 @@ extension Kernel {
                            maxLine: config.limits.maxMessageBytes)
         nextRunID += 1
         run.timeoutMs = job.timeoutMs ?? type.timeoutMs
-        localRuns[run.id] = run
+        localRuns.add(run)
         turn.runs.append(run.id)
-        runsByJob[jobID, default: []].insert(run.id)
         do {
             let items: [JSON] = units.map { ["index": .int($0.index), "value": $0.value] }
             let jobJSON = try jobJSON(job)
-            if let (key, _, _) = workerPool(for: type), let worker = workers[key]?.first(where: \.isIdle) {
+            if let pool = local.pool, let worker = workers[pool.key]?.first(where: \.isIdle) {
                 var params: JSONObject = [
                     "job": jobJSON,
                     "item": job.itemized && items.count == 1 ? items[0] : .null,
@@ -705,9 +667,7 @@ extension Kernel {
         run.pacer = nil
         run.graceTimer?.close()
         run.graceTimer = nil
-        guard localRuns.removeValue(forKey: run.id) != nil else { return }
-        runsByJob[run.jobID]?.remove(run.id)
-        if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
+        guard localRuns.remove(run.id) != nil else { return }
         // A sync_api batch retries as the same batch (SPEC §5.3): its units wait out one backoff,
         // come back to the queue in the same turn, and are taken together again.
         var backoffUntil: Millis?
@@ -784,15 +744,15 @@ extension Kernel {
 
     /// Stops the local runs of a job that is being cancelled.
     func stopLocalRuns(ofJob jobID: Int64) {
-        for id in runsByJob[jobID] ?? [] {
-            if let run = localRuns[id] { stop(run, .cancel) }
+        for run in localRuns.runs(ofJob: jobID) {
+            stop(run, .cancel)
         }
     }
 
     /// A worker silent for `stale_after` is presumed lost (SPEC §8.2).
     func checkStale() {
         let t = now
-        for run in localRuns.values where run.worker != nil && run.stopping == nil {
+        for run in localRuns.all where run.worker != nil && run.stopping == nil {
             if t - run.lastHeard > config.pipeline.staleAfterMs { stop(run, .stale) }
         }
         addDeadline(at: t + max(config.pipeline.heartbeatMs, 100), .staleCheck)
@@ -807,7 +767,7 @@ extension Kernel {
 
     /// Stops every local run and worker; the shutdown finishes when they are all gone.
     func stopLocalForShutdown() {
-        for run in localRuns.values { stop(run, .shutdown) }
+        for run in localRuns.all { stop(run, .shutdown) }
         for pool in workers.values {
             for w in pool where w.run == nil { w.process?.signalGroup(SIGTERM) }
         }
@@ -822,7 +782,7 @@ extension Kernel {
 
     /// Kills what did not stop in time; their units are recorded as interrupted.
     func killLocalForShutdown() {
-        for run in Array(localRuns.values) {
+        for run in Array(localRuns.all) {
             run.process?.signalGroup(SIGKILL)
             run.worker?.process?.signalGroup(SIGKILL)
             run.stopping = .shutdown

@@ -403,7 +403,7 @@ extension Kernel {
         // Busy slots are the units running in the local pools (leases are external workers').
         var busy = [Lane.normal: 0, .priority: 0]
         var poolBusy = [DispatchMode.internal: 0, .syncAPI: 0]
-        for run in localRuns.values {
+        for run in localRuns.all {
             busy[run.lane, default: 0] += 1
             poolBusy[run.type.mode, default: 0] += 1
         }

@@ -36,9 +36,7 @@ extension Kernel {
             markDirty(conn)
         }
         for id in undone.runs {
-            guard let run = localRuns.removeValue(forKey: id) else { continue }
-            runsByJob[run.jobID]?.remove(id)
-            if runsByJob[run.jobID]?.isEmpty == true { runsByJob[run.jobID] = nil }
+            guard let run = localRuns.remove(id) else { continue }
             if let worker = run.worker, worker.run === run {
                 worker.run = nil
                 if run.sentUnheld {
@@ -93,7 +91,7 @@ extension Kernel {
     }
 
     private func unitHasRunner(jobID: Int64, index: Int) -> Bool {
-        if let runs = runsByJob[jobID], runs.contains(where: { localRuns[$0]?.indices.contains(index) == true }) { return true }
+        if localRuns.runs(ofJob: jobID).contains(where: { $0.indices.contains(index) }) { return true }
         if broker.leaseIDs(ofJob: jobID).contains(where: { broker.leases[$0]?.index == index }) { return true }
         if nats != nil, let job = active[jobID], config.types[job.type]?.mode == .asyncAPI { return true }
         return false

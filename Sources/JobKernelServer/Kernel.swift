@@ -63,15 +63,17 @@ public final class Kernel {
     /// Removals, retention and vacuum under way; recent finishes for `stats` (SPEC §13).
     var ops = Operations()
 
-    /// Local pools: runs by id, and persistent workers by pool.
-    var localRuns: [UInt64: LocalRun] = [:]
-    var runsByJob: [Int64: Set<UInt64>] = [:]
+    /// Local pools: the runs, and persistent workers by pool.
+    var localRuns = LocalRuns()
     var nextRunID: UInt64 = 1
     var workers: [String: [WorkerProcess]] = [:]
     var nextWorkerID: UInt64 = 1
     var nextRequestID = 0
     /// Types the kernel runs itself (internal and sync_api), by name.
-    let localTypeNames: [String]
+    let localTypes: [LocalType]
+    var localTypeNames: [String] { localTypes.map(\.name) }
+    /// Some type runs only while workflow toggles are on (`requires`, SPEC §8.3).
+    let typesRequireToggles: Bool
     /// This binary, for the sync_api workers, and the supervisor every process is spawned through.
     let selfExecutable: String
     let supervisorPath: String?
@@ -97,8 +99,11 @@ public final class Kernel {
         self.storage = store
         self.socketPath = socketPath
         self.startedAt = Kernel.wallClock()
-        self.localTypeNames = config.types.values.filter { $0.mode != .asyncAPI }.map(\.name).sorted()
-        self.selfExecutable = Kernel.executablePath()
+        self.typesRequireToggles = config.types.values.contains { !$0.requires.isEmpty }
+        let selfExecutable = Kernel.executablePath()
+        self.selfExecutable = selfExecutable
+        self.localTypes = config.types.values.filter { $0.mode != .asyncAPI }.sorted { $0.name < $1.name }
+            .map { LocalType($0, pools: config.pools, selfExecutable: selfExecutable) }
         let supervisor = Process.supervisorPath(nextTo: selfExecutable)
         self.supervisorPath = access(supervisor, X_OK) == 0 ? supervisor : nil
         if supervisorPath == nil {

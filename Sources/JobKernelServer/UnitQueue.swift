@@ -40,6 +40,9 @@ struct UnitQueues {
         }
     }
 
+    /// The head of `type`'s queue, without removing it.
+    func head(type: String) -> QueuedUnit? { byType[type]?.max }
+
     /// The best head among `types`, without removing it.
     func peek(types: [String]) -> (type: String, unit: QueuedUnit)? {
         var best: (String, QueuedUnit)?

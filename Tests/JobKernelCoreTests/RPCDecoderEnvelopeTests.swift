@@ -1,8 +1,9 @@
 import Testing
 @testable import JobKernelCore
 
-/// The usual request is read straight from its bytes; whatever it decodes to must be what the
-/// general path (parse, then decode the value) gives, and anything unusual must take that path.
+/// The usual request and the usual response are read straight from their bytes; whatever they
+/// decode to must be what the general path (parse, then decode the value) gives, and anything
+/// unusual must take that path.
 struct RPCDecoderEnvelopeTests {
     static let fast: [String] = [
         #"{"jsonrpc":"2.0","id":1,"method":"enqueue","params":{"type":"t","payload":{"n":1,"p":"x\"y"}}}"#,
@@ -11,6 +12,9 @@ struct RPCDecoderEnvelopeTests {
         #"{"jsonrpc":"2.0","method":"progress","params":{"id":"3","current":1}}"#,
         #"{"jsonrpc":"2.0","id":null,"method":"get","params":["a",[1,{"b":"]}"}]]}"#,
         #"{"jsonrpc":"2.0","id":999999999999999999,"method":"m"}"#,
+        #"{"jsonrpc":"2.0","id":7,"result":{"result":{"t":1764643200000000000}}}"#,
+        #"{"result":{"items":[{"index":0,"status":"success"}]},"id":"w-1","jsonrpc":"2.0"}"#,
+        #"{"jsonrpc":"2.0","id":null,"result":[]}"#,
     ]
 
     static let general: [String] = [
@@ -28,14 +32,21 @@ struct RPCDecoderEnvelopeTests {
         #"{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":}}"#,
         #"{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":1}"#,
         #"{"jsonrpc":"2.0","id":1,"method":"m"} x"#,
-        #"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+        #"{"jsonrpc":"2.0","id":1,"result":5}"#,
+        #"{"jsonrpc":"2.0","id":1,"result":null}"#,
+        #"{"jsonrpc":"2.0","result":{}}"#,
+        #"{"jsonrpc":"2.0","id":1,"result":{},"result":{}}"#,
+        #"{"jsonrpc":"2.0","id":1,"result":{},"error":{"code":1,"message":"m"}}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"m","result":{}}"#,
+        #"{"jsonrpc":"2.0","id":1,"result":{"a":}}"#,
+        #"{"jsonrpc":"2.0","id":1,"error":{"code":-32800,"message":"cancelled"}}"#,
         #"{"jsonrpc":"2.0","id":true,"method":"m"}"#,
         #"[{"jsonrpc":"2.0","id":1,"method":"m"}]"#,
         #"{"id":1,"method":"m"}"#,
     ]
 
     @Test(arguments: fast)
-    func theUsualRequestIsReadFromItsBytes(_ text: String) throws {
+    func theUsualMessageIsReadFromItsBytes(_ text: String) throws {
         let bytes = Array(text.utf8)
         let entry = bytes.withUnsafeBytes { RPCDecoder.envelope($0, maxDepth: 64) }
         #expect(entry != nil)

@@ -1,9 +1,11 @@
 /// The usual request read straight from its bytes: `{"jsonrpc":"2.0","id":…,"method":"…",
-/// "params":{…}}`, its members in any order. Only `params` goes through the JSON parser; the
-/// envelope builds no JSON object of its own.
+/// "params":{…}}`, its members in any order; and the usual response, `{"jsonrpc":"2.0","id":…,
+/// "result":{…}}` (a persistent worker's answer to `run`). Only `params` or `result` goes through
+/// the JSON parser; the envelope builds no JSON object of its own.
 ///
 /// Anything out of the ordinary (an escape in the method name, a fractional or negative id, a
-/// duplicate or unknown member, a response, a batch, bad syntax) returns nil, and the frame takes
+/// duplicate or unknown member, a result that is not an object or array, an error response, a
+/// batch, bad syntax) returns nil, and the frame takes
 /// the general path, which gives every error. So the result is always what the general path
 /// gives (the fuzzer's `decode(bytes) == decode(parse(bytes))` holds it to that).
 extension RPCDecoder {
@@ -90,6 +92,7 @@ extension RPCDecoder {
         var id: JSON?
         var method: String?
         var params: Range<Int>?
+        var result: Range<Int>?
         while true {
             skipSpace()
             guard let key = plainBytes(), expect(UInt8(ascii: ":")) else { return nil }
@@ -117,6 +120,9 @@ extension RPCDecoder {
             } else if matches(key, "params") {
                 guard params == nil, let range = container() else { return nil }
                 params = range
+            } else if matches(key, "result") {
+                guard result == nil, let range = container() else { return nil }
+                result = range
             } else {
                 return nil
             }
@@ -131,7 +137,14 @@ extension RPCDecoder {
             break
         }
         skipSpace()
-        guard i == b.count, version, let method else { return nil }
+        guard i == b.count, version else { return nil }
+        if let result {
+            guard method == nil, params == nil, let id,
+                  let value = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: b[result]), maxDepth: maxDepth - 1)
+            else { return nil }
+            return .message(.response(id: id, result: .success(value)))
+        }
+        guard let method else { return nil }
         var value: JSON?
         if let params {
             guard let parsed = try? JSONParser.parse(UnsafeRawBufferPointer(rebasing: b[params]), maxDepth: maxDepth - 1)

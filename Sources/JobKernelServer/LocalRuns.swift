@@ -1,0 +1,84 @@
+import JobKernelCore
+
+/// The runs in the local pools (SPEC §5.1–5.3): by id, by job, and the load they make, counted
+/// as runs start and end, so that choosing the next run (`Kernel.pumpLocal`, SPEC §8.1) counts
+/// nothing.
+struct LocalRuns {
+    private var byID: [UInt64: LocalRun] = [:]
+    private var byJob: [Int64: FewIDs<UInt64>] = [:]
+    /// Runs in all, and those in the normal lane.
+    private(set) var running = 0
+    private(set) var normal = 0
+    private var byType: [String: Int] = [:]
+    private var internalRuns = 0
+    private var syncAPIRuns = 0
+
+    subscript(id: UInt64) -> LocalRun? { byID[id] }
+    var all: Dictionary<UInt64, LocalRun>.Values { byID.values }
+    var isEmpty: Bool { byID.isEmpty }
+
+    mutating func add(_ run: LocalRun) {
+        byID[run.id] = run
+        if byJob[run.jobID]?.insert(run.id) == nil { byJob[run.jobID] = FewIDs(run.id) }
+        count(run, 1)
+    }
+
+    /// Forgets run `id`; returns it if it was there.
+    @discardableResult
+    mutating func remove(_ id: UInt64) -> LocalRun? {
+        guard let run = byID.removeValue(forKey: id) else { return nil }
+        if byJob[run.jobID]?.remove(id) == true { byJob[run.jobID] = nil }
+        count(run, -1)
+        return run
+    }
+
+    private mutating func count(_ run: LocalRun, _ delta: Int) {
+        running += delta
+        if run.lane == .normal { normal += delta }
+        byType[run.type.name, default: 0] += delta
+        if byType[run.type.name] == 0 { byType[run.type.name] = nil }
+        switch run.type.mode {
+        case .internal: internalRuns += delta
+        case .syncAPI: syncAPIRuns += delta
+        case .asyncAPI: break
+        }
+    }
+
+    /// The runs of job `jobID`.
+    func runs(ofJob jobID: Int64) -> [LocalRun] { byJob[jobID]?.all.compactMap { byID[$0] } ?? [] }
+    func hasRuns(ofJob jobID: Int64) -> Bool { byJob[jobID] != nil }
+
+    func running(type: String) -> Int { byType[type] ?? 0 }
+
+    func running(mode: DispatchMode) -> Int {
+        switch mode {
+        case .internal: internalRuns
+        case .syncAPI: syncAPIRuns
+        case .asyncAPI: 0
+        }
+    }
+}
+
+/// A type the kernel runs itself (internal or sync_api), with what choosing its runs needs,
+/// fixed when the kernel starts.
+struct LocalType {
+    let config: TypeConfig
+    /// Its pool of persistent workers, if it uses one: the key workers are filed under, the
+    /// command and the most processes.
+    let pool: (key: String, argv: [String], size: Int)?
+
+    var name: String { config.name }
+
+    init(_ type: TypeConfig, pools: PoolsConfig, selfExecutable: String) {
+        config = type
+        switch type.handler {
+        case .worker(let argv):
+            let size = min(type.concurrency ?? pools.internalWorkers, pools.internalWorkers)
+            pool = ("type:" + type.name, argv, max(1, size))
+        case .endpoint:
+            pool = ("sync_api", [selfExecutable, "worker", "sync-api"], max(1, pools.syncAPIWorkers))
+        default:
+            pool = nil
+        }
+    }
+}
