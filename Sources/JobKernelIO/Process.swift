@@ -48,7 +48,9 @@ public final class Process: LoopHandle {
 
     /// Spawns `argv` (never through a shell: `argv[0]` is looked up in `PATH` of the child's
     /// environment). `env` nil inherits the kernel's environment, else is the whole environment.
-    /// With `supervisor` (a path, see `supervisorPath(nextTo:)`) the child runs under it.
+    /// With `supervisor` (a path, see `supervisorPath(nextTo:)`) the child runs under it. With
+    /// `batchScheduling` the child starts under SCHED_BATCH: the same share of the CPU, but its
+    /// wake-ups do not preempt whatever runs (the kernel's loop, an editor).
     /// Throws `UV_EINVAL` for an empty argv or a NUL byte or `=` where they cannot be, and
     /// `uv_spawn`'s error (`UV_ENOENT` for a missing command when not supervised).
     public init(
@@ -59,7 +61,8 @@ public final class Process: LoopHandle {
         stdin: StdioMode = .pipe,
         stdout: StdioMode = .pipe,
         stderr: StdioMode = .pipe,
-        supervisor: String? = nil
+        supervisor: String? = nil,
+        batchScheduling: Bool = false
     ) throws(UVError) {
         guard let command = argv.first, !command.isEmpty else { throw UVError(UV_EINVAL.rawValue, "spawn: empty argv") }
         var fullArgv = argv
@@ -135,6 +138,10 @@ public final class Process: LoopHandle {
             cEnv?.forEach { free($0) }
             free(cCwd)
         }
+        // A child inherits the scheduling policy of the thread that forks it: this thread runs
+        // under SCHED_BATCH while it spawns, and goes back to its own policy right after.
+        let ownPolicy = batchScheduling ? Process.setPolicy(Process.schedBatch) : nil
+        defer { if let ownPolicy { _ = Process.setPolicy(ownPolicy) } }
         let status = containers.withUnsafeMutableBufferPointer { stdio in
             var options = uv_process_options_t()
             options.exit_cb = { process, exitStatus, termSignal in
@@ -166,6 +173,18 @@ public final class Process: LoopHandle {
         stdoutStream = streams[1]
         stderrStream = streams[2]
         super.init(loop: loop, raw: raw)
+    }
+
+    /// Linux's SCHED_BATCH (glibc declares it only under _GNU_SOURCE).
+    static let schedBatch: Int32 = 3
+
+    /// Sets the calling thread's policy (priority 0, the only one of the normal policies);
+    /// returns the policy it had, or nil if it could not be changed.
+    private static func setPolicy(_ policy: Int32) -> Int32? {
+        let previous = sched_getscheduler(0)
+        var param = sched_param(sched_priority: 0)
+        guard previous >= 0, sched_setscheduler(0, policy, &param) == 0 else { return nil }
+        return previous
     }
 
     /// `strdup`ed copies plus the terminating NULL; free every element.

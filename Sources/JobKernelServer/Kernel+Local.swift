@@ -281,7 +281,8 @@ extension Kernel {
         if job.itemized { env["JOBKERNEL_ITEM_INDEX"] = String(run.indices[0]) }
         if let socketPath { env["JOBKERNEL_SOCKET"] = socketPath }
         let process = try Process(loop: loop, argv: argv, env: env, cwd: cwd,
-                                  stdin: .pipe, stdout: .pipe, stderr: .pipe, supervisor: supervisorPath)
+                                  stdin: .pipe, stdout: .pipe, stderr: .pipe, supervisor: supervisorPath,
+                                  batchScheduling: config.pools.scheduling == .batch)
         run.process = process
         process.onExit = { [unowned self, unowned run] status, signal in
             run.exited = (status, signal, self.now)
@@ -439,7 +440,8 @@ extension Kernel {
         if let socketPath { env["JOBKERNEL_SOCKET"] = socketPath }
         do {
             let process = try Process(loop: loop, argv: worker.argv, env: env, cwd: nil,
-                                      stdin: .pipe, stdout: .pipe, stderr: .pipe, supervisor: supervisorPath)
+                                      stdin: .pipe, stdout: .pipe, stderr: .pipe, supervisor: supervisorPath,
+                                      batchScheduling: config.pools.scheduling == .batch)
             worker.process = process
             let channel = PipePair(input: process.stdoutStream!, output: process.stdinStream!)
             let conn = serve(channel, kind: .worker)

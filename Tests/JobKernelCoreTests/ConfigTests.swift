@@ -146,6 +146,7 @@ struct ConfigTests {
         #expect(config.pipeline.cancelGraceMs == 5_000)
         #expect(config.pools.internalWorkers == 4)
         #expect(config.pools.syncAPIWorkers == 2)
+        #expect(config.pools.scheduling == .batch)
         #expect(config.pools.workers(for: .asyncAPI) == nil)
         #expect(config.workflow.names.isEmpty)
         #expect(config.typeNames == ["command"])

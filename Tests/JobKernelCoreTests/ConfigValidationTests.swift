@@ -157,6 +157,7 @@ struct ConfigValidationTests {
 
         // The other tables.
         Bad("storage.durability", ["storage": ["durability": "fast"]], mentions: "\"normal\", \"full\""),
+        Bad("pools.scheduling", ["pools": ["scheduling": "idle"]], mentions: "\"batch\", \"normal\""),
         Bad("limits.max_message_bytes", ["limits": ["max_message_bytes": 0]]),
         Bad("limits.max_payload_bytes", ["limits": ["max_payload_bytes": "1 megabyte"]]),
         Bad("limits.max_log_bytes", ["limits": ["max_log_bytes": -1]]),

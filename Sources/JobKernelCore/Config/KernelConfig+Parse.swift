@@ -24,7 +24,7 @@ extension KernelConfig {
         "max_parallel_jobs", "priority_lane_slots", "priority_threshold", "heartbeat", "stale_after",
         "max_attempts_default", "backoff_base", "backoff_max", "cancel_grace",
     ]
-    static let poolKeys = ["internal", "sync_api"]
+    static let poolKeys = ["internal", "sync_api", "scheduling"]
     static let typeKeys = [
         "mode", "command", "worker", "endpoint", "priority", "timeout", "max_attempts", "concurrency",
         "batch_size", "http_timeout", "requires", "next", "enabled",
@@ -108,6 +108,7 @@ extension KernelConfig {
         var pools = PoolsConfig()
         pools.internalWorkers = try table.int("internal", in: 1...1_024, "the number of worker processes of the internal pool") ?? pools.internalWorkers
         pools.syncAPIWorkers = try table.int("sync_api", in: 1...1_024, "the number of worker processes of the sync_api pool") ?? pools.syncAPIWorkers
+        pools.scheduling = try table.choice("scheduling", PoolsConfig.Scheduling.self) ?? pools.scheduling
         return pools
     }
 

@@ -4,6 +4,16 @@ public struct PoolsConfig: Equatable, Sendable {
     public var internalWorkers: Int = 4
     /// Processes of the `sync_api` pool; at least 1.
     public var syncAPIWorkers: Int = 2
+    /// The Linux scheduling policy every handler and worker process starts under.
+    public var scheduling: Scheduling = .batch
+
+    public enum Scheduling: String, CaseIterable, Sendable {
+        /// SCHED_BATCH: the same share of the CPU as any process, but a job process that wakes
+        /// (a `run` arrived) does not preempt what runs: the kernel's loop, an editor.
+        case batch
+        /// SCHED_OTHER, the default of every process: a waking job process may preempt.
+        case normal
+    }
 
     /// The SPEC defaults.
     public init() {}

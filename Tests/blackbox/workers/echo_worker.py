@@ -96,7 +96,7 @@ def run(req_id, params):
     if "answer" in p:
         send({"jsonrpc": "2.0", "id": req_id, "result": p["answer"]})
         return
-    result = p.get("result", {"pid": os.getpid(), "item": params.get("item")})
+    result = p.get("result", {"pid": os.getpid(), "item": params.get("item"), "policy": os.sched_getscheduler(0)})
     send({"jsonrpc": "2.0", "id": req_id, "result": {"result": result}})
 
 
