@@ -576,7 +576,7 @@ extension Kernel {
             do {
                 let outcome = try Kernel.runOutcomes(value, indices: run.indices)
                 finish(run) { i in
-                    outcome[i] ?? .unitFailed(index: i, error: JobError(message: "the item is missing from the worker's results"), retryable: true)
+                    outcome(i) ?? .unitFailed(index: i, error: JobError(message: "the item is missing from the worker's results"), retryable: true)
                 }
             } catch {
                 KernelMain.log("worker \(worker.argv.joined(separator: " ")): invalid run result: \(error.message)")
@@ -597,10 +597,11 @@ extension Kernel {
     /// Reads a worker's answer to `run` (SPEC §5.2): `{"items":[{index, status, result?, error?}]}`
     /// for a batch, where `index` is an item of the run and `status` success or failed; else
     /// `{"result": …}` (any other value is taken as the result) for every unit of the run.
-    static func runOutcomes(_ value: JSON, indices: [Int]) throws(RPCError) -> [Int: JobEvent] {
+    /// Returns each unit's event by index; nil for a unit the answer leaves out.
+    static func runOutcomes(_ value: JSON, indices: [Int]) throws(RPCError) -> (Int) -> JobEvent? {
         guard case .array(let rows)? = value["items"] else {
             let r = value.objectValue?["result"] ?? value
-            return Dictionary(uniqueKeysWithValues: indices.map { ($0, JobEvent.unitSucceeded(index: $0, result: r)) })
+            return { .unitSucceeded(index: $0, result: r) }
         }
         var outcome: [Int: JobEvent] = [:]
         for (n, row) in rows.enumerated() {
@@ -622,7 +623,7 @@ extension Kernel {
             }
             outcome[i] = .unitFailed(index: i, error: e, retryable: errorValue?["retryable"]?.boolValue ?? true)
         }
-        return outcome
+        return { outcome[$0] }
     }
 
     private func workerExited(_ worker: WorkerProcess, status: Int64, signal: Int32) {
