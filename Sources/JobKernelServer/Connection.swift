@@ -114,11 +114,49 @@ final class Connection {
 
     // MARK: Answers that wait for the turn's commit
 
-    /// One answer queued since the last commit: a response, or a batch of them. `changes` says
-    /// whether the request it answers changed state (a failed commit turns it into an error).
-    struct QueuedAnswer {
-        var responses: [(response: JSON, changes: Bool)]
-        var isBatch: Bool
+    /// The reply to one request: its id, its outcome, and whether it reports a change, which
+    /// only a commit makes true (a failed commit turns it into an error).
+    struct Reply {
+        var id: JSON
+        var result: Result<JSON, RPCError>
+        var changes: Bool
+
+        /// The reply a failed commit leaves: a change becomes `error`, a read stays as it was.
+        func afterFailedCommit(_ error: RPCError) -> Reply {
+            changes ? Reply(id: id, result: .failure(error), changes: false) : self
+        }
+
+        /// The JSON-RPC response, written straight to bytes (no object is built for it).
+        func write(into b: inout ByteWriter) {
+            RPCEncoder.writeResponse(id: id, result, into: &b)
+        }
+    }
+
+    /// One answer queued since the last commit: the reply to a request, or a batch of them.
+    enum QueuedAnswer {
+        case single(Reply)
+        case batch([Reply])
+
+        func write(into b: inout ByteWriter) {
+            switch self {
+            case .single(let reply):
+                reply.write(into: &b)
+            case .batch(let replies):
+                b.append(UInt8(ascii: "["))
+                for (i, reply) in replies.enumerated() {
+                    if i > 0 { b.append(UInt8(ascii: ",")) }
+                    reply.write(into: &b)
+                }
+                b.append(UInt8(ascii: "]"))
+            }
+        }
+
+        func afterFailedCommit(_ error: RPCError) -> QueuedAnswer {
+            switch self {
+            case .single(let reply): .single(reply.afterFailedCommit(error))
+            case .batch(let replies): .batch(replies.map { $0.afterFailedCommit(error) })
+            }
+        }
     }
 
     /// Bytes of the outbox that only hold what a commit made safe to send.
@@ -138,7 +176,15 @@ final class Connection {
     func answer(_ answer: QueuedAnswer) {
         guard !isClosed else { return }
         uncommitted.append(answer)
-        send(answer.isBatch ? .array(answer.responses.map(\.response)) : answer.responses[0].response)
+        guard framing == .ndjson else {
+            var b = ByteWriter(capacity: 256)
+            answer.write(into: &b)
+            return sendBody(b.finish())
+        }
+        ByteWriter.appending(to: &outbox) { writer in
+            answer.write(into: &writer)
+            writer.append(0x0A)
+        }
     }
 
     /// Everything queued so far was committed and may be sent.
@@ -170,10 +216,7 @@ final class Connection {
         let answers = uncommitted
         uncommitted.removeAll()
         for a in answers {
-            let responses = a.responses.map { r -> JSON in
-                r.changes ? RPCEncoder.error(id: r.response["id"] ?? .null, error) : r.response
-            }
-            send(a.isBatch ? .array(responses) : responses[0])
+            answer(a.afterFailedCommit(error))  // queued again, then made sendable at once
         }
         committed()
     }

@@ -54,14 +54,14 @@ extension Kernel {
         if conn.kind == .worker { heard(from: conn) }
         switch frame {
         case .tooLarge:
-            conn.answer(.init(responses: [(RPCEncoder.error(id: .null, .tooLarge(limit: config.limits.maxMessageBytes)), false)], isBatch: false))
+            conn.answer(.single(.init(id: .null, result: .failure(.tooLarge(limit: config.limits.maxMessageBytes)), changes: false)))
         case .badHeader(let why):
-            conn.answer(.init(responses: [(RPCEncoder.error(id: .null, .invalidRequest(why)), false)], isBatch: false))
+            conn.answer(.single(.init(id: .null, result: .failure(.invalidRequest(why)), changes: false)))
         case .message(let bytes):
             switch RPCDecoder.decode(bytes, maxDepth: config.limits.maxDepth) {
             case .single(let entry):
                 handle(entry, on: conn) { [unowned conn] reply in
-                    if let reply { conn.answer(.init(responses: [reply], isBatch: false)) }
+                    if let reply { conn.answer(.single(reply)) }
                 }
             case .batch(let entries):
                 let batch = BatchReplies(count: entries.count)
@@ -70,7 +70,7 @@ extension Kernel {
                     handle(entry, on: conn) { [unowned self, unowned conn] reply in
                         guard batch.set(i, reply) else { return }
                         conn.outstanding -= 1
-                        if !batch.replies.isEmpty { conn.answer(.init(responses: batch.replies, isBatch: true)) }
+                        if !batch.replies.isEmpty { conn.answer(.batch(batch.replies)) }
                         self.markDirty(conn)
                     }
                 }
@@ -86,10 +86,10 @@ extension Kernel {
 
     /// Handles one request or notification; `done` gets the response (nil for a notification)
     /// and whether it reports a change, which only a commit makes true.
-    private func handle(_ entry: RPCEntry, on conn: Connection, done: @escaping ((response: JSON, changes: Bool)?) -> Void) {
+    private func handle(_ entry: RPCEntry, on conn: Connection, done: @escaping (Connection.Reply?) -> Void) {
         switch entry {
         case .invalid(let id, let error):
-            done((RPCEncoder.error(id: id, error), false))
+            done(.init(id: id, result: .failure(error), changes: false))
         case .message(.notification(let method, let params)):
             // No method's name starts with `$/` (the optional notifications of the language
             // server protocol): such a notification is ignored, such a request not found.
@@ -99,18 +99,18 @@ extension Kernel {
             done(nil)
         case .message(.request(let id, let method, let params)):
             guard let (handler, changes) = Kernel.dispatch[method] else {
-                done((RPCEncoder.error(id: id, .methodNotFound(method)), false))
+                done(.init(id: id, result: .failure(.methodNotFound(method)), changes: false))
                 return
             }
             if shuttingDown || refusingRequests {
-                done((RPCEncoder.error(id: id, .unavailable("the kernel is shutting down; retry against a new kernel")), false))
+                done(.init(id: id, result: .failure(.unavailable("the kernel is shutting down; retry against a new kernel")), changes: false))
                 return
             }
             do {
                 var p = try Params(params)
-                try handler(self, &p, conn) { result in done((RPCEncoder.response(id: id, result: result), changes)) }
+                try handler(self, &p, conn) { result in done(.init(id: id, result: .success(result), changes: changes)) }
             } catch {
-                done((RPCEncoder.error(id: id, Kernel.rpcError(error)), false))
+                done(.init(id: id, result: .failure(Kernel.rpcError(error)), changes: false))
             }
         case .message(.response(let id, let result)):
             if conn.kind == .worker { workerResponded(conn, id: id, result: result) }
@@ -439,7 +439,7 @@ extension Kernel {
 
 /// Collects a batch's responses in request order.
 final class BatchReplies {
-    private var slots: [(response: JSON, changes: Bool)?]
+    private var slots: [Connection.Reply?]
     private var remaining: Int
 
     init(count: Int) {
@@ -448,13 +448,13 @@ final class BatchReplies {
     }
 
     /// Records one; true when it was the last.
-    func set(_ i: Int, _ reply: (response: JSON, changes: Bool)?) -> Bool {
+    func set(_ i: Int, _ reply: Connection.Reply?) -> Bool {
         slots[i] = reply
         remaining -= 1
         return remaining == 0
     }
 
-    var replies: [(response: JSON, changes: Bool)] { slots.compactMap { $0 } }
+    var replies: [Connection.Reply] { slots.compactMap { $0 } }
 }
 
 /// The version this binary reports in `initialize`.

@@ -239,6 +239,19 @@ struct RPCDecoderTests {
             == #"{"jsonrpc":"2.0","id":123456789012345678901234567890,"result":true}"#)
     }
 
+    @Test("a response written straight to bytes is the response object's serialization", arguments: [
+        (JSON.int(1), Result<JSON, RPCError>.success(19)),
+        (.string("req \"7\""), .success(["job": .serialized(SerializedJSON(bytes: Array(#"{"id":"3"}"#.utf8))), "duplicate": false])),
+        (.rawNumber("123456789012345678901234567890"), .success(.null)),
+        (.null, .failure(.invalidParams("bad", field: "x"))),
+        (.int(0), .failure(RPCError(code: -32000, message: "m\u{1}", data: ["retryable": false]))),
+    ])
+    func writtenResponses(id: JSON, result: Result<JSON, RPCError>) {
+        var b = ByteWriter(capacity: 16)
+        RPCEncoder.writeResponse(id: id, result, into: &b)
+        #expect(b.finish() == RPCEncoder.response(id: id, result).serialized())
+    }
+
     @Test("every encoded message decodes back to itself", arguments: [
         RPCMessage.request(id: "x", method: "enqueue", params: ["type": "t"]),
         .request(id: 3, method: "stats", params: nil),

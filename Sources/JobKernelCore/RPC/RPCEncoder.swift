@@ -19,6 +19,22 @@ public enum RPCEncoder {
         }
     }
 
+    /// A success or error response written straight to bytes: the bytes of
+    /// `response(id:_:)`'s compact serialization, without building the object.
+    public static func writeResponse(id: JSON, _ result: Result<JSON, RPCError>, into b: inout ByteWriter) {
+        b.append(#"{"jsonrpc":"2.0","id":"#)
+        JSONWriter.write(id, into: &b)
+        switch result {
+        case .success(let value):
+            b.append(#","result":"#)
+            JSONWriter.write(value, into: &b)
+        case .failure(let error):
+            b.append(#","error":"#)
+            JSONWriter.write(error.json, into: &b)
+        }
+        b.append(UInt8(ascii: "}"))
+    }
+
     /// A notification; `params` is left out when nil.
     public static func notification(method: String, params: JSON?) -> JSON {
         var object: JSONObject = ["jsonrpc": "2.0", "method": .string(method)]
