@@ -13,6 +13,13 @@ struct WriteBatchTests {
         return (job, try #require(try store.unit(jobID: job.id, index: 0)))
     }
 
+    /// Moves the job and its unit to `status` and adds the write of their row to `batch`.
+    static func move(_ job: inout Job, _ unit: inout WorkUnit, to status: JobStatus, in batch: inout WriteBatch) {
+        job.status = status
+        unit.status = status == .running ? .running : .success
+        batch.appendUpdate(job, unit: unit)
+    }
+
     static func run(_ batch: inout WriteBatch, on store: JobStore) throws {
         for write in batch.take() { try write(store) }
         try store.commit()
@@ -23,14 +30,10 @@ struct WriteBatchTests {
         let store = try JobStore(path: ":memory:", durability: .normal)
         var (job, unit) = try Self.stored(store)
         var batch = WriteBatch()
-        job.status = .running
-        unit.status = .running
-        batch.appendUpdate(job, unit: unit)
+        Self.move(&job, &unit, to: .running, in: &batch)
         batch.append { try $0.appendEvent(seq: 1, ts: 1, kind: "job.status", jobID: job.id, type: "t", data: Array("{}".utf8)) }
-        job.status = .success
         job.result = ["ok": true]
-        unit.status = .success
-        batch.appendUpdate(job, unit: unit)
+        Self.move(&job, &unit, to: .success, in: &batch)
         #expect(batch.dropped == 1)
         #expect(batch.count == 3)  // the dropped write's place stays, doing nothing
         try Self.run(&batch, on: store)
@@ -96,14 +99,10 @@ struct WriteBatchTests {
         let store = try JobStore(path: ":memory:", durability: .normal)
         var (job, unit) = try Self.stored(store)
         var batch = WriteBatch()
-        job.status = .running
-        unit.status = .running
-        batch.appendUpdate(job, unit: unit)
+        Self.move(&job, &unit, to: .running, in: &batch)
         try Self.run(&batch, on: store)
         #expect(batch.isEmpty)
-        job.status = .success
-        unit.status = .success
-        batch.appendUpdate(job, unit: unit)
+        Self.move(&job, &unit, to: .success, in: &batch)
         #expect(batch.dropped == 0)
         try Self.run(&batch, on: store)
         #expect(try store.job(id: job.id)?.status == .success)
