@@ -401,24 +401,18 @@ extension Kernel {
         var byStatus = JSONObject()
         for s in JobStatus.allCases { byStatus[s.rawValue] = .int(statusCounts[s]) }
         // Busy slots are the units running in the local pools (leases are external workers').
-        var busy = [Lane.normal: 0, .priority: 0]
-        var poolBusy = [DispatchMode.internal: 0, .syncAPI: 0]
-        for run in localRuns.all {
-            busy[run.lane, default: 0] += 1
-            poolBusy[run.type.mode, default: 0] += 1
-        }
         return [
             "jobs": .object(byStatus),
             "types": try typeStats(),
             "queued_units": .int(queues.totalCount),
             "leases": .int(broker.leases.count),
             "lanes": [
-                "normal": ["busy": .int(busy[.normal]!), "total": .int(config.pipeline.maxParallelJobs - config.pipeline.priorityLaneSlots)],
-                "priority": ["busy": .int(busy[.priority]!), "total": .int(config.pipeline.maxParallelJobs)],
+                "normal": ["busy": .int(localRuns.normal), "total": .int(config.pipeline.maxParallelJobs - config.pipeline.priorityLaneSlots)],
+                "priority": ["busy": .int(localRuns.running - localRuns.normal), "total": .int(config.pipeline.maxParallelJobs)],
             ],
             "pools": [
-                "internal": ["busy": .int(poolBusy[.internal]!), "total": .int(config.pools.internalWorkers)],
-                "sync_api": ["busy": .int(poolBusy[.syncAPI]!), "total": .int(config.pools.syncAPIWorkers)],
+                "internal": ["busy": .int(localRuns.running(mode: .internal)), "total": .int(config.pools.internalWorkers)],
+                "sync_api": ["busy": .int(localRuns.running(mode: .syncAPI)), "total": .int(config.pools.syncAPIWorkers)],
             ],
             "seq": .int(Int(events.lastSeq)),
             "connections": .int(connections.values.filter { $0.kind != .worker }.count),

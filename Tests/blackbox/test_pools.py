@@ -300,6 +300,26 @@ def test_job_processes_start_under_the_configured_scheduling_policy(kernel_facto
     assert os.sched_getscheduler(k.proc.pid) == os.SCHED_OTHER
 
 
+def test_stats_count_the_busy_slots_of_lanes_and_pools(kernel_factory):
+    k = kernel_factory(pools_config())  # max_parallel_jobs 4, one slot kept for the priority lane
+    c = k.client()
+    normal = enqueue(c, "py", payload={"sleep": 30})
+    urgent = enqueue(c, "py", payload={"sleep": 30}, priority=95)
+    wait_status(c, normal["id"], {"running"}, timeout=15)
+    wait_status(c, urgent["id"], {"running"}, timeout=15)
+    s = c.call("stats")
+    assert s["lanes"]["normal"] == {"busy": 1, "total": 3}, s["lanes"]
+    assert s["lanes"]["priority"] == {"busy": 1, "total": 4}, s["lanes"]
+    assert s["pools"]["internal"]["busy"] == 2, s["pools"]
+    assert s["pools"]["sync_api"]["busy"] == 0, s["pools"]
+    for job in (normal, urgent):
+        c.call("cancel", {"id": job["id"]})
+        wait_status(c, job["id"], {"cancelled"}, timeout=15)
+    s = c.call("stats")
+    assert s["lanes"]["normal"]["busy"] == 0 and s["lanes"]["priority"]["busy"] == 0, s["lanes"]
+    assert s["pools"]["internal"]["busy"] == 0, s["pools"]
+
+
 def test_worker_enqueue_defaults_the_parent(kernel_factory):
     k = kernel_factory(pools_config())
     c = k.client()
