@@ -49,11 +49,15 @@ def main():
     k = subprocess.Popen([a.kernel, "serve", "--socket", sock, "--db", os.path.join(home, "j.db"), "--config", cfg],
                          stderr=subprocess.DEVNULL)
     try:
+        # The socket file appears when it is bound, a moment before it listens.
         for _ in range(500):
-            if os.path.exists(sock):
+            try:
+                s, r = connect(sock)
                 break
-            time.sleep(0.01)
-        s, r = connect(sock)
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.01)
+        else:
+            raise SystemExit(f"the kernel did not listen on {sock}")
 
         def call(method, params, rid=1):
             s.sendall(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")

@@ -12,6 +12,8 @@ final class LocalRun {
     let id: UInt64
     let jobID: Int64
     let type: TypeConfig
+    /// `type`'s `LocalType.index`.
+    let typeIndex: Int
     let lane: Lane
     let indices: [Int]
     var process: Process?
@@ -37,10 +39,11 @@ final class LocalRun {
     /// Ends the wait for EOF on the pipes after the handler exited.
     var graceTimer: LoopTimer?
 
-    init(id: UInt64, jobID: Int64, type: TypeConfig, lane: Lane, indices: [Int], now: Millis, maxLine: Int) {
+    init(id: UInt64, jobID: Int64, type: TypeConfig, typeIndex: Int, lane: Lane, indices: [Int], now: Millis, maxLine: Int) {
         self.id = id
         self.jobID = jobID
         self.type = type
+        self.typeIndex = typeIndex
         self.lane = lane
         self.indices = indices
         self.lastHeard = now
@@ -140,7 +143,7 @@ extension Kernel {
             for local in localTypes {
                 guard let head = queues.head(type: local.name), !blocked.contains(local.name), !isPaused(local.name) else { continue }
                 let type = local.config
-                if let c = type.concurrency, localRuns.running(type: local.name) >= c { continue }
+                if let c = type.concurrency, localRuns.running(local) >= c { continue }
                 if localRuns.running(mode: type.mode) >= (config.pools.workers(for: type.mode) ?? 0) { continue }
                 if !workerAvailable(in: local) { continue }
                 if Lane(priority: head.priority, threshold: p.priorityThreshold) == .normal,
@@ -208,14 +211,14 @@ extension Kernel {
         let indices = units.map(\.index)
         for i in indices { try? apply(jobID, unit: i, .unitStarted(index: i)) }
         guard let job = active[jobID], job.status == .running else { return }
-        let run = LocalRun(id: nextRunID, jobID: jobID, type: type, lane: job.lane, indices: indices, now: now,
+        let run = LocalRun(id: nextRunID, jobID: jobID, type: type, typeIndex: local.index, lane: job.lane, indices: indices, now: now,
                            maxLine: config.limits.maxMessageBytes)
         nextRunID += 1
         run.timeoutMs = job.timeoutMs ?? type.timeoutMs
         localRuns.add(run)
         turn.runs.append(run.id)
         do {
-            let items: [JSON] = units.map { ["index": .int($0.index), "value": $0.value] }
+            let items: [JSON] = job.itemized ? units.map { ["index": .int($0.index), "value": $0.value] } : []
             let jobJSON = try jobJSON(job)
             if let pool = local.pool, let worker = workers[pool.key]?.first(where: \.isIdle) {
                 var params: JSONObject = [

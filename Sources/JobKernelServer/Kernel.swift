@@ -64,7 +64,7 @@ public final class Kernel {
     var ops = Operations()
 
     /// Local pools: the runs, and persistent workers by pool.
-    var localRuns = LocalRuns()
+    var localRuns: LocalRuns
     var nextRunID: UInt64 = 1
     var workers: [String: [WorkerProcess]] = [:]
     var nextWorkerID: UInt64 = 1
@@ -103,7 +103,8 @@ public final class Kernel {
         let selfExecutable = Kernel.executablePath()
         self.selfExecutable = selfExecutable
         self.localTypes = config.types.values.filter { $0.mode != .asyncAPI }.sorted { $0.name < $1.name }
-            .map { LocalType($0, pools: config.pools, selfExecutable: selfExecutable) }
+            .enumerated().map { LocalType($1, index: $0, pools: config.pools, selfExecutable: selfExecutable) }
+        self.localRuns = LocalRuns(typeCount: localTypes.count)
         let supervisor = Process.supervisorPath(nextTo: selfExecutable)
         self.supervisorPath = access(supervisor, X_OK) == 0 ? supervisor : nil
         if supervisorPath == nil {

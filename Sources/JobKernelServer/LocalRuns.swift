@@ -9,9 +9,14 @@ struct LocalRuns {
     /// Runs in all, and those in the normal lane.
     private(set) var running = 0
     private(set) var normal = 0
-    private var byType: [String: Int] = [:]
+    /// By `LocalType.index`.
+    private var byType: [Int]
     private var internalRuns = 0
     private var syncAPIRuns = 0
+
+    init(typeCount: Int) {
+        byType = Array(repeating: 0, count: typeCount)
+    }
 
     subscript(id: UInt64) -> LocalRun? { byID[id] }
     var all: Dictionary<UInt64, LocalRun>.Values { byID.values }
@@ -35,8 +40,7 @@ struct LocalRuns {
     private mutating func count(_ run: LocalRun, _ delta: Int) {
         running += delta
         if run.lane == .normal { normal += delta }
-        byType[run.type.name, default: 0] += delta
-        if byType[run.type.name] == 0 { byType[run.type.name] = nil }
+        byType[run.typeIndex] += delta
         switch run.type.mode {
         case .internal: internalRuns += delta
         case .syncAPI: syncAPIRuns += delta
@@ -48,7 +52,7 @@ struct LocalRuns {
     func runs(ofJob jobID: Int64) -> [LocalRun] { byJob[jobID]?.all.compactMap { byID[$0] } ?? [] }
     func hasRuns(ofJob jobID: Int64) -> Bool { byJob[jobID] != nil }
 
-    func running(type: String) -> Int { byType[type] ?? 0 }
+    func running(_ type: LocalType) -> Int { byType[type.index] }
 
     func running(mode: DispatchMode) -> Int {
         switch mode {
@@ -63,14 +67,17 @@ struct LocalRuns {
 /// fixed when the kernel starts.
 struct LocalType {
     let config: TypeConfig
+    /// Its place among the kernel's local types.
+    let index: Int
     /// Its pool of persistent workers, if it uses one: the key workers are filed under, the
     /// command and the most processes.
     let pool: (key: String, argv: [String], size: Int)?
 
     var name: String { config.name }
 
-    init(_ type: TypeConfig, pools: PoolsConfig, selfExecutable: String) {
+    init(_ type: TypeConfig, index: Int, pools: PoolsConfig, selfExecutable: String) {
         config = type
+        self.index = index
         switch type.handler {
         case .worker(let argv):
             let size = min(type.concurrency ?? pools.internalWorkers, pools.internalWorkers)
