@@ -78,7 +78,7 @@ struct UnitQueues {
 
     /// Forgets a job's batches (the job ended).
     mutating func forgetBatches(jobID: Int64) {
-        batches[jobID] = nil
+        if !batches.isEmpty { batches[jobID] = nil }  // nearly always empty: no hashing then
     }
 
     func count(type: String) -> Int { byType[type]?.count ?? 0 }

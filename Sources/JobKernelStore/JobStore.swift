@@ -499,7 +499,7 @@ public final class JobStore {
 
     /// Forgets the tail of a job that logs no more (it ended).
     public func forgetLogTail(jobID: Int64) {
-        logTails[jobID] = nil
+        if !logTails.isEmpty { logTails[jobID] = nil }  // most jobs log nothing: no hashing then
     }
 
     /// Up to `limit` log lines of the job after `since`.
