@@ -162,7 +162,7 @@ extension Kernel {
     /// object also shows their counts at that moment: the log keeps such events whole.
     func compactStatus(from: JobStatus, _ job: Job) -> [UInt8]? {
         guard !parents.contains(job.id) else { return nil }
-        var b = ByteWriter(capacity: 256)
+        var b = ByteWriter(capacity: 384)  // a finished job's state with a small result fits
         b.append(utf8: Kernel.compactStatusMark)
         b.append(#","from":""#)
         b.append(utf8: from.rawValue)
