@@ -346,6 +346,43 @@ max_attempts = 20
     assert runs.count(rest[0]) >= 2, runs  # its `run` left ahead of the failed commit: dropped, run again
 
 
+def test_a_worker_deaf_to_the_cancel_of_a_dropped_run_is_killed_after_cancel_grace(kernel_factory, tmp_home):
+    """As above, but the worker holding the `run` that left ahead of the failed commit ignores
+    the `cancel` and works on: `cancel_grace` (1 s) later it is killed and restarted, and the
+    unit runs again. It would otherwise hold the pool's only process for a minute."""
+    marks = os.path.join(tmp_home, "runs")
+    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers", "echo_worker.py")
+    config = jk.BASE_CONFIG + f"""
+[pools]
+internal = 1
+
+[types.w]
+mode = "internal"
+worker = ["python3", "{worker}"]
+max_attempts = 20
+"""
+    # Each failed attempt of the 900 kB result leaves WAL frames behind: room for a few.
+    with small_tmpfs("24m") as fs:
+        k = kernel_factory(config, db=os.path.join(fs, "jobs.db"))
+        c = k.client()
+        first = c.call("enqueue", {"type": "w", "payload": {"sleep": 1.0, "silent": True, "result": BIG,
+                                                           "mark": marks}})["job"]["id"]
+        deaf = c.call("enqueue", {"type": "w", "payload": {"mark": marks, "deaf_first": 60}})["job"]["id"]
+        wait_status(c, first, {"running"})
+        filler = fill(fs)
+        jk.wait_for(lambda: "could not commit" in k.stderr_text(), timeout=15, what="a failed commit")
+        time.sleep(1.5)
+        os.unlink(filler)
+        started = time.monotonic()
+        for job_id in (first, deaf):
+            assert wait_status(c, job_id, {"success", "failed"}, timeout=30)["status"] == "success"
+        assert time.monotonic() - started < 30  # not the deaf minute
+        k.stop()
+    runs = open(marks).read().split()
+    assert runs.count(deaf) >= 2, runs  # its first run was dropped, and its worker killed
+    assert runs.count(first) >= 2, runs
+
+
 def test_read_only_database_exits_1_naming_cause(kernel_factory):
     with small_tmpfs() as fs:
         k = kernel_factory(jk.BASE_CONFIG, db=os.path.join(fs, "jobs.db"))

@@ -61,9 +61,14 @@ def run(req_id, params):
     jid = job["id"]
     sys.stderr.write(f"worker {os.getpid()} runs job {jid}\n")
     sys.stderr.flush()
+    first_run = True
     if "mark" in p:
+        if os.path.exists(p["mark"]):
+            first_run = jid not in open(p["mark"]).read().split()
         with open(p["mark"], "a") as f:
             f.write(jid + "\n")
+    if "deaf_first" in p and first_run:
+        time.sleep(float(p["deaf_first"]))  # deaf to `cancel`: only a kill ends this
     for i in range(int(p.get("progress", 0))):
         call("progress", {"id": jid, "current": i + 1, "total": int(p["progress"])})
     if "child" in p:
