@@ -307,24 +307,26 @@ max_attempts = 1
         k.stop()
 
 
+# Type `w`: persistent workers (Tests/blackbox/workers/echo_worker.py), one process in the pool.
+ONE_WORKER = jk.BASE_CONFIG + f"""
+[pools]
+internal = 1
+
+[types.w]
+mode = "internal"
+worker = ["python3", "{os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers", "echo_worker.py")}"]
+max_attempts = 20
+"""
+
+
 def test_full_disk_drops_the_answer_to_a_run_sent_ahead_of_its_commit(kernel_factory, tmp_home):
     """A unit that was ready as of the last commit gets its `run` before its start commits, so
     the worker works while the commit runs. When that commit fails, the start is undone and the
     worker's answer dropped; the worker gets no other `run` before it answers, and the unit runs
     again once writes work. Nothing is lost."""
     marks = os.path.join(tmp_home, "runs")
-    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers", "echo_worker.py")
-    config = jk.BASE_CONFIG + f"""
-[pools]
-internal = 1
-
-[types.w]
-mode = "internal"
-worker = ["python3", "{worker}"]
-max_attempts = 20
-"""
     with small_tmpfs() as fs:
-        k = kernel_factory(config, db=os.path.join(fs, "jobs.db"))
+        k = kernel_factory(ONE_WORKER, db=os.path.join(fs, "jobs.db"))
         c = k.client()
         # The first job answers with a 900 kB result: on a full disk that commit fails, and with
         # it the start of the next unit, whose `run` has already left.
@@ -351,19 +353,9 @@ def test_a_worker_deaf_to_the_cancel_of_a_dropped_run_is_killed_after_cancel_gra
     the `cancel` and works on: `cancel_grace` (1 s) later it is killed and restarted, and the
     unit runs again. It would otherwise hold the pool's only process for a minute."""
     marks = os.path.join(tmp_home, "runs")
-    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers", "echo_worker.py")
-    config = jk.BASE_CONFIG + f"""
-[pools]
-internal = 1
-
-[types.w]
-mode = "internal"
-worker = ["python3", "{worker}"]
-max_attempts = 20
-"""
     # Each failed attempt of the 900 kB result leaves WAL frames behind: room for a few.
     with small_tmpfs("24m") as fs:
-        k = kernel_factory(config, db=os.path.join(fs, "jobs.db"))
+        k = kernel_factory(ONE_WORKER, db=os.path.join(fs, "jobs.db"))
         c = k.client()
         first = c.call("enqueue", {"type": "w", "payload": {"sleep": 1.0, "silent": True, "result": BIG,
                                                            "mark": marks}})["job"]["id"]
