@@ -139,9 +139,11 @@ public final class Process: LoopHandle {
             free(cCwd)
         }
         // A child inherits the scheduling policy of the thread that forks it: this thread runs
-        // under SCHED_BATCH while it spawns, and goes back to its own policy right after.
-        let ownPolicy = batchScheduling ? Process.setPolicy(Process.schedBatch) : nil
-        defer { if let ownPolicy { _ = Process.setPolicy(ownPolicy) } }
+        // under SCHED_BATCH while it spawns, and goes back to SCHED_OTHER right after. A thread
+        // under any other policy (already batch, real-time, idle) is left as it is.
+        let switched = batchScheduling && sched_getscheduler(0) == Process.schedOther
+            && Process.setPolicy(Process.schedBatch)
+        defer { if switched { _ = Process.setPolicy(Process.schedOther) } }
         let status = containers.withUnsafeMutableBufferPointer { stdio in
             var options = uv_process_options_t()
             options.exit_cb = { process, exitStatus, termSignal in
@@ -175,16 +177,15 @@ public final class Process: LoopHandle {
         super.init(loop: loop, raw: raw)
     }
 
-    /// Linux's SCHED_BATCH (glibc declares it only under _GNU_SOURCE).
+    /// Linux's SCHED_OTHER and SCHED_BATCH (glibc declares the latter only under _GNU_SOURCE).
+    static let schedOther: Int32 = 0
     static let schedBatch: Int32 = 3
 
-    /// Sets the calling thread's policy (priority 0, the only one of the normal policies);
-    /// returns the policy it had, or nil if it could not be changed.
-    private static func setPolicy(_ policy: Int32) -> Int32? {
-        let previous = sched_getscheduler(0)
+    /// Sets the calling thread's policy to one of the normal ones (priority 0, their only one);
+    /// false if it could not be changed.
+    private static func setPolicy(_ policy: Int32) -> Bool {
         var param = sched_param(sched_priority: 0)
-        guard previous >= 0, sched_setscheduler(0, policy, &param) == 0 else { return nil }
-        return previous
+        return sched_setscheduler(0, policy, &param) == 0
     }
 
     /// `strdup`ed copies plus the terminating NULL; free every element.

@@ -300,6 +300,29 @@ def test_job_processes_start_under_the_configured_scheduling_policy(kernel_facto
     assert os.sched_getscheduler(k.proc.pid) == os.SCHED_OTHER
 
 
+def test_a_kernel_run_under_another_policy_leaves_its_job_processes_under_it(jobkernel_bin, tmp_home):
+    """`scheduling = "batch"` moves job processes off the default policy only: a kernel started
+    at idle priority (`chrt --idle`) keeps it, and so do the processes it starts."""
+    wrapper = os.path.join(tmp_home, "idle-jobkernel")
+    with open(wrapper, "w") as f:
+        f.write(f'#!/bin/sh\nexec chrt --idle 0 "{jobkernel_bin}" "$@"\n')
+    os.chmod(wrapper, 0o755)
+    k = jk.Kernel(wrapper, tmp_home, pools_config())
+    k.start()
+    try:
+        c = k.client()
+        worker = enqueue(c, "py", payload={})
+        script = 'import json, os; print(json.dumps({"result": {"policy": os.sched_getscheduler(0)}}))'
+        handler = enqueue(c, "command", payload={"argv": [sys.executable, "-c", script]})
+        for job in (worker, handler):
+            done = wait_status(c, job["id"], {"success", "failed"}, timeout=15)
+            assert done["status"] == "success", done
+            assert done["result"]["policy"] == os.SCHED_IDLE
+        assert os.sched_getscheduler(k.proc.pid) == os.SCHED_IDLE
+    finally:
+        k.stop()
+
+
 def test_stats_count_the_busy_slots_of_lanes_and_pools(kernel_factory):
     k = kernel_factory(pools_config())  # max_parallel_jobs 4, one slot kept for the priority lane
     c = k.client()
