@@ -68,9 +68,9 @@ extension Kernel {
             if first { throw error }
             return
         }
-        guard !effects.isEmpty || unit != unitBefore else { return }
-        let (changed, changedUnit) = (job, unit != unitBefore ? unit : nil)
-        try writeRow(changed, unit: changedUnit)
+        let unitChanged = unit != unitBefore
+        guard !effects.isEmpty || unitChanged else { return }
+        try writeRow(job, unit: unitChanged ? unit : nil)
         fresh.forget(id)
         if job.status != statusBefore {
             statusCounts.move(from: statusBefore, to: job.status)

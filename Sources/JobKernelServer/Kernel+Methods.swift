@@ -84,8 +84,8 @@ extension Kernel {
         "unsubscribe", "heartbeat",
     ]
 
-    /// Handles one request or notification; `done` gets the response (nil for a notification)
-    /// and whether it reports a change, which only a commit makes true.
+    /// Handles one request or notification; `done` gets its reply (nil for a notification),
+    /// which says whether it reports a change, which only a commit makes true.
     private func handle(_ entry: RPCEntry, on conn: Connection, done: @escaping (Connection.Reply?) -> Void) {
         switch entry {
         case .invalid(let id, let error):

@@ -283,12 +283,9 @@ def test_persistent_worker_runs_units_and_stays_warm(kernel_factory):
     assert any("runs job" in m for m in logs(c, b["id"]))  # stderr goes to the unit's log
 
 
-@pytest.mark.parametrize("scheduling, policy", [(None, os.SCHED_BATCH), ("batch", os.SCHED_BATCH),
-                                                 ("normal", os.SCHED_OTHER)])
-def test_job_processes_start_under_the_configured_scheduling_policy(kernel_factory, scheduling, policy):
-    extra = f'\n[pools]\nscheduling = "{scheduling}"\n' if scheduling else ""
-    k = kernel_factory(pools_config(extra))
-    c = k.client()
+def assert_job_processes_run_under(c, policy):
+    """A persistent worker (type `py`) and an exec handler (type `command`) each report the
+    scheduling policy they run under: both must be `policy`."""
     worker = enqueue(c, "py", payload={})
     script = 'import json, os; print(json.dumps({"result": {"policy": os.sched_getscheduler(0)}}))'
     handler = enqueue(c, "command", payload={"argv": [sys.executable, "-c", script]})
@@ -296,6 +293,15 @@ def test_job_processes_start_under_the_configured_scheduling_policy(kernel_facto
         done = wait_status(c, job["id"], {"success", "failed"}, timeout=15)
         assert done["status"] == "success", done
         assert done["result"]["policy"] == policy
+
+
+@pytest.mark.parametrize("scheduling, policy", [(None, os.SCHED_BATCH), ("batch", os.SCHED_BATCH),
+                                                 ("normal", os.SCHED_OTHER)])
+def test_job_processes_start_under_the_configured_scheduling_policy(kernel_factory, scheduling, policy):
+    extra = f'\n[pools]\nscheduling = "{scheduling}"\n' if scheduling else ""
+    k = kernel_factory(pools_config(extra))
+    c = k.client()
+    assert_job_processes_run_under(c, policy)
     # The kernel itself keeps its own policy.
     assert os.sched_getscheduler(k.proc.pid) == os.SCHED_OTHER
 
@@ -311,13 +317,7 @@ def test_a_kernel_run_under_another_policy_leaves_its_job_processes_under_it(job
     k.start()
     try:
         c = k.client()
-        worker = enqueue(c, "py", payload={})
-        script = 'import json, os; print(json.dumps({"result": {"policy": os.sched_getscheduler(0)}}))'
-        handler = enqueue(c, "command", payload={"argv": [sys.executable, "-c", script]})
-        for job in (worker, handler):
-            done = wait_status(c, job["id"], {"success", "failed"}, timeout=15)
-            assert done["status"] == "success", done
-            assert done["result"]["policy"] == os.SCHED_IDLE
+        assert_job_processes_run_under(c, os.SCHED_IDLE)
         assert os.sched_getscheduler(k.proc.pid) == os.SCHED_IDLE
     finally:
         k.stop()
