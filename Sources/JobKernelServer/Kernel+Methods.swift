@@ -406,6 +406,7 @@ extension Kernel {
             "types": try typeStats(),
             "queued_units": .int(queues.totalCount),
             "leases": .int(broker.leases.count),
+            "broker": brokerStats(),
             "lanes": [
                 "normal": ["busy": .int(localRuns.normal), "total": .int(config.pipeline.maxParallelJobs - config.pipeline.priorityLaneSlots)],
                 "priority": ["busy": .int(localRuns.running - localRuns.normal), "total": .int(config.pipeline.maxParallelJobs)],
