@@ -32,7 +32,9 @@ def build_shim(out_path: str) -> str:
 
 def config_toml(durability: str) -> str:
     # `remote` units are fetched and acked by the load; `parked` ones are never fetched, so a
-    # cancel finds them pending and ends them at once.
+    # cancel finds them pending and ends them at once. `scratch` jobs, with large payloads, are
+    # acked and then removed by `clean`: the database frees pages, gives them back to the file
+    # system (incremental vacuum) and shrinks at checkpoints.
     return f"""
 [storage]
 durability = "{durability}"
@@ -42,6 +44,10 @@ mode = "async_api"
 max_attempts = 3
 
 [types.parked]
+mode = "async_api"
+max_attempts = 3
+
+[types.scratch]
 mode = "async_api"
 max_attempts = 3
 """
@@ -102,8 +108,9 @@ class Connection:
 
 
 class Load:
-    """Three clients that change the store as fast as a small window allows, and log each change
-    the kernel acknowledged: (kind, key, sent_ns, answered_ns)."""
+    """Three clients that change the store in bursts, as fast as a small window allows, and log
+    each change the kernel acknowledged: (kind, key, sent_ns, answered_ns). Changes to `scratch`
+    jobs are not logged: `clean` removes them."""
 
     def __init__(self, sock_path: str, seconds: float, seed: int):
         self.sock_path = sock_path
@@ -126,10 +133,11 @@ class Load:
     def enqueuer(self, stop):
         c = Connection(self.sock_path)
         while self.busy(stop):
-            calls = [("enqueue", {"type": "remote", "payload": {"n": self.serial()}}) for _ in range(16)]
+            calls = [("enqueue", {"type": "remote", "payload": {"n": self.serial()}}) for _ in range(12)]
+            calls += [("enqueue", {"type": "scratch", "payload": {"pad": "x" * 3000}}) for _ in range(4)]
             ids, sent = c.send(calls)
             for i, (msg, t) in c.replies(ids).items():
-                if "result" in msg:
+                if "result" in msg and msg["result"]["job"]["type"] == "remote":
                     self.log("enqueue", msg["result"]["job"]["id"], sent, t)
             time.sleep(0.002)
         c.close()
@@ -137,7 +145,7 @@ class Load:
     def worker(self, stop):
         c = Connection(self.sock_path)
         while self.busy(stop):
-            msg, _, _ = c.call("fetch", {"types": ["remote"], "max": 16, "wait_s": 0.5, "lease_s": 300})
+            msg, _, _ = c.call("fetch", {"types": ["remote", "scratch"], "max": 16, "wait_s": 0.5, "lease_s": 300})
             leases = msg.get("result", {}).get("leases", [])
             if not leases:
                 continue
@@ -147,14 +155,15 @@ class Load:
                 calls.append(("ack", {"lease": lease["lease"], "result": {"job": lease["job"]["id"]}}))
             ids, sent = c.send(calls)
             for i, lease in zip(ids, leases):
-                jobs[i] = lease["job"]["id"]
+                jobs[i] = lease["job"]["id"] if lease["job"]["type"] == "remote" else None
             for i, (msg, t) in c.replies(ids).items():
-                if "result" in msg:
+                if "result" in msg and jobs[i] is not None:
                     self.log("ack", jobs[i], sent, t)
         c.close()
 
     def chores(self, stop):
         c = Connection(self.sock_path)
+        rounds = 0
         while self.busy(stop):
             msg, sent, t = c.call("enqueue", {"type": "parked", "payload": {"n": self.serial()}})
             if "result" in msg:
@@ -167,6 +176,11 @@ class Load:
             msg, sent, t = c.call("settings.set", {"key": key, "value": True})
             if "result" in msg:
                 self.log("setting", key, sent, t)
+            if rounds % 25 == 0:
+                msg, _, _ = c.call("clean", {"type": "scratch"})
+                if "result" not in msg:
+                    raise RuntimeError(f"clean answered {msg}")
+            rounds += 1
             time.sleep(0.005)
         c.close()
 
