@@ -316,11 +316,14 @@ def test_result_shapes(validator_for, methods):
                                       "cancelled", "skipped"]},
              "lanes": {"normal": {"busy": 0, "total": 3}, "priority": {"busy": 0, "total": 4}},
              "pools": {"internal": {"busy": 0, "total": 4}, "sync_api": {"busy": 0, "total": 2}},
-             "leases": 0, "seq": 0, "uptime_s": 1.5, "connections": 1,
+             "leases": 0, "broker": {"kind": "embedded"}, "seq": 0, "uptime_s": 1.5, "connections": 1,
              "types": {"thumbnail": {"pending": 2, "scheduled": 0, "running": 1, "paused": 0, "success_1m": 5,
                                      "failed_1m": 0, "oldest_pending_s": 1.25}}}
     assert validator_for(methods["stats"]["result"]["schema"]).is_valid(stats)
     assert not validator_for(methods["stats"]["result"]["schema"]).is_valid({k: v for k, v in stats.items() if k != "types"})
+    away = {"kind": "nats", "connected": False, "since": "2026-11-23T09:31:50.123Z", "disconnects": 1, "unconfirmed_units": 0}
+    assert validator_for(methods["stats"]["result"]["schema"]).is_valid({**stats, "broker": away})
+    assert not validator_for(methods["stats"]["result"]["schema"]).is_valid({**stats, "broker": {**away, "since": "now"}})
     assert validator_for(methods["schedules"]["result"]["schema"]).is_valid(
         [{"name": "nightly", "type": "t", "every": None, "cron": "30 3 * * *", "timezone": "Europe/Berlin",
           "next_run_at": "2026-11-24T02:30:00.000Z", "last_job_id": "12"}])
