@@ -30,9 +30,10 @@ CUTS = 150  # split over the two modes; about a minute on two cores
 
 def test_power_cuts_keep_every_acknowledged_change_under_full_and_lose_only_a_tail_under_normal(jobkernel_bin):
     workdir = tempfile.mkdtemp(prefix="jkpc-", dir="/tmp")  # short: socket paths are limited
-    log = []
+    seed = random.randrange(1 << 30)
+    log = [f"seed {seed}"]
     summaries, failures = powercut.simulate(jobkernel_bin, workdir, ("full", "normal"), cuts=CUTS, recordings=1,
-                                            seconds=4.0, seed=random.randrange(1 << 30), log=log.append)
+                                            seconds=4.0, seed=seed, log=log.append)
     full, normal = summaries
     report = "\n".join(log)
     assert not failures, f"{len(failures)} cuts failed (images kept in {workdir}):\n{report}"

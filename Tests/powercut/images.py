@@ -132,7 +132,8 @@ class CutBuilder:
         None}, figures)."""
         assert t >= self.last_t, "cuts must come in time order"
         self.last_t = t
-        files, figures = {}, {"durable_ops": 0, "pending_ops": 0, "kept": 0, "torn": 0, "dropped": 0}
+        files = {}
+        figures = {"durable_ops": 0, "pending_ops": 0, "pending_db_writes": 0, "kept": 0, "torn": 0, "dropped": 0}
         for f, ops in self.trace.by_file.items():
             horizon = self.trace.durable_before(f, min(t, self.lying.get(f, t)))
             base = self.base[f]
@@ -155,6 +156,7 @@ class CutBuilder:
                 if op.kind not in (OP_WRITE, OP_TRUNCATE):
                     continue
                 figures["pending_ops"] += 1
+                figures["pending_db_writes"] += f == 0 and op.kind == OP_WRITE
                 if rng.random() >= keep:
                     figures["dropped"] += 1
                     continue

@@ -49,6 +49,13 @@ def cut_recording(binary, recdir, rec, n, seed, log):
     changes = [tuple(c) for c in rec["changes"]]
     rng = random.Random(seed)
     builder = images.CutBuilder(trace)
+    # The WAL starts again from its beginning with a new header at offset 0.
+    wal_restarts = [op for op in trace.by_file[1] if op.kind == images.OP_WRITE and op.offset == 0]
+    in_load = lambda op: rec["load_start"] <= op.t0 <= rec["load_end"]  # noqa: E731
+    log(f"  in its load: {sum(1 for op in wal_restarts if in_load(op))} WAL restarts, "
+        f"{sum(1 for op in trace.by_file[0] if op.kind == images.OP_SYNC and in_load(op))} database syncs, "
+        f"{sum(1 for op in trace.by_file[1] if op.kind == images.OP_SYNC and in_load(op))} WAL syncs, "
+        f"{sum(1 for op in trace.by_file[0] if op.kind == images.OP_TRUNCATE and in_load(op))} database truncations")
     results = []
     try:
         for t in cut_times(trace, rec["load_start"], rec["load_end"], n, rng):
@@ -57,7 +64,9 @@ def cut_recording(binary, recdir, rec, n, seed, log):
             files, figures = builder.build(t, rng, keep, tear)
             out = verify.check_image(binary, files, os.path.join(recdir, "cut"), rec["durability"], changes)
             horizon = trace.durable_before(1, t)
-            r = {"cut": t, "keep": keep, "tear": tear, **figures, "started": out.started,
+            restarts = [op.t0 for op in wal_restarts if op.t0 < t]
+            r = {"cut": t, "keep": keep, "tear": tear, **figures,
+                 "after_wal_restart_ms": (t - restarts[-1]) / 1e6 if restarts else 1e12, "started": out.started,
                  "integrity": out.integrity, "events_gap_free": out.events_gap_free, "problem": out.problem}
             if out.present is not None:
                 r.update(verify.judge(changes, out.present, t, horizon, rec["durability"]))
@@ -90,6 +99,8 @@ def summarize(mode, results, seconds):
         "holes": sum(r.get("holes", 0) for r in results),
         "longest_lost_tail_ms": round(max((r["tail_ms"] for r in lost_cuts), default=0.0), 1),
         "longest_since_wal_sync_ms": round(max((r.get("since_wal_sync_ms", 0) for r in results), default=0.0), 1),
+        "cuts_mid_checkpoint": sum(1 for r in results if r["pending_db_writes"]),
+        "cuts_in_20ms_after_wal_restart": sum(1 for r in results if r["after_wal_restart_ms"] < 20),
         "torn_writes": sum(r["torn"] for r in results),
         "dropped_writes": sum(r["dropped"] for r in results),
         "failed_cuts": sum(1 for r in results if not r["ok"]),
