@@ -11,8 +11,10 @@ import JobKernelIO
 /// `onResult`, `onProgress` and `onConnectionChange` run.
 ///
 /// While the server is away libnats reconnects by itself; `health` says so. A unit whose publish
-/// got no answer may or may not be stored, so `publishOrHold` keeps it and `republishHeld` sends it
-/// again under the same `Nats-Msg-Id`, which the server stores at most once.
+/// got no answer may or may not be stored, so `publishOrHold` keeps it and `resume` sends it
+/// again under the same `Nats-Msg-Id`, which the server stores at most once. After a reconnect
+/// `resume` also re-creates the streams and the results consumer, should the server have come
+/// back without its store.
 ///
 /// Every method, and every `ack` handed to `onResult`, is for the loop thread only.
 public final class NATSBridge {
@@ -96,12 +98,12 @@ public final class NATSBridge {
     /// The connection was lost or is back (`health` already says which).
     public var onConnectionChange: ((Health) -> Void)?
     /// Publishing may go on: the connection is back, or `retryMs` passed since a publish got no
-    /// answer. The handler calls `republishHeld`, then publishes what else waits.
+    /// answer. The handler calls `resume`, then publishes what else waits.
     public var onReady: (() -> Void)?
 
     /// The connection's state, updated on the loop thread as libnats reports changes.
     public private(set) var health: Health
-    /// Units whose publish got no answer, kept to publish again (`republishHeld`).
+    /// Units whose publish got no answer, kept to publish again (`resume`).
     public var heldUnits: Int { held.count }
 
     /// True once `close()` was called.
@@ -116,6 +118,9 @@ public final class NATSBridge {
     private let retryTimer: LoopTimer
     /// Units to publish again, oldest first.
     private var held: [(type: String, body: [UInt8], msgID: String)] = []
+    /// Set by a reconnect: the server may have lost its streams (a new store), so `resume`
+    /// creates them again, idempotently.
+    private var needsSetUp = false
     /// Taken from the inbox, not yet delivered.
     private var backlog: [NATSIncoming] = []
     /// Results that arrived while `onResult` was unset, in arrival order.
@@ -210,7 +215,7 @@ public final class NATSBridge {
     }
 
     /// Publishes one unit like `publishUnit`; if the server does not answer (or the connection is
-    /// down), keeps it to publish again with `republishHeld`, arms the retry, and returns false.
+    /// down), keeps it to publish again with `resume`, arms the retry, and returns false.
     /// Throws only for an invalid type or msgID, which no retry can fix.
     public func publishOrHold(type: String, body: [UInt8], msgID: String) throws -> Bool {
         do {
@@ -223,10 +228,20 @@ public final class NATSBridge {
         }
     }
 
-    /// Publishes the held units again, oldest first, each under its first msgID; drops those
-    /// `isWanted` refuses (their lease ended meanwhile). Stops at the first that still gets no
-    /// answer and arms the retry. True when none is held any more.
-    public func republishHeld(isWanted: (String) -> Bool) -> Bool {
+    /// Gets publishing going again: after a reconnect, makes sure both streams and the results
+    /// consumer exist; then publishes the held units again, oldest first, each under its first
+    /// msgID, dropping those `isWanted` refuses (their lease ended meanwhile). Stops at the first
+    /// step that gets no answer and arms the retry. True when new units may be published.
+    public func resume(isWanted: (String) -> Bool) -> Bool {
+        if needsSetUp {
+            do {
+                try setUpStreams()
+                needsSetUp = false
+            } catch {
+                armRetry()
+                return false
+            }
+        }
         while let unit = held.first {
             held.removeFirst()
             guard isWanted(unit.msgID) else { continue }
@@ -311,7 +326,7 @@ public final class NATSBridge {
                 if connected { health.lastOutageMs = max(0, atMs - health.sinceMs) }
                 health.connected = connected
                 health.sinceMs = atMs
-                if !connected { health.disconnects += 1 }
+                if !connected { health.disconnects += 1 } else { needsSetUp = true }
                 onConnectionChange?(health)
                 if connected && !isClosed { onReady?() }
             case .result(let message):

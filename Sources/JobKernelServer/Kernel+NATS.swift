@@ -32,7 +32,7 @@ extension Kernel {
     func publishToNATS() {
         guard let nats, !shuttingDown, nats.isConnected else { return }
         let now = self.now
-        guard nats.republishHeld(isWanted: { id in (broker.leases[id]?.expiresAt ?? now) > now }) else { return }
+        guard nats.resume(isWanted: { id in (broker.leases[id]?.expiresAt ?? now) > now }) else { return }
         for type in config.types.values where type.mode == .asyncAPI && !isPaused(type.name) {
             while let head = queues.popMax(type: type.name) {
                 guard let (job, unit) = (try? validReady(head)) ?? nil else { continue }
