@@ -56,8 +56,14 @@ struct AccessGuard<Context: RequestContext>: RouterMiddleware {
             <form method="post" action="/login"><label>Access token <input id="token" name="token" type="password" \
             autocomplete="off" required></label> <button type="submit">Open the dashboard</button></form></html>
             """
+        // With `no-referrer`, Chromium sends `Origin: null` with a form post, which the door
+        // refuses; `same-origin` sends the page's own origin, and no referrer to anyone else.
         return Response(
-            status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                HTTPField.Name("Referrer-Policy")!: "same-origin",
+            ],
             body: .init(byteBuffer: ByteBuffer(string: page)))
     }
 }
