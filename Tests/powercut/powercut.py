@@ -19,17 +19,19 @@ import recorder
 import verify
 
 
-def cut_times(trace: images.Trace, start: int, end: int, n: int, rng: random.Random):
-    """`n` cut times in [start, end]: a fifth at random moments, the rest at the edges where power
-    cuts hurt most: just after a write returned, just before or just after a sync completed, and
-    within 20 ms after the WAL started again from its beginning or a checkpoint wrote the database."""
-    in_window = [op for op in trace.ops if start <= op.t1 <= end]
+def cut_times(trace: images.Trace, start: int, end: int, exited: int, n: int, rng: random.Random):
+    """`n` cut times: a sixth at random moments of the load (`start` to `end`), a sixth during the
+    shutdown or just after the kernel was gone (`exited`), the rest at the edges where
+    power cuts hurt most: just after a write returned, just before or just after a sync completed,
+    and within 20 ms after the WAL started again from its beginning or a checkpoint wrote the
+    database."""
+    in_window = [op for op in trace.ops if start <= op.t1 <= exited]
     writes = [op for op in in_window if op.kind == images.OP_WRITE]
     syncs = [op for op in in_window if op.kind == images.OP_SYNC]
     risky = [op for op in writes if op.file == 0 or op.offset == 0]
     out = []
     for i in range(n):
-        pick = i % 5
+        pick = i % 6
         if pick == 1 and writes:
             out.append(rng.choice(writes).t1 + 1)
         elif pick == 2 and syncs:
@@ -37,7 +39,11 @@ def cut_times(trace: images.Trace, start: int, end: int, n: int, rng: random.Ran
         elif pick == 3 and syncs:
             out.append(rng.choice(syncs).t1 + 1)
         elif pick == 4 and risky:
-            out.append(min(end, rng.choice(risky).t0 + rng.randint(0, 20_000_000)))
+            out.append(min(exited, rng.choice(risky).t0 + rng.randint(0, 20_000_000)))
+        elif pick == 5 and i % 12 == 5:
+            out.append(rng.randint(end, exited))
+        elif pick == 5:
+            out.append(rng.randint(exited, exited + 10_000_000))
         else:
             out.append(rng.randint(start, end))
     return sorted(out)
@@ -51,25 +57,25 @@ def cut_recording(binary, recdir, rec, n, seed, log):
     builder = images.CutBuilder(trace)
     # The WAL starts again from its beginning with a new header at offset 0.
     wal_restarts = [op for op in trace.by_file[1] if op.kind == images.OP_WRITE and op.offset == 0]
-    in_load = lambda op: rec["load_start"] <= op.t0 <= rec["load_end"]  # noqa: E731
-    log(f"  in its load: {sum(1 for op in wal_restarts if in_load(op))} WAL restarts, "
+    in_load = lambda op: rec["load_start"] <= op.t0 <= rec["exited"]  # noqa: E731
+    log(f"  in its load and shutdown: {sum(1 for op in wal_restarts if in_load(op))} WAL restarts, "
         f"{sum(1 for op in trace.by_file[0] if op.kind == images.OP_SYNC and in_load(op))} database syncs, "
         f"{sum(1 for op in trace.by_file[1] if op.kind == images.OP_SYNC and in_load(op))} WAL syncs, "
         f"{sum(1 for op in trace.by_file[0] if op.kind == images.OP_TRUNCATE and in_load(op))} database truncations")
     results = []
     try:
-        for t in cut_times(trace, rec["load_start"], rec["load_end"], n, rng):
+        for t in cut_times(trace, rec["load_start"], rec["load_end"], rec["exited"], n, rng):
             keep = rng.choice([0.0, 0.5, 1.0, rng.random()])
             tear = rng.choice([0.0, 0.5, 1.0])
             files, figures = builder.build(t, rng, keep, tear)
             out = verify.check_image(binary, files, os.path.join(recdir, "cut"), rec["durability"], changes)
             horizon = trace.durable_before(1, t)
             restarts = [op.t0 for op in wal_restarts if op.t0 < t]
-            r = {"cut": t, "keep": keep, "tear": tear, **figures,
+            r = {"cut": t, "load_end": rec["load_end"], "keep": keep, "tear": tear, **figures,
                  "after_wal_restart_ms": (t - restarts[-1]) / 1e6 if restarts else 1e12, "started": out.started,
                  "integrity": out.integrity, "events_gap_free": out.events_gap_free, "problem": out.problem}
             if out.present is not None:
-                r.update(verify.judge(changes, out.present, t, horizon, rec["durability"]))
+                r.update(verify.judge(changes, out.present, t, horizon, rec["durability"], rec["exited"]))
             r["ok"] = bool(out.started and out.integrity == "ok" and out.events_gap_free and r.get("ok"))
             if not r["ok"]:
                 keepdir = os.path.join(recdir, f"failed-cut-{t}")
@@ -99,6 +105,8 @@ def summarize(mode, results, seconds):
         "holes": sum(r.get("holes", 0) for r in results),
         "longest_lost_tail_ms": round(max((r["tail_ms"] for r in lost_cuts), default=0.0), 1),
         "longest_since_wal_sync_ms": round(max((r.get("since_wal_sync_ms", 0) for r in results), default=0.0), 1),
+        "cuts_after_shutdown_began": sum(1 for r in results if r["cut"] > r["load_end"]),
+        "cuts_after_exit": sum(1 for r in results if r.get("after_exit")),
         "cuts_mid_checkpoint": sum(1 for r in results if r["pending_db_writes"]),
         "cuts_in_20ms_after_wal_restart": sum(1 for r in results if r["after_wal_restart_ms"] < 20),
         "torn_writes": sum(r["torn"] for r in results),

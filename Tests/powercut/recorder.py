@@ -240,7 +240,8 @@ def wait_for_socket(path, proc, timeout=30.0):
 
 def record(binary: str, shim: str, workdir: str, durability: str, seconds: float, seed: int = 0) -> dict:
     """Runs a kernel on a new database in `workdir` under the shim with load for `seconds`, then
-    kills it (-9: nothing after the load matters). Returns what changes.json holds."""
+    stops it with SIGTERM (its shutdown is recorded too). Returns what changes.json holds: the
+    acknowledged changes, the load's start and end and the time the kernel was seen gone."""
     os.makedirs(workdir, exist_ok=True)
     db = os.path.join(workdir, "jobs.db")
     sock = os.path.join(workdir, "k.sock")
@@ -262,11 +263,16 @@ def record(binary: str, shim: str, workdir: str, durability: str, seconds: float
             raise RuntimeError(f"the load failed: {load.errors}")
         if proc.poll() is not None:
             raise RuntimeError(f"the recorded kernel exited {proc.returncode} under load")
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(60)
+        exited = now_ns()
+        if rc != 0:
+            raise RuntimeError(f"the recorded kernel exited {rc} after SIGTERM; see {workdir}/kernel.stderr")
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-    rec = {"durability": durability, "load_start": start, "load_end": end, "changes": load.changes}
+            proc.kill()
+            proc.wait(30)
+    rec = {"durability": durability, "load_start": start, "load_end": end, "exited": exited, "changes": load.changes}
     with open(os.path.join(workdir, "changes.json"), "w") as f:
         json.dump(rec, f)
     return rec

@@ -128,11 +128,12 @@ def check_image(binary: str, files: dict, workdir: str, durability: str, changes
     return out
 
 
-def judge(changes, present, cut: int, horizon: int, durability: str) -> dict:
+def judge(changes, present, cut: int, horizon: int, durability: str, exited: int | None = None) -> dict:
     """Sorts the changes into what a cut at `cut` lost.
 
     `changes`: (kind, key, sent, answered); `present`: whether each is in the image; `horizon`:
-    the start of the WAL's last sync completed before the cut.
+    the start of the WAL's last sync completed before the cut; `exited`: when the kernel was seen
+    gone after a graceful shutdown (a cut after it may lose nothing, whatever the durability).
 
     - lost: acknowledged before the cut and missing;
     - beyond_bound: lost although acknowledged before `horizon`, which no durability allows;
@@ -152,6 +153,7 @@ def judge(changes, present, cut: int, horizon: int, durability: str) -> dict:
         "tail_ms": tail_ms,
         "since_wal_sync_ms": (cut - horizon) / 1e6,
         "example": [changes[i] for i in (holes or beyond or lost)[:3]],
-        # Under "full" nothing acknowledged may be lost at all.
-        "ok": not holes and not beyond and (durability != "full" or not lost),
+        "after_exit": exited is not None and cut > exited,
+        # Under "full", or once the kernel has stopped, nothing acknowledged may be lost at all.
+        "ok": not holes and not beyond and not (lost and (durability == "full" or (exited is not None and cut > exited))),
     }
