@@ -107,6 +107,13 @@ class Connection:
         self.sock.close()
 
 
+def result(msg):
+    """A reply's result; an error reply stops the load (none is expected)."""
+    if "result" not in msg:
+        raise RuntimeError(f"the kernel answered {msg}")
+    return msg["result"]
+
+
 class Load:
     """Three clients that change the store in bursts, as fast as a small window allows, and log
     each change the kernel acknowledged: (kind, key, sent_ns, answered_ns). Changes to `scratch`
@@ -137,7 +144,7 @@ class Load:
             calls += [("enqueue", {"type": "scratch", "payload": {"pad": "x" * 3000}}) for _ in range(4)]
             ids, sent = c.send(calls)
             for i, (msg, t) in c.replies(ids).items():
-                if "result" in msg and msg["result"]["job"]["type"] == "remote":
+                if result(msg)["job"]["type"] == "remote":
                     self.log("enqueue", msg["result"]["job"]["id"], sent, t)
             time.sleep(0.002)
         c.close()
@@ -146,7 +153,7 @@ class Load:
         c = Connection(self.sock_path)
         while self.busy(stop):
             msg, _, _ = c.call("fetch", {"types": ["remote", "scratch"], "max": 16, "wait_s": 0.5, "lease_s": 300})
-            leases = msg.get("result", {}).get("leases", [])
+            leases = result(msg)["leases"]
             if not leases:
                 continue
             jobs = {}
@@ -157,7 +164,8 @@ class Load:
             for i, lease in zip(ids, leases):
                 jobs[i] = lease["job"]["id"] if lease["job"]["type"] == "remote" else None
             for i, (msg, t) in c.replies(ids).items():
-                if "result" in msg and jobs[i] is not None:
+                result(msg)
+                if jobs[i] is not None:
                     self.log("ack", jobs[i], sent, t)
         c.close()
 
@@ -166,20 +174,17 @@ class Load:
         rounds = 0
         while self.busy(stop):
             msg, sent, t = c.call("enqueue", {"type": "parked", "payload": {"n": self.serial()}})
-            if "result" in msg:
-                job = msg["result"]["job"]["id"]
-                self.log("enqueue", job, sent, t)
-                msg, sent, t = c.call("cancel", {"id": job})
-                if "result" in msg:
-                    self.log("cancel", job, sent, t)
+            job = result(msg)["job"]["id"]
+            self.log("enqueue", job, sent, t)
+            msg, sent, t = c.call("cancel", {"id": job})
+            result(msg)
+            self.log("cancel", job, sent, t)
             key = f"workflow.pc{self.serial()}"
             msg, sent, t = c.call("settings.set", {"key": key, "value": True})
-            if "result" in msg:
-                self.log("setting", key, sent, t)
+            result(msg)
+            self.log("setting", key, sent, t)
             if rounds % 25 == 0:
-                msg, _, _ = c.call("clean", {"type": "scratch"})
-                if "result" not in msg:
-                    raise RuntimeError(f"clean answered {msg}")
+                result(c.call("clean", {"type": "scratch"})[0])
             rounds += 1
             time.sleep(0.005)
         c.close()
@@ -194,7 +199,7 @@ class Load:
     def run(self):
         # Bursts and pauses: a checkpoint that falls in a pause copies the whole WAL back, and the
         # next commit then starts the WAL again from its beginning, overwriting old frames. Under
-        # unbroken load every checkpoint chases new frames and the WAL never starts again.
+        # unbroken load each checkpoint chases new frames and the WAL may never start again.
         rng = random.Random(self.seed)
         self.active = threading.Event()
         self.active.set()

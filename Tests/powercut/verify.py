@@ -17,10 +17,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import time
 
 from recorder import Connection, config_toml, wait_for_socket
 
