@@ -33,6 +33,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var timer: Scheduled<Void>?
     /// Heads read minus responses ended: 0 when the connection waits for a request.
     private var open = 0
+    /// Heads read in all.
+    private var heads = 0
     private var readingBody = false
     /// A refused handshake: what else comes on the connection is dropped while it closes.
     private var refused = false
@@ -71,6 +73,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             open += 1
+            heads += 1
             readingBody = true
             if head.headers.contains(name: "upgrade") {
                 if let refusal = handshakeRefusal(head) {
@@ -97,6 +100,17 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             update(context)
         }
         context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A first request that does not parse reaches the upgrade handler, which would close the
+        // connection without a word; later ones are Hummingbird's, which answers 400 itself.
+        if error is HTTPParserError, heads == 0, !refused {
+            refuse(context, head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"), status: .badRequest,
+                   message: "refused: the request does not parse as HTTP/1.1")
+            return
+        }
+        context.fireErrorCaught(error)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -152,6 +166,19 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .login:
             return (.unauthorized, "refused: a login link does not open a WebSocket")
         case .allow:
+            if head.headers["upgrade"].contains(where: { $0.lowercased().contains("websocket") }) {
+                guard path == "/ws" else { return (.notFound, "refused: no WebSocket at \(path); it is at /ws") }
+                let key = head.headers.first(name: "sec-websocket-key") ?? ""
+                let connection = head.headers["connection"].joined(separator: ",").lowercased()
+                guard head.method == .GET, !key.isEmpty, head.headers.first(name: "sec-websocket-version") == "13",
+                    connection.contains("upgrade")
+                else {
+                    return (
+                        .badRequest,
+                        "refused: a WebSocket handshake is a GET with Connection: Upgrade, Sec-WebSocket-Key and "
+                            + "Sec-WebSocket-Version: 13")
+                }
+            }
             guard let lease = limits.openStream(for: policy.token) else {
                 return (
                     .tooManyRequests,

@@ -192,6 +192,32 @@ def test_a_refused_websocket_handshake_gets_the_documented_status_and_headers(ga
     assert response_headers["x-content-type-options"] == "nosniff" and "frame-ancestors 'none'" in response_headers["content-security-policy"]
 
 
+def raw_exchange(gateway, data):
+    """Sends `data` on a fresh connection and reads until the gateway closes it."""
+    import socket
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
+        s.sendall(data)
+        answer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return answer
+            answer += chunk
+
+
+def test_a_malformed_handshake_or_first_request_gets_a_400_with_a_reason_not_silence(gateway):
+    base = f"Host: {gateway.host}\r\nAuthorization: Bearer {gateway.token}\r\nOrigin: {gateway.base}\r\n"
+    no_key = f"GET /ws HTTP/1.1\r\n{base}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    answer = raw_exchange(gateway, no_key.encode())
+    assert answer.startswith(b"HTTP/1.1 400") and b"Sec-WebSocket-Key" in answer and b"nosniff" in answer, answer
+    elsewhere = (f"GET /events HTTP/1.1\r\n{base}Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    answer = raw_exchange(gateway, elsewhere.encode())
+    assert answer.startswith(b"HTTP/1.1 404") and b"/ws" in answer and b"nosniff" in answer, answer
+    answer = raw_exchange(gateway, b"NOT HTTP AT ALL\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400") and b"nosniff" in answer, answer
+
+
 def test_the_websocket_takes_only_the_gateways_own_origin(gateway):
     import websockets.sync.client as ws
     with pytest.raises(Exception) as refused:
