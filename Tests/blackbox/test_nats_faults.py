@@ -1,7 +1,8 @@
 """NATS under faults (protocol/nats.md, "When the server is away"): under load, with remote nats-py
-workers, a nats-server that is killed (-9) and restarted on the same store, or stopped (SIGSTOP) for
-longer than the workers' ack wait, loses no acknowledged job and runs no job to success twice, and
-the kernel says in `stats` and in its log that the broker is away.
+workers, a nats-server that is killed (-9) and restarted on the same store, or cut off (stopped with
+SIGSTOP, or behind a proxy that stops forwarding) for longer than the workers' ack wait, loses no
+acknowledged job and runs no job to success twice, and the kernel says in `stats` and in its log
+that the broker is away. A server back on an empty store loses no acknowledged job either.
 
 Each worker process appends one line per result the server stored ("reported success") to a shared
 file, so the test can count, per job, the runs that reported success and the leases they ran under.
@@ -99,10 +100,10 @@ def workers(nats_server, tmp_path):
     procs = []
     reports = tmp_path / "reports.ndjson"
 
-    def start(count):
+    def start(count, url=None):
         for _ in range(count):
             procs.append(subprocess.Popen(
-                [sys.executable, os.path.abspath(__file__), "--url", nats_server.url, "--reports", str(reports),
+                [sys.executable, os.path.abspath(__file__), "--url", url or nats_server.url, "--reports", str(reports),
                  "--ack-wait", str(ACK_WAIT_S), "--concurrency", "4"],
                 stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"worker{len(procs)}.err", "w")))
         return reports
@@ -116,6 +117,77 @@ def workers(nats_server, tmp_path):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+class Cut:
+    """A TCP proxy on loopback in front of nats-server: `cut()` stops it forwarding anything, as a
+    network partition would (connections stay open, bytes wait, new connections get no answer),
+    `restore()` lets everything through again."""
+
+    def __init__(self, upstream_port):
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.open = threading.Event()
+        self.open.set()
+        self.closed = False
+        self.sockets = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"nats://127.0.0.1:{self.port}"
+
+    def accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(client,), daemon=True).start()
+
+    def serve(self, client):
+        self.open.wait()
+        try:
+            server = socket.create_connection(self.upstream)
+        except OSError:
+            client.close()
+            return
+        self.sockets += [client, server]
+        threading.Thread(target=self.pump, args=(server, client), daemon=True).start()
+        self.pump(client, server)
+
+    def pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                self.open.wait()  # a chunk read as the cut began waits for the end of the cut
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.open.clear()
+
+    def restore(self):
+        self.open.set()
+
+    def close(self):
+        self.closed = True
+        self.open.set()
+        self.listener.close()
+        for s in self.sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
 
 
 def config(url, extra=""):
@@ -256,14 +328,24 @@ def test_kill9_and_restart_of_nats_server_under_load_loses_nothing_and_runs_noth
     assert broker_stats(k)["unconfirmed_units"] == 0
 
 
+@pytest.mark.parametrize("how", ["sigstop", "network"])
 def test_nats_server_cut_off_longer_than_the_ack_wait_loses_nothing_and_runs_nothing_twice(
-        kernel_factory, nats_server, workers):
-    k = kernel_factory(config(nats_server.url))
-    reports = workers(2)
+        kernel_factory, nats_server, workers, how, request):
+    """`sigstop` stops the server process; `network` leaves it running behind a proxy that stops
+    forwarding, so the server's own clocks (ack wait, redelivery) go on meanwhile."""
+    proxy = Cut(nats_server.port) if how == "network" else None
+    if proxy:
+        request.addfinalizer(proxy.close)
+    url = proxy.url if proxy else nats_server.url
+    k = kernel_factory(config(url))
+    reports = workers(2, url)
     load = Load(k)
     time.sleep(3)
     assert load.acked, load.errors
-    nats_server.pause()
+    if proxy:
+        proxy.cut()
+    else:
+        nats_server.pause()
     cut = time.monotonic()
     try:
         # The TCP connection stays open: only unanswered pings tell the kernel.
@@ -274,7 +356,10 @@ def test_nats_server_cut_off_longer_than_the_ack_wait_loses_nothing_and_runs_not
         while time.monotonic() - cut < ACK_WAIT_S * 3:
             time.sleep(0.2)
     finally:
-        nats_server.resume()
+        if proxy:
+            proxy.restore()
+        else:
+            nats_server.resume()
     back = wait_broker(k, True, timeout=20)
     away_s = time.monotonic() - cut
     assert back["disconnects"] == 1 and back["since"] > away["since"]
@@ -282,7 +367,7 @@ def test_nats_server_cut_off_longer_than_the_ack_wait_loses_nothing_and_runs_not
     time.sleep(2)
     load.stop()
     assert not load.errors, load.errors[:5]
-    check_promises(k, load.acked, reports, away_s, "SIGSTOP for longer than the ack wait")
+    check_promises(k, load.acked, reports, away_s, f"cut off ({how}) for longer than the ack wait")
     assert broker_stats(k)["unconfirmed_units"] == 0
 
 
