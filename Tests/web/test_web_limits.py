@@ -159,9 +159,8 @@ def test_streams_per_token_are_capped_with_429(capped):
     import websockets.sync.client as ws
     first = web.SSE(capped)
     first.wait(lambda s: any(e["event"] == "subscribed" for e in s.events), what="the first stream")
-    socket_stream = ws.connect(f"ws://127.0.0.1:{capped.port}/ws", additional_headers=capped.auth(), origin=capped.base,
-                               open_timeout=5)
-    try:
+    with ws.connect(f"ws://127.0.0.1:{capped.port}/ws", additional_headers=capped.auth(), origin=capped.base,
+                    open_timeout=5):
         third = web.SSE(capped)
         third.wait(lambda x: x.status is not None, what="an answer")
         assert third.status == 429 and b"--max-streams" in third.body, (third.status, third.body)
@@ -171,8 +170,6 @@ def test_streams_per_token_are_capped_with_429(capped):
         assert "HTTP 429" in str(refused.value), refused.value
         # Other requests go on.
         assert capped.request("GET", "/metrics")[0] == 200
-    finally:
-        socket_stream.close()
 
     # A closed WebSocket gives its slot back.
     def a_slot():
