@@ -317,14 +317,14 @@ def test_kill9_and_restart_of_nats_server_under_load_loses_nothing_and_runs_noth
     assert away["disconnects"] == 1
     since = datetime.datetime.fromisoformat(away["since"].replace("Z", "+00:00"))
     assert abs((datetime.datetime.now(datetime.timezone.utc) - since).total_seconds()) < 20
-    jk.wait_for(lambda: "is away" in k.stderr_text(), timeout=5, what="a log line saying the broker is away")
+    jk.wait_for(lambda: "is away (" in k.stderr_text(), timeout=5, what="a log line saying the broker is away")
     time.sleep(2)  # jobs keep coming while the broker is away
     acked_while_away = len(load.acked)
     nats_server.start()
     back = wait_broker(k, True, timeout=20)
     away_s = time.monotonic() - gone
     assert back["disconnects"] == 1
-    jk.wait_for(lambda: "is back" in k.stderr_text(), timeout=5, what="a log line saying the broker is back")
+    jk.wait_for(lambda: "is back after" in k.stderr_text(), timeout=5, what="a log line saying the broker is back")
     time.sleep(2)
     load.stop()
     assert len(load.acked) > acked_while_away
@@ -356,7 +356,7 @@ def test_nats_server_cut_off_longer_than_the_ack_wait_loses_nothing_and_runs_not
         # The TCP connection stays open: only unanswered pings tell the kernel.
         away = wait_broker(k, False, timeout=20)
         assert away["disconnects"] == 1
-        jk.wait_for(lambda: "is away" in k.stderr_text(), timeout=5, what="a log line saying the broker is away")
+        jk.wait_for(lambda: "is away (" in k.stderr_text(), timeout=5, what="a log line saying the broker is away")
         # Longer than the ack wait: units the workers had in hand come back to them afterwards.
         while time.monotonic() - cut < ACK_WAIT_S * 3:
             time.sleep(0.2)
@@ -368,12 +368,44 @@ def test_nats_server_cut_off_longer_than_the_ack_wait_loses_nothing_and_runs_not
     back = wait_broker(k, True, timeout=20)
     away_s = time.monotonic() - cut
     assert back["disconnects"] == 1 and back["since"] > away["since"]
-    jk.wait_for(lambda: "is back" in k.stderr_text(), timeout=5, what="a log line saying the broker is back")
+    jk.wait_for(lambda: "is back after" in k.stderr_text(), timeout=5, what="a log line saying the broker is back")
     time.sleep(2)
     load.stop()
     assert not load.errors, load.errors[:5]
     check_promises(k, load, reports, away_s, f"cut off ({how}) for longer than the ack wait")
     assert broker_stats(k)["unconfirmed_units"] == 0
+
+
+def test_repeated_kills_and_cuts_are_each_counted_and_lose_nothing(kernel_factory, nats_server, workers):
+    k = kernel_factory(config(nats_server.url))
+    reports = workers(2)
+    load = Load(k)
+    away_s = 0.0
+    faults = ["kill", "stop", "kill", "stop"]
+    for n, fault in enumerate(faults, start=1):
+        time.sleep(1.5)
+        went = time.monotonic()
+        if fault == "kill":
+            nats_server.kill9()
+        else:
+            nats_server.pause()
+        try:
+            away = wait_broker(k, False, timeout=20)
+            assert away["disconnects"] == n
+        finally:
+            if fault == "kill":
+                nats_server.start()
+            else:
+                nats_server.resume()
+        back = wait_broker(k, True, timeout=20)
+        assert back["disconnects"] == n
+        away_s += time.monotonic() - went
+    time.sleep(1.5)
+    load.stop()
+    assert not load.errors, load.errors[:5]
+    log = k.stderr_text()
+    assert log.count("is away (") == len(faults) and log.count("is back after") == len(faults), log[-3000:]
+    check_promises(k, load, reports, away_s, f"{len(faults)} faults in a row (kill -9, SIGSTOP, ...)")
 
 
 def test_nats_server_back_without_its_store_gets_its_streams_again_and_loses_no_job(
