@@ -40,6 +40,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var refused = false
     /// The stream slot a WebSocket holds for as long as its connection lives.
     private var lease: StreamLease?
+    /// An event stream is being written: it never ends by itself, so a shutdown closes it.
+    private var streaming = false
 
     init(deadlines: Deadlines, policy: AccessPolicy, limits: GatewayLimits) {
         self.deadlines = deadlines
@@ -87,6 +89,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                     timer = nil
                     let lease = self.lease
                     context.channel.closeFuture.whenComplete { _ in withExtendedLifetime(lease) {} }
+                    try? context.pipeline.syncOperations.addHandler(WebSocketShutdown(), position: .first)
                     context.fireChannelRead(data)
                     context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
                     return
@@ -100,6 +103,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             update(context)
         }
         context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The gateway is stopping (SIGTERM): a connection between requests, or one that carries an
+        // event stream, closes now; one whose request is being answered finishes it first.
+        if event is ChannelShouldQuiesceEvent, open == 0 || streaming {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -116,6 +129,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head):
+            streaming = head.headers.first(name: "content-type")?.hasPrefix("text/event-stream") ?? false
             for (name, value) in AccessPolicy.securityHeaders where !head.headers.contains(name: name) {
                 head.headers.add(name: name, value: value)
             }
@@ -124,6 +138,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(data, promise: promise)
         case .end:
             open = max(0, open - 1)
+            streaming = false
             context.write(data, promise: promise)
             update(context)
         }

@@ -79,6 +79,27 @@ struct ConnectionGuardTests {
         #expect(!channel.isActive)
     }
 
+    @Test func aShutdownClosesIdleConnectionsAndEventStreamsButLetsAnAnswerFinish() throws {
+        let idle = try connection()
+        idle.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(!idle.isActive)
+
+        let stream = try connection()
+        try stream.writeInbound(head("/events"))
+        try stream.writeInbound(HTTPServerRequestPart.end(nil))
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/event-stream")
+        try stream.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+        stream.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(!stream.isActive, "an event stream never ends by itself")
+
+        let answering = try connection()
+        try answering.writeInbound(head("/rpc", method: .POST))
+        try answering.writeInbound(HTTPServerRequestPart.end(nil))
+        answering.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(answering.isActive, "the answer is written first")
+    }
+
     @Test func everyAnswerGetsTheSecurityHeadersUnlessItSaysItsOwn() throws {
         let channel = try connection()
         var headers = HTTPHeaders()
