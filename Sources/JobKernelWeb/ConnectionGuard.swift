@@ -82,7 +82,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                     refuse(context, head: head, status: refusal.status, message: refusal.message)
                     return
                 }
-                if head.headers["upgrade"].contains(where: { $0.lowercased().contains("websocket") }) {
+                if Self.isWebSocket(head) {
                     // A WebSocket from here on, if the upgrade handler agrees: no HTTP parts will
                     // pass this way any more. The slot is held for as long as the connection lives.
                     timer?.cancel()
@@ -181,18 +181,18 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .login:
             return (.unauthorized, "refused: a login link does not open a WebSocket")
         case .allow:
-            if head.headers["upgrade"].contains(where: { $0.lowercased().contains("websocket") }) {
-                guard path == "/ws" else { return (.notFound, "refused: no WebSocket at \(path); it is at /ws") }
-                let key = head.headers.first(name: "sec-websocket-key") ?? ""
-                let connection = head.headers["connection"].joined(separator: ",").lowercased()
-                guard head.method == .GET, !key.isEmpty, head.headers.first(name: "sec-websocket-version") == "13",
-                    connection.contains("upgrade")
-                else {
-                    return (
-                        .badRequest,
-                        "refused: a WebSocket handshake is a GET with Connection: Upgrade, Sec-WebSocket-Key and "
-                            + "Sec-WebSocket-Version: 13")
-                }
+            // Another protocol (h2c, say) is not upgraded to: the request is answered as HTTP.
+            guard Self.isWebSocket(head) else { return nil }
+            guard path == "/ws" else { return (.notFound, "refused: no WebSocket at \(path); it is at /ws") }
+            let key = head.headers.first(name: "sec-websocket-key") ?? ""
+            let connection = head.headers["connection"].joined(separator: ",").lowercased()
+            guard head.method == .GET, !key.isEmpty, head.headers.first(name: "sec-websocket-version") == "13",
+                connection.contains("upgrade")
+            else {
+                return (
+                    .badRequest,
+                    "refused: a WebSocket handshake is a GET with Connection: Upgrade, Sec-WebSocket-Key and "
+                        + "Sec-WebSocket-Version: 13")
             }
             guard let lease = limits.openStream(for: policy.token) else {
                 return (
@@ -203,6 +203,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             self.lease = lease
             return nil
         }
+    }
+
+    private static func isWebSocket(_ head: HTTPRequestHead) -> Bool {
+        head.headers["upgrade"].contains { $0.lowercased().contains("websocket") }
     }
 
     private func refuse(_ context: ChannelHandlerContext, head request: HTTPRequestHead, status: HTTPResponseStatus, message: String) {

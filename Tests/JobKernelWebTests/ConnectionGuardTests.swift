@@ -149,6 +149,15 @@ struct ConnectionGuardTests {
         #expect(noKey.status == .badRequest && noKey.body.contains("Sec-WebSocket-Key"))
     }
 
+    @Test func anotherUpgradeIsAnsweredAsHTTPAndHoldsNoSlot() throws {
+        let channel = try connection()
+        try channel.writeInbound(head("/metrics", [("Upgrade", "h2c"), ("Connection", "Upgrade")]))
+        #expect(try channel.readInbound(as: HTTPServerRequestPart.self) != nil)
+        #expect(limits.openStreams(for: Self.token) == 0)
+        let foreign = try #require(try refusal(of: head("/metrics", [("Upgrade", "h2c"), ("Origin", "http://127.0.0.1")])))
+        #expect(foreign.status == .forbidden, "it still meets the door as a request that can change state")
+    }
+
     @Test func anAcceptedHandshakeHoldsAStreamSlotUntilItsConnectionCloses() throws {
         let first = try connection()
         try first.writeInbound(handshake())
