@@ -236,21 +236,14 @@ def broker_stats(kernel):
 
 
 def wait_all_done(c, ids, timeout):
-    """Waits until every job in `ids` is terminal; returns {id: status}."""
-    pending = set(ids)
-    statuses = {}
+    """Waits (the load stopped) until the kernel has no open job left; returns {id: status}."""
     deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
-        for i in list(pending):
-            status = c.call("get", {"id": i})["status"]
-            if status in ("success", "failed", "partial_success", "cancelled", "skipped"):
-                statuses[i] = status
-                pending.discard(i)
-        if pending:
-            time.sleep(0.2)
-    for i in pending:
-        statuses[i] = c.call("get", {"id": i})["status"]
-    return statuses
+    while time.monotonic() < deadline:
+        jobs = c.call("stats")["jobs"]
+        if jobs["pending"] + jobs["running"] + jobs["scheduled"] == 0:
+            break
+        time.sleep(0.2)
+    return {i: c.call("get", {"id": i})["status"] for i in ids}
 
 
 def recorded_successes(kernel):
