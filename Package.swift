@@ -60,7 +60,7 @@ let package = Package(
         // process: the loop thread allocates what the store's writer thread frees, and glibc's
         // malloc serves that pattern from its slow paths on both threads (bench/README.md).
         .executableTarget(name: "jobkernel", dependencies: [
-            "JobKernelServer", "JobKernelClient", "JobKernelSyncWorker",
+            "JobKernelServer", "JobKernelClient", "JobKernelSyncWorker", "JobKernelIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: [.linkedLibrary("jemalloc")]),
         // Plain C: the supervisor every handler and worker runs under (setsid, parent-death
@@ -91,5 +91,5 @@ let package = Package(
             "JobKernelWeb", "JobKernelCore", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import CNATS
+import JobKernelIO
 import Synchronization
 
 /// A libnats message owned by Swift until `natsMsg_Destroy`; it crosses threads once, through the inbox.

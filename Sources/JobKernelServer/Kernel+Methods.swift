@@ -6,9 +6,11 @@ import JobKernelStore
 extension Kernel {
     /// A method handler: reads its params (rejecting unknown ones before any change), does the
     /// call and answers through `reply`, at once or later (a long-polling `fetch`).
-    typealias Handler = (Kernel, inout Params, Connection, @escaping (JSON) -> Void) throws -> Void
+    typealias Handler = @Sendable (Kernel, inout Params, Connection, @escaping (JSON) -> Void) throws -> Void
 
-    static let methods: [String: Handler] = [
+    static let methods: [String: Handler] = coreMethods.merging(operationMethods) { first, _ in first }
+
+    private static let coreMethods: [String: Handler] = [
         "initialize": { k, p, c, r in r(try k.initialize(&p, c)) },
         "enqueue": { k, p, c, r in r(try k.enqueueMethod(&p, c)) },
         "get": { k, p, _, r in r(try k.get(&p)) },
@@ -40,7 +42,7 @@ extension Kernel {
             r(true)
         },
         "rpc.discover": { _, p, _, r in try p.rejectUnknown(); r(OpenRPCDocument.json) },
-    ].merging(operationMethods) { first, _ in first }
+    ]
 
     /// Each method's handler and whether it changes state: one lookup per request.
     static let dispatch: [String: (handler: Handler, changes: Bool)] = methods.reduce(into: [:]) { table, entry in

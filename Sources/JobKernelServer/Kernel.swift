@@ -44,6 +44,8 @@ public final class Kernel {
     /// Types whose queues gained units this turn: waiting fetches are served at the turn's end.
     var typesToPump: Set<String> = []
 
+    /// The `[[schedules]]` entries and their slots.
+    let schedules: Schedules
     var deadlines = Deadlines()
     private var deadlineTimer: LoopTimer!
     private var armedAt: Millis?
@@ -100,6 +102,7 @@ public final class Kernel {
         self.socketPath = socketPath
         self.startedAt = Kernel.wallClock()
         self.typesRequireToggles = config.types.values.contains { !$0.requires.isEmpty }
+        self.schedules = Schedules(config.schedules)
         let selfExecutable = Kernel.executablePath()
         self.selfExecutable = selfExecutable
         self.localTypes = config.types.values.filter { $0.mode != .asyncAPI }.sorted { $0.name < $1.name }
@@ -257,7 +260,7 @@ public final class Kernel {
         }
         // Schedules run at the next turn's start, like any deadline, so a slot is enqueued in a
         // turn that commits or fails as a whole.
-        for i in config.schedules.indices { addDeadline(at: t, .schedule(i)) }
+        for i in schedules.entries.indices { addDeadline(at: t, .schedule(i)) }
     }
 
     // MARK: Serving

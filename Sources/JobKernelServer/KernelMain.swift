@@ -73,11 +73,11 @@ public enum KernelMain {
                 config = .defaults
             }
         } catch {
-            fputs("jobkernel: config error: \(error)\n", stderr)
+            StandardStream.error.write("jobkernel: config error: \(error)\n")
             return 2
         }
         if let problem = Kernel.checkScheduleZones(config) {
-            fputs("jobkernel: config error: \(problem)\n", stderr)
+            StandardStream.error.write("jobkernel: config error: \(problem)\n")
             return 2
         }
         let serveSocket = options.socketPath != nil || !options.stdio
@@ -100,8 +100,8 @@ public enum KernelMain {
                         if let code = attach(owner) { return code }
                         continue  // the owner went away before it answered: take the database
                     }
-                    fputs("jobkernel: the database \(held.databasePath) is owned by a running kernel (\(held.owner)); "
-                        + "talk to that kernel, stop it first, or give this one another --db\n", stderr)
+                    StandardStream.error.write("jobkernel: the database \(held.databasePath) is owned by a running kernel (\(held.owner)); "
+                        + "talk to that kernel, stop it first, or give this one another --db\n")
                     return 1
                 }
             }
@@ -112,7 +112,7 @@ public enum KernelMain {
             do {
                 store = try JobStore(path: dbPath, durability: config.storage.durability == .full ? .full : .normal)
             } catch {
-                fputs("jobkernel: cannot open the database \(dbPath): \(error)\n", stderr)
+                StandardStream.error.write("jobkernel: cannot open the database \(dbPath): \(error)\n")
                 return 1
             }
             let kernel = try Kernel(loop: loop, config: config, store: store, socketPath: socketPath)
@@ -120,7 +120,7 @@ public enum KernelMain {
                 do {
                     try kernel.connectNATS()
                 } catch {
-                    fputs("jobkernel: [broker] kind = \"nats\": \(error)\n", stderr)
+                    StandardStream.error.write("jobkernel: [broker] kind = \"nats\": \(error)\n")
                     return 1
                 }
             }
@@ -136,10 +136,10 @@ public enum KernelMain {
             store.close()
             return code
         } catch let e as SocketError {
-            fputs("jobkernel: \(e)\n", stderr)
+            StandardStream.error.write("jobkernel: \(e)\n")
             return 1
         } catch {
-            fputs("jobkernel: cannot start: \(error)\n", stderr)
+            StandardStream.error.write("jobkernel: cannot start: \(error)\n")
             return 1
         }
     }
@@ -155,6 +155,6 @@ public enum KernelMain {
     }
 
     static func log(_ message: String) {
-        fputs("jobkernel: \(message)\n", stderr)
+        StandardStream.error.write("jobkernel: \(message)\n")
     }
 }

@@ -24,7 +24,7 @@ extension JobStore {
         let ms = JobStore.monotonicMs() - started
         let pages = try db.scalarOrThrow("PRAGMA page_count") ?? 0
         let line = "jobkernel: converted \(db.path) to incremental vacuum (one-time VACUUM of \(pages) pages) in \(ms) ms\n"
-        _ = line.withCString { fputs($0, stderr) }
+        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }  // one unbuffered line
     }
 
     /// A scalar (0 for NULL) with a typed error.

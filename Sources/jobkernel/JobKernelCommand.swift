@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import JobKernelIO
 import JobKernelServer
 
 /// `jobkernel`: the kernel (`serve`) and its command-line client (SPEC §1).
@@ -31,7 +32,7 @@ struct JobKernelCommand: ParsableCommand {
             try command.run()
         } catch {
             if exitCode(for: error) == .validationFailure {
-                fputs(fullMessage(for: error) + "\n", stderr)
+                StandardStream.error.write(fullMessage(for: error) + "\n")
                 Glibc.exit(ExitCode.usage.rawValue)
             }
             exit(withError: error)

@@ -1,5 +1,6 @@
 import Glibc
 import JobKernelClient
+import JobKernelIO
 import JobKernelServer
 
 /// `serve --stdio` on a database a live kernel owns (SPEC §1): bridge stdin/stdout to the owner's
@@ -81,6 +82,6 @@ enum StdioAttach {
         return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
     }
 
-    private static func say(_ message: String) { fputs("jobkernel: \(message)\n", stderr) }
-    private static func fail(_ message: String) { fputs("jobkernel: \(message)\n", stderr) }
+    private static func say(_ message: String) { StandardStream.error.write("jobkernel: \(message)\n") }
+    private static func fail(_ message: String) { StandardStream.error.write("jobkernel: \(message)\n") }
 }

@@ -1,7 +1,6 @@
 import Glibc
-import JobKernelIO
 import Testing
-@testable import JobKernelNATS
+@testable import JobKernelIO
 
 @Suite(.timeLimit(.minutes(1)))
 struct AsyncSignalTests {
@@ -14,6 +13,7 @@ struct AsyncSignalTests {
         let signal = try AsyncSignal(loop: loop) {
             calls += 1
             onLoopThread = onLoopThread && pthread_equal(pthread_self(), loopThread) != 0
+            loop.stop()
         }
         defer { signal.close() }
         let sender = signal.sender
@@ -25,7 +25,7 @@ struct AsyncSignalTests {
             return nil
         }, context)
         pthread_join(thread, nil)
-        #expect(runUntil(loop, timeoutMs: 2000) { calls > 0 })
+        #expect(runBounded(loop, timeoutMs: 2000))
         // Sends coalesce: a hundred sends before the loop looked give far fewer callbacks.
         #expect(calls >= 1 && calls < 100)
         #expect(onLoopThread)
@@ -39,7 +39,7 @@ struct AsyncSignalTests {
         signal.close()
         signal.send()
         signal.sender.send()
-        runUntil(loop, timeoutMs: 50) { false }
+        runBounded(loop, timeoutMs: 50)
         #expect(calls == 0)
         #expect(signal.isClosed)
     }
