@@ -80,9 +80,12 @@ let package = Package(
         .executableTarget(name: "jobkernel-web", dependencies: [
             "JobKernelWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: [.swiftLanguageMode(.v5)]),
 
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
+        // The kernel's concerns, each tested on its own: no loop, no socket, no process, and a
+        // clock the test moves.
+        .testTarget(name: "JobKernelServerTests", dependencies: ["JobKernelServer", "JobKernelCore"]),
         .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore", "CSQLiteSupport"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
         .testTarget(name: "JobKernelClientTests", dependencies: ["JobKernelClient"]),
