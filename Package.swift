@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
         // The kernel's concerns, each tested on its own: no loop, no socket, no process, and a
         // clock the test moves.
-        .testTarget(name: "JobKernelServerTests", dependencies: ["JobKernelServer", "JobKernelCore"]),
+        .testTarget(name: "JobKernelServerTests", dependencies: ["JobKernelServer", "JobKernelCore", "JobKernelStore"]),
         .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore", "CSQLiteSupport"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
         .testTarget(name: "JobKernelClientTests", dependencies: ["JobKernelClient"]),

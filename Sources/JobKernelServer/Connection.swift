@@ -17,10 +17,6 @@ final class Connection {
     /// The `initialize` client name: the default `created_by`.
     var clientName: String?
     var outbox: [UInt8] = []
-    var subscriptions: Set<UInt64> = []
-    /// Every subscription id given to this peer (live or dropped), for `unsubscribe`.
-    var issuedSubscriptions: Set<UInt64> = []
-    var leases: Set<String> = []
     /// Requests received but not yet answered (long-polling fetches, unfinished batches).
     var outstanding = 0
     /// The peer half-closed: answer what was received, then close.

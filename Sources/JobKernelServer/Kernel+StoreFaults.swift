@@ -47,11 +47,8 @@ extension Kernel {
                 }
             }
         }
-        for id in undone.leases { removeLease(id) }
-        for sid in undone.subscriptions {
-            guard let sub = events.remove(sid) else { continue }
-            connections[sub.connectionID]?.subscriptions.remove(sid)
-        }
+        broker.undo(granted: undone.leases)
+        events.undo(subscribed: undone.subscriptions)
         natsAcks.removeAll()
         deadlines.removeAll {
             switch $0 {
@@ -67,9 +64,6 @@ extension Kernel {
             // The store cannot even be read: nothing can be trusted any more.
             KernelMain.log("the database cannot be read after a failed commit (\(error)); stopping")
             exit(70)
-        }
-        for sid in Array(events.subscriptions.keys) where events.subscriptions[sid]!.lastSeq > events.lastSeq {
-            events.subscriptions[sid]!.lastSeq = events.lastSeq
         }
         // Units whose outcome did not commit are still running in the store with nobody running
         // them: requeue them in a turn of their own, which commits (or fails) like any other.
@@ -92,7 +86,7 @@ extension Kernel {
 
     private func unitHasRunner(jobID: Int64, index: Int) -> Bool {
         if localRuns.runs(ofJob: jobID).contains(where: { $0.indices.contains(index) }) { return true }
-        if broker.leaseIDs(ofJob: jobID).contains(where: { broker.leases[$0]?.index == index }) { return true }
+        if broker.holds(jobID: jobID, index: index) { return true }
         if nats != nil, let job = active[jobID], config.types[job.type]?.mode == .asyncAPI { return true }
         return false
     }

@@ -183,7 +183,7 @@ public final class Kernel {
     /// Reads what the store holds of the kernel's state: the event seq, running jobs, parents and
     /// settings.
     func loadStoredState() throws {
-        events.lastSeq = try store.latestEventSeq()
+        events.restored(lastSeq: try store.latestEventSeq())
         nextJobID = try store.maxJobID() + 1
         parents = try store.parentIDs()
         settings = [:]
@@ -340,10 +340,8 @@ public final class Kernel {
         guard !conn.isClosed else { return }
         conn.isClosed = true
         connections[conn.id] = nil
-        for sid in conn.subscriptions { events.remove(sid) }
-        broker.waiters.removeAll { $0.connectionID == conn.id }
-        for leaseID in conn.leases {
-            guard let lease = removeLease(leaseID) else { continue }
+        events.connectionClosed(conn.id)
+        for lease in broker.connectionClosed(conn.id) {
             try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
         }
         if conn.kind == .stdio { shutdown() }
@@ -460,12 +458,11 @@ public final class Kernel {
         shuttingDown = true
         server?.close()
         server = nil
-        for (id, lease) in broker.leases {
-            removeLease(id)
+        let (leases, waiters) = broker.shutDown()
+        for lease in leases {
             try? apply(lease.jobID, unit: lease.index, .unitInterrupted(index: lease.index))
         }
-        for waiter in broker.waiters { answerWaiter(waiter, leases: []) }
-        broker.waiters.removeAll()
+        for waiter in waiters { answerWaiter(waiter, leases: []) }
         stopLocalForShutdown()
         if localIsIdle {
             finishShutdown()

@@ -10,38 +10,25 @@ extension Kernel {
     func emit(_ kind: String, job: Job?, data: @autoclosure () throws -> JSON, stored: [UInt8]? = nil) throws {
         let seq = events.nextSeq()
         let ts = now
-        let full = stored == nil || !events.subscriptions.isEmpty ? try data().serialized() : []
+        let full = stored == nil || events.hasSubscribers ? try data().serialized() : []
         let (jobID, type, row) = (job?.id, job?.type, stored ?? full)
         try write { try $0.appendEvent(seq: seq, ts: ts, kind: kind, jobID: jobID, type: type, data: row) }
-        guard !events.subscriptions.isEmpty else { return }
+        guard events.hasSubscribers else { return }
         let event = StoredEvent(seq: seq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
         let tail = Kernel.eventTail(event)
-        for sid in events.subscriptions.keys {
-            deliver(event, tail: tail, to: sid)
-        }
-    }
-
-    /// Sends one event to one subscription, or drops the subscription when its reader has
-    /// fallen too far behind (SPEC §7): memory stays bounded and the reader resumes with `since`.
-    func deliver(_ e: StoredEvent, tail: [UInt8], to sid: UInt64) {
-        guard var sub = events.subscriptions[sid], !sub.catchingUp, sub.matches(e), e.seq > sub.lastSeq else { return }
-        guard let conn = connections[sub.connectionID] else {
-            events.remove(sid)
-            return
-        }
-        if conn.pendingOutboundBytes > config.limits.maxOutboundBytes {
-            events.remove(sid)
-            conn.subscriptions.remove(sid)
-            conn.send(RPCEncoder.notification(method: "subscription.dropped", params: [
-                "subscription": .string(String(sid)), "last_seq": .int(Int(sub.lastSeq)),
-            ]))
+        let connections = self.connections
+        events.deliver(event, limit: config.limits.maxOutboundBytes, outbound: { connections[$0]?.pendingOutboundBytes }) { sub, delivery in
+            guard let conn = connections[sub.connectionID] else { return }
+            switch delivery {
+            case .send:
+                conn.sendBody(Kernel.eventHead, Array(String(sub.id).utf8), tail)
+            case .drop(let lastSeq):
+                conn.send(RPCEncoder.notification(method: "subscription.dropped", params: [
+                    "subscription": .string(String(sub.id)), "last_seq": .int(Int(lastSeq)),
+                ]))
+            }
             markDirty(conn)
-            return
         }
-        conn.sendBody(Kernel.eventHead, Array(String(sid).utf8), tail)
-        sub.lastSeq = e.seq
-        events.subscriptions[sid] = sub
-        markDirty(conn)
     }
 
     /// An `event` notification is `eventHead` + the subscription id + the event's tail: the tail,
@@ -83,14 +70,7 @@ extension Kernel {
         let kinds = try p.oneOrMany("kinds", "an event kind", { $0.stringValue.flatMap { Kernel.eventKinds.contains($0) ? $0 : nil } }).map(Set.init)
         let since = try p.optionalInt("since", in: 0...Int.max)
         try p.rejectUnknown()
-        if let since {
-            if since > events.lastSeq {
-                throw RPCError.invalidParams("`since` \(since) is above the latest seq \(events.lastSeq)", field: "since")
-            }
-            if since < events.lastSeq, let oldest = try store.oldestEventSeq(), since < oldest - 1 {
-                throw RPCError.cursorExpired(oldestSeq: Int(oldest))
-            }
-        }
+        try events.check(since: since) { try store.oldestEventSeq() }
         // Snapshots as of `seq`: taken in the same turn as the registration, so no change falls between.
         var snapshots: JSON?
         if let idList {
@@ -99,43 +79,34 @@ extension Kernel {
                 return try jobJSON(j)
             })
         }
-        let sid = events.newSubscriptionID()
-        let start = since.map(Int64.init) ?? events.lastSeq
-        events.subscriptions[sid] = Subscription(id: sid, connectionID: conn.id, ids: ids, types: types, kinds: kinds, lastSeq: start)
-        conn.subscriptions.insert(sid)
-        conn.issuedSubscriptions.insert(sid)
+        let sid = events.subscribed(connectionID: conn.id, ids: ids, types: types, kinds: kinds, since: since.map(Int64.init))
         turn.subscriptions.append(sid)
         var result: JSONObject = ["subscription": .string(String(sid)), "seq": .int(Int(events.lastSeq))]
         if let snapshots { result["jobs"] = snapshots }
         reply(.object(result))
-        if start < events.lastSeq {
-            events.subscriptions[sid]?.catchingUp = true
-            events.replaying.insert(sid)
-            try continueReplay(sid)
-        }
+        if events.replaying.contains(sid) { try continueReplay(sid) }
     }
 
     /// Sends a catching-up subscription the next events from the log while its reader keeps up
     /// (its outbound bytes under half of `max_outbound_bytes`), so a long replay never buffers
     /// without bound and never drops: it resumes each turn as the reader drains its socket.
     func continueReplay(_ sid: UInt64) throws {
-        guard var sub = events.subscriptions[sid], sub.catchingUp, let conn = connections[sub.connectionID] else { return }
+        guard let sub = events.subscriptions[sid], sub.catchingUp, let conn = connections[sub.connectionID] else { return }
         let budget = max(config.limits.maxOutboundBytes / 2, 1)
-        while conn.pendingOutboundBytes < budget && sub.lastSeq < events.lastSeq {
+        var through = sub.lastSeq
+        defer {
+            events.replayed(sid, through: through)
+            markDirty(conn)
+        }
+        while conn.pendingOutboundBytes < budget && through < events.lastSeq {
             var read = 0
-            try store.events(after: sub.lastSeq, through: events.lastSeq, limit: 256) { e in
+            try store.events(after: through, through: events.lastSeq, limit: 256) { e in
                 read += 1
-                sub.lastSeq = e.seq
+                through = e.seq
                 if sub.matches(e) { conn.sendBody(Kernel.eventHead, Array(String(sid).utf8), Kernel.eventTail(try expanded(e))) }
             }
             if read == 0 { break }
         }
-        if sub.lastSeq >= events.lastSeq {
-            sub.catchingUp = false
-            events.replaying.remove(sid)
-        }
-        events.subscriptions[sid] = sub
-        markDirty(conn)
     }
 
     // MARK: Compact job.created events
@@ -210,7 +181,7 @@ extension Kernel {
     func continueReplays() {
         for sid in events.replaying {
             if events.subscriptions[sid] == nil {
-                events.replaying.remove(sid)
+                events.replayed(sid, through: 0)  // ended meanwhile: forget it
             } else {
                 try? continueReplay(sid)
             }
@@ -220,12 +191,10 @@ extension Kernel {
     func unsubscribe(_ p: inout Params, _ conn: Connection) throws -> JSON {
         let s = try p.string("subscription")
         try p.rejectUnknown()
-        // Any subscription this connection was given may be ended, also one already dropped.
-        guard let sid = UInt64(s), conn.issuedSubscriptions.contains(sid) else {
+        guard let sid = UInt64(s) else {
             throw RPCError.invalidParams("no subscription \"\(s)\" on this connection", field: "subscription")
         }
-        events.remove(sid)
-        conn.subscriptions.remove(sid)
+        try events.unsubscribed(sid, connectionID: conn.id)
         return true
     }
 }

@@ -21,10 +21,9 @@ extension Kernel {
             reply(["leases": .array(granted)])
             return
         }
-        let waiter = FetchWaiter(id: broker.newWaiterID(), connectionID: conn.id, types: types, max: max, leaseMs: leaseMs, reply: reply)
-        broker.waiters.append(waiter)
+        let waiterID = broker.fetchWaits(connectionID: conn.id, types: types, max: max, leaseMs: leaseMs, reply: reply)
         conn.outstanding += 1
-        addDeadline(at: now + waitMs, .fetchTimeout(waiter.id))
+        addDeadline(at: now + waitMs, .fetchTimeout(waiterID))
     }
 
     /// Leases up to `max` ready units of `types`, best first.
@@ -34,9 +33,7 @@ extension Kernel {
         while out.count < max, let (type, head) = queues.peek(types: types) {
             _ = queues.popMax(type: type)
             guard let (job, unit) = try validReady(head) else { continue }
-            let (lease, json) = try grantLease(job, unit, leaseMs: leaseMs, connectionID: conn.id)
-            conn.leases.insert(lease.id)
-            out.append(json)
+            out.append(try grantLease(job, unit, leaseMs: leaseMs, connectionID: conn.id).1)
         }
         return out
     }
@@ -62,7 +59,7 @@ extension Kernel {
         let started = active[job.id] ?? job
         let lease = Lease(id: broker.newLeaseID(), jobID: job.id, index: unit.index,
                           connectionID: connectionID, expiresAt: now + leaseMs, durationMs: leaseMs)
-        broker.add(lease)
+        broker.granted(lease)
         turn.leases.append(lease.id)
         addDeadline(at: lease.expiresAt, .lease(lease.id))
         // `{lease, job, item, attempt, expires_at}` written straight to bytes around the job's.
@@ -87,19 +84,11 @@ extension Kernel {
         let types = typesToPump
         typesToPump.removeAll()
         guard !broker.waiters.isEmpty, !shuttingDown else { return }
-        var i = 0
-        while i < broker.waiters.count {
-            let w = broker.waiters[i]
-            guard w.types.contains(where: types.contains), let conn = connections[w.connectionID] else {
-                i += 1
-                continue
-            }
+        for w in broker.waiters {
+            guard w.types.contains(where: types.contains), let conn = connections[w.connectionID] else { continue }
             let granted = (try? take(types: w.types, max: w.max, leaseMs: w.leaseMs, conn: conn)) ?? []
-            if granted.isEmpty {
-                i += 1
-                continue
-            }
-            broker.waiters.remove(at: i)
+            if granted.isEmpty { continue }
+            broker.fetchServed(w.id)
             answerWaiter(w, leases: granted)
         }
     }
@@ -112,41 +101,28 @@ extension Kernel {
     }
 
     func fetchTimedOut(_ waiterID: UInt64) {
-        guard let i = broker.waiters.firstIndex(where: { $0.id == waiterID }) else { return }
-        answerWaiter(broker.waiters.remove(at: i), leases: [])
+        guard let waiter = broker.fetchTimedOut(waiterID) else { return }
+        answerWaiter(waiter, leases: [])
     }
 
+    /// Ends the lease `id` (acked, nacked, cancelled, NATS answered); returns it if it was out.
     @discardableResult
-    func removeLease(_ id: String) -> Lease? {
-        guard let lease = broker.remove(id) else { return nil }
-        connections[lease.connectionID]?.leases.remove(id)
-        return lease
-    }
+    func removeLease(_ id: String) -> Lease? { broker.released(id) }
 
     func expireLease(_ id: String, now t: Millis) {
-        guard let lease = broker.leases[id], lease.expiresAt <= t else { return }
-        removeLease(id)
+        guard let lease = broker.leaseExpired(id, now: t) else { return }
         try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
     }
 
     /// A lease's duration in seconds, as `fetch` and `extend` take it.
     static let leaseSeconds: ClosedRange<Double> = 1...86400
 
-    /// The live lease `id` names; `-32005` when it is unknown or expired. Called once every
-    /// parameter is checked (SPEC §10).
-    private func lease(_ id: String) throws -> Lease {
-        guard let lease = broker.leases[id], lease.expiresAt > now else {
-            throw RPCError.leaseExpired
-        }
-        return lease
-    }
-
     /// `ack {lease, result?}`: the unit succeeded.
     func ack(_ p: inout Params) throws -> JSON {
         let id = try p.string("lease", bytes: 1...1024)
         let result = p.optionalJSON("result") ?? .null
         try p.rejectUnknown()
-        let lease = try lease(id)
+        let lease = try broker.live(id, now: now)
         removeLease(lease.id)
         try apply(lease.jobID, unit: lease.index, .unitSucceeded(index: lease.index, result: result))
         return true
@@ -161,7 +137,7 @@ extension Kernel {
         }
         let retryable = try p.optionalBool("retryable") ?? true
         try p.rejectUnknown()
-        let lease = try lease(id)
+        let lease = try broker.live(id, now: now)
         removeLease(lease.id)
         try apply(lease.jobID, unit: lease.index, .unitFailed(index: lease.index, error: error, retryable: retryable))
         return true
@@ -172,9 +148,7 @@ extension Kernel {
         let id = try p.string("lease", bytes: 1...1024)
         let leaseMs = try p.optionalDuration("lease_s", in: Kernel.leaseSeconds)
         try p.rejectUnknown()
-        var lease = try lease(id)
-        lease.expiresAt = now + (leaseMs ?? lease.durationMs)
-        broker.leases[lease.id] = lease
+        let lease = try broker.extended(id, by: leaseMs, now: now)
         addDeadline(at: lease.expiresAt, .lease(lease.id))
         if var job = active[lease.jobID] {
             job.lastActivityAt = now
