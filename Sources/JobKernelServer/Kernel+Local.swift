@@ -137,17 +137,13 @@ extension Kernel {
         let p = config.pipeline
         // Types whose queued units cannot start now (their jobs already run a batch).
         var blocked: Set<String> = []
-        while localRuns.running < p.maxParallelJobs {
+        while localRuns.hasFreeSlot(p) {
             // The best head among the types that may start a run now.
             var best: (local: LocalType, head: QueuedUnit)?
             for local in localTypes {
                 guard let head = queues.head(type: local.name), !blocked.contains(local.name), !isPaused(local.name) else { continue }
-                let type = local.config
-                if let c = type.concurrency, localRuns.running(local) >= c { continue }
-                if localRuns.running(mode: type.mode) >= (config.pools.workers(for: type.mode) ?? 0) { continue }
-                if !workerAvailable(in: local) { continue }
-                if Lane(priority: head.priority, threshold: p.priorityThreshold) == .normal,
-                   localRuns.normal >= p.maxParallelJobs - p.priorityLaneSlots { continue }
+                guard localRuns.admits(local, priority: head.priority, pipeline: p, pools: config.pools),
+                      workerAvailable(in: local) else { continue }
                 if best.map({ $0.head < head }) ?? true { best = (local, head) }
             }
             guard let local = best?.local else { return }

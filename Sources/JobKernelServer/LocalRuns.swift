@@ -54,6 +54,22 @@ struct LocalRuns {
 
     func running(_ type: LocalType) -> Int { byType[type.index] }
 
+    /// Whether any unit may start: fewer than `max_parallel_jobs` run (docs/promises.md §8.1).
+    func hasFreeSlot(_ pipeline: PipelineConfig) -> Bool { running < pipeline.maxParallelJobs }
+
+    /// Whether a unit of `type` with `priority` may start now, as far as slots go: a slot is free,
+    /// and a normal-lane unit leaves the `priority_lane_slots` to the priority lane; the type
+    /// runs fewer than its `concurrency`; its mode's pool has a process to spare
+    /// (docs/promises.md §8.1). Whether a persistent worker is idle is the pool's to say.
+    func admits(_ type: LocalType, priority: Int, pipeline p: PipelineConfig, pools: PoolsConfig) -> Bool {
+        guard hasFreeSlot(p) else { return false }
+        if let c = type.config.concurrency, running(type) >= c { return false }
+        if running(mode: type.config.mode) >= (pools.workers(for: type.config.mode) ?? 0) { return false }
+        if Lane(priority: priority, threshold: p.priorityThreshold) == .normal,
+           normal >= p.maxParallelJobs - p.priorityLaneSlots { return false }
+        return true
+    }
+
     func running(mode: DispatchMode) -> Int {
         switch mode {
         case .internal: internalRuns
