@@ -111,7 +111,7 @@ extension Kernel {
     func commitTurn() {
         if !natsAcks.isEmpty { sync() }  // a NATS result is acknowledged only after its commit
         while true {
-            for conn in dirty where !writes.held.contains(where: { $0 === conn }) { writes.held.append(conn) }
+            for conn in connections.awaitingFlush where !writes.held.contains(where: { $0 === conn }) { writes.held.append(conn) }
             if let outcome = writer.takeOutcome() {
                 if let error = outcome.error {
                     writes.failure = writes.failure ?? error
@@ -203,7 +203,7 @@ extension Kernel {
             for c in inFlightConns where !conns.contains(where: { $0 === c }) { conns.append(c) }
             journal.absorb(inFlightJournal)
         }
-        for c in dirty where !conns.contains(where: { $0 === c }) { conns.append(c) }
+        for c in connections.awaitingFlush where !conns.contains(where: { $0 === c }) { conns.append(c) }
         writes.held.removeAll()
         writes.inFlight = nil
         writes.pending.removeAll()

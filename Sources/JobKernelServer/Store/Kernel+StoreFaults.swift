@@ -36,7 +36,7 @@ extension Kernel {
             markDirty(conn)
         }
         for id in undone.runs {
-            guard let run = localRuns.remove(id) else { continue }
+            guard let run = localPools.runs.remove(id) else { continue }
             if let worker = run.worker, worker.run === run {
                 worker.run = nil
                 if run.sentUnheld {
@@ -85,7 +85,7 @@ extension Kernel {
     }
 
     private func unitHasRunner(jobID: Int64, index: Int) -> Bool {
-        if localRuns.runs(ofJob: jobID).contains(where: { $0.indices.contains(index) }) { return true }
+        if localPools.runs.runs(ofJob: jobID).contains(where: { $0.indices.contains(index) }) { return true }
         if broker.holds(jobID: jobID, index: index) { return true }
         if nats != nil, let job = active[jobID], config.types[job.type]?.mode == .asyncAPI { return true }
         return false

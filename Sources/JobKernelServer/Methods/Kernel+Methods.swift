@@ -409,15 +409,15 @@ extension Kernel {
             "queued_units": .int(queues.totalCount),
             "leases": .int(broker.leases.count),
             "lanes": [
-                "normal": ["busy": .int(localRuns.normal), "total": .int(config.pipeline.maxParallelJobs - config.pipeline.priorityLaneSlots)],
-                "priority": ["busy": .int(localRuns.running - localRuns.normal), "total": .int(config.pipeline.maxParallelJobs)],
+                "normal": ["busy": .int(localPools.runs.normal), "total": .int(config.pipeline.maxParallelJobs - config.pipeline.priorityLaneSlots)],
+                "priority": ["busy": .int(localPools.runs.running - localPools.runs.normal), "total": .int(config.pipeline.maxParallelJobs)],
             ],
             "pools": [
-                "internal": ["busy": .int(localRuns.running(mode: .internal)), "total": .int(config.pools.internalWorkers)],
-                "sync_api": ["busy": .int(localRuns.running(mode: .syncAPI)), "total": .int(config.pools.syncAPIWorkers)],
+                "internal": ["busy": .int(localPools.runs.running(mode: .internal)), "total": .int(config.pools.internalWorkers)],
+                "sync_api": ["busy": .int(localPools.runs.running(mode: .syncAPI)), "total": .int(config.pools.syncAPIWorkers)],
             ],
             "seq": .int(Int(events.lastSeq)),
-            "connections": .int(connections.values.filter { $0.kind != .worker }.count),
+            "connections": .int(connections.all.filter { $0.kind != .worker }.count),
             "subscriptions": .int(events.subscriptions.count),
             "uptime_s": .double(Double(now - startedAt) / 1000),
         ]

@@ -3,7 +3,8 @@ import JobKernelCore
 
 /// Everything the kernel must do at a given time (retry backoffs, `run_at`, lease expiries,
 /// timeouts, schedules), earliest first; among equal times, in the order they were added. The
-/// kernel arms one timer for the earliest and runs what is due (`Kernel.runDueDeadlines`).
+/// kernel arms one timer for the earliest (`timerToArm`) and runs what is due
+/// (`Kernel+Deadlines.swift`).
 struct Deadlines {
     private var heap = Heap<Deadline>()
     private var seq: UInt64 = 0
@@ -22,6 +23,21 @@ struct Deadlines {
         guard let next = heap.min, next.at <= now else { return nil }
         return heap.popMin()
     }
+
+    /// When the timer is armed for, if it is.
+    private var armedAt: Millis?
+
+    /// The time to arm the timer for, when it must be (re)armed: nothing is armed, or the
+    /// earliest action is due before the time it is armed for. Nil: leave the timer as it is.
+    mutating func timerToArm() -> Millis? {
+        guard let next = earliest else { return nil }
+        if let armedAt, armedAt <= next { return nil }
+        armedAt = next
+        return next
+    }
+
+    /// The timer fired: it is armed for nothing now.
+    mutating func timerFired() { armedAt = nil }
 
     /// Drops the actions `shouldDrop` picks.
     mutating func removeAll(where shouldDrop: (Deadline.Action) -> Bool) {
