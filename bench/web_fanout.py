@@ -72,7 +72,9 @@ def one_round(bins, tool, args):
         gateway = subprocess.Popen([bins["jobkernel-web"], "--listen", "127.0.0.1:0", "--socket", sock],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         procs.append(gateway)
-        match = re.match(r"jobkernel web: http://127\.0\.0\.1:(\d+)/\?token=([0-9a-f]+)", gateway.stdout.readline())
+        # The gateway prints its login link, then its token.
+        match = re.match(r"jobkernel web: http://127\.0\.0\.1:(\d+)/\?login=[0-9a-f]+\njobkernel web: token ([0-9a-f]+) ",
+                         gateway.stdout.readline() + gateway.stdout.readline())
         if not match:
             raise SystemExit("the gateway printed no URL")
         port, token = match.group(1), match.group(2)

@@ -233,7 +233,7 @@ schemas = {
     },
     "Stats": {
         "type": "object",
-        "required": ["jobs", "lanes", "pools", "leases", "seq", "uptime_s", "connections"],
+        "required": ["jobs", "lanes", "pools", "leases", "broker", "seq", "uptime_s", "connections"],
         "properties": {
             "jobs": {"type": "object", "description": "Stored jobs by status; every status always present.",
                      "required": JOB_STATUSES,
@@ -249,6 +249,26 @@ schemas = {
                                      "(configured size).",
                       "properties": {"internal": S("BusyTotal"), "sync_api": S("BusyTotal")}},
             "leases": {"type": "integer", "minimum": 0, "description": "Live embedded-broker leases."},
+            "broker": {
+                "type": "object", "required": ["kind"], "additionalProperties": False,
+                "description": "The async_api broker; with [broker] kind = \"nats\" also whether the NATS server is "
+                               "reachable (protocol/nats.md, When the server is away).",
+                "properties": {
+                    "kind": {"enum": ["embedded", "nats"]},
+                    "connected": {"type": "boolean",
+                                  "description": "nats only: false from the moment the kernel notices a lost connection "
+                                                 "(at most about 6 s after the server stops answering) until it has "
+                                                 "reconnected."},
+                    "since": {"allOf": [S("Time")],
+                              "description": "nats only: when connected last changed, or when the kernel connected."},
+                    "disconnects": {"type": "integer", "minimum": 0,
+                                    "description": "nats only: connections lost since the kernel started."},
+                    "unconfirmed_units": {"type": "integer", "minimum": 0,
+                                          "description": "nats only: leased units whose publish the server did not "
+                                                         "confirm; they go out again under the same lease "
+                                                         "(Nats-Msg-Id) once it answers."},
+                },
+            },
             "seq": {"type": "integer", "minimum": 0, "description": "The latest event seq."},
             "uptime_s": {"type": "number", "minimum": 0},
             "connections": {"type": "integer", "minimum": 0,

@@ -4,7 +4,9 @@ import Glibc
 /// Connection, streams, consumer and subscriptions: everything `init` sets up.
 extension NATSBridge {
     /// Opens the connection; the error names the URL and how to start a suitable server.
-    static func connect(url: String, options: Options) throws -> OpaquePointer {
+    /// Connection losses and recoveries go to `inbox` (which the connection holds until its
+    /// closed callback).
+    static func connect(url: String, options: Options, inbox: NATSInbox) throws -> OpaquePointer {
         var natsOptions: OpaquePointer?
         try NATSError.check(natsOptions_Create(&natsOptions), "natsOptions_Create")
         defer { natsOptions_Destroy(natsOptions) }
@@ -14,9 +16,19 @@ extension NATSBridge {
         // Once connected, ride out server restarts: the durable consumer picks up where it was.
         _ = natsOptions_SetMaxReconnect(natsOptions, -1)
         _ = natsOptions_SetReconnectWait(natsOptions, 500)
+        // A server that stops answering (stopped, or cut off) leaves the TCP connection open:
+        // only unanswered pings tell, after `pingIntervalMs * (maxPingsOut + 1)` at most.
+        _ = natsOptions_SetPingInterval(natsOptions, options.pingIntervalMs)
+        _ = natsOptions_SetMaxPingsOut(natsOptions, options.maxPingsOut)
+        let closure = inbox.retainForSubscription()
+        _ = natsOptions_SetDisconnectedCB(natsOptions, natsInboxDisconnected, closure)
+        _ = natsOptions_SetReconnectedCB(natsOptions, natsInboxReconnected, closure)
+        _ = natsOptions_SetClosedCB(natsOptions, natsInboxConnectionClosed, closure)
         var connection: OpaquePointer?
         let status = natsConnection_Connect(&connection, natsOptions)
         guard status == NATS_OK, let connection else {
+            // A connection that never opened calls no callback, the closed one included.
+            Unmanaged<NATSInbox>.fromOpaque(closure).release()
             throw NATSError(status, "connect to NATS at \(url)",
                             hint: "is a NATS server with JetStream running there (nats-server -js)?")
         }

@@ -1,13 +1,20 @@
 import CNATS
 import JobKernelIO
 
-/// The async_api broker over NATS JetStream (SPEC §5.4), used by the kernel on its loop thread.
+/// The async_api broker over NATS JetStream (protocol/nats.md), used by the kernel on its loop thread.
 ///
 /// Units go out with `publishUnit` to `jobkernel.units.<type>` (stream `streamName`, work-queue
 /// retention); workers report on `jobkernel.results` (stream `<streamName>_RESULTS`, read through
 /// the durable push consumer `jobkernel`, so results survive a kernel restart) and may send progress
 /// on `jobkernel.progress` (core NATS). libnats delivers on its own threads; an `AsyncSignal` brings
-/// every message to the loop thread, where `onResult` and `onProgress` run.
+/// every message, and every loss or recovery of the connection, to the loop thread, where
+/// `onResult`, `onProgress` and `onConnectionChange` run.
+///
+/// While the server is away libnats reconnects by itself; `health` says so. A unit whose publish
+/// got no answer may or may not be stored, so `publishOrHold` keeps it and `resume` sends it
+/// again under the same `Nats-Msg-Id`, which the server stores at most once. After a reconnect
+/// `resume` also re-creates the streams and the results consumer, should the server have come
+/// back without its store.
 ///
 /// Every method, and every `ack` handed to `onResult`, is for the loop thread only.
 public final class NATSBridge {
@@ -32,9 +39,28 @@ public final class NATSBridge {
         public var resultAckWaitSeconds: Int64 = 30
         /// Results delivered and not yet acknowledged, at most.
         public var maxResultsInFlight: Int64 = 1000
+        /// How often libnats pings the server; with `maxPingsOut` it bounds how long a server
+        /// that stopped answering goes unnoticed.
+        public var pingIntervalMs: Int64 = 2000
+        /// Unanswered pings after which the connection counts as lost and libnats reconnects.
+        public var maxPingsOut: Int32 = 2
+        /// How long after a publish that got no answer `onReady` runs, to publish held units again.
+        public var retryMs: UInt64 = 1000
 
         /// The defaults.
         public init() {}
+    }
+
+    /// Whether the server is reachable, as libnats last reported it.
+    public struct Health: Sendable, Equatable {
+        /// False from a lost connection until libnats has reconnected.
+        public var connected: Bool
+        /// When `connected` last changed (or the bridge connected), in ms since the Unix epoch.
+        public var sinceMs: Int64
+        /// Connections lost since the bridge connected.
+        public var disconnects: Int
+        /// How long the latest loss lasted, once the connection is back (0 before).
+        public var lastOutageMs: Int64 = 0
     }
 
     /// What the server answered to a unit's publish.
@@ -69,6 +95,16 @@ public final class NATSBridge {
     }
     /// A progress or log message from a worker; dropped while unset.
     public var onProgress: (([UInt8]) -> Void)?
+    /// The connection was lost or is back (`health` already says which).
+    public var onConnectionChange: ((Health) -> Void)?
+    /// Publishing may go on: the connection is back, or `retryMs` passed since a publish got no
+    /// answer. The handler calls `resume`, then publishes what else waits.
+    public var onReady: (() -> Void)?
+
+    /// The connection's state, updated on the loop thread as libnats reports changes.
+    public private(set) var health: Health
+    /// Units whose publish got no answer, kept to publish again (`resume`).
+    public var heldUnits: Int { held.count }
 
     /// True once `close()` was called.
     public private(set) var isClosed = false
@@ -79,6 +115,12 @@ public final class NATSBridge {
     var progressSubscription: OpaquePointer?
     private let signal: AsyncSignal
     private let inbox: NATSInbox
+    private let retryTimer: LoopTimer
+    /// Units to publish again, oldest first.
+    private var held: [(type: String, body: [UInt8], msgID: String)] = []
+    /// Set by a reconnect: the server may have lost its streams (a new store), so `resume`
+    /// creates them again, idempotently.
+    private var needsSetUp = false
     /// Taken from the inbox, not yet delivered.
     private var backlog: [NATSIncoming] = []
     /// Results that arrived while `onResult` was unset, in arrival order.
@@ -95,7 +137,17 @@ public final class NATSBridge {
         self.streamName = streamName
         self.options = options
 
-        connection = try NATSBridge.connect(url: url, options: options)
+        // The signal's stream retains its callback; a weak box keeps that from retaining `self`.
+        let box = WeakBridge()
+        let signal = try AsyncSignal(loop: loop) { box.bridge?.drain() }
+        let inbox = NATSInbox(wake: signal.sender)
+        let connection: OpaquePointer
+        do {
+            connection = try NATSBridge.connect(url: url, options: options, inbox: inbox)
+        } catch {
+            signal.close()
+            throw error
+        }
         var jetStream: OpaquePointer?
         var jsOptions = jsOptions()
         jsOptions_Init(&jsOptions)
@@ -103,20 +155,15 @@ public final class NATSBridge {
         let status = natsConnection_JetStream(&jetStream, connection, &jsOptions)
         guard status == NATS_OK, let jetStream else {
             natsConnection_Destroy(connection)
+            signal.close()
             throw NATSError(status, "JetStream context on \(url)")
         }
+        self.signal = signal
+        self.inbox = inbox
+        self.connection = connection
         self.jetStream = jetStream
-
-        // The signal's stream retains its callback; a weak box keeps that from retaining `self`.
-        let box = WeakBridge()
-        do {
-            signal = try AsyncSignal(loop: loop) { box.bridge?.drain() }
-        } catch {
-            jsCtx_Destroy(jetStream)
-            natsConnection_Destroy(connection)
-            throw error
-        }
-        inbox = NATSInbox(wake: signal.sender)
+        retryTimer = LoopTimer(loop: loop)
+        health = Health(connected: true, sinceMs: natsWallClockMs(), disconnects: 0)
         box.bridge = self
 
         do {
@@ -167,6 +214,53 @@ public final class NATSBridge {
         return PublishAck(sequence: ack.pointee.Sequence, duplicate: ack.pointee.Duplicate)
     }
 
+    /// Publishes one unit like `publishUnit`; if the server does not answer (or the connection is
+    /// down), keeps it to publish again with `resume`, arms the retry, and returns false.
+    /// Throws only for an invalid type or msgID, which no retry can fix.
+    public func publishOrHold(type: String, body: [UInt8], msgID: String) throws -> Bool {
+        do {
+            try publishUnit(type: type, body: body, msgID: msgID)
+            return true
+        } catch let error as NATSError where error.status != Int32(bitPattern: NATS_INVALID_ARG.rawValue) {
+            held.append((type, body, msgID))
+            armRetry()
+            return false
+        }
+    }
+
+    /// Gets publishing going again: after a reconnect, makes sure both streams and the results
+    /// consumer exist; then publishes the held units again, oldest first, each under its first
+    /// msgID, dropping those `isWanted` refuses (their lease ended meanwhile). Stops at the first
+    /// step that gets no answer and arms the retry. True when new units may be published.
+    public func resume(isWanted: (String) -> Bool) -> Bool {
+        if needsSetUp {
+            do {
+                try setUpStreams()
+                needsSetUp = false
+            } catch {
+                armRetry()
+                return false
+            }
+        }
+        while let unit = held.first {
+            held.removeFirst()
+            guard isWanted(unit.msgID) else { continue }
+            guard (try? publishOrHold(type: unit.type, body: unit.body, msgID: unit.msgID)) ?? true else {
+                // `publishOrHold` put it last; it was first.
+                held.insert(held.removeLast(), at: 0)
+                return false
+            }
+        }
+        return true
+    }
+
+    private func armRetry() {
+        guard !retryTimer.isActive, !isClosed else { return }
+        retryTimer.start(afterMs: options.retryMs) { [unowned self] in
+            if self.isConnected { self.onReady?() }
+        }
+    }
+
     /// True while the connection is up (false during libnats's reconnect attempts and after `close()`).
     public var isConnected: Bool {
         !isClosed && natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED
@@ -188,6 +282,8 @@ public final class NATSBridge {
             natsMsg_Nak(message.raw, nil)
             natsMsg_Destroy(message.raw)
         }
+        held = []
+        retryTimer.close()
         natsConnection_FlushTimeout(connection, options.requestTimeoutMs)
         // A bound subscription leaves its durable consumer in place on unsubscribe.
         for subscription in [resultSubscription, progressSubscription] {
@@ -202,6 +298,8 @@ public final class NATSBridge {
         signal.close()
         onResult = nil
         onProgress = nil
+        onConnectionChange = nil
+        onReady = nil
     }
 
     /// A +1 reference to the inbox for one subscription's closure.
@@ -222,6 +320,15 @@ public final class NATSBridge {
             switch item {
             case .progress(let body):
                 onProgress?(body)
+            case .connection(let connected, let atMs):
+                // libnats may report a loss and its recovery before the loop looks; each counts.
+                guard connected != health.connected else { continue }
+                if connected { health.lastOutageMs = max(0, atMs - health.sinceMs) }
+                health.connected = connected
+                health.sinceMs = atMs
+                if !connected { health.disconnects += 1 } else { needsSetUp = true }
+                onConnectionChange?(health)
+                if connected && !isClosed { onReady?() }
             case .result(let message):
                 guard let onResult else {
                     heldResults.append(item)

@@ -1,4 +1,5 @@
 import CNATS
+import Glibc
 import JobKernelIO
 import Synchronization
 
@@ -13,6 +14,8 @@ enum NATSIncoming: Sendable {
     case result(NATSMessagePointer)
     /// The body of a `jobkernel.progress` message (core NATS, nothing to acknowledge).
     case progress([UInt8])
+    /// libnats lost the connection (`connected` false) or got it back, at `atMs` (Unix ms).
+    case connection(connected: Bool, atMs: Int64)
 }
 
 /// The hand-off from libnats's delivery threads to the loop thread: a locked queue and a wake-up.
@@ -108,6 +111,32 @@ func natsInboxReceiveProgress(_ connection: OpaquePointer?, _ subscription: Opaq
     defer { natsMsg_Destroy(message) }
     guard let closure else { return }
     Unmanaged<NATSInbox>.fromOpaque(closure).takeUnretainedValue().push(.progress(natsMessageBody(message)))
+}
+
+/// `natsConnectionHandler` for the disconnected callback; runs on libnats's callback thread.
+func natsInboxDisconnected(_ connection: OpaquePointer?, _ closure: UnsafeMutableRawPointer?) {
+    guard let closure else { return }
+    Unmanaged<NATSInbox>.fromOpaque(closure).takeUnretainedValue().push(.connection(connected: false, atMs: natsWallClockMs()))
+}
+
+/// `natsConnectionHandler` for the reconnected callback.
+func natsInboxReconnected(_ connection: OpaquePointer?, _ closure: UnsafeMutableRawPointer?) {
+    guard let closure else { return }
+    Unmanaged<NATSInbox>.fromOpaque(closure).takeUnretainedValue().push(.connection(connected: true, atMs: natsWallClockMs()))
+}
+
+/// `natsConnectionHandler` for the closed callback: libnats's last callback of the connection,
+/// so the connection's reference to the inbox goes.
+func natsInboxConnectionClosed(_ connection: OpaquePointer?, _ closure: UnsafeMutableRawPointer?) {
+    guard let closure else { return }
+    Unmanaged<NATSInbox>.fromOpaque(closure).release()
+}
+
+/// Now, in milliseconds since the Unix epoch.
+func natsWallClockMs() -> Int64 {
+    var time = timespec()
+    clock_gettime(CLOCK_REALTIME, &time)
+    return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
 }
 
 /// `natsOnCompleteCB`: the subscription will not call back again, so its reference goes.

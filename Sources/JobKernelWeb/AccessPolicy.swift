@@ -1,60 +1,69 @@
 import HTTPTypes
 import Hummingbird
 
-/// The rules of `AccessGuard`, apart from HTTP plumbing so that tests can read them as a table.
+/// The rules of the gateway's door (docs/web.md, "Security"), apart from HTTP plumbing so that
+/// tests can read them as a table: which `Host`, which `Origin`, which credential.
 public struct AccessPolicy: Sendable {
-    /// The token printed at start; 32 random bytes in hex.
+    /// The token: printed at start (32 random bytes in hex) or read from `--token-file`.
     public let token: String
     /// The port the gateway listens on, known once it is bound (`--listen …:0` picks one).
     let boundPort: BoundPort
-    /// Names accepted in `Host` and `Origin`, lowercased: with the listening port, or bare.
-    let names: Set<String>
-    /// Extra names given with a port of their own (`proxy.example:8443`), accepted as they are.
-    let namesWithPort: Set<String>
-
-    static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
+    /// The gateway's own names: loopback's and the listen address, lowercased, IPv6 in brackets.
+    let ownNames: Set<String>
+    /// `--allow-host` names given without a port (a reverse proxy's, the machine's).
+    let extraNames: Set<String>
+    /// `--allow-host` names given with a port (`proxy.example:8443`), lowercased.
+    let extraNamesWithPort: Set<String>
+    /// The browser sessions and the one-time login code.
+    public let sessions: SessionTable
 
     /// The rules for a gateway listening on `listenHost`; `extraHosts` are further names the
     /// gateway is reached by (a reverse proxy's, the machine's), each with or without a port.
-    public init(token: String, listenHost: String, port: BoundPort, extraHosts: [String] = []) {
+    public init(token: String, listenHost: String, port: BoundPort, extraHosts: [String] = [], sessions: SessionTable = SessionTable()) {
         self.token = token
         self.boundPort = port
-        var names = Set(["localhost", "127.0.0.1", "[::1]"])
-        names.insert(listenHost.contains(":") && !listenHost.hasPrefix("[") ? "[\(listenHost)]" : listenHost)
+        self.sessions = sessions
+        let listen = listenHost.contains(":") && !listenHost.hasPrefix("[") ? "[\(listenHost)]" : listenHost
+        self.ownNames = Set(["localhost", "127.0.0.1", "[::1]", listen.lowercased()])
+        var names = Set<String>()
         var namesWithPort = Set<String>()
         for host in extraHosts.map({ $0.lowercased() }) {
-            if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]"), Int(host[host.index(after: colon)...]) != nil {
-                namesWithPort.insert(host)
+            if let (name, port) = WebOrigin.splitAuthority(Substring(host)), let port {
+                namesWithPort.insert("\(name):\(port)")
             } else {
                 names.insert(host)
             }
         }
-        self.names = Set(names.map { $0.lowercased() })
-        self.namesWithPort = namesWithPort
+        self.extraNames = names
+        self.extraNamesWithPort = namesWithPort
     }
 
     /// The port the gateway listens on.
     public var port: Int { boundPort.value }
 
-    /// Whether `authority` (a `Host` value, or an origin without its scheme) names this gateway.
+    /// Whether `authority` (a `Host` value) names this gateway: one of its names with its port or
+    /// bare, or an `--allow-host NAME:PORT` as given. This is the DNS-rebinding check.
     func accepts(authority: String) -> Bool {
         let authority = authority.lowercased()
-        if names.contains(authority) || namesWithPort.contains(authority) { return true }
-        guard let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"),
-            Int(authority[authority.index(after: colon)...]) == port
-        else { return false }
-        return names.contains(String(authority[..<colon]))
+        if extraNamesWithPort.contains(authority) { return true }
+        guard let (host, port) = WebOrigin.splitAuthority(Substring(authority)) else { return false }
+        guard ownNames.contains(host) || extraNames.contains(host) else { return false }
+        return port == nil || port == self.port
     }
 
-    /// Whether `origin` (`scheme://host[:port]`) is one of this gateway's own pages.
-    func accepts(origin: String) -> Bool {
-        for scheme in ["http://", "https://"] where origin.lowercased().hasPrefix(scheme) {
-            return accepts(authority: String(origin.dropFirst(scheme.count)))
+    /// Whether `origin` is one of this gateway's own pages, compared exactly: scheme, host and
+    /// port. Its own names count over `http` on its port only; a bare `--allow-host NAME` also
+    /// counts as `https://NAME` (a TLS proxy on 443); `NAME:PORT` counts on that port.
+    /// `http://127.0.0.1` is port 80: another server, refused.
+    func accepts(origin: WebOrigin) -> Bool {
+        if ownNames.contains(origin.host) || extraNames.contains(origin.host) {
+            if origin.scheme == "http" && origin.port == port { return true }
         }
-        return false
+        if extraNames.contains(origin.host), origin.scheme == "https", origin.port == 443 { return true }
+        return extraNamesWithPort.contains("\(origin.host):\(origin.port)")
     }
 
-    /// A fresh token: 32 bytes from the system's random source, in hex.
+    /// A fresh random value: 32 bytes from the system's random source, in hex.
     public static func makeToken() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<32).map { _ in
@@ -63,82 +72,144 @@ public struct AccessPolicy: Sendable {
         }.joined()
     }
 
-    /// The cookie that carries the token.
-    public var cookieName: String { "jobkernel_token_\(port)" }
+    /// The session cookie's name: it carries the port, so that gateways on other ports of the same
+    /// host (which a browser sends every cookie of the host) keep cookies of their own.
+    public var cookieName: String { "jobkernel_session_\(port)" }
+
+    /// What the door sees of a request.
+    struct Request {
+        var method = "GET"
+        var path = "/"
+        var query: String?
+        var host: String?
+        var origin: String?
+        var referer: String?
+        var secFetchSite: String?
+        var secFetchMode: String?
+        var upgrade: String?
+        var authorization: String?
+        var cookies: [String] = []
+    }
 
     /// What to do with a request.
     enum Decision: Equatable {
         case allow
-        /// The token came in the query: set the cookie and redirect to `location` (the URL without it).
-        case setCookie(location: String)
+        /// A login link: set the cookie for `session` and redirect to `location` (the URL without the code).
+        case login(location: String, session: String)
         case refuse(HTTPResponse.Status, String)
     }
 
-    func decide(
-        method: String, path: String, query: String?, host: String?, origin: String?, secFetchSite: String?,
-        upgrade: String?, authorization: String?, cookies: [String]
-    ) -> Decision {
-        guard let host, accepts(authority: host) else {
+    func decide(_ request: Request, now: ContinuousClock.Instant = .now) -> Decision {
+        guard let host = request.host, accepts(authority: host) else {
             return .refuse(
                 .misdirectedRequest,
-                "refused: Host \"\(host ?? "")\" is not an address this gateway listens as; open it as "
+                "refused: Host \"\(request.host ?? "")\" is not an address this gateway listens as; open it as "
                     + "http://127.0.0.1:\(port)/ or http://localhost:\(port)/ (or start it with --allow-host NAME)")
         }
-        let isUpgrade = upgrade?.lowercased().contains("websocket") ?? false
-        let changesState = !["GET", "HEAD", "OPTIONS"].contains(method) || isUpgrade
-        if changesState {
-            if let origin, !accepts(origin: origin) {
+        let isUpgrade = request.upgrade != nil
+        let changesState = !["GET", "HEAD", "OPTIONS"].contains(request.method) || isUpgrade
+        if let refusal = crossSiteRefusal(request, changesState: changesState, viaCookie: request.authorization == nil) {
+            return refusal
+        }
+        if let query = request.query {
+            if let code = Self.queryValue("login", in: query) {
+                guard request.method == "GET", !isUpgrade, let session = sessions.redeem(loginCode: code, now: now) else {
+                    return .refuse(
+                        .unauthorized,
+                        "refused: this login link was used already (it works once) or is not this gateway's; "
+                            + "paste the token below, or restart `jobkernel web` for a new link")
+                }
+                let rest = Self.removing("login", from: query)
+                return .login(location: rest.isEmpty ? request.path : "\(request.path)?\(rest)", session: session)
+            }
+            if Self.queryValue("token", in: query) != nil {
                 return .refuse(
-                    .forbidden,
-                    "refused: a \(isUpgrade ? "WebSocket" : method) request from the page of another site "
-                        + "(Origin \(origin)); only this gateway's own pages may change state")
-            }
-            if origin == nil, let secFetchSite, secFetchSite == "cross-site" || secFetchSite == "same-site" {
-                return .refuse(.forbidden, "refused: a \(method) request from the page of another site (Sec-Fetch-Site: \(secFetchSite))")
+                    .unauthorized,
+                    "refused: the token is not taken in a URL, where it would stay in the browser's history; "
+                        + "paste it below, or send Authorization: Bearer <token>")
             }
         }
-        if let query, let offered = Self.queryValue("token", in: query) {
-            guard method == "GET", !isUpgrade, Self.same(offered, token) else {
-                return .refuse(.unauthorized, "refused: the ?token= in the URL is wrong; open the URL `jobkernel web` printed at start")
-            }
-            let rest = Self.removing("token", from: query)
-            return .setCookie(location: rest.isEmpty ? path : "\(path)?\(rest)")
-        }
-        if let authorization {
+        if request.method == "POST" && request.path == "/login" { return .allow }  // the token comes in the body
+        if let authorization = request.authorization {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer", Self.same(String(parts[1]), token) else {
-                return .refuse(.unauthorized, "refused: the Authorization header does not carry this gateway's token (Bearer <token>, printed at start)")
+                return .refuse(.unauthorized, "refused: the Authorization header does not carry this gateway's token (Bearer <token>)")
             }
             return .allow
         }
-        for header in cookies {
-            for pair in header.split(separator: ";") {
-                let trimmed = pair.drop(while: { $0 == " " })
-                guard trimmed.hasPrefix(cookieName + "=") else { continue }
-                if Self.same(String(trimmed.dropFirst(cookieName.count + 1)), token) { return .allow }
+        if let session = sessionCookie(in: request.cookies) {
+            guard sessions.isValid(session, now: now) else {
+                return .refuse(
+                    .unauthorized,
+                    "refused: this browser session has expired or belongs to an earlier start of the gateway; "
+                        + "paste the token below to open a new one")
             }
+            return .allow
         }
         return .refuse(
             .unauthorized,
-            "refused: no access token; open the URL `jobkernel web` printed at start (it carries ?token=), "
+            "refused: no access token; open the login link `jobkernel web` printed at start, paste the token below, "
                 + "or send Authorization: Bearer <token>")
     }
 
-    /// `Set-Cookie` for the token: HttpOnly (no script reads it), SameSite=Strict (no other site
-    /// sends it), for the whole gateway.
-    func cookie() -> String {
-        "\(cookieName)=\(token); Path=/; HttpOnly; SameSite=Strict"
+    /// CSRF: a request that changes state, or rides on the cookie, must come from no other site.
+    /// With an `Origin`, that origin must be exactly the gateway's. Without one (older browsers,
+    /// some navigations), `Sec-Fetch-Site: cross-site` or `same-site` (another port of the host is
+    /// same-site) and a foreign `Referer` are refused. A cookie-borne `GET` navigation passes: a
+    /// link from elsewhere only opens a page, which cannot be framed.
+    private func crossSiteRefusal(_ request: Request, changesState: Bool, viaCookie: Bool) -> Decision? {
+        guard changesState || viaCookie else { return nil }
+        let what = request.upgrade != nil ? "WebSocket" : request.method
+        if let origin = request.origin {
+            if let parsed = WebOrigin(header: origin), accepts(origin: parsed) { return nil }
+            return .refuse(
+                .forbidden,
+                "refused: a \(what) request from the page of another site (Origin \(origin)); only this gateway's "
+                    + "own pages, http://127.0.0.1:\(port) and the like, may use it")
+        }
+        if !changesState && request.secFetchMode?.lowercased() == "navigate" { return nil }
+        if let site = request.secFetchSite?.lowercased(), site == "cross-site" || site == "same-site" {
+            return .refuse(.forbidden, "refused: a \(what) request from the page of another site (Sec-Fetch-Site: \(site))")
+        }
+        if let referer = request.referer, WebOrigin(url: referer).map(accepts(origin:)) != true {
+            return .refuse(.forbidden, "refused: a \(what) request from the page of another site (Referer \(referer))")
+        }
+        return nil
     }
 
-    /// Headers every answer carries: no sniffing, no framing (clickjacking), no referrer (the token
-    /// must not leak), and a content policy that allows only the gateway's own files.
-    func addSecurityHeaders(to headers: inout HTTPFields) {
-        headers[.xContentTypeOptions] = "nosniff"
-        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
-        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
-        headers[.contentSecurityPolicy] =
-            "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    /// The session value in the `Cookie` headers, if any.
+    func sessionCookie(in headers: [String]) -> String? {
+        for header in headers {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.drop(while: { $0 == " " })
+                if trimmed.hasPrefix(cookieName + "=") { return String(trimmed.dropFirst(cookieName.count + 1)) }
+            }
+        }
+        return nil
     }
+
+    /// A session for whoever presents the token (the login form); nil when it is not the token.
+    func login(token offered: String, now: ContinuousClock.Instant = .now) -> String? {
+        Self.same(offered, token) ? sessions.open(now: now) : nil
+    }
+
+    /// `Set-Cookie` for a session: HttpOnly (no script reads it), SameSite=Strict (no other site's
+    /// request carries it), for the whole gateway, for as long as the session lasts.
+    func cookie(session: String) -> String {
+        "\(cookieName)=\(session); Path=/; Max-Age=\(Int(sessions.lifetime.components.seconds)); HttpOnly; SameSite=Strict"
+    }
+
+    /// Headers every answer carries, refusals and 404s included: no sniffing, no framing
+    /// (clickjacking), no referrer, and a content policy that allows only the gateway's own files.
+    static let securityHeaders: [(String, String)] = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        (
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        ),
+    ]
 
     /// Compares in time that does not depend on where the strings differ.
     static func same(_ a: String, _ b: String) -> Bool {

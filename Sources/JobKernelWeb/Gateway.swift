@@ -1,12 +1,13 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import JobKernelCore
 import Logging
 import NIOCore
 import NIOPosix
 
-/// The HTTP gateway (SPEC §14): a client of the kernel's socket that serves `/rpc`, `/events`,
+/// The HTTP gateway (docs/web.md): a client of the kernel's socket that serves `/rpc`, `/events`,
 /// `/ws`, `/metrics` and the dashboard to a browser.
 public struct Gateway: Sendable {
     /// How to start the gateway.
@@ -23,13 +24,24 @@ public struct Gateway: Sendable {
         public var heartbeat: Duration
         /// The largest `POST /rpc` body taken.
         public var maxBodyBytes: Int
-        /// The access token; `jobkernel web` draws a fresh one at every start.
+        /// The most request-body bytes received at once, all requests together.
+        public var maxBodyBytesInFlight: Int
+        /// The most `/events` streams and WebSockets open at once per token.
+        public var maxStreams: Int
+        /// How long a connection may take to send a whole request head, counted from when it
+        /// waits for one (accepted, or its last response ended).
+        public var headTimeout: Duration
+        /// How long a request body may pause before the connection is closed.
+        public var idleTimeout: Duration
+        /// The access token; `jobkernel web` draws a fresh one at every start unless given a file.
         public var token: String
 
         /// A configuration with the defaults of `jobkernel web`.
         public init(
             host: String = "127.0.0.1", port: Int = 8080, socketPath: String, extraHosts: [String] = [],
-            heartbeat: Duration = .seconds(15), maxBodyBytes: Int = 16 << 20, token: String = AccessPolicy.makeToken()
+            heartbeat: Duration = .seconds(15), maxBodyBytes: Int = 16 << 20, maxBodyBytesInFlight: Int = 64 << 20,
+            maxStreams: Int = 256, headTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(30),
+            token: String = AccessPolicy.makeToken()
         ) {
             self.host = host
             self.port = port
@@ -37,18 +49,30 @@ public struct Gateway: Sendable {
             self.extraHosts = extraHosts
             self.heartbeat = heartbeat
             self.maxBodyBytes = maxBodyBytes
+            self.maxBodyBytesInFlight = maxBodyBytesInFlight
+            self.maxStreams = maxStreams
+            self.headTimeout = headTimeout
+            self.idleTimeout = idleTimeout
             self.token = token
         }
     }
 
     let configuration: Configuration
     let boundPort: BoundPort
+    let policy: AccessPolicy
+    let limits: GatewayLimits
 
     /// A gateway with `configuration`.
     public init(configuration: Configuration) {
         self.configuration = configuration
         self.boundPort = BoundPort(configuration.port)
+        self.policy = AccessPolicy(
+            token: configuration.token, listenHost: configuration.host, port: boundPort, extraHosts: configuration.extraHosts)
+        self.limits = GatewayLimits(maxStreams: configuration.maxStreams, maxBodyBytesInFlight: configuration.maxBodyBytesInFlight)
     }
+
+    /// The one-time login code of the printed URL, until a browser uses it.
+    public var loginCode: String? { policy.sessions.loginCode }
 
     /// Whether a kernel answers at the socket now (the gateway serves either way, and finds the
     /// kernel when it comes).
@@ -63,15 +87,24 @@ public struct Gateway: Sendable {
         let link = KernelLink(socketPath: configuration.socketPath)
         let metrics = GatewayMetrics(link: link)
         var logger = Logger(label: "jobkernel-web")
-        logger.logLevel = .warning
+        // Hummingbird logs every connection closed before its first request (a deadline, a refused
+        // WebSocket) as an error: that is a client's doing, not the gateway's.
+        logger.logLevel = .critical
+        let webSocketResponder = makeWebSocketRouter(link: link).buildResponder()
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            // Deadlines are ConnectionGuard's.
+            http1: .init(idleTimeout: nil),
+            ws: .init(maxFrameSize: WebSocketBridge.maxMessageBytes))
+        let deadlines = ConnectionGuard.Deadlines(head: TimeAmount(configuration.headTimeout), idle: TimeAmount(configuration.idleTimeout))
+        let server = HTTPServerBuilder { [policy, limits] responder in
+            GatewayChannel(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder, configuration: channelConfiguration),
+                makeGuard: { ConnectionGuard(deadlines: deadlines, policy: policy, limits: limits) })
+        }
         let application = Application(
             router: makeRouter(link: link, metrics: metrics),
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: makeWebSocketRouter(link: link),
-                configuration: .init(
-                    // A client that sends nothing whole for 30 s (a slow-loris) is cut off.
-                    http1: .init(idleTimeout: .seconds(30)),
-                    ws: .init(maxFrameSize: WebSocketBridge.maxMessageBytes))),
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { [boundPort] channel in
                 boundPort.set(channel.localAddress?.port ?? 0)
@@ -83,18 +116,43 @@ public struct Gateway: Sendable {
         try await application.runService()
     }
 
-    private var policy: AccessPolicy {
-        AccessPolicy(token: configuration.token, listenHost: configuration.host, port: boundPort, extraHosts: configuration.extraHosts)
-    }
-
     func makeRouter(link: KernelLink, metrics: GatewayMetrics) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(AccessGuard(policy: policy))
         let forwarder = RPCForwarder(link: link)
         let maxBody = configuration.maxBodyBytes
         let heartbeat = configuration.heartbeat
+        let policy = self.policy
+        let limits = self.limits
+
+        router.post("/login") { request, _ -> Response in
+            var request = request
+            let body = (try? await request.collectBody(upTo: 4096)).map { String(buffer: $0) } ?? ""
+            let offered = body.split(separator: "&").first { $0.hasPrefix("token=") }
+                .flatMap { String($0.dropFirst(6)).removingPercentEncoding } ?? ""
+            guard let session = policy.login(token: offered.trimmingSpaces) else {
+                return AccessGuard<BasicRequestContext>.loginPage(
+                    status: .unauthorized, message: "refused: that is not this gateway's token; paste the token `jobkernel web` printed")
+            }
+            return Response(
+                status: .seeOther, headers: [.location: "/", .setCookie: policy.cookie(session: session), .cacheControl: "no-store"])
+        }
 
         router.post("/rpc") { request, _ -> Response in
+            let declared = request.headers[.contentLength].flatMap { Int($0) }
+            if let declared, declared > maxBody {
+                return Self.text(.contentTooLarge, "the request body is over \(maxBody) bytes; send less, or split a batch")
+            }
+            // A body of unknown length may grow to the largest one taken.
+            let reserved = declared ?? maxBody
+            guard limits.reserveBody(reserved) else {
+                var answer = Self.text(
+                    .serviceUnavailable,
+                    "the gateway is receiving \(limits.maxBodyBytesInFlight) bytes of request bodies already; try again shortly")
+                answer.headers[.retryAfter] = "1"
+                return answer
+            }
+            defer { limits.releaseBody(reserved) }
             var request = request
             let body: ByteBuffer
             do {
@@ -119,6 +177,12 @@ public struct Gateway: Sendable {
             } catch let error as EventQueryError {
                 return Self.text(.badRequest, error.message)
             }
+            guard let lease = limits.openStream(for: policy.token) else {
+                return Self.text(
+                    .tooManyRequests,
+                    "refused: \(limits.maxStreams) event streams and WebSockets are open with this token already; "
+                        + "close one, or start the gateway with a higher --max-streams")
+            }
             let stream = EventStream(link: link, query: query, heartbeatEvery: heartbeat, gauge: metrics.streams)
             return Response(
                 status: .ok,
@@ -127,7 +191,11 @@ public struct Gateway: Sendable {
                     // nginx and some other proxies buffer responses unless told not to.
                     HTTPField.Name("X-Accel-Buffering")!: "no",
                 ],
-                body: ResponseBody { writer in try await stream.run(writer: &writer) })
+                body: ResponseBody { writer in
+                    // The slot is given back when the stream ends, however it ends.
+                    defer { withExtendedLifetime(lease) {} }
+                    try await stream.run(writer: &writer)
+                })
         }
 
         router.get("/metrics") { _, _ -> Response in

@@ -2,20 +2,20 @@ import ArgumentParser
 import Glibc
 import JobKernelWeb
 
-/// `jobkernel-web`: the HTTP gateway (SPEC §14), which `jobkernel web` runs.
+/// `jobkernel-web`: the HTTP gateway (docs/web.md), which `jobkernel web` runs.
 @main
 struct WebCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobkernel web",
         abstract: "Serve the dashboard, JSON-RPC over HTTP and WebSocket, Server-Sent Events and metrics for a kernel.",
         discussion: """
-            A separate process and a client of the kernel's socket. It prints its URL with a fresh \
-            access token; open that URL. Requests need the token (Authorization: Bearer <token>, or \
-            the cookie the URL sets). See docs/web.md.
+            A separate process and a client of the kernel's socket. It prints a login link that works \
+            once and the access token; open the link. Requests need the token (Authorization: Bearer \
+            <token>) or the session cookie the link or the login form sets. See docs/web.md.
             """)
 
     /// Parses and runs like `AsyncParsableCommand.main()`, except that usage errors exit 2, as
-    /// every jobkernel command does (SPEC §1), rather than ArgumentParser's 64.
+    /// every jobkernel command does, rather than ArgumentParser's 64.
     static func main() async {
         do {
             var command = try parseAsRoot()
@@ -51,32 +51,31 @@ struct WebCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds between heartbeat comments on an idle event stream.", valueName: "seconds"))
     var heartbeat: Double = 15
 
-    var address: (host: String, port: Int)? {
-        // "[::1]:8080", "127.0.0.1:8080", "localhost:8080", or a bare port.
-        if let port = Int(listen) { return ("127.0.0.1", port) }
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
-            (0...65535).contains(port)
-        else { return nil }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return host.isEmpty ? nil : (host, port)
-    }
+    @Option(help: ArgumentHelp(
+        "Keep the token in PATH: read it if the file exists, else create the file (mode 0600) with a fresh one.",
+        valueName: "path"))
+    var tokenFile: String?
 
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
+    @Option(help: ArgumentHelp("The most event streams and WebSockets open at once per token.", valueName: "n"))
+    var maxStreams = 256
+
+    var address: ListenAddress? { ListenAddress(listen) }
 
     func validate() throws {
         guard let address else {
             throw ValidationError("--listen must be HOST:PORT (e.g. 127.0.0.1:8080), got \"\(listen)\"")
         }
-        if !Self.isLoopback(address.host) && !allowRemote {
+        if !address.isLoopback && !allowRemote {
             throw ValidationError(
-                "--listen \(listen) is not a loopback address: anyone who can reach it and learns the token "
-                    + "controls the kernel. Add --allow-remote to do it anyway, or listen on 127.0.0.1.")
+                "--listen \(listen) is not a loopback address (an IP address in 127.0.0.0/8, ::1, or localhost): "
+                    + "anyone who can reach it and learns the token controls the kernel. Add --allow-remote to do it "
+                    + "anyway, or listen on 127.0.0.1.")
         }
         guard heartbeat > 0, heartbeat <= 3600 else {
             throw ValidationError("--heartbeat must be between 0 and 3600 seconds, got \(heartbeat)")
+        }
+        guard maxStreams > 0 else {
+            throw ValidationError("--max-streams must be at least 1, got \(maxStreams)")
         }
     }
 
@@ -90,23 +89,42 @@ struct WebCommand: AsyncParsableCommand {
 
     func run() async throws {
         let address = address!
-        if !Self.isLoopback(address.host) {
+        if !address.isLoopback {
             fputs("jobkernel web: WARNING: listening on \(address.host), not loopback: anyone who can reach "
                 + "this address and learns the token controls the kernel. Put it behind TLS (docs/web.md).\n", stderr)
         }
+        let token: String
+        if let tokenFile {
+            do {
+                token = try TokenFile.load(tokenFile)
+            } catch {
+                fputs("jobkernel web: \(error)\n", stderr)
+                throw ExitCode(1)
+            }
+        } else {
+            token = AccessPolicy.makeToken()
+        }
         let configuration = Gateway.Configuration(
             host: address.host, port: address.port, socketPath: socketPath, extraHosts: allowHosts,
-            heartbeat: .milliseconds(Int(heartbeat * 1000)))
+            heartbeat: .milliseconds(Int(heartbeat * 1000)), maxStreams: maxStreams, token: token)
         let gateway = Gateway(configuration: configuration)
         if await !gateway.kernelAnswers() {
             fputs("jobkernel web: no kernel answers at \(socketPath) yet; start one with `jobkernel serve` "
                 + "(or pass --socket). The gateway serves meanwhile and connects when it comes.\n", stderr)
         }
-        let token = configuration.token
         let shownHost = address.host.contains(":") ? "[\(address.host)]" : address.host
         let socketPath = socketPath
+        let loginCode = gateway.loginCode ?? ""
+        let tokenFile = tokenFile
         try await gateway.run { port in
-            print("jobkernel web: http://\(shownHost):\(port)/?token=\(token)")
+            // The link carries a one-time code, not the token: a browser keeps the URL in its
+            // history, where a spent code is worth nothing.
+            print("jobkernel web: http://\(shownHost):\(port)/?login=\(loginCode)")
+            if let tokenFile {
+                print("jobkernel web: the token is in \(tokenFile) (Authorization: Bearer <token>); the link works once")
+            } else {
+                print("jobkernel web: token \(token) (Authorization: Bearer <token>); the link works once")
+            }
             print("jobkernel web: kernel socket \(socketPath); stop with Ctrl-C")
             fflush(stdout)
         }

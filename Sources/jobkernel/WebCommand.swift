@@ -2,7 +2,7 @@ import ArgumentParser
 import Glibc
 import JobKernelServer
 
-/// `jobkernel web` (SPEC §14): runs the HTTP gateway, `jobkernel-web`, installed next to this
+/// `jobkernel web` (docs/web.md): runs the HTTP gateway, `jobkernel-web`, installed next to this
 /// binary. The gateway is a program of its own so that the kernel and the CLI carry no SwiftNIO.
 struct WebCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,8 +10,9 @@ struct WebCommand: ParsableCommand {
         abstract: "Serve a dashboard, JSON-RPC over HTTP/WebSocket, Server-Sent Events and metrics for a kernel.",
         discussion: """
             Runs jobkernel-web (next to this binary) with these arguments: --listen HOST:PORT \
-            (default 127.0.0.1:8080), --socket PATH, --allow-remote, --allow-host NAME, --heartbeat S. \
-            `jobkernel web --help` shows them all. It prints its URL with a fresh access token.
+            (default 127.0.0.1:8080), --socket PATH, --allow-remote, --allow-host NAME, --token-file PATH, \
+            --max-streams N, --heartbeat S. `jobkernel web --help` shows them all. It prints a login link \
+            that works once, then the access token (or where the token file is).
             """)
 
     @Argument(parsing: .allUnrecognized, help: "Arguments for jobkernel-web.")

@@ -3,7 +3,7 @@ import JobKernelIO
 import Testing
 @testable import JobKernelNATS
 
-/// SPEC §5.4, NATS mode: units on `jobkernel.units.<type>`, results on `jobkernel.results`,
+/// protocol/nats.md: units on `jobkernel.units.<type>`, results on `jobkernel.results`,
 /// progress on `jobkernel.progress`, delivery at least once.
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct NATSBridgeTests {

@@ -36,10 +36,29 @@ final class NATSTestServer {
     /// Stops the server process, keeping its storage; `start` brings it back on the same port.
     func crash() {
         guard pid > 0 else { return }
+        resume()
         kill(pid, SIGTERM)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         pid = 0
+    }
+
+    /// Stops the server process (SIGSTOP) without closing its connections: a server that no
+    /// longer answers. `timeout` made itself a process group leader, so the group holds the server.
+    func pause() {
+        if pid > 0 { kill(-pid, SIGSTOP) }
+    }
+
+    /// Lets a paused server go on; harmless on one that is not paused.
+    func resume() {
+        if pid > 0 { kill(-pid, SIGCONT) }
+    }
+
+    /// Deletes the JetStream store after `crash()`, as a server brought back without its volume finds it.
+    func wipe() throws {
+        precondition(pid == 0, "wipe() of a running server")
+        var status: Int32 = 0
+        waitpid(try spawn(["rm", "-rf", directory + "/js"], log: "/dev/null"), &status, 0)
     }
 
     /// Starts the server again after `crash()`, with the same port and storage.

@@ -1,4 +1,4 @@
-"""async_api over NATS JetStream (SPEC 5.4, second bullet) against a real nats-server -js that
+"""async_api over NATS JetStream (protocol/nats.md) against a real nats-server -js that
 each test starts on loopback, with the example worker (examples/nats-worker) as the remote side."""
 import asyncio
 import json
@@ -143,7 +143,7 @@ def test_an_unreachable_nats_server_stops_the_kernel_with_a_clear_message(kernel
 
 
 def test_results_and_reports_out_of_range_are_logged_and_ignored(kernel_factory, nats_url):
-    """SPEC §10: a malformed message on jobkernel.results or jobkernel.progress is rejected with a
+    """protocol/nats.md, "Messages that do not fit": a malformed message on jobkernel.results or jobkernel.progress is rejected with a
     log line, never recorded as an outcome and never a crash; the good result that follows counts."""
     k = kernel_factory(config(nats_url))
     c = k.client()

@@ -62,7 +62,7 @@ def stats_latencies_until_done(client, job_id, timeout=60):
 # MARK: exec handlers (5.1)
 
 def test_quick_handlers_end_with_their_last_result_and_never_take_the_kernel_down(kernel_factory):
-    # Found by bench/soak: a handler's exit was handled before its stdout was drained, so the last
+    # Found by bench/killsoak: a handler's exit was handled before its stdout was drained, so the last
     # {"result": …} line was lost and reading it afterwards aborted the kernel.
     k = kernel_factory(pools_config("\n[pools]\ninternal = 4\n"))
     c = k.client()

@@ -1,12 +1,13 @@
-"""Checks protocol/openrpc.json against the OpenRPC meta-schema and against the SPEC.
+"""Checks protocol/openrpc.json against the OpenRPC meta-schema and against the repository's
+protocol guide, protocol/protocol.md: the methods and their parameters (the `### name `{params}``
+headings under "Methods"), the error codes and reasons (the table under "JSON-RPC conventions"),
+the event kinds (the table under "Events and resuming") and the full job object shown under
+"Methods". The guide and the document describe one protocol; these tests keep them in step.
 
 Run: python3 -m pytest Tests/protocol
-The SPEC is read from ../shared/SPEC.md beside the repository (as in CI), else from
-$JOBKERNEL_SPEC; without it the SPEC-derived facts fall back to the lists below.
 """
 import importlib.util
 import json
-import os
 import re
 from pathlib import Path
 
@@ -19,43 +20,27 @@ ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = ROOT / "protocol"
 DOC_PATH = PROTOCOL / "openrpc.json"
 META_PATH = PROTOCOL / "openrpc-meta-schema.json"
-
-# Fallbacks, used only when the SPEC file is not found.
-FALLBACK_METHODS = {
-    "initialize", "enqueue", "get", "list", "cancel", "retry", "progress", "log", "logs", "subscribe",
-    "unsubscribe", "fetch", "ack", "nack", "extend", "settings.get", "settings.set", "schedules", "stats",
-    "shutdown", "rpc.discover", "items", "remove", "clean", "pause", "resume",
-}
-FALLBACK_ERRORS = {
-    -32700: ["parse_error"], -32600: ["invalid_request", "too_large", "too_deep"],
-    -32601: ["method_not_found"], -32602: ["invalid_params", "too_large"], -32603: ["internal"],
-    -32001: ["not_found"], -32002: ["unknown_type"], -32003: ["idempotency_conflict"],
-    -32004: ["invalid_state"], -32005: ["lease_expired"], -32006: ["cursor_expired"],
-    -32007: ["unavailable"], -32800: ["cancelled"],
-}
-FALLBACK_KINDS = {"job.created", "job.status", "job.progress", "job.log", "item.status", "settings.changed"}
-
-
-def _spec_path():
-    candidates = [os.environ.get("JOBKERNEL_SPEC"), ROOT.parent / "shared" / "SPEC.md", ROOT / "shared" / "SPEC.md"]
-    for c in candidates:
-        if c and Path(c).is_file():
-            return Path(c)
-    return None
-
-
-SPEC_PATH = _spec_path()
-SPEC = SPEC_PATH.read_text(encoding="utf-8") if SPEC_PATH else None
+GUIDE = (PROTOCOL / "protocol.md").read_text(encoding="utf-8")
 
 
 def section(title_prefix):
-    """Text of the SPEC section whose heading starts with title_prefix, up to the next heading of that level."""
-    m = re.search(r"^(#+) " + re.escape(title_prefix) + r".*$", SPEC, re.M)
-    assert m, f"SPEC has no section {title_prefix!r}"
-    level = len(m.group(1))
-    rest = SPEC[m.end():]
-    end = re.search(r"^#{1,%d} " % level, rest, re.M)
-    return rest[: end.start()] if end else rest
+    """Text of the guide's section whose heading starts with title_prefix, up to the next heading of
+    that level or above (a `#` line inside a fenced code block is a shell comment, not a heading)."""
+    lines = GUIDE.splitlines(keepends=True)
+    fenced, start, level = False, None, 0
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        m = None if fenced else re.match(r"^(#+) (.*)$", line)
+        if not m:
+            continue
+        if start is None and m.group(2).startswith(title_prefix):
+            start, level = i + 1, len(m.group(1))
+        elif start is not None and len(m.group(1)) <= level:
+            return "".join(lines[start:i])
+    assert start is not None, f"protocol/protocol.md has no section {title_prefix!r}"
+    return "".join(lines[start:])
 
 
 def table_rows(text):
@@ -98,47 +83,34 @@ def parse_params(braced):
     return out
 
 
-def spec_method_params():
-    """{method: {param: (required, default)}} from the SPEC 6 table and the 5.4 text, or None."""
-    if SPEC is None:
-        return None
+def guide_method_params():
+    """{method: {param: (required, default)}} from the guide's method headings, e.g.
+    `### subscribe `{ids?, types?, kinds?, since?}` / unsubscribe `{subscription}``."""
     out = {}
-    for row in table_rows(section("6. Methods")):
-        names = re.findall(r"`([a-z.]+)`", row[0])
-        m = re.match(r"`(\{.*\})`", row[1])
-        for n in names:
-            out[n] = parse_params(m.group(1)) if m else None
-    for n, braced in re.findall(r"`(fetch|ack|nack|extend)` `(\{[^`]*\})`", section("5.4")):
-        out[n] = parse_params(braced)
+    for heading in re.findall(r"^### (.*)$", section("Methods"), re.M):
+        for name, braced in re.findall(r"([a-z][a-z._]*) `(\{[^`]*\})`", heading):
+            assert name not in out, f"protocol/protocol.md documents {name} twice"
+            out[name] = parse_params(braced)
     return out
 
 
-def spec_methods():
-    if SPEC is None:
-        return FALLBACK_METHODS
-    return set(spec_method_params())
-
-
-def spec_errors():
-    if SPEC is None:
-        return FALLBACK_ERRORS
+def guide_errors():
+    """{code: [data.reason, ...]} from the error table under "JSON-RPC conventions"."""
     out = {}
-    for row in table_rows(section("4. JSON-RPC conventions")):
+    for row in table_rows(section("JSON-RPC conventions")):
         if re.match(r"^-\d+$", row[0]):
-            out[int(row[0])] = re.findall(r"`([a-z_]+)`", re.sub(r"\(\+[^)]*\)", "", row[2]))
+            out[int(row[0])] = re.findall(r"`([a-z_]+)`", row[2])
     return out
 
 
-def spec_kinds():
-    if SPEC is None:
-        return FALLBACK_KINDS
-    return {re.match(r"`([a-z.]+)`", r[0]).group(1) for r in table_rows(section("7. Events")) if r[0].startswith("`")}
+def guide_kinds():
+    return {re.match(r"`([a-z.]+)`", r[0]).group(1) for r in table_rows(section("Events and resuming"))
+            if r[0].startswith("`")}
 
 
-def spec_job_example():
-    if SPEC is None:
-        return None
-    m = re.search(r"### The job object\s*```json\n(.*?)```", SPEC, re.S)
+def guide_job_example():
+    m = re.search(r"a full job object is:\s*```json\n(.*?)```", section("Methods"), re.S)
+    assert m, "protocol/protocol.md shows no full job object under Methods"
     return json.loads(m.group(1))
 
 
@@ -195,11 +167,6 @@ def walk_refs(node, path="#"):
 
 # ---------------------------------------------------------------------------------------------
 
-def test_spec_found_or_fallback_noted():
-    # Not a failure without the SPEC; this makes the mode visible in -v output.
-    print("SPEC:", SPEC_PATH or "not found, using fallback lists")
-
-
 def test_meta_schema_is_valid_draft7(meta):
     jsonschema.Draft7Validator.check_schema(meta)
 
@@ -229,18 +196,9 @@ def test_info(doc):
     assert doc["info"]["version"] == "1"
 
 
-# Methods and parameters the contract has and this repository does not build yet (the operations
-# issue: per-item results, removal, pause, dependencies). The tests below check that each is still
-# absent, so whoever builds one must take it off these lists and the full comparison applies.
-NOT_YET_BUILT_METHODS: set = set()
-NOT_YET_BUILT_PARAMS: set = set()
-
-
-def test_every_spec_method_present_and_no_other(methods):
-    expected = spec_methods()
-    assert expected >= FALLBACK_METHODS or SPEC is None
-    assert not NOT_YET_BUILT_METHODS & set(methods), "built now: take it off NOT_YET_BUILT_METHODS"
-    expected -= NOT_YET_BUILT_METHODS
+def test_every_documented_method_present_and_no_other(methods):
+    expected = set(guide_method_params())
+    assert len(expected) >= 26, sorted(expected)  # the headings parsed: initialize … rpc.discover
     assert set(methods) == expected, (set(methods) ^ expected)
 
 
@@ -249,17 +207,10 @@ def test_method_names_unique(doc):
     assert len(names) == len(set(names))
 
 
-def test_params_match_spec(methods):
-    spec = spec_method_params()
-    if spec is None:
-        pytest.skip("SPEC not found")
-    for name, params in spec.items():
-        if params is None or name in NOT_YET_BUILT_METHODS:
-            continue
+def test_params_match_the_guide(methods):
+    """Each method's parameters, which are required, and their defaults, as its heading shows them."""
+    for name, params in guide_method_params().items():
         got = {p["name"]: p for p in methods[name]["params"]}
-        pending = {p for (m, p) in NOT_YET_BUILT_PARAMS if m == name}
-        assert not pending & set(got), "built now: take it off NOT_YET_BUILT_PARAMS"
-        params = {k: v for k, v in params.items() if k not in pending}
         assert set(got) == set(params), (name, set(got) ^ set(params))
         for pname, (required, default) in params.items():
             p = got[pname]
@@ -299,43 +250,42 @@ def test_every_schema_compiles_with_refs(doc, validator_for):
         validator_for(m["result"]["schema"]).is_valid(None)
 
 
-def test_every_spec_error_code_in_components(doc):
+def test_every_documented_error_code_in_components(doc):
     comp = doc["components"]["errors"]
     by_code = {}
     for e in comp.values():
         by_code.setdefault(e["code"], e)
     reasons = set(doc["components"]["schemas"]["ErrorData"]["properties"]["reason"]["enum"])
-    for code, spec_reasons in spec_errors().items():
+    documented = guide_errors()
+    assert set(documented) >= {-32700, -32600, -32601, -32602, -32603, -32001, -32006, -32800}, documented
+    for code, guide_reasons in documented.items():
         assert code in by_code, f"error {code} missing from components.errors"
-        assert by_code[code]["data"]["reason"] in spec_reasons, code
-        for r in spec_reasons:
+        assert by_code[code]["data"]["reason"] in guide_reasons, code
+        for r in guide_reasons:
             assert r in reasons, f"data.reason {r} missing from ErrorData"
 
 
-def test_method_errors_are_spec_codes(doc):
-    codes = set(spec_errors())
+def test_method_errors_are_documented_codes(doc):
+    codes = set(guide_errors())
     for m in doc["methods"]:
         for e in m["errors"]:
             e = resolve_pointer(doc, e["$ref"]) if "$ref" in e else e
             assert e["code"] in codes, (m["name"], e["code"])
 
 
-def test_job_schema_has_every_spec_field(doc, validator_for):
+def test_job_schema_has_every_documented_field(doc, validator_for):
     job_schema = doc["components"]["schemas"]["Job"]
-    example = spec_job_example()
-    if example is None:
-        pytest.skip("SPEC not found")
+    example = guide_job_example()
     assert set(job_schema["required"]) == set(example), set(job_schema["required"]) ^ set(example)
     assert set(job_schema["properties"]) == set(example)
-    # The SPEC example, with its elided times filled in, is a valid Job.
-    filled = {k: ("2026-11-23T09:31:51.000Z" if v == "…" else v) for k, v in example.items()}
-    errors = list(validator_for("#/components/schemas/Job").iter_errors(filled))
+    # The guide's full job object is a valid Job.
+    errors = list(validator_for("#/components/schemas/Job").iter_errors(example))
     assert not errors, [e.message for e in errors]
 
 
 def test_event_kinds_and_notifications(doc, validator_for):
     schemas = doc["components"]["schemas"]
-    assert set(schemas["EventKind"]["enum"]) == spec_kinds()
+    assert set(schemas["EventKind"]["enum"]) == guide_kinds()
     notes = {n["name"]: n for n in doc["components"]["x-notifications"]}
     assert set(notes) == {"event", "subscription.dropped"}
     assert [p["name"] for p in notes["event"]["params"]] == ["subscription", "seq", "ts", "kind", "job_id", "data"]
@@ -366,11 +316,14 @@ def test_result_shapes(validator_for, methods):
                                       "cancelled", "skipped"]},
              "lanes": {"normal": {"busy": 0, "total": 3}, "priority": {"busy": 0, "total": 4}},
              "pools": {"internal": {"busy": 0, "total": 4}, "sync_api": {"busy": 0, "total": 2}},
-             "leases": 0, "seq": 0, "uptime_s": 1.5, "connections": 1,
+             "leases": 0, "broker": {"kind": "embedded"}, "seq": 0, "uptime_s": 1.5, "connections": 1,
              "types": {"thumbnail": {"pending": 2, "scheduled": 0, "running": 1, "paused": 0, "success_1m": 5,
                                      "failed_1m": 0, "oldest_pending_s": 1.25}}}
     assert validator_for(methods["stats"]["result"]["schema"]).is_valid(stats)
     assert not validator_for(methods["stats"]["result"]["schema"]).is_valid({k: v for k, v in stats.items() if k != "types"})
+    away = {"kind": "nats", "connected": False, "since": "2026-11-23T09:31:50.123Z", "disconnects": 1, "unconfirmed_units": 0}
+    assert validator_for(methods["stats"]["result"]["schema"]).is_valid({**stats, "broker": away})
+    assert not validator_for(methods["stats"]["result"]["schema"]).is_valid({**stats, "broker": {**away, "since": "now"}})
     assert validator_for(methods["schedules"]["result"]["schema"]).is_valid(
         [{"name": "nightly", "type": "t", "every": None, "cron": "30 3 * * *", "timezone": "Europe/Berlin",
           "next_run_at": "2026-11-24T02:30:00.000Z", "last_job_id": "12"}])
@@ -393,19 +346,17 @@ def test_result_shapes(validator_for, methods):
 
 
 def test_generator_in_sync():
-    spec = importlib.util.spec_from_file_location("gen_openrpc", PROTOCOL / "gen_openrpc.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    module_spec = importlib.util.spec_from_file_location("gen_openrpc", PROTOCOL / "gen_openrpc.py")
+    gen = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(gen)
     assert gen.render() == DOC_PATH.read_text(encoding="utf-8"), \
         "protocol/openrpc.json is stale: run python3 protocol/gen_openrpc.py"
 
 
 def test_protocol_md_examples_match_schemas(validator_for):
     """The JSON blocks of protocol.md that show a job, stats or an error response follow the document."""
-    text = (PROTOCOL / "protocol.md").read_text(encoding="utf-8")
-    assert "## Where the SPEC is silent" in text
     checked = 0
-    for block in re.findall(r"```json\n(.*?)```", text, re.S):
+    for block in re.findall(r"```json\n(.*?)```", GUIDE, re.S):
         value = json.loads(block)
         if "dispatch_mode" in value:
             pointer = "#/components/schemas/Job"

@@ -1,4 +1,4 @@
-"""The kernel stays free of HTTP (SPEC §14): `jobkernel` links no SwiftNIO, and `jobkernel web`
+"""The kernel stays free of HTTP (docs/web.md): `jobkernel` links no SwiftNIO, and `jobkernel web`
 runs the gateway binary that sits next to it."""
 
 import os
@@ -34,7 +34,8 @@ def test_jobkernel_web_runs_the_gateway_next_to_it(kernel, home):
                             env=dict(os.environ, JOBKERNEL_SOCKET=kernel.socket))
     try:
         line = proc.stdout.readline()
-        assert re.match(r"jobkernel web: http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{64}$", line.strip()), line
+        assert re.match(r"jobkernel web: http://127\.0\.0\.1:\d+/\?login=[0-9a-f]{64}$", line.strip()), line
+        assert re.match(r"jobkernel web: token [0-9a-f]{64} ", proc.stdout.readline())
         assert kernel.socket in proc.stdout.readline(), "the socket came from $JOBKERNEL_SOCKET"
     finally:
         proc.terminate()

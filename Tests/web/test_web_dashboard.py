@@ -45,7 +45,7 @@ def body(driver, name):
 
 
 def open_dashboard(driver, gateway, fragment=""):
-    driver.get(gateway.url + fragment)
+    driver.get(gateway.browser_url(fragment))
     wait(driver, lambda d: body(d, "stream") == "live" and body(d, "last-seq") != "", what="the live event stream")
 
 
@@ -120,13 +120,13 @@ def test_the_event_stream_resumes_after_a_kernel_restart_with_no_gap(browser, ga
 def test_the_page_refuses_to_load_without_the_token(browser, gateway):
     browser.get(f"{gateway.base}/")
     assert "Access refused" in browser.title or browser.find_element(By.ID, "refused")
-    assert "open the URL" in browser.find_element(By.ID, "refused").text
+    assert "login link" in browser.find_element(By.ID, "refused").text
     assert not browser.find_elements(By.ID, "jobs"), "no dashboard without the token"
-    browser.get(f"{gateway.base}/?token={'0' * 64}")
+    browser.get(f"{gateway.base}/?login={'0' * 64}")
     assert browser.find_elements(By.ID, "refused") and not browser.find_elements(By.ID, "jobs")
-    # With the token, the page loads, the URL loses it, and scripts cannot read the cookie.
+    # With the login link, the page loads, the URL loses the code, and scripts cannot read the cookie.
     open_dashboard(browser, gateway)
-    assert "token=" not in browser.current_url
+    assert "login=" not in browser.current_url
     assert browser.execute_script("return document.cookie") == ""
 
 

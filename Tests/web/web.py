@@ -117,32 +117,45 @@ class Kernel:
 
 
 class Gateway:
-    """`jobkernel-web` on a free loopback port; `url` is the printed URL with its token."""
+    """`jobkernel-web` on a free port of `listen_host` (loopback). It prints a login link that
+    works once (`login_url`) and the token (`token`, for Authorization: Bearer)."""
 
-    def __init__(self, home, socket_path, extra=(), heartbeat=1):
+    def __init__(self, home, socket_path, extra=(), heartbeat=1, listen_host="127.0.0.1"):
         self.home = home
         self.log = open(os.path.join(home, "web.log"), "ab")
-        args = [web_bin(), "--listen", "127.0.0.1:0", "--socket", socket_path, "--heartbeat", str(heartbeat), *extra]
+        args = [web_bin(), "--listen", f"{listen_host}:0", "--socket", socket_path, "--heartbeat", str(heartbeat), *extra]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log)
-        line = self._first_line(timeout=30)
-        match = re.match(r"jobkernel web: (http://127\.0\.0\.1:(\d+))/\?token=([0-9a-f]{64})$", line)
-        assert match, f"the gateway printed {line!r}, not its URL with a token"
-        self.base, self.port, self.token = match.group(1), int(match.group(2)), match.group(3)
-        self.url = f"{self.base}/?token={self.token}"
-        self.host = f"127.0.0.1:{self.port}"
+        self._pending = b""
+        line = self._line(timeout=30)
+        match = re.match(r"jobkernel web: (http://" + re.escape(listen_host) + r":(\d+))/\?login=([0-9a-f]{64})$", line)
+        assert match, f"the gateway printed {line!r}, not its login link"
+        self.base, self.port, self.login_code = match.group(1), int(match.group(2)), match.group(3)
+        self.login_url = f"{self.base}/?login={self.login_code}"
+        self.token_line = self._line(timeout=10)
+        token = re.match(r"jobkernel web: token ([0-9a-f]{64}) ", self.token_line)
+        self.token = token.group(1) if token else None
+        self.host = f"{listen_host}:{self.port}"
+        self.listen_host = listen_host
+        self.logged_in = False
 
-    def _first_line(self, timeout):
+    def _line(self, timeout):
         deadline = time.monotonic() + timeout
-        data = b""
-        while b"\n" not in data:
+        while b"\n" not in self._pending:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the gateway exited with {self.proc.returncode}; see {self.home}/web.log")
             ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
             if not ready:
-                raise AssertionError(f"the gateway printed no URL within {timeout}s")
-            chunk = os.read(self.proc.stdout.fileno(), 4096)
-            data += chunk
-        return data.split(b"\n", 1)[0].decode()
+                raise AssertionError(f"the gateway printed no line within {timeout}s")
+            self._pending += os.read(self.proc.stdout.fileno(), 4096)
+        line, self._pending = self._pending.split(b"\n", 1)
+        return line.decode()
+
+    def browser_url(self, fragment=""):
+        """The login link the first time (it works once), then the plain URL (the cookie is set)."""
+        if self.logged_in:
+            return f"{self.base}/{fragment}"
+        self.logged_in = True
+        return self.login_url + fragment
 
     def stop(self):
         if self.proc.poll() is None:
@@ -158,7 +171,7 @@ class Gateway:
 
     def request(self, method, path, body=None, headers=None, token=True, timeout=10.0):
         """Returns (status, headers dict lowercased, body bytes)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection(self.listen_host, self.port, timeout=timeout)
         all_headers = dict(self.auth()) if token else {}
         all_headers.update(headers or {})
         if isinstance(body, (dict, list)):
@@ -188,7 +201,7 @@ class SSE:
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(10)
-        self.sock.connect(("127.0.0.1", gateway.port))
+        self.sock.connect((gateway.listen_host, gateway.port))
         lines = [f"GET {path} HTTP/1.1", f"Host: {gateway.host}", "Accept: text/event-stream"]
         if token:
             lines.append(f"Authorization: Bearer {gateway.token}")

@@ -408,6 +408,7 @@ extension Kernel {
             "types": try typeStats(),
             "queued_units": .int(queues.totalCount),
             "leases": .int(broker.leases.count),
+            "broker": brokerStats(),
             "lanes": [
                 "normal": ["busy": .int(localPools.runs.normal), "total": .int(config.pipeline.maxParallelJobs - config.pipeline.priorityLaneSlots)],
                 "priority": ["busy": .int(localPools.runs.running - localPools.runs.normal), "total": .int(config.pipeline.maxParallelJobs)],

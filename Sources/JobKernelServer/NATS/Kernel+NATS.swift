@@ -1,12 +1,16 @@
 import JobKernelCore
 import JobKernelNATS
 
-/// async_api over NATS JetStream (SPEC §5.4, `[broker] kind = "nats"`): each ready unit is
+/// async_api over NATS JetStream (protocol/nats.md, `[broker] kind = "nats"`): each ready unit is
 /// leased at once and published to `jobkernel.units.<type>` with the lease object as body and the
 /// lease id as `Nats-Msg-Id`; results on `jobkernel.results` settle the lease exactly as `ack` /
 /// `nack` would, and are acknowledged to JetStream only after the outcome is committed. Results
 /// for unknown, settled or expired leases are acknowledged and ignored, so at-least-once delivery
 /// records each outcome once.
+///
+/// While the server is away (protocol/nats.md, "When the server is away") ready units stay queued,
+/// unleased; a unit whose publish got no answer keeps its lease and is published again under the
+/// same `Nats-Msg-Id` once the server answers, never under a second lease that could run it twice.
 extension Kernel {
     /// A lease of a unit published to NATS lasts the type's `timeout`, else this long.
     static let natsLeaseMs: Int64 = 600_000
@@ -16,31 +20,28 @@ extension Kernel {
         let bridge = try NATSBridge(loop: loop, url: config.broker.url)
         bridge.onResult = { [unowned self] body, ack in self.natsResult(body, ack: ack) }
         bridge.onProgress = { [unowned self] body in self.natsProgress(body) }
+        bridge.onConnectionChange = { [unowned self] health in self.natsConnectionChanged(health) }
+        bridge.onReady = { [unowned self] in self.publishToNATS() }
         nats = bridge
         typesToPump.formUnion(config.types.values.filter { $0.mode == .asyncAPI }.map(\.name))
     }
 
-    /// Leases and publishes every ready async_api unit.
+    /// Publishes the units held from an unanswered publish, then leases and publishes every ready
+    /// async_api unit. Stops at a publish that gets no answer; the bridge's `onReady` (the server
+    /// is back, or a second passed) calls this again.
     func publishToNATS() {
-        guard let nats, !shuttingDown else { return }
-        guard nats.isConnected else {
-            addDeadline(at: now + 1000, .natsRetry)
-            return
-        }
+        guard let nats, !shuttingDown, nats.isConnected else { return }
+        let now = self.now
+        guard nats.resume(isWanted: { id in (broker.leases[id]?.expiresAt ?? now) > now }) else { return }
         for type in config.types.values where type.mode == .asyncAPI && !isPaused(type.name) {
             while let head = queues.popMax(type: type.name) {
                 guard let (job, unit) = (try? validReady(head)) ?? nil else { continue }
                 do {
                     let (lease, json) = try grantLease(job, unit, leaseMs: type.timeoutMs ?? Kernel.natsLeaseMs, connectionID: 0)
-                    do {
-                        try nats.publishUnit(type: type.name, body: json.serialized(), msgID: lease.id)
-                    } catch {
-                        // Not offered after all: back to the queue without counting an attempt.
-                        removeLease(lease.id)
-                        try apply(job.id, unit: unit.index, .unitInterrupted(index: unit.index))
-                        enqueueReady(active[job.id] ?? job, index: unit.index)
-                        KernelMain.log("cannot publish to NATS (\(error)); retrying")
-                        addDeadline(at: now + 1000, .natsRetry)
+                    // The server may have stored it even so: the lease stays, and the unit goes out
+                    // again under it, never under a second lease a worker could also run to success.
+                    if try !nats.publishOrHold(type: type.name, body: json.serialized(), msgID: lease.id) {
+                        KernelMain.log("NATS did not confirm the publish of unit \(unit.index) of job \(job.id); it is published again under the same lease")
                         return
                     }
                 } catch {
@@ -48,6 +49,29 @@ extension Kernel {
                 }
             }
         }
+    }
+
+    /// Logs the server going away and coming back (protocol/nats.md, "When the server is away").
+    private func natsConnectionChanged(_ health: NATSBridge.Health) {
+        guard let nats else { return }
+        if health.connected {
+            KernelMain.log("NATS broker at \(nats.url) is back after \(Double(health.lastOutageMs) / 1000) s away; publishing async_api units again")
+        } else {
+            KernelMain.log("NATS broker at \(nats.url) is away (disconnected); async_api units wait in the kernel until it is back")
+        }
+    }
+
+    /// `stats.broker`: which broker, and for NATS whether the server is reachable.
+    func brokerStats() -> JSON {
+        guard let nats else { return ["kind": "embedded"] }
+        let health = nats.health
+        return [
+            "kind": "nats",
+            "connected": .bool(health.connected),
+            "since": .string(Timestamp.format(health.sinceMs)),
+            "disconnects": .int(health.disconnects),
+            "unconfirmed_units": .int(nats.heldUnits),
+        ]
     }
 
     /// A result `{lease, status: success|failed, result?, error?}`: settles its lease. A message

@@ -263,24 +263,25 @@ def test_error_mapping_framing_level(kernel):
 
 
 def test_cursor_expired(make_kernel):
-    # Pruning runs on the kernel's first loop turn and then once a minute: fill the log, restart
-    # on the same database with a tiny retention, and the old events are gone.
+    # Pruning runs when the kernel starts (and then once a minute): fill the log, restart on the
+    # same database with a 1 ms retention, and every event but the latest is gone.
     k = make_kernel('[limits]\nevent_retention = "1ms"\n', name="retain")
     with k.client() as c:
         for _ in range(3):
             c.enqueue("remote")
+        last = c.stats()["seq"]
     k.stop()
     time.sleep(0.05)
     k2 = make_kernel('[limits]\nevent_retention = "1ms"\n', name="retain")
     with k2.client() as c:
         c.enqueue("remote")
-        try:
-            sub = c.subscribe(since=0)
-        except jobkernel.CursorExpired as e:
-            assert e.code == -32006 and e.reason == "cursor_expired" and "oldest_seq" in e.data
-        else:
-            sub.close()
-            pytest.skip("kernel kept events past event_retention; -32006 not provoked")
+        with pytest.raises(jobkernel.CursorExpired) as e:
+            c.subscribe(since=0)
+        assert e.value.code == -32006 and e.value.reason == "cursor_expired" and e.value.data["oldest_seq"] == last
+        # oldest_seq - 1 is accepted: the replay starts at the latest event the first kernel wrote.
+        sub = c.subscribe(since=last - 1, timeout=5)
+        assert next(iter(sub)).seq == last
+        sub.close()
 
 
 def test_shutdown_then_calls_fail_cleanly(kernel):

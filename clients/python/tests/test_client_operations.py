@@ -1,5 +1,6 @@
-"""The client's side of SPEC 8.6-8.7 and 13: run_at as a datetime, after, wait(raise_on_failure),
-items, remove, clean, pause/resume, in both the sync and the asyncio client."""
+"""The client's side of scheduling and operations (protocol/protocol.md: `enqueue`'s run_at and
+after, `items`, `remove`/`clean`, `pause`/`resume`): run_at as a datetime, after,
+wait(raise_on_failure), items, remove, clean, pause/resume, in both the sync and the asyncio client."""
 
 import asyncio
 import datetime
@@ -17,12 +18,14 @@ def lease_one(client, type_="remote"):
 
 
 def test_run_at_takes_a_datetime(client):
-    at = datetime.datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.timezone.utc)
+    # January 2 of the year after next: in the future on whatever day the test runs.
+    year = datetime.datetime.now(datetime.timezone.utc).year + 2
+    at = datetime.datetime(year, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.timezone.utc)
     job = client.enqueue("remote", run_at=at)
-    assert job.status == "scheduled" and job.data["run_at"] == "2030-01-02T03:04:05.678Z"
+    assert job.status == "scheduled" and job.data["run_at"] == f"{year}-01-02T03:04:05.678Z"
     berlin = datetime.timezone(datetime.timedelta(hours=1))
-    job = client.enqueue("remote", run_at=datetime.datetime(2030, 1, 2, 4, 4, 5, tzinfo=berlin))
-    assert job.data["run_at"] == "2030-01-02T03:04:05.000Z"
+    job = client.enqueue("remote", run_at=datetime.datetime(year, 1, 2, 4, 4, 5, tzinfo=berlin))
+    assert job.status == "scheduled" and job.data["run_at"] == f"{year}-01-02T03:04:05.000Z"
     assert jobkernel.client.time_param("2030-01-02T03:04:05.000Z") == "2030-01-02T03:04:05.000Z"
 
 
