@@ -1,6 +1,8 @@
 import Glibc
 
 /// Set by SIGTERM/SIGINT while a bridge runs; its poll loop then ends (`.interrupted`).
+/// `nonisolated(unsafe)`: a `sig_atomic_t` written only by the signal handler and read only by
+/// the bridge's one thread, as C allows for signal handlers.
 nonisolated(unsafe) private var bridgeInterrupted: sig_atomic_t = 0
 
 /// Relays bytes between this process's stdin/stdout and a kernel's Unix socket, both ways, until

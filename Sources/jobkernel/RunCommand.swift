@@ -76,7 +76,8 @@ struct RunCommand: ParsableCommand {
     }
 
     /// What Ctrl-C prints before `run` exits 130: the job goes on, and how to stop it. Written
-    /// from the signal handler, so it is ready-made bytes.
+    /// from the signal handler, so it is ready-made bytes. `nonisolated(unsafe)`: set once on the
+    /// main thread before the handler is installed, and only read after (by the handler).
     nonisolated(unsafe) static var interruptNote: UnsafeMutableBufferPointer<CChar>?
 
     /// On SIGINT: say that the job keeps running and how to cancel it, then exit 130.

@@ -5,6 +5,8 @@ import JobKernelCore
 import JobKernelIO
 
 /// Set by SIGINT/SIGTERM; the watch loop polls it (it never waits long) and leaves cleanly.
+/// `nonisolated(unsafe)`: a `sig_atomic_t` written only by the signal handler and read only by
+/// the one thread that runs the loop, as C allows for signal handlers.
 nonisolated(unsafe) private var watchInterrupted: sig_atomic_t = 0
 
 /// `jobkernel watch`: a live view of running and recent jobs.
