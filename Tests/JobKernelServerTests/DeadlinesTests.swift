@@ -48,3 +48,31 @@ import Testing
         #expect(d.earliest == nil)
     }
 }
+
+/// After a failed commit, the deadlines the store re-arms go, and those of running work stay.
+@Suite struct DeadlinesAfterAStoreFaultTests {
+    @Test func undoingKeepsOnlyWhatBelongsToRunningWork() {
+        var d = Deadlines()
+        let kept: [Deadline.Action] = [.lease("l"), .fetchTimeout(1), .runTimeout(2), .runKill(3), .workerRestart(4),
+                                       .discardKill(5), .staleCheck, .natsRetry, .progressWindowEnd(6)]
+        let dropped: [Deadline.Action] = [.backoff(jobID: 1, index: 0), .runAt(jobID: 2), .schedule(0), .orphanCheck]
+        for (i, a) in (kept + dropped).enumerated() { d.add(at: Millis(i), a) }
+        d.undoStoredTimes()
+        var out: [Deadline.Action] = []
+        while let next = d.popDue(.max) { out.append(next.action) }
+        #expect(out == kept)
+    }
+
+    @Test func theTimerIsReArmedOnlyForAnEarlierAction() {
+        var d = Deadlines()
+        d.add(at: 100, .staleCheck)
+        #expect(d.timerToArm() == 100)
+        d.add(at: 200, .natsRetry)
+        #expect(d.timerToArm() == nil)  // armed for 100 already
+        d.add(at: 50, .orphanCheck)
+        #expect(d.timerToArm() == 50)
+        d.timerFired()
+        _ = d.popDue(50)
+        #expect(d.timerToArm() == 100)
+    }
+}

@@ -39,6 +39,18 @@ struct Deadlines {
     /// The timer fired: it is armed for nothing now.
     mutating func timerFired() { armedAt = nil }
 
+    /// A commit failed: the times read from the store (backoffs, `run_at`, schedules) are armed
+    /// again when the state is read back, and a pending orphan check is replaced by a new one;
+    /// the other actions (leases, timeouts, restarts) belong to what is still running.
+    mutating func undoStoredTimes() {
+        removeAll {
+            switch $0 {
+            case .backoff, .runAt, .schedule, .orphanCheck: return true
+            default: return false
+            }
+        }
+    }
+
     /// Drops the actions `shouldDrop` picks.
     mutating func removeAll(where shouldDrop: (Deadline.Action) -> Bool) {
         heap = Heap(heap.unordered.filter { !shouldDrop($0.action) })

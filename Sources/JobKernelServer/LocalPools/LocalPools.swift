@@ -44,6 +44,23 @@ struct LocalPools {
         return lastRequestID
     }
 
+    /// The turns that started the runs `ids` failed to commit: those runs never were. A worker
+    /// that was sent a `run` ahead of the commit must be told to drop it: those are returned.
+    mutating func undo(started ids: [UInt64]) -> [(LocalRun, WorkerProcess)] {
+        var toDiscard: [(LocalRun, WorkerProcess)] = []
+        for id in ids {
+            guard let run = runs.remove(id), let worker = run.worker, worker.run === run else { continue }
+            worker.run = nil
+            if run.sentUnheld {
+                toDiscard.append((run, worker))
+            } else {
+                worker.runRequestID = nil
+                worker.connection?.currentJobID = nil
+            }
+        }
+        return toDiscard
+    }
+
     /// No run is under way and no worker process is left.
     var isIdle: Bool {
         runs.isEmpty && workers.values.allSatisfy { $0.allSatisfy { $0.process == nil } }

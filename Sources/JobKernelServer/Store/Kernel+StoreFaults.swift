@@ -35,27 +35,13 @@ extension Kernel {
             conn.commitFailed(answer)
             markDirty(conn)
         }
-        for id in undone.runs {
-            guard let run = localPools.runs.remove(id) else { continue }
-            if let worker = run.worker, worker.run === run {
-                worker.run = nil
-                if run.sentUnheld {
-                    discard(run, on: worker)
-                } else {
-                    worker.runRequestID = nil
-                    worker.connection?.currentJobID = nil
-                }
-            }
-        }
+        // Each concern takes back what the uncommitted turns did to it; the job state is then
+        // read again from the store below.
+        for (run, worker) in localPools.undo(started: undone.runs) { discard(run, on: worker) }
         broker.undo(granted: undone.leases)
         events.undo(subscribed: undone.subscriptions)
+        deadlines.undoStoredTimes()
         natsAcks.removeAll()
-        deadlines.removeAll {
-            switch $0 {
-            case .backoff, .runAt, .schedule, .orphanCheck: return true
-            default: return false
-            }
-        }
         queues = UnitQueues()
         do {
             try loadStoredState()
