@@ -66,7 +66,9 @@ let package = Package(
         // Plain C: the supervisor every handler and worker runs under (setsid, parent-death
         // signal, subreaper), installed next to the jobkernel binary.
         .executableTarget(name: "jobkernel-supervise", path: "Sources/jobkernel-supervise"),
-        // The HTTP gateway (SPEC §14): a client of the kernel's socket, on Hummingbird (SwiftNIO).
+        // The HTTP gateway (docs/web.md): a client of the kernel's socket, on Hummingbird (SwiftNIO).
+        // The dashboard's files are embedded by scripts/embed-dashboard, not as resources (those
+        // would be a bundle directory beside the binary on Linux).
         .target(name: "JobKernelWeb", dependencies: [
             "JobKernelCore",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -76,7 +78,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
-        ]),
+        ], exclude: ["Dashboard/index.html", "Dashboard/style.css", "Dashboard/app.js"]),
         // `jobkernel web` execs this binary, installed next to the jobkernel binary.
         .executableTarget(name: "jobkernel-web", dependencies: [
             "JobKernelWeb",

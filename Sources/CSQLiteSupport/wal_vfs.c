@@ -3,10 +3,16 @@
 // SQLite appends a frame to the WAL in two writes, its 24-byte header and then the page, so a
 // transaction of n pages costs 2n pwrite calls: 8 for an enqueue that is answered at once, a
 // fifth of the kernel's system calls (bench/README.md). This VFS is the base VFS (the kernel
-// uses "unix-excl") with one change: writes to a WAL file that follow one another are gathered
-// in a buffer and written with one pwrite when the transaction's commit frame has been given,
-// or before anything else touches the file (a read, a size, a sync, a truncation, a close), or
-// before the buffer would hold more than the unix VFS writes in one call (128 KiB).
+// uses "unix-excl") with one change: writes that append to a WAL file and follow one another are
+// gathered in a buffer and written with one pwrite when the transaction's commit frame has been
+// given, or before anything else touches the file (a read, a size, a sync, a truncation, a
+// close), or before the buffer would hold more than the unix VFS writes in one call (128 KiB).
+//
+// A write into frames already written goes straight to the file. SQLite makes such writes when a
+// transaction larger than the page cache has spilled pages into the WAL before its commit and
+// changes one of them again: it rewrites that frame's page in place, and after the commit frame
+// it rewrites the header of every frame from that one to the commit's, to fix their checksums.
+// The last of those headers is the commit's, and no write follows it that would flush a buffer.
 //
 // Durability is unchanged: SQLite takes a transaction as committed when the write of its commit
 // frame returns, and by then the whole transaction is in the file (in the page cache, as with
@@ -32,6 +38,7 @@ typedef struct {
     sqlite3_file *real;  // the base VFS's file, allocated right after this struct
     int wal;             // a WAL file: its writes are gathered
     int commit_next;     // the last write was a commit frame's header: its page ends the commit
+    sqlite3_int64 end;   // the end of what this file has written since the WAL last began at 0
     unsigned char *buf;
     size_t len, cap;
     sqlite3_int64 start;  // where the gathered bytes go in the file
@@ -80,6 +87,9 @@ static int gather(WalFile *f, const void *data, int n, sqlite3_int64 offset) {
 static int wal_write(sqlite3_file *file, const void *data, int n, sqlite3_int64 offset) {
     WalFile *f = (WalFile *)file;
     if (!f->wal) return f->real->pMethods->xWrite(f->real, data, n, offset);
+    if (offset == 0) f->end = 0;  // a new WAL header: the WAL begins again
+    if (offset < f->end) return write_through(f, data, n, offset);  // a rewrite, see above
+    f->end = offset + n;
     int ends_commit = f->commit_next && n != FRAME_HEADER;
     int rc = gather(f, data, n, offset);
     if (rc != SQLITE_OK) return rc;
@@ -118,6 +128,7 @@ static int wal_read(sqlite3_file *file, void *data, int n, sqlite3_int64 offset)
 static int wal_truncate(sqlite3_file *file, sqlite3_int64 size) {
     WalFile *f = (WalFile *)file;
     FLUSHED(f);
+    if (size < f->end) f->end = size;
     return f->real->pMethods->xTruncate(f->real, size);
 }
 

@@ -232,7 +232,12 @@ public final class NATSBridge {
     /// consumer exist; then publishes the held units again, oldest first, each under its first
     /// msgID, dropping those `isWanted` refuses (their lease ended meanwhile). Stops at the first
     /// step that gets no answer and arms the retry. True when new units may be published.
+    ///
+    /// Until that retry is due it tries nothing and returns false: each call on a server that
+    /// stopped answering would block the loop for `requestTimeoutMs`, and the kernel calls this
+    /// on every turn that queues a unit.
     public func resume(isWanted: (String) -> Bool) -> Bool {
+        if retryTimer.isActive { return false }
         if needsSetUp {
             do {
                 try setUpStreams()
@@ -256,6 +261,9 @@ public final class NATSBridge {
 
     private func armRetry() {
         guard !retryTimer.isActive, !isClosed else { return }
+        // The loop's clock was read before the publish that just waited for its timeout; counted
+        // from then, the retry would be due at once.
+        loop.updateTime()
         retryTimer.start(afterMs: options.retryMs) { [unowned self] in
             if self.isConnected { self.onReady?() }
         }

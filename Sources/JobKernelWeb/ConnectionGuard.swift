@@ -40,6 +40,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var refused = false
     /// The stream slot a WebSocket holds for as long as its connection lives.
     private var lease: StreamLease?
+    /// An event stream is being written: it never ends by itself, so a shutdown closes it.
+    private var streaming = false
 
     init(deadlines: Deadlines, policy: AccessPolicy, limits: GatewayLimits) {
         self.deadlines = deadlines
@@ -80,13 +82,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                     refuse(context, head: head, status: refusal.status, message: refusal.message)
                     return
                 }
-                if head.headers["upgrade"].contains(where: { $0.lowercased().contains("websocket") }) {
+                if Self.isWebSocket(head) {
                     // A WebSocket from here on, if the upgrade handler agrees: no HTTP parts will
                     // pass this way any more. The slot is held for as long as the connection lives.
                     timer?.cancel()
                     timer = nil
                     let lease = self.lease
                     context.channel.closeFuture.whenComplete { _ in withExtendedLifetime(lease) {} }
+                    try? context.pipeline.syncOperations.addHandler(WebSocketShutdown(), position: .first)
                     context.fireChannelRead(data)
                     context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
                     return
@@ -100,6 +103,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             update(context)
         }
         context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The gateway is stopping (SIGTERM): a connection between requests, or one that carries an
+        // event stream, closes now; one whose request is being answered finishes it first.
+        if event is ChannelShouldQuiesceEvent, open == 0 || streaming {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -116,6 +129,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head):
+            streaming = head.headers.first(name: "content-type")?.hasPrefix("text/event-stream") ?? false
             for (name, value) in AccessPolicy.securityHeaders where !head.headers.contains(name: name) {
                 head.headers.add(name: name, value: value)
             }
@@ -124,6 +138,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(data, promise: promise)
         case .end:
             open = max(0, open - 1)
+            streaming = false
             context.write(data, promise: promise)
             update(context)
         }
@@ -166,18 +181,18 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .login:
             return (.unauthorized, "refused: a login link does not open a WebSocket")
         case .allow:
-            if head.headers["upgrade"].contains(where: { $0.lowercased().contains("websocket") }) {
-                guard path == "/ws" else { return (.notFound, "refused: no WebSocket at \(path); it is at /ws") }
-                let key = head.headers.first(name: "sec-websocket-key") ?? ""
-                let connection = head.headers["connection"].joined(separator: ",").lowercased()
-                guard head.method == .GET, !key.isEmpty, head.headers.first(name: "sec-websocket-version") == "13",
-                    connection.contains("upgrade")
-                else {
-                    return (
-                        .badRequest,
-                        "refused: a WebSocket handshake is a GET with Connection: Upgrade, Sec-WebSocket-Key and "
-                            + "Sec-WebSocket-Version: 13")
-                }
+            // Another protocol (h2c, say) is not upgraded to: the request is answered as HTTP.
+            guard Self.isWebSocket(head) else { return nil }
+            guard path == "/ws" else { return (.notFound, "refused: no WebSocket at \(path); it is at /ws") }
+            let key = head.headers.first(name: "sec-websocket-key") ?? ""
+            let connection = head.headers["connection"].joined(separator: ",").lowercased()
+            guard head.method == .GET, !key.isEmpty, head.headers.first(name: "sec-websocket-version") == "13",
+                connection.contains("upgrade")
+            else {
+                return (
+                    .badRequest,
+                    "refused: a WebSocket handshake is a GET with Connection: Upgrade, Sec-WebSocket-Key and "
+                        + "Sec-WebSocket-Version: 13")
             }
             guard let lease = limits.openStream(for: policy.token) else {
                 return (
@@ -188,6 +203,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             self.lease = lease
             return nil
         }
+    }
+
+    private static func isWebSocket(_ head: HTTPRequestHead) -> Bool {
+        head.headers["upgrade"].contains { $0.lowercased().contains("websocket") }
     }
 
     private func refuse(_ context: ChannelHandlerContext, head request: HTTPRequestHead, status: HTTPResponseStatus, message: String) {

@@ -153,15 +153,15 @@ public struct Gateway: Sendable {
                 return answer
             }
             defer { limits.releaseBody(reserved) }
-            var request = request
             let body: ByteBuffer
             do {
-                body = try await request.collectBody(upTo: maxBody)
+                body = try await Self.collect(request, upTo: maxBody)
             } catch is NIOTooManyBytesError {
                 return Self.text(.contentTooLarge, "the request body is over \(maxBody) bytes; send less, or split a batch")
             }
             do {
-                guard let answer = try await forwarder.forward(body) else { return Response(status: .noContent) }
+                // The forwarder turns the only reference to the body into a line in place.
+                guard let answer = try await forwarder.forward(consume body) else { return Response(status: .noContent) }
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer))
             } catch let error as KernelUnavailable {
                 return Self.text(.serviceUnavailable, error.description)
@@ -222,6 +222,13 @@ public struct Gateway: Sendable {
             try await bridge.run(inbound: inbound, outbound: outbound)
         }
         return router
+    }
+
+    /// The whole body of `request`, held by nothing else once this returns (a collected request
+    /// keeps a reference to its body, which would make the forwarder copy it).
+    static func collect(_ request: Request, upTo maxBytes: Int) async throws -> ByteBuffer {
+        var request = request
+        return try await request.collectBody(upTo: maxBytes)
     }
 
     static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {

@@ -89,6 +89,38 @@ extension NATSBridgeTests {
         #expect(try worker.fetchUnits(type: "resize", timeoutMs: 300).isEmpty)
     }
 
+    @Test func aPublishAStoppedServerStoresLaterIsStoredOnceAndNotRetriedBeforeItsTime() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        var options = NATSBridge.Options()
+        options.requestTimeoutMs = 300
+        options.retryMs = 200
+        let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
+        defer { bridge.close() }
+        var ready = 0
+        bridge.onReady = { ready += 1 }
+
+        server.pause()
+        defer { server.resume() }
+        // The publish reaches the stopped server's socket and waits there: no answer, yet stored later.
+        #expect(try !bridge.publishOrHold(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+        let started = loop.hrtimeNs
+        #expect(!bridge.resume { _ in true })
+        #expect(loop.hrtimeNs - started < 100_000_000, "no second wait before the retry is due")
+        #expect(bridge.heldUnits == 1)
+        #expect(runUntil(loop, timeoutMs: 2000) { ready > 0 })
+
+        server.resume()
+        #expect(runUntil(loop, timeoutMs: 5000) { bridge.resume { _ in true } })
+        #expect(bridge.heldUnits == 0)
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+        #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
+        #expect(try worker.fetchUnits(type: "resize", timeoutMs: 300).isEmpty)
+    }
+
     @Test func aServerBackWithoutItsStoreGetsTheStreamsAndConsumerAgain() throws {
         let server = try NATSTestServer()
         defer { server.stop() }

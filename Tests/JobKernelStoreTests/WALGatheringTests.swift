@@ -49,4 +49,36 @@ struct WALGatheringTests {
             }
         }
     }
+
+    /// A transaction larger than the page cache writes some of its pages to the WAL before its
+    /// commit (a spill). A spilled page it changes again is rewritten in place, and at the commit
+    /// SQLite rewrites the header of every frame from that one to the commit's, to fix their
+    /// checksums; the commit must be in the files when it returns all the same. (The commit's
+    /// rewritten header used to stay gathered until the next write, and a kill -9 meanwhile lost
+    /// the whole transaction.)
+    @Test func aCommitThatSpilledTheCacheIsInTheFilesWhenItReturns() throws {
+        let path = JobStoreTests.tempPath()
+        let store = try JobStore(path: path, durability: .normal)
+        defer { store.close() }
+        try store.db.execute("PRAGMA cache_size = 20")
+        try store.beginIfNeeded()
+        var big = JobStoreTests.newJob(items: 3000)
+        big.id = 1
+        let items: [JSON] = (0..<3000).map { .string("item \($0) " + String(repeating: "x", count: 100)) }
+        try store.insert(&big, items: items, request: nil)
+        var small = JobStoreTests.newJob()
+        small.id = 2
+        try store.insert(&small, items: nil, request: nil)  // changes the jobs page spilled meanwhile
+        let before = jk_sqlite_wal_vfs_writes()
+        _ = try store.commit()
+        #expect(jk_sqlite_wal_vfs_writes() > before + 1)  // the spill's checksums were rewritten
+        let files = FileManager.default
+        let copy = JobStoreTests.tempPath()
+        try files.copyItem(atPath: path, toPath: copy)
+        try files.copyItem(atPath: path + "-wal", toPath: copy + "-wal")
+        let reopened = try JobStore(path: copy, durability: .normal)
+        defer { reopened.close() }
+        #expect(try reopened.job(id: 1) != nil, "the large job is missing from the copy")
+        #expect(try reopened.job(id: 2) != nil, "the small job is missing from the copy")
+    }
 }

@@ -143,8 +143,9 @@ def test_an_unreachable_nats_server_stops_the_kernel_with_a_clear_message(kernel
 
 
 def test_results_and_reports_out_of_range_are_logged_and_ignored(kernel_factory, nats_url):
-    """protocol/nats.md, "Messages that do not fit": a malformed message on jobkernel.results or jobkernel.progress is rejected with a
-    log line, never recorded as an outcome and never a crash; the good result that follows counts."""
+    """protocol/nats.md, "Messages that do not fit": a malformed message on jobkernel.results or
+    jobkernel.progress is rejected with a log line, never recorded as an outcome and never a crash;
+    the good result that follows counts."""
     k = kernel_factory(config(nats_url))
     c = k.client()
     job = enqueue(c, "remote", payload={"x": 1})

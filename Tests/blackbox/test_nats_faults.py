@@ -203,6 +203,7 @@ class Load:
         self.interval = interval
         self.acked = []
         self.errors = []
+        self.slowest_s = 0.0  # the longest an enqueue waited for its answer
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -211,7 +212,9 @@ class Load:
         n = 0
         while not self.stopping.is_set():
             try:
+                started = time.monotonic()
                 job = self.client.call("enqueue", {"type": "remote", "payload": {"n": n}}, timeout=30)["job"]
+                self.slowest_s = max(self.slowest_s, time.monotonic() - started)
                 self.acked.append(job["id"])
             except Exception as error:  # an enqueue that failed was not acknowledged: not counted
                 self.errors.append(repr(error))
@@ -270,11 +273,12 @@ def worker_reports(path):
     return runs
 
 
-def check_promises(kernel, acked, reports_path, away_s, label, store_lost=False):
+def check_promises(kernel, load, reports_path, away_s, label, store_lost=False):
     """Nothing acknowledged lost, nothing run to success twice, each outcome recorded once. When the
     server lost its store (`store_lost`), a run whose result the server lost runs again under a new
     lease: then only loss and the kernel's single record are checked."""
     c = kernel.client()
+    acked = load.acked
     statuses = wait_all_done(c, acked, timeout=45)
     lost = sorted(i for i, s in statuses.items() if s != "success")
     runs = worker_reports(reports_path)
@@ -283,7 +287,8 @@ def check_promises(kernel, acked, reports_path, away_s, label, store_lost=False)
     recorded = recorded_successes(kernel)
     recorded_twice = sorted(i for i, n in recorded.items() if n > 1)
     print(f"\n{label}: {len(acked)} jobs acknowledged, {len(lost)} lost, {len(twice)} run to success twice "
-          f"(under two leases), {redelivered} redelivered runs of one lease, broker away {away_s:.1f} s")
+          f"(under two leases), {redelivered} redelivered runs of one lease, broker away {away_s:.1f} s, "
+          f"slowest enqueue {load.slowest_s:.2f} s")
     assert not lost, f"acknowledged jobs that did not end success: {[(i, statuses[i]) for i in lost[:20]]}"
     assert store_lost or not twice, f"jobs run to success under two leases: {[(i, runs[i]) for i in twice[:20]]}"
     assert not recorded_twice, f"jobs whose success the kernel recorded twice: {recorded_twice[:20]}"
@@ -312,19 +317,19 @@ def test_kill9_and_restart_of_nats_server_under_load_loses_nothing_and_runs_noth
     assert away["disconnects"] == 1
     since = datetime.datetime.fromisoformat(away["since"].replace("Z", "+00:00"))
     assert abs((datetime.datetime.now(datetime.timezone.utc) - since).total_seconds()) < 20
-    jk.wait_for(lambda: "is away" in k.stderr_text(), timeout=5, what="a log line saying the broker is away")
+    jk.wait_for(lambda: "is away (" in k.stderr_text(), timeout=5, what="a log line saying the broker is away")
     time.sleep(2)  # jobs keep coming while the broker is away
     acked_while_away = len(load.acked)
     nats_server.start()
     back = wait_broker(k, True, timeout=20)
     away_s = time.monotonic() - gone
     assert back["disconnects"] == 1
-    jk.wait_for(lambda: "is back" in k.stderr_text(), timeout=5, what="a log line saying the broker is back")
+    jk.wait_for(lambda: "is back after" in k.stderr_text(), timeout=5, what="a log line saying the broker is back")
     time.sleep(2)
     load.stop()
     assert len(load.acked) > acked_while_away
     assert not load.errors, load.errors[:5]
-    check_promises(k, load.acked, reports, away_s, "kill -9 and restart")
+    check_promises(k, load, reports, away_s, "kill -9 and restart")
     assert broker_stats(k)["unconfirmed_units"] == 0
 
 
@@ -351,7 +356,7 @@ def test_nats_server_cut_off_longer_than_the_ack_wait_loses_nothing_and_runs_not
         # The TCP connection stays open: only unanswered pings tell the kernel.
         away = wait_broker(k, False, timeout=20)
         assert away["disconnects"] == 1
-        jk.wait_for(lambda: "is away" in k.stderr_text(), timeout=5, what="a log line saying the broker is away")
+        jk.wait_for(lambda: "is away (" in k.stderr_text(), timeout=5, what="a log line saying the broker is away")
         # Longer than the ack wait: units the workers had in hand come back to them afterwards.
         while time.monotonic() - cut < ACK_WAIT_S * 3:
             time.sleep(0.2)
@@ -363,12 +368,44 @@ def test_nats_server_cut_off_longer_than_the_ack_wait_loses_nothing_and_runs_not
     back = wait_broker(k, True, timeout=20)
     away_s = time.monotonic() - cut
     assert back["disconnects"] == 1 and back["since"] > away["since"]
-    jk.wait_for(lambda: "is back" in k.stderr_text(), timeout=5, what="a log line saying the broker is back")
+    jk.wait_for(lambda: "is back after" in k.stderr_text(), timeout=5, what="a log line saying the broker is back")
     time.sleep(2)
     load.stop()
     assert not load.errors, load.errors[:5]
-    check_promises(k, load.acked, reports, away_s, f"cut off ({how}) for longer than the ack wait")
+    check_promises(k, load, reports, away_s, f"cut off ({how}) for longer than the ack wait")
     assert broker_stats(k)["unconfirmed_units"] == 0
+
+
+def test_repeated_kills_and_cuts_are_each_counted_and_lose_nothing(kernel_factory, nats_server, workers):
+    k = kernel_factory(config(nats_server.url))
+    reports = workers(2)
+    load = Load(k)
+    away_s = 0.0
+    faults = ["kill", "stop", "kill", "stop"]
+    for n, fault in enumerate(faults, start=1):
+        time.sleep(1.5)
+        went = time.monotonic()
+        if fault == "kill":
+            nats_server.kill9()
+        else:
+            nats_server.pause()
+        try:
+            away = wait_broker(k, False, timeout=20)
+            assert away["disconnects"] == n
+        finally:
+            if fault == "kill":
+                nats_server.start()
+            else:
+                nats_server.resume()
+        back = wait_broker(k, True, timeout=20)
+        assert back["disconnects"] == n
+        away_s += time.monotonic() - went
+    time.sleep(1.5)
+    load.stop()
+    assert not load.errors, load.errors[:5]
+    log = k.stderr_text()
+    assert log.count("is away (") == len(faults) and log.count("is back after") == len(faults), log[-3000:]
+    check_promises(k, load, reports, away_s, f"{len(faults)} faults in a row (kill -9, SIGSTOP, ...)")
 
 
 def test_nats_server_back_without_its_store_gets_its_streams_again_and_loses_no_job(
@@ -389,7 +426,7 @@ def test_nats_server_back_without_its_store_gets_its_streams_again_and_loses_no_
     time.sleep(2)
     load.stop()
     assert not load.errors, load.errors[:5]
-    check_promises(k, load.acked, reports, away_s, "kill -9 and restart on an empty store", store_lost=True)
+    check_promises(k, load, reports, away_s, "kill -9 and restart on an empty store", store_lost=True)
 
 
 def test_stats_names_the_embedded_broker(kernel):
@@ -428,7 +465,7 @@ async def worker_main(url, reports, ack_wait, concurrency):
         lease, job = unit["lease"], unit["job"]["id"]
         expires = datetime.datetime.fromisoformat(unit["expires_at"].replace("Z", "+00:00"))
         if expires > datetime.datetime.now(datetime.timezone.utc):
-            await asyncio.sleep(0.005)  # the work
+            await asyncio.sleep(0.02)  # the work
             report = json.dumps({"lease": lease, "status": "success", "result": {"job": job}}).encode()
             while True:
                 try:

@@ -22,6 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "Tests", "powercut"))
 
 import images  # noqa: E402
+import jk  # noqa: E402
 import powercut  # noqa: E402
 import verify  # noqa: E402
 
@@ -83,3 +84,40 @@ def test_power_cuts_keep_every_acknowledged_change_under_full_and_lose_only_a_ta
         trace.close()
     assert out.integrity != "ok" or not out.started or judged["lost"] > 0, (out.integrity, judged)
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+SPILL_CONFIG = """
+[storage]
+durability = "normal"
+
+[types.remote]
+mode = "async_api"
+max_attempts = 3
+"""
+
+
+def test_a_commit_larger_than_the_page_cache_survives_kill9(kernel_factory):
+    """A batch larger than the store's page cache (16 MB) spills pages into the WAL before its
+    commit, and SQLite then rewrites frames it already wrote. Every change of it that was
+    acknowledged must survive a kill -9 that follows at once, under the default durability.
+    (Until the WAL VFS wrote such rewrites straight to the file, the rewritten header of the
+    commit frame stayed in its buffer, and the kill lost the whole batch.)"""
+    kernel = kernel_factory(SPILL_CONFIG)
+    c = kernel.client()
+    items = ["%0140d" % i for i in range(100_000)]  # about 15 MB of units
+    calls = [("enqueue", {"type": "remote", "payload": {"n": 1}}),
+             ("enqueue", {"type": "remote", "items": items}),
+             ("enqueue", {"type": "remote", "payload": {"n": 2}}),  # in the big one's batch
+             ("enqueue", {"type": "remote", "payload": {"n": 3}})]
+    results = c.call_many(calls, timeout=120)
+    ids = [r["job"]["id"] for r in results]
+    kernel.kill9()
+    kernel.start()
+    c = kernel.client()
+    for n, job in enumerate(ids):
+        try:
+            got = c.call("get", {"id": job})
+        except jk.RPCError as e:
+            raise AssertionError(f"acknowledged enqueue #{n} (job {job}) lost after kill -9: {e}")
+        assert got["status"] == "pending", got
+    assert c.call("get", {"id": ids[1]})["items"]["total"] == 100_000

@@ -117,10 +117,12 @@ def result(msg):
 class Load:
     """Three clients that change the store in bursts, as fast as a small window allows, and log
     each change the kernel acknowledged: (kind, key, sent_ns, answered_ns). Changes to `scratch`
-    jobs are not logged: `clean` removes them."""
+    jobs are not logged: `clean` removes them. In the second pause, one batch larger than the
+    store's page cache (`big_batch`)."""
 
-    def __init__(self, sock_path: str, seconds: float, seed: int):
+    def __init__(self, sock_path: str, seconds: float, seed: int, big: bool = True):
         self.sock_path = sock_path
+        self.big = big
         self.seed = seed
         self.seconds = seconds
         self.changes = []
@@ -189,6 +191,22 @@ class Load:
             time.sleep(0.005)
         c.close()
 
+    def big_batch(self):
+        """While the other clients pause: one enqueue of 100,000 items (about 15 MB of units,
+        more than the store's 16 MB page cache holds, so the transaction spills pages into the WAL
+        before its commit and SQLite rewrites frames it already wrote) batched with two small
+        enqueues, then nothing for a while, so that a checkpoint syncs the WAL before any other
+        write. What a commit leaves unwritten then shows."""
+        c = Connection(self.sock_path)
+        items = ["%0140d" % i for i in range(100_000)]
+        calls = [("enqueue", {"type": "parked", "items": items}),
+                 ("enqueue", {"type": "parked", "payload": {"n": self.serial()}}),
+                 ("enqueue", {"type": "parked", "payload": {"n": self.serial()}})]
+        ids, sent = c.send(calls)
+        for i, (msg, t) in sorted(c.replies(ids).items()):
+            self.log("enqueue", result(msg)["job"]["id"], sent, t)
+        c.close()
+
     def busy(self, stop):
         """Waits out a pause; False once the load is over."""
         while not stop.is_set():
@@ -217,11 +235,18 @@ class Load:
         for t in threads:
             t.start()
         end = time.monotonic() + self.seconds
+        phase = 0
         while time.monotonic() < end and not stop.is_set():
             time.sleep(max(0.0, min(end - time.monotonic(), rng.uniform(0.3, 1.2))))
             self.active.clear()
+            if phase == 1 and self.big:
+                time.sleep(0.1)  # the others' requests in flight are answered
+                self.big_batch()
+                time.sleep(1.3)  # a checkpoint comes before any other write
+                end += 1.3
             time.sleep(max(0.0, min(end - time.monotonic(), rng.uniform(0.3, 1.5))))
             self.active.set()
+            phase += 1
         stop.set()
         for t in threads:
             t.join(30)

@@ -159,9 +159,8 @@ def test_streams_per_token_are_capped_with_429(capped):
     import websockets.sync.client as ws
     first = web.SSE(capped)
     first.wait(lambda s: any(e["event"] == "subscribed" for e in s.events), what="the first stream")
-    socket_stream = ws.connect(f"ws://127.0.0.1:{capped.port}/ws", additional_headers=capped.auth(), origin=capped.base,
-                               open_timeout=5)
-    try:
+    with ws.connect(f"ws://127.0.0.1:{capped.port}/ws", additional_headers=capped.auth(), origin=capped.base,
+                    open_timeout=5):
         third = web.SSE(capped)
         third.wait(lambda x: x.status is not None, what="an answer")
         assert third.status == 429 and b"--max-streams" in third.body, (third.status, third.body)
@@ -171,8 +170,6 @@ def test_streams_per_token_are_capped_with_429(capped):
         assert "HTTP 429" in str(refused.value), refused.value
         # Other requests go on.
         assert capped.request("GET", "/metrics")[0] == 200
-    finally:
-        socket_stream.close()
 
     # A closed WebSocket gives its slot back.
     def a_slot():
@@ -185,3 +182,30 @@ def test_streams_per_token_are_capped_with_429(capped):
 
     web.wait_for(a_slot, timeout=10, interval=0.2, what="a slot to come back").close()
     first.close()
+
+
+def test_sigterm_stops_the_gateway_at_once_with_streams_and_idle_connections_open(gateway):
+    """An event stream and a WebSocket never end by themselves; neither does a connection that
+    sends nothing. SIGTERM ends them all (the WebSocket with a close frame) and the gateway exits."""
+    import signal
+    import websockets.sync.client as ws
+    stream = web.SSE(gateway)
+    stream.wait(lambda s: any(e["event"] == "subscribed" for e in s.events), what="the stream")
+    silent = connect(gateway)
+    with ws.connect(f"ws://127.0.0.1:{gateway.port}/ws", additional_headers=gateway.auth(), origin=gateway.base,
+                    open_timeout=5) as socket_stream:
+        socket_stream.send('{"jsonrpc":"2.0","id":1,"method":"stats"}')
+        assert '"seq"' in socket_stream.recv(timeout=5)
+        started = time.monotonic()
+        gateway.proc.send_signal(signal.SIGTERM)
+        gateway.proc.wait(timeout=10)
+        took = time.monotonic() - started
+        assert took < 3, f"the gateway took {took:.1f} s to stop"
+        assert gateway.proc.returncode == 0
+        with pytest.raises(Exception):
+            socket_stream.recv(timeout=5)
+        assert socket_stream.close_code in (1000, 1001), f"a close frame, not a dropped connection: {socket_stream.close_code}"
+    stream.read_until_closed(timeout=5)
+    assert closed_after(silent, 2) is not None
+    silent.close()
+    stream.close()

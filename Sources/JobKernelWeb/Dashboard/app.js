@@ -1,10 +1,8 @@
-extension Dashboard {
-    /// The dashboard's behaviour: JSON-RPC through `POST /rpc`, live updates from `GET /events`.
-    ///
-    /// The page exposes the stream's state on `<body>` for tests and tools: `data-last-seq` (the
-    /// last seq received), `data-event-count`, `data-gaps` (times a seq was not the previous + 1)
-    /// and `data-stream` (`connecting`, `live`, `reconnecting`, `closed`).
-    static let script = #"""
+// The dashboard's behaviour: JSON-RPC through `POST /rpc`, live updates from `GET /events`.
+//
+// The page exposes the stream's state on <body> for tests and tools: `data-last-seq` (the last seq
+// received), `data-event-count`, `data-gaps` (times a seq was not the previous + 1) and
+// `data-stream` (`connecting`, `live`, `reconnecting`, `closed`).
 "use strict";
 (() => {
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -533,5 +531,3 @@ async function start() {
 }
 start();
 })();
-"""#
-}
