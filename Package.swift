@@ -83,7 +83,7 @@ let package = Package(
         .executableTarget(name: "jobkernel-web", dependencies: [
             "JobKernelWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: [.swiftLanguageMode(.v5)]),
+        ]),
 
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
         // The kernel's concerns, each tested on its own: no loop, no socket, no process, and a
