@@ -12,9 +12,9 @@ import JobKernelIO
 ///
 /// While the server is away libnats reconnects by itself; `health` says so. A unit whose publish
 /// got no answer may or may not be stored, so `publishOrHold` keeps it and `resume` sends it
-/// again under the same `Nats-Msg-Id`, which the server stores at most once. After a reconnect
-/// `resume` also re-creates the streams and the results consumer, should the server have come
-/// back without its store.
+/// again under the same `Nats-Msg-Id`, which the server stores at most once. When a publish finds
+/// no stream (a server back without its store) `resume` first creates the streams and the results
+/// consumer again.
 ///
 /// Every method, and every `ack` handed to `onResult`, is for the loop thread only.
 public final class NATSBridge {
@@ -118,8 +118,10 @@ public final class NATSBridge {
     private let retryTimer: LoopTimer
     /// Units to publish again, oldest first.
     private var held: [(type: String, body: [UInt8], msgID: String)] = []
-    /// Set by a reconnect: the server may have lost its streams (a new store), so `resume`
-    /// creates them again, idempotently.
+    /// Set when a publish found no stream: the server lost its store, so `resume` creates the
+    /// streams and the results consumer again (idempotently). Not done on every reconnect: a
+    /// server just restarted may take seconds to answer JetStream calls, each of which would
+    /// block the loop meanwhile.
     private var needsSetUp = false
     /// Taken from the inbox, not yet delivered.
     private var backlog: [NATSIncoming] = []
@@ -222,16 +224,17 @@ public final class NATSBridge {
             try publishUnit(type: type, body: body, msgID: msgID)
             return true
         } catch let error as NATSError where error.status != Int32(bitPattern: NATS_INVALID_ARG.rawValue) {
+            if error.status == Int32(bitPattern: NATS_NO_RESPONDERS.rawValue) { needsSetUp = true }
             held.append((type, body, msgID))
             armRetry()
             return false
         }
     }
 
-    /// Gets publishing going again: after a reconnect, makes sure both streams and the results
-    /// consumer exist; then publishes the held units again, oldest first, each under its first
-    /// msgID, dropping those `isWanted` refuses (their lease ended meanwhile). Stops at the first
-    /// step that gets no answer and arms the retry. True when new units may be published.
+    /// Gets publishing going again: if a publish found no stream, creates both streams and the
+    /// results consumer again; then publishes the held units again, oldest first, each under its
+    /// first msgID, dropping those `isWanted` refuses (their lease ended meanwhile). Stops at the
+    /// first step that gets no answer and arms the retry. True when new units may be published.
     ///
     /// Until that retry is due it tries nothing and returns false: each call on a server that
     /// stopped answering would block the loop for `requestTimeoutMs`, and the kernel calls this
@@ -269,9 +272,12 @@ public final class NATSBridge {
         }
     }
 
-    /// True while the connection is up (false during libnats's reconnect attempts and after `close()`).
+    /// True while the connection is up (false during libnats's reconnect attempts and after
+    /// `close()`), as libnats's callbacks last told the loop. Asking libnats instead
+    /// (`natsConnection_Status`) takes the connection's lock, which a reconnect attempt to a
+    /// server that accepts but does not answer holds for the whole connect timeout.
     public var isConnected: Bool {
-        !isClosed && natsConnection_Status(connection) == NATS_CONN_STATUS_CONNECTED
+        !isClosed && health.connected
     }
 
     /// Progress messages dropped because the loop thread fell `NATSInbox.maxQueuedProgress` behind.
@@ -334,7 +340,7 @@ public final class NATSBridge {
                 if connected { health.lastOutageMs = max(0, atMs - health.sinceMs) }
                 health.connected = connected
                 health.sinceMs = atMs
-                if !connected { health.disconnects += 1 } else { needsSetUp = true }
+                if !connected { health.disconnects += 1 }
                 onConnectionChange?(health)
                 if connected && !isClosed { onReady?() }
             case .result(let message):

@@ -203,7 +203,7 @@ class Load:
         self.interval = interval
         self.acked = []
         self.errors = []
-        self.slowest_s = 0.0  # the longest an enqueue waited for its answer
+        self.waits = []  # (when sent, how long it waited for its answer), one per enqueue answered
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -214,12 +214,16 @@ class Load:
             try:
                 started = time.monotonic()
                 job = self.client.call("enqueue", {"type": "remote", "payload": {"n": n}}, timeout=30)["job"]
-                self.slowest_s = max(self.slowest_s, time.monotonic() - started)
+                self.waits.append((started, time.monotonic() - started))
                 self.acked.append(job["id"])
             except Exception as error:  # an enqueue that failed was not acknowledged: not counted
                 self.errors.append(repr(error))
             n += 1
             time.sleep(self.interval)
+
+    def slowest_s(self, since=0.0):
+        """The longest an enqueue sent at `since` (time.monotonic()) or later waited for its answer."""
+        return max((waited for sent, waited in list(self.waits) if sent >= since), default=0.0)
 
     def stop(self):
         self.stopping.set()
@@ -288,7 +292,7 @@ def check_promises(kernel, load, reports_path, away_s, label, store_lost=False):
     recorded_twice = sorted(i for i, n in recorded.items() if n > 1)
     print(f"\n{label}: {len(acked)} jobs acknowledged, {len(lost)} lost, {len(twice)} run to success twice "
           f"(under two leases), {redelivered} redelivered runs of one lease, broker away {away_s:.1f} s, "
-          f"slowest enqueue {load.slowest_s:.2f} s")
+          f"slowest enqueue {load.slowest_s():.2f} s")
     assert not lost, f"acknowledged jobs that did not end success: {[(i, statuses[i]) for i in lost[:20]]}"
     assert store_lost or not twice, f"jobs run to success under two leases: {[(i, runs[i]) for i in twice[:20]]}"
     assert not recorded_twice, f"jobs whose success the kernel recorded twice: {recorded_twice[:20]}"
@@ -357,9 +361,14 @@ def test_nats_server_cut_off_longer_than_the_ack_wait_loses_nothing_and_runs_not
         away = wait_broker(k, False, timeout=20)
         assert away["disconnects"] == 1
         jk.wait_for(lambda: "is away (" in k.stderr_text(), timeout=5, what="a log line saying the broker is away")
+        noticed = time.monotonic()
         # Longer than the ack wait: units the workers had in hand come back to them afterwards.
-        while time.monotonic() - cut < ACK_WAIT_S * 3:
+        # And long enough after the kernel noticed to see that clients no longer wait on the broker.
+        while time.monotonic() - cut < ACK_WAIT_S * 3 or time.monotonic() - noticed < 3:
             time.sleep(0.2)
+        # libnats keeps trying to reconnect meanwhile; nothing of the kernel's waits for that.
+        waited_while_away = load.slowest_s(since=noticed + 0.5)
+        assert waited_while_away < 1.0, f"an enqueue waited {waited_while_away:.2f} s while the broker was away"
     finally:
         if proxy:
             proxy.restore()

@@ -26,7 +26,7 @@ import jk  # noqa: E402
 import powercut  # noqa: E402
 import verify  # noqa: E402
 
-CUTS = 150  # split over the two modes; about a minute on two cores
+CUTS = 120  # split over the two modes; about two minutes on two cores, with the recordings
 
 
 def test_power_cuts_keep_every_acknowledged_change_under_full_and_lose_only_a_tail_under_normal(jobkernel_bin):

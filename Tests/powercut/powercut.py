@@ -1,10 +1,10 @@
 """The power-cut simulation: record kernels under load, cut them at random moments, check each image.
 
-    simulate(binary, workdir, modes=("full", "normal"), cuts=1000, recordings=2, seconds=6.0)
+    simulate(binary, workdir, modes=("full", "normal"), cuts=1000, recordings=3, seconds=6.0)
 
 Per durability mode, `recordings` kernels run under load for `seconds` each (recorder.py), and
 `cuts` images spread over them are rebuilt (images.py) and checked (verify.py). Returns the figures
-per mode and the failures, each with enough to reproduce it (recording, cut time, seed).
+per mode and the failed cuts, each with its recording and the directory its image was kept in.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def cut_recording(binary, recdir, rec, n, seed, log):
                 keepdir = os.path.join(recdir, f"failed-cut-{t}")
                 if not os.path.exists(keepdir):
                     os.rename(os.path.join(recdir, "cut"), keepdir)
-                    r["kept"] = keepdir
+                    r["image"] = keepdir
                 log(f"FAILED cut at {t} of {recdir}: {json.dumps({k: v for k, v in r.items() if k != 'example'})[:1500]}")
             results.append(r)
     finally:
@@ -117,7 +117,7 @@ def summarize(mode, results, seconds):
     }
 
 
-def simulate(binary, workdir, modes=("full", "normal"), cuts=1000, recordings=2, seconds=6.0, seed=1, log=print):
+def simulate(binary, workdir, modes=("full", "normal"), cuts=1000, recordings=3, seconds=6.0, seed=1, log=print):
     shim = recorder.build_shim(os.path.join(workdir, "iotrace.so"))
     summaries, failures = [], []
     per_mode = [cuts // len(modes) + (1 if i < cuts % len(modes) else 0) for i in range(len(modes))]

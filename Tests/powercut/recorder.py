@@ -10,8 +10,9 @@ the load window) and the kernel's stderr. Times are CLOCK_MONOTONIC in nanosecon
 from __future__ import annotations
 
 import json
-import random
 import os
+import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -271,8 +272,10 @@ def wait_for_socket(path, proc, timeout=30.0):
 def record(binary: str, shim: str, workdir: str, durability: str, seconds: float, seed: int = 0) -> dict:
     """Runs a kernel on a new database in `workdir` under the shim with load for `seconds`, then
     stops it with SIGTERM (its shutdown is recorded too). Returns what changes.json holds: the
-    acknowledged changes, the load's start and end and the time the kernel was seen gone."""
-    os.makedirs(workdir, exist_ok=True)
+    acknowledged changes, the load's start and end and the time the kernel was seen gone.
+    Whatever `workdir` held is removed first."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
     db = os.path.join(workdir, "jobs.db")
     sock = os.path.join(workdir, "k.sock")
     trace = os.path.join(workdir, "io.trace")
@@ -302,6 +305,8 @@ def record(binary: str, shim: str, workdir: str, durability: str, seconds: float
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
+    if not os.path.getsize(trace):
+        raise RuntimeError(f"the shim recorded nothing in {trace}")
     rec = {"durability": durability, "load_start": start, "load_end": end, "exited": exited, "changes": load.changes}
     with open(os.path.join(workdir, "changes.json"), "w") as f:
         json.dump(rec, f)
