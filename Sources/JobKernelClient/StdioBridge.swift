@@ -6,7 +6,7 @@ import Glibc
 nonisolated(unsafe) private var bridgeInterrupted: sig_atomic_t = 0
 
 /// Relays bytes between this process's stdin/stdout and a kernel's Unix socket, both ways, until
-/// one side ends (SPEC §1: `serve --stdio` attaching to the kernel that owns the database).
+/// one side ends (docs/promises.md §1: `serve --stdio` attaching to the kernel that owns the database).
 ///
 /// The relay is byte-transparent: the kernel detects the framing (NDJSON or Content-Length) from
 /// the first bytes the client sends and answers in it, batches included, exactly as if the client

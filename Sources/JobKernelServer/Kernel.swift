@@ -57,14 +57,14 @@ public final class Kernel {
     var broker = Broker()
 
     /// `workflow.<name>` → value; declared by the config, overridden by `settings.set`. Also
-    /// `paused.<type>` / `paused.*` (SPEC §8.7).
+    /// `paused.<type>` / `paused.*` (docs/promises.md §8.7).
     var settings: JSONObject = [:]
-    /// Removals, retention and vacuum under way; recent finishes for `stats` (SPEC §13).
+    /// Removals, retention and vacuum under way; recent finishes for `stats` (docs/promises.md §13).
     var ops = Operations()
 
     /// The local pools: their types, runs and workers.
     var localPools: LocalPools
-    /// Some type runs only while workflow toggles are on (`requires`, SPEC §8.3).
+    /// Some type runs only while workflow toggles are on (`requires`, docs/promises.md §8.3).
     let typesRequireToggles: Bool
 
     /// The JetStream bridge when `[broker] kind = "nats"`, and the results waiting for the
@@ -183,7 +183,7 @@ public final class Kernel {
 
     // MARK: Shutdown
 
-    /// Graceful shutdown (SPEC §11): stop accepting, SIGTERM running units (SIGKILL after
+    /// Graceful shutdown (docs/promises.md §11): stop accepting, SIGTERM running units (SIGKILL after
     /// `cancel_grace`), record them as interrupted so the next start reruns them without counting
     /// an attempt, commit, remove the socket, exit 0.
     public func shutdown() {

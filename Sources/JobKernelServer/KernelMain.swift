@@ -10,7 +10,7 @@ public struct ServeOptions {
     public var dbPath: String?
     public var configPath: String?
     public var socketMode: mode_t?
-    /// With `stdio`, called instead of refusing when a live kernel owns the database (SPEC §1:
+    /// With `stdio`, called instead of refusing when a live kernel owns the database (docs/promises.md §1:
     /// `serve --stdio` attaches to it). Returns the exit code, or nil when the owner went away
     /// before it could be reached, so that this process takes the database itself.
     public var attach: ((DatabaseOwner) -> Int32?)?
@@ -29,7 +29,7 @@ public struct DatabaseOwner: Sendable {
     public var socket: String?
 }
 
-/// Where the kernel keeps its state by default (SPEC §1).
+/// Where the kernel keeps its state by default (docs/promises.md §1).
 public enum StatePaths {
     /// `$JOBKERNEL_HOME`, else `~/.local/state/jobkernel`.
     public static var directory: String {
@@ -60,7 +60,7 @@ struct ServeError: Error, CustomStringConvertible {
 
 /// `jobkernel serve`.
 public enum KernelMain {
-    /// Runs the kernel until it shuts down; returns the exit code (SPEC §1: 1 when the socket is
+    /// Runs the kernel until it shuts down; returns the exit code (docs/promises.md §1: 1 when the socket is
     /// served by a live kernel, 2 for a config error).
     public static func serve(_ options: ServeOptions) -> Int32 {
         let config: KernelConfig
@@ -87,7 +87,7 @@ public enum KernelMain {
             if options.dbPath == nil || (options.socketPath == nil && serveSocket) {
                 try StatePaths.ensureDirectory(StatePaths.directory)
             }
-            // Ownership first (SPEC §1): nothing of the database is read before the lock is ours.
+            // Ownership first (docs/promises.md §1): nothing of the database is read before the lock is ours.
             var lock: DatabaseLock?
             var attempts = 0
             while dbPath != ":memory:" && lock == nil {

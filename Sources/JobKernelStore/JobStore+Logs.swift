@@ -7,7 +7,7 @@ extension JobStore {
     /// Appends a log line; drops the job's oldest lines while its log exceeds `maxBytes`.
     /// Returns the line's seq within the job's log (0 for an unknown job).
     ///
-    /// O(1) amortized per line (SPEC §10): the running total is kept in `logTails`, and only the
+    /// O(1) amortized per line (docs/promises.md §10): the running total is kept in `logTails`, and only the
     /// lines being dropped are read, each once, from the oldest end.
     public func appendLog(jobID: Int64, ts: Millis, level: String, message: String, maxBytes: Int) throws -> Int64 {
         try beginIfNeeded()

@@ -1,7 +1,7 @@
 import Glibc
 import JobKernelCore
 
-/// Operations on the store (SPEC §8.6, §13): per-item results, removal and retention, incremental
+/// Operations on the store (docs/promises.md §8.6, §13): per-item results, removal and retention, incremental
 /// vacuum, dependencies and per-type counts.
 extension JobStore {
     // MARK: Incremental vacuum

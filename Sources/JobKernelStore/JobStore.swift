@@ -2,7 +2,7 @@ import CSQLite
 import Glibc
 import JobKernelCore
 
-/// How hard a commit tries to reach the disk (SPEC §9).
+/// How hard a commit tries to reach the disk (docs/promises.md §9).
 public enum Durability: String, Sendable {
     /// WAL with synchronous=NORMAL: survives a crash of the kernel process.
     case normal
@@ -19,7 +19,7 @@ public final class JobStore {
 
     /// SQLite's "unix-excl" VFS: the first connection to read the database takes an exclusive
     /// lock on the file for the whole process, so no other program can open it while the kernel
-    /// runs (its lock file says it owns it, SPEC §1), while the kernel's own connections (the
+    /// runs (its lock file says it owns it, docs/promises.md §1), while the kernel's own connections (the
     /// store's and the checkpointer's) share it. The WAL index lives in the process's memory, not
     /// in a `-shm` file, and a transaction costs no lock calls. Its WAL writes are gathered into
     /// one system call per transaction (`Database.gatheringVFS`).

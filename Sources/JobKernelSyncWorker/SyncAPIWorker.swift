@@ -4,7 +4,7 @@ import FoundationNetworking
 #endif
 import JobKernelCore
 
-/// The sync_api pool's worker (SPEC §5.3): the kernel's own binary in a worker role. It speaks
+/// The sync_api pool's worker (docs/promises.md §5.3): the kernel's own binary in a worker role. It speaks
 /// the worker protocol on stdin/stdout; each `run` carries one batch, which it POSTs to the
 /// type's endpoint, answering with per-item results. Connection errors, timeouts and 5xx are
 /// retryable failures; 4xx fail the batch's items for good. `cancel` aborts the request in flight.

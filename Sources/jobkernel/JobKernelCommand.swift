@@ -3,7 +3,7 @@ import Glibc
 import JobKernelIO
 import JobKernelServer
 
-/// `jobkernel`: the kernel (`serve`) and its command-line client (SPEC §1).
+/// `jobkernel`: the kernel (`serve`) and its command-line client (docs/promises.md §1).
 @main
 struct JobKernelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,7 +24,7 @@ struct JobKernelCommand: ParsableCommand {
             ItemsCommand.self, RemoveCommand.self, CleanCommand.self, PauseCommand.self, ResumeCommand.self,
         ])
 
-    /// Parses and runs like `ParsableCommand.main()`, except that usage errors exit 2 (SPEC §1)
+    /// Parses and runs like `ParsableCommand.main()`, except that usage errors exit 2 (docs/promises.md §1)
     /// rather than ArgumentParser's 64.
     static func main() {
         do {

@@ -4,7 +4,7 @@ import JobKernelClient
 import JobKernelCore
 
 /// `jobkernel run -- CMD ARGS…`: runs a command as a job of the built-in `command` type, in the
-/// caller's directory and environment, and shows its output as it comes (SPEC §1).
+/// caller's directory and environment, and shows its output as it comes (docs/promises.md §1).
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",

@@ -3,7 +3,7 @@ import JobKernelClient
 import JobKernelIO
 import JobKernelServer
 
-/// `serve --stdio` on a database a live kernel owns (SPEC §1): bridge stdin/stdout to the owner's
+/// `serve --stdio` on a database a live kernel owns (docs/promises.md §1): bridge stdin/stdout to the owner's
 /// socket instead of refusing, so that an editor and a shell see the same jobs.
 enum StdioAttach {
     /// How long to wait for an owner that holds the lock but does not accept on its socket yet

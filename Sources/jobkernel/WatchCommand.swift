@@ -13,7 +13,7 @@ nonisolated(unsafe) private var watchInterrupted: sig_atomic_t = 0
 ///
 /// It survives a kernel restart: when the connection is lost it says "reconnecting", tries again
 /// until a kernel answers at the socket, and resubscribes with `since` = the last seq it saw, so
-/// it carries on with no event missed and none twice (SPEC §7).
+/// it carries on with no event missed and none twice (docs/promises.md §7).
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",

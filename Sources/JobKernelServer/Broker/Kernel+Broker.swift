@@ -40,7 +40,7 @@ extension Kernel {
 
     /// Checks a unit taken off a queue: its job is still open and not being cancelled, the unit
     /// still pending and ready. A non-manual job whose `requires` toggle is off ends `skipped`
-    /// here, as it is about to start (SPEC §8.3). Stale entries (a cancelled job's) yield nil.
+    /// here, as it is about to start (docs/promises.md §8.3). Stale entries (a cancelled job's) yield nil.
     func validReady(_ head: QueuedUnit) throws -> (Job, WorkUnit)? {
         guard let job = try self.job(head.jobID), !job.cancelRequested,
               job.status == .pending || job.status == .running,

@@ -203,7 +203,7 @@ final class Connection {
         submitted = nil
     }
 
-    /// The turn's commit failed (SPEC §10): nothing queued since the last commit is sent, no
+    /// The turn's commit failed (docs/promises.md §10): nothing queued since the last commit is sent, no
     /// event, no `run`; an answer to a request that changed state becomes `error`, and the
     /// answers of requests that only read go out as they were.
     func commitFailed(_ error: RPCError) {

@@ -59,7 +59,7 @@ extension Kernel {
         return b.finish()
     }
 
-    /// The kinds of event (SPEC §7).
+    /// The kinds of event (docs/promises.md §7).
     static let eventKinds: Set<String> = ["job.created", "job.status", "job.progress", "job.log", "item.status", "settings.changed"]
 
     /// `subscribe`: register, answer `{subscription, seq, jobs?}`, then replay from `since`.

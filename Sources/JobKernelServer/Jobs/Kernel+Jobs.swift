@@ -91,7 +91,7 @@ extension Kernel {
     private func perform(_ effect: JobEffect, job: Job, unit: WorkUnit?, work: inout [(Int64, Int?, JobEvent)]) throws {
         switch effect {
         case .publishStatus(let from, let to):
-            // The last progress report before a status change is published, before it (SPEC §7).
+            // The last progress report before a status change is published, before it (docs/promises.md §7).
             if case .pending(let item)? = progressWindows[job.id] {
                 progressWindows[job.id] = .open
                 try emitProgress(job, item: item)
@@ -174,9 +174,9 @@ extension Kernel {
         var manual: Bool
         /// The canonical form of the request, compared when an idempotency key is reused.
         var canonical: String
-        /// The payload serialized, when the caller already has it (written once, SPEC §12).
+        /// The payload serialized, when the caller already has it (written once, docs/promises.md §12).
         var payloadBytes: [UInt8]? = nil
-        /// Jobs that must end `success` before this one starts (SPEC §8.6).
+        /// Jobs that must end `success` before this one starts (docs/promises.md §8.6).
         var after: [Int64] = []
     }
 
@@ -231,7 +231,7 @@ extension Kernel {
         return (job, json, false)
     }
 
-    /// Chaining (SPEC §8.3): a successful job enqueues the `next` jobs of its type whose toggles
+    /// Chaining (docs/promises.md §8.3): a successful job enqueues the `next` jobs of its type whose toggles
     /// are all on (or every one, for a manual job), in the same transaction as its success.
     private func chain(_ job: Job) throws {
         guard let type = config.types[job.type] else { return }
@@ -258,7 +258,7 @@ extension Kernel {
 }
 
 extension Kernel {
-    /// How long progress reports of one job are coalesced (SPEC §7: the last value wins, and a
+    /// How long progress reports of one job are coalesced (docs/promises.md §7: the last value wins, and a
     /// coalesced report takes no seq).
     static let progressWindowMs: Int64 = 50
 

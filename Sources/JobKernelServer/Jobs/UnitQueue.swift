@@ -10,7 +10,7 @@ struct QueuedUnit: Comparable {
     /// that epoch is committed, starting the unit is the only change of it not yet committed.
     var readyIn: UInt64 = 0
 
-    /// Higher priority first, then older jobs, then lower item indices (SPEC §8.1).
+    /// Higher priority first, then older jobs, then lower item indices (docs/promises.md §8.1).
     /// `Heap` pops its maximum, so "first" compares greatest.
     static func < (a: QueuedUnit, b: QueuedUnit) -> Bool {
         if a.priority != b.priority { return a.priority < b.priority }
@@ -24,7 +24,7 @@ struct QueuedUnit: Comparable {
 struct UnitQueues {
     private var byType: [String: Heap<QueuedUnit>] = [:]
     /// sync_api batches that failed as a whole, by job: each is taken again as it was, its items
-    /// together and no others (SPEC §5.3).
+    /// together and no others (docs/promises.md §5.3).
     private var batches: [Int64: [Set<Int>]] = [:]
 
     mutating func push(type: String, _ unit: QueuedUnit) {

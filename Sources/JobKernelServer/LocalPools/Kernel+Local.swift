@@ -5,7 +5,7 @@ import JobKernelIO
 extension Kernel {
     // MARK: Choosing what runs
 
-    /// Starts queued units of local types while slots are free (SPEC §8.1): at most
+    /// Starts queued units of local types while slots are free (docs/promises.md §8.1): at most
     /// `max_parallel_jobs` at once, `priority_lane_slots` of them kept for the priority lane,
     /// a type's `concurrency`, and each mode's pool size. Best unit first: priority, then age.
     func pumpLocal() {
@@ -28,7 +28,7 @@ extension Kernel {
             var readyCommitted = true
             var jobID: Int64?
             let batchSize = type.mode == .syncAPI ? max(1, type.batchSize) : 1
-            // A sync_api job posts batch after batch (SPEC §5.3): one in flight at a time. A batch
+            // A sync_api job posts batch after batch (docs/promises.md §5.3): one in flight at a time. A batch
             // that failed as a whole is taken again as it was; other batches leave its units out.
             var deferred: [QueuedUnit] = []
             var retried: Set<Int>?
@@ -103,7 +103,7 @@ extension Kernel {
                 }
                 send(run, to: worker, params: .object(params), unheld: readyCommitted)
             } else {
-                // The process starts only once the unit's start is committed (SPEC §10).
+                // The process starts only once the unit's start is committed (docs/promises.md §10).
                 let item: JSON = job.itemized ? items[0] : .null
                 turn.afterCommit.append { [unowned self] in
                     guard self.localPools.runs[run.id] != nil else { return }
@@ -126,7 +126,7 @@ extension Kernel {
         finish(run) { index in .unitFailed(index: index, error: JobError(message: "cannot start: \(error)"), retryable: false) }
     }
 
-    // MARK: Exec handlers (SPEC §5.1)
+    // MARK: Exec handlers (docs/promises.md §5.1)
 
     func spawnHandler(_ run: LocalRun, job: Job, jobJSON: JSON, item: JSON) throws {
         var argv: [String]
@@ -136,7 +136,7 @@ extension Kernel {
         case .command(let a):
             argv = a
         case .builtinCommand:
-            // Checked at enqueue (SPEC §10); a job stored before that check is refused, not run without its non-strings.
+            // Checked at enqueue (docs/promises.md §10); a job stored before that check is refused, not run without its non-strings.
             guard let elements = job.payload["argv"]?.arrayValue, !elements.isEmpty,
                   case let a = elements.compactMap(\.stringValue), a.count == elements.count else {
                 throw ServeError("payload.argv must be a non-empty array of strings")

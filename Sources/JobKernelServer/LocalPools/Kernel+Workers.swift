@@ -3,7 +3,7 @@ import JobKernelCore
 import JobKernelIO
 
 extension Kernel {
-    // MARK: Persistent workers (SPEC §5.2)
+    // MARK: Persistent workers (docs/promises.md §5.2)
 
     func spawnWorker(poolKey: String, argv: [String]) {
         let worker = WorkerProcess(id: localPools.newWorkerID(), poolKey: poolKey, argv: argv)
@@ -128,7 +128,7 @@ extension Kernel {
         return nil
     }
 
-    /// The worker protocol's `cancel` notification for the unit `run` holds (SPEC §5.2).
+    /// The worker protocol's `cancel` notification for the unit `run` holds (docs/promises.md §5.2).
     static func cancelNotification(_ run: LocalRun) -> JSON {
         RPCEncoder.notification(method: "cancel", params: ["job_id": .string(String(run.jobID))])
     }
@@ -171,7 +171,7 @@ extension Kernel {
         }
     }
 
-    /// Reads a worker's answer to `run` (SPEC §5.2): `{"items":[{index, status, result?, error?}]}`
+    /// Reads a worker's answer to `run` (docs/promises.md §5.2): `{"items":[{index, status, result?, error?}]}`
     /// for a batch, where `index` is an item of the run and `status` success or failed; else
     /// `{"result": …}` (any other value is taken as the result) for every unit of the run.
     /// Returns each unit's event by index; nil for a unit the answer leaves out.
@@ -248,7 +248,7 @@ extension Kernel {
         run.graceTimer?.close()
         run.graceTimer = nil
         guard localPools.runs.remove(run.id) != nil else { return }
-        // A sync_api batch retries as the same batch (SPEC §5.3): its units wait out one backoff,
+        // A sync_api batch retries as the same batch (docs/promises.md §5.3): its units wait out one backoff,
         // come back to the queue in the same turn, and are taken together again.
         var backoffUntil: Millis?
         if run.type.mode == .syncAPI, run.indices.count > 1, let job = active[run.jobID] {
@@ -329,7 +329,7 @@ extension Kernel {
         }
     }
 
-    /// A worker silent for `stale_after` is presumed lost (SPEC §8.2).
+    /// A worker silent for `stale_after` is presumed lost (docs/promises.md §8.2).
     func checkStale() {
         let t = now
         for run in localPools.runs.all where run.worker != nil && run.stopping == nil {

@@ -7,7 +7,7 @@ enum StopReason {
     case cancel, timeout, shutdown, stale
 }
 
-/// One unit, or one sync_api batch of units, running in a local pool (SPEC §5.1–5.3).
+/// One unit, or one sync_api batch of units, running in a local pool (docs/promises.md §5.1–5.3).
 final class LocalRun {
     let id: UInt64
     let jobID: Int64

@@ -1,7 +1,7 @@
 import JobKernelCore
 
-/// The runs in the local pools (SPEC §5.1–5.3): by id, by job, and the load they make, counted
-/// as runs start and end, so that choosing the next run (`Kernel.pumpLocal`, SPEC §8.1) counts
+/// The runs in the local pools (docs/promises.md §5.1–5.3): by id, by job, and the load they make, counted
+/// as runs start and end, so that choosing the next run (`Kernel.pumpLocal`, docs/promises.md §8.1) counts
 /// nothing.
 struct LocalRuns {
     private var byID: [UInt64: LocalRun] = [:]

@@ -1,7 +1,7 @@
 import JobKernelIO
 
 /// Spreads the handling of a child's output over loop turns, so that a handler or worker that
-/// logs at full speed costs other clients no more than about 1 ms (SPEC §10): each turn handles
+/// logs at full speed costs other clients no more than about 1 ms (docs/promises.md §10): each turn handles
 /// at most `sliceNs` of it, and the caller stops reading the child's pipes while some is left, so
 /// the child waits rather than the kernel.
 final class OutputPacer {

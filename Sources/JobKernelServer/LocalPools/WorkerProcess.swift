@@ -1,7 +1,7 @@
 import JobKernelCore
 import JobKernelIO
 
-/// A persistent worker process speaking the worker protocol on its pipes (SPEC §5.2), or one
+/// A persistent worker process speaking the worker protocol on its pipes (docs/promises.md §5.2), or one
 /// of the sync_api pool's workers (the kernel's own binary in a worker role).
 final class WorkerProcess {
     let id: UInt64

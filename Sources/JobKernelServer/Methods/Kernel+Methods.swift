@@ -207,7 +207,7 @@ extension Kernel {
     /// Names (`type`, `created_by`, `client.name`): 1 to 1024 bytes.
     static let nameBytes = 1...1024
 
-    /// The built-in `command` type's payload (SPEC §5.1): `{argv: [string, …], cwd?: string,
+    /// The built-in `command` type's payload (docs/promises.md §5.1): `{argv: [string, …], cwd?: string,
     /// env?: {string: string}}`, checked at enqueue so that nothing is silently dropped at run time.
     /// Other members are the caller's data and are kept.
     static func checkCommandPayload(_ payload: JSON) throws {

@@ -2,7 +2,7 @@ import JobKernelCore
 import JobKernelIO
 import JobKernelStore
 
-/// SPEC §13 operations (`items`, `remove`, `clean`, retention, `pause`/`resume`, per-type stats)
+/// docs/promises.md §13 operations (`items`, `remove`, `clean`, retention, `pause`/`resume`, per-type stats)
 /// and §8.6 dependencies.
 extension Kernel {
     static let operationMethods: [String: Handler] = [
@@ -63,7 +63,7 @@ extension Kernel {
     }
 
     /// Deletes the (terminal) jobs and keeps the in-memory counts right. A job that others
-    /// still wait for resolves them first (`remove` of a dependency, SPEC §8.6).
+    /// still wait for resolves them first (`remove` of a dependency, docs/promises.md §8.6).
     func removeJobs(_ jobs: [(id: Int64, type: String, status: JobStatus)]) throws {
         for job in jobs {
             try resolveDependents(ofJobID: job.id, status: job.status)
@@ -169,7 +169,7 @@ extension Kernel {
 
     // MARK: pause and resume
 
-    /// `pause {type?}` / `resume {type?}`: the settings after the change (SPEC §8.7).
+    /// `pause {type?}` / `resume {type?}`: the settings after the change (docs/promises.md §8.7).
     func pauseMethod(_ p: inout Params, paused: Bool) throws -> JSON {
         let type = try p.optionalString("type", bytes: Kernel.nameBytes)
         try p.rejectUnknown()
@@ -219,7 +219,7 @@ extension Kernel {
             && name.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 }
     }
 
-    // MARK: Dependencies (SPEC §8.6)
+    // MARK: Dependencies (docs/promises.md §8.6)
 
     /// Checks `after` before anything is stored: every id names a job.
     func checkDependencies(_ ids: [Int64]) throws {

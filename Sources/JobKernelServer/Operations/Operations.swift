@@ -1,7 +1,7 @@
 import JobKernelCore
 import JobKernelIO
 
-/// The kernel's operations state (SPEC §13): removals under way in the background (`clean`
+/// The kernel's operations state (docs/promises.md §13): removals under way in the background (`clean`
 /// requests and `[storage] keep_finished`), and recent finishes per type for `stats`.
 struct Operations {
     /// A removal of finished jobs, done a batch per loop turn so that other clients are served

@@ -1,6 +1,6 @@
 import Glibc
 
-/// The exclusive ownership of a database (SPEC §1): a kernel takes it before it reads or writes
+/// The exclusive ownership of a database (docs/promises.md §1): a kernel takes it before it reads or writes
 /// anything, recovery included, and holds it for the life of the process.
 ///
 /// The lock is `flock(2)` on `<database>.lock`, so the kernel's death (kill -9 included) releases

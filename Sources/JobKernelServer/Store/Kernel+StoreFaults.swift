@@ -2,7 +2,7 @@ import Glibc
 import JobKernelCore
 import JobKernelStore
 
-/// Store faults (SPEC §10): a commit that fails (disk full, I/O error) undoes the turn, in the
+/// Store faults (docs/promises.md §10): a commit that fails (disk full, I/O error) undoes the turn, in the
 /// file and in memory, and the kernel goes on. Every request of the turn that changed something
 /// is answered -32007 naming the cause; answers to reads go out; no event, handler or signal of
 /// the turn ever leaves, nor a `run` request for a unit the turn made ready (a `run` for a unit

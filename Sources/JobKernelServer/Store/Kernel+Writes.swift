@@ -7,7 +7,7 @@ import JobKernelStore
 /// `StoreWriter` thread, which runs and commits them while the loop decides the next turns; the
 /// writes of those turns wait, and go as one batch when the writer is free again (group commit
 /// across turns). What a turn queued for its peers, answers, events and `run` requests alike,
-/// stays in their outboxes until the batch holding its writes commits (SPEC §9).
+/// stays in their outboxes until the batch holding its writes commits (docs/promises.md §9).
 ///
 /// Whatever must read the store (`store`), or cannot wait (a shutdown), first *syncs*: waits for
 /// the batch in flight, runs the writes collected so far on the loop thread, and lets the rest of
@@ -105,7 +105,7 @@ extension Kernel {
         }
     }
 
-    /// Ends the turn for the store (SPEC §9, §10): hands its writes to the writer, or commits them
+    /// Ends the turn for the store (docs/promises.md §9, §10): hands its writes to the writer, or commits them
     /// here, and releases what commits made safe to send. Effects that waited for a commit may
     /// write again: those writes go the same way.
     func commitTurn() {

@@ -1,4 +1,4 @@
-/// What one loop turn did that only its commit may make real (SPEC §9, §10).
+/// What one loop turn did that only its commit may make real (docs/promises.md §9, §10).
 ///
 /// Answers and events wait in each connection's outbox; this holds the rest: the outside
 /// effects that must not happen before the commit (a handler spawned, a signal sent), and the
