@@ -60,7 +60,7 @@ let package = Package(
         // process: the loop thread allocates what the store's writer thread frees, and glibc's
         // malloc serves that pattern from its slow paths on both threads (bench/README.md).
         .executableTarget(name: "jobkernel", dependencies: [
-            "JobKernelServer", "JobKernelClient", "JobKernelSyncWorker",
+            "JobKernelServer", "JobKernelClient", "JobKernelSyncWorker", "JobKernelIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: [.linkedLibrary("jemalloc")]),
         // Plain C: the supervisor every handler and worker runs under (setsid, parent-death
@@ -86,6 +86,9 @@ let package = Package(
         ]),
 
         .testTarget(name: "JobKernelCoreTests", dependencies: ["JobKernelCore"]),
+        // The kernel's concerns, each tested on its own: no loop, no socket, no process, and a
+        // clock the test moves.
+        .testTarget(name: "JobKernelServerTests", dependencies: ["JobKernelServer", "JobKernelCore", "JobKernelStore"]),
         .testTarget(name: "JobKernelStoreTests", dependencies: ["JobKernelStore", "CSQLiteSupport"]),
         .testTarget(name: "JobKernelIOTests", dependencies: ["JobKernelIO"]),
         .testTarget(name: "JobKernelClientTests", dependencies: ["JobKernelClient"]),
@@ -94,5 +97,5 @@ let package = Package(
             "JobKernelWeb", "JobKernelCore", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

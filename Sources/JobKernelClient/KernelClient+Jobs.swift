@@ -1,6 +1,6 @@
 import JobKernelCore
 
-/// Typed helpers over `call` for the methods of SPEC §6. Each returns the method's result as JSON.
+/// Typed helpers over `call` for the methods of docs/promises.md §6. Each returns the method's result as JSON.
 extension KernelClient {
     /// Names this connection; its name becomes the default `created_by` of the jobs it enqueues.
     @discardableResult
@@ -80,7 +80,7 @@ extension KernelClient {
         dropNotifications(subscription: subscription)
     }
 
-    /// True for the statuses a job does not leave on its own (SPEC §5).
+    /// True for the statuses a job does not leave on its own (docs/promises.md §5).
     public static func isTerminal(status: String?) -> Bool {
         status.flatMap(JobStatus.init(rawValue:))?.isTerminal ?? false
     }

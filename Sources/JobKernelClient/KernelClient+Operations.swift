@@ -1,6 +1,6 @@
 import JobKernelCore
 
-/// Typed helpers for the operations of SPEC §13 and §8.7.
+/// Typed helpers for the operations of docs/promises.md §13 and §8.7.
 extension KernelClient {
     /// One page of a job's per-item results: `{items:[{index,value,status,attempt,result,error,
     /// started_at,finished_at}], next}`.

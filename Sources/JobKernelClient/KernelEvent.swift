@@ -1,6 +1,6 @@
 import JobKernelCore
 
-/// One `event` notification (SPEC §7): `{subscription, seq, ts, kind, job_id, data}`.
+/// One `event` notification (docs/promises.md §7): `{subscription, seq, ts, kind, job_id, data}`.
 public struct KernelEvent: Sendable {
     /// The subscription it was delivered to.
     public var subscription: String

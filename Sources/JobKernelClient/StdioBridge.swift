@@ -1,10 +1,12 @@
 import Glibc
 
 /// Set by SIGTERM/SIGINT while a bridge runs; its poll loop then ends (`.interrupted`).
+/// `nonisolated(unsafe)`: a `sig_atomic_t` written only by the signal handler and read only by
+/// the bridge's one thread, as C allows for signal handlers.
 nonisolated(unsafe) private var bridgeInterrupted: sig_atomic_t = 0
 
 /// Relays bytes between this process's stdin/stdout and a kernel's Unix socket, both ways, until
-/// one side ends (SPEC §1: `serve --stdio` attaching to the kernel that owns the database).
+/// one side ends (docs/promises.md §1: `serve --stdio` attaching to the kernel that owns the database).
 ///
 /// The relay is byte-transparent: the kernel detects the framing (NDJSON or Content-Length) from
 /// the first bytes the client sends and answers in it, batches included, exactly as if the client

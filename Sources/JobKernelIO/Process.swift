@@ -2,7 +2,7 @@ import CLibUV
 import Glibc
 
 /// A child process (`uv_process_t`), spawned in a process group of its own, optionally under
-/// `jobkernel-supervise` so that nothing it starts outlives the kernel (SPEC §5.1, §9).
+/// `jobkernel-supervise` so that nothing it starts outlives the kernel (docs/promises.md §5.1, §9).
 ///
 /// The child is spawned with `UV_PROCESS_DETACHED`: libuv calls `setsid()` between fork and exec,
 /// and `uv_spawn` only returns once exec succeeded, so the group `-pid` exists as soon as `init`

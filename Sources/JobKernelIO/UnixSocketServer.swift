@@ -3,7 +3,7 @@ import Glibc
 
 /// A listening Unix stream socket (`uv_pipe_t`) that hands each accepted client over as a `Stream`.
 ///
-/// Start-up follows SPEC §1/§10: a live server at the path is an error, a stale socket file is
+/// Start-up follows docs/promises.md §1/§10: a live server at the path is an error, a stale socket file is
 /// replaced, anything else at the path is left alone; the socket gets `mode` before `listen`.
 public final class UnixSocketServer: LoopHandle {
     /// Longest path `sockaddr_un.sun_path` holds, without the terminating NUL.

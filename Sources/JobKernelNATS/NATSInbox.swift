@@ -1,8 +1,11 @@
 import CNATS
 import Glibc
+import JobKernelIO
 import Synchronization
 
 /// A libnats message owned by Swift until `natsMsg_Destroy`; it crosses threads once, through the inbox.
+/// `@unchecked Sendable`: the pointer moves from a libnats thread to the loop under the inbox's
+/// mutex and is used by one thread at a time (libnats touches a message no more once delivered).
 struct NATSMessagePointer: @unchecked Sendable {
     let raw: OpaquePointer
 }

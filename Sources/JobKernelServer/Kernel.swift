@@ -44,13 +44,12 @@ public final class Kernel {
     /// Types whose queues gained units this turn: waiting fetches are served at the turn's end.
     var typesToPump: Set<String> = []
 
+    /// The `[[schedules]]` entries and their slots.
+    let schedules: Schedules
     var deadlines = Deadlines()
-    private var deadlineTimer: LoopTimer!
-    private var armedAt: Millis?
+    var deadlineTimer: LoopTimer!
 
-    var connections: [UInt64: Connection] = [:]
-    private var nextConnectionID: UInt64 = 1
-    var dirty: [Connection] = []
+    var connections = Connections()
 
     /// The seq, the subscriptions and their replays (`EventLog`).
     var events = EventLog()
@@ -58,25 +57,15 @@ public final class Kernel {
     var broker = Broker()
 
     /// `workflow.<name>` → value; declared by the config, overridden by `settings.set`. Also
-    /// `paused.<type>` / `paused.*` (SPEC §8.7).
+    /// `paused.<type>` / `paused.*` (docs/promises.md §8.7).
     var settings: JSONObject = [:]
-    /// Removals, retention and vacuum under way; recent finishes for `stats` (SPEC §13).
+    /// Removals, retention and vacuum under way; recent finishes for `stats` (docs/promises.md §13).
     var ops = Operations()
 
-    /// Local pools: the runs, and persistent workers by pool.
-    var localRuns: LocalRuns
-    var nextRunID: UInt64 = 1
-    var workers: [String: [WorkerProcess]] = [:]
-    var nextWorkerID: UInt64 = 1
-    var nextRequestID = 0
-    /// Types the kernel runs itself (internal and sync_api), by name.
-    let localTypes: [LocalType]
-    var localTypeNames: [String] { localTypes.map(\.name) }
-    /// Some type runs only while workflow toggles are on (`requires`, SPEC §8.3).
+    /// The local pools: their types, runs and workers.
+    var localPools: LocalPools
+    /// Some type runs only while workflow toggles are on (`requires`, docs/promises.md §8.3).
     let typesRequireToggles: Bool
-    /// This binary, for the sync_api workers, and the supervisor every process is spawned through.
-    let selfExecutable: String
-    let supervisorPath: String?
 
     /// The JetStream bridge when `[broker] kind = "nats"`, and the results waiting for the
     /// turn's commit before they are acknowledged.
@@ -89,8 +78,8 @@ public final class Kernel {
     private var shutdownFinished = false
     var exitCode: Int32 = 0
     private var hooks: [LoopHook] = []
-    private var server: UnixSocketServer?
-    private var signalWatchers: [SignalWatcher] = []
+    var server: UnixSocketServer?
+    var signalWatchers: [SignalWatcher] = []
     private var lastPrune: Millis = 0
 
     public init(loop: EventLoop, config: KernelConfig, store: JobStore, socketPath: String?) throws {
@@ -100,13 +89,11 @@ public final class Kernel {
         self.socketPath = socketPath
         self.startedAt = Kernel.wallClock()
         self.typesRequireToggles = config.types.values.contains { !$0.requires.isEmpty }
+        self.schedules = Schedules(config.schedules)
         let selfExecutable = Kernel.executablePath()
-        self.selfExecutable = selfExecutable
-        self.localTypes = config.types.values.filter { $0.mode != .asyncAPI }.sorted { $0.name < $1.name }
-            .enumerated().map { LocalType($1, index: $0, pools: config.pools, selfExecutable: selfExecutable) }
-        self.localRuns = LocalRuns(typeCount: localTypes.count)
         let supervisor = Process.supervisorPath(nextTo: selfExecutable)
-        self.supervisorPath = access(supervisor, X_OK) == 0 ? supervisor : nil
+        let supervisorPath = access(supervisor, X_OK) == 0 ? supervisor : nil
+        self.localPools = LocalPools(config, selfExecutable: selfExecutable, supervisorPath: supervisorPath)
         if supervisorPath == nil {
             KernelMain.log("warning: \(supervisor) is missing: handlers will not be killed if the kernel dies")
         }
@@ -158,201 +145,6 @@ public final class Kernel {
                        backoffMaxMs: config.pipeline.backoffMaxMs, jitter: rng.nextUnit(), backoffUntil: backoffUntil)
     }
 
-    // MARK: Start-up
-
-    /// Rebuilds the in-memory state from the store: open jobs, ready queues, timers. Units that
-    /// were running when the previous kernel died are requeued with their attempt counted.
-    private func recover() throws {
-        try loadStoredState()
-        for unit in try store.units(jobID: nil, status: .running) {
-            do {
-                try apply(unit.jobID, unit: unit.index, .unitLost(index: unit.index, reason: "the kernel stopped while the unit ran"))
-            } catch let e as DatabaseError where e.isStoreFault {
-                break  // the commit below fails and undoes this; the orphan check retries it
-            }
-        }
-        try queueStoredUnits()
-        addDeadline(at: now + max(config.pipeline.heartbeatMs, 100), .staleCheck)
-        // On a full disk the kernel still starts: it serves reads and answers writes -32007.
-        commitTurn()
-    }
-
-    /// Reads what the store holds of the kernel's state: the event seq, running jobs, parents and
-    /// settings.
-    func loadStoredState() throws {
-        events.lastSeq = try store.latestEventSeq()
-        nextJobID = try store.maxJobID() + 1
-        parents = try store.parentIDs()
-        settings = [:]
-        for (name, value) in config.workflow.names.map({ ($0, config.workflow[$0] ?? false) }) {
-            settings["workflow.\(name)"] = .bool(value)
-        }
-        for (key, value) in try store.settings() {
-            settings[key] = value
-        }
-        refreshPaused()
-        active = OpenJobs()
-        fresh.removeAll()
-        for job in try store.runningJobs() { active[job.id] = job }
-    }
-
-    /// Queues the stored pending units, counts jobs by status and arms the stored times:
-    /// backoffs, `run_at`, schedules.
-    ///
-    /// Pending jobs stay in the store: the queues hold a few words per ready unit, and a job is
-    /// read whole only when one of its units is dispatched (a million pending jobs start fast and
-    /// cost little memory). A pending job without items and with no backoff under way has its one
-    /// unit ready: no unit row is read for it.
-    func queueStoredUnits() throws {
-        let t = now
-        var others: [JobStore.OpenJobSummary] = []
-        var ready: [String: [QueuedUnit]] = [:]
-        var counts = StatusCounts()
-        for (status, n) in try store.terminalStatusCounts() {
-            if let status = JobStatus(rawValue: status) { counts[status] = n }
-        }
-        ops.openByType = [:]
-        // Counted and queued a type at a time (rows of one type mostly come together): a lookup
-        // by type per change of type, not per job.
-        var type: String?
-        var typeCounts = StatusCounts()
-        var typeReady: [QueuedUnit] = []
-        func endType() {
-            guard let type else { return }
-            ops.addOpen(type: type, typeCounts)
-            typeCounts = StatusCounts()
-            guard !typeReady.isEmpty else { return }
-            // Handed over, not copied: a million queued units are 24 MB.
-            if ready[type] == nil { ready[type] = typeReady } else { ready[type]! += typeReady }
-            typeReady = []
-        }
-        try store.forEachOpenJob { job in
-            if job.type != type {
-                endType()
-                type = job.type
-            }
-            counts[job.status] += 1
-            typeCounts[job.status] += 1
-            if job.status == .scheduled, let at = job.runAt { addDeadline(at: at, .runAt(jobID: job.id)) }
-            if !job.itemized && job.status == .pending && job.waiting == 0 {
-                typeReady.append(QueuedUnit(priority: job.priority, jobID: job.id, index: 0))
-            } else {
-                others.append(job)
-            }
-        }
-        endType()
-        for (type, units) in ready {
-            queues.push(type: type, contentsOf: units)
-            typesToPump.insert(type)
-        }
-        statusCounts = counts
-        for job in others {
-            for unit in try store.units(jobID: job.id, status: .pending) {
-                if let at = unit.runAt {
-                    addDeadline(at: at, .backoff(jobID: job.id, index: unit.index))
-                } else if job.status != .scheduled || (job.runAt ?? 0) <= t {
-                    enqueueReady(type: job.type, priority: job.priority, jobID: job.id, index: unit.index)
-                }
-            }
-        }
-        // Schedules run at the next turn's start, like any deadline, so a slot is enqueued in a
-        // turn that commits or fails as a whole.
-        for i in config.schedules.indices { addDeadline(at: t, .schedule(i)) }
-    }
-
-    // MARK: Serving
-
-    /// Serves the Unix socket at `path`, or the listening socket `inheritedFD` that a service
-    /// manager bound there (socket activation).
-    public func listen(path: String, mode: mode_t, inheritedFD: Int32? = nil) throws {
-        let server: UnixSocketServer
-        if let fd = inheritedFD {
-            server = try UnixSocketServer(loop: loop, inheritedFD: fd, path: path)
-        } else {
-            server = try UnixSocketServer(loop: loop, path: path, mode: mode)
-        }
-        server.onConnection = { [unowned self] stream in self.accept(stream) }
-        self.server = server
-    }
-
-    /// Serves one client on stdin/stdout; the kernel shuts down when stdin closes.
-    public func serveStdio() throws {
-        serve(try Stdio(loop: loop), kind: .stdio)
-    }
-
-    /// Installs SIGTERM and SIGINT handlers for a graceful shutdown.
-    public func handleSignals() {
-        for sig in [SIGTERM, SIGINT] {
-            guard let w = try? SignalWatcher(loop: loop, signal: sig, { [unowned self] in self.shutdown() }) else { continue }
-            w.unref()
-            signalWatchers.append(w)
-        }
-    }
-
-    /// Runs until shutdown. Returns the process exit code.
-    public func run() -> Int32 {
-        loop.run()
-        return exitCode
-    }
-
-    private func accept(_ stream: Stream) {
-        if let uid = stream.peerUID, uid != getuid(), uid != 0, !config.security.allowUIDs.contains(uid) {
-            stream.close()
-            return
-        }
-        serve(stream, kind: .socket)
-    }
-
-    @discardableResult
-    func serve(_ channel: DuplexStream, kind: Connection.Kind) -> Connection {
-        let conn = Connection(id: nextConnectionID, kind: kind, channel: channel,
-                              maxMessageBytes: config.limits.maxMessageBytes)
-        nextConnectionID += 1
-        connections[conn.id] = conn
-        channel.onRead = { [unowned self, unowned conn] bytes in self.received(bytes, on: conn) }
-        channel.onEOF = { [unowned self, unowned conn] in self.receivedEOF(on: conn) }
-        channel.onClose = { [unowned self, unowned conn] in self.closed(conn) }
-        channel.startReading()
-        return conn
-    }
-
-    static func executablePath() -> String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        return n > 0 ? String(cString: buf) : CommandLine.arguments[0]
-    }
-
-    private func received(_ bytes: UnsafeRawBufferPointer, on conn: Connection) {
-        conn.feed(bytes)
-        while let frame = conn.nextFrame() { handle(frame, on: conn) }
-    }
-
-    private func receivedEOF(on conn: Connection) {
-        if let frame = conn.finalFrame() { handle(frame, on: conn) }
-        conn.readEOF = true
-        markDirty(conn)
-    }
-
-    private func closed(_ conn: Connection) {
-        guard !conn.isClosed else { return }
-        conn.isClosed = true
-        connections[conn.id] = nil
-        for sid in conn.subscriptions { events.remove(sid) }
-        broker.waiters.removeAll { $0.connectionID == conn.id }
-        for leaseID in conn.leases {
-            guard let lease = removeLease(leaseID) else { continue }
-            try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
-        }
-        if conn.kind == .stdio { shutdown() }
-    }
-
-    /// Queues the connection for this turn's flush, once however many messages it got.
-    func markDirty(_ conn: Connection) {
-        guard !conn.awaitingFlush else { return }
-        conn.awaitingFlush = true
-        dirty.append(conn)
-    }
-
     // MARK: The end of a loop turn
 
     /// Commits the turn's writes, then writes out what the turn produced.
@@ -368,70 +160,12 @@ public final class Kernel {
         if !events.replaying.isEmpty { continueReplays() }
         commitTurn()
         if !natsAcks.isEmpty { ackCommittedResults() }
-        guard !dirty.isEmpty else { return }
-        let conns = dirty
-        dirty.removeAll(keepingCapacity: true)
-        for conn in conns {
-            conn.awaitingFlush = false
+        for conn in connections.takeDirty() {
             guard !conn.isClosed else { continue }
             conn.flush()
             if conn.readEOF && conn.outstanding == 0 && conn.isDrained {
                 conn.readEOF = false
                 conn.channel.shutdownWrite { [weak conn] in conn?.channel.close() }
-            }
-        }
-    }
-
-    // MARK: Deadlines
-
-    func addDeadline(at: Millis, _ action: Deadline.Action) {
-        deadlines.add(at: at, action)
-        armDeadlineTimer()
-    }
-
-    private func armDeadlineTimer() {
-        guard let next = deadlines.earliest else { return }
-        if let armedAt, armedAt <= next { return }
-        armedAt = next
-        let delay = max(0, next - now)
-        deadlineTimer.start(afterMs: UInt64(delay)) { [unowned self] in
-            self.armedAt = nil
-            self.runDueDeadlines()
-            self.armDeadlineTimer()
-        }
-    }
-
-    private func runDueDeadlines() {
-        let t = now
-        while let next = deadlines.popDue(t) {
-            switch next.action {
-            case .backoff(let jobID, let index):
-                try? apply(jobID, unit: index, .unitBackoffElapsed(index: index))
-            case .runAt(let jobID):
-                if waitsForDependencies(jobID) { break }
-                try? apply(jobID, unit: nil, .runAtReached)
-            case .lease(let id):
-                expireLease(id, now: t)
-            case .fetchTimeout(let waiterID):
-                fetchTimedOut(waiterID)
-            case .schedule(let index):
-                runSchedule(index)
-            case .runTimeout(let id):
-                runTimedOut(id)
-            case .runKill(let id):
-                killRun(id)
-            case .workerRestart(let id):
-                restartWorker(id)
-            case .discardKill(let id):
-                killDiscardingWorker(id)
-            case .staleCheck:
-                checkStale()
-            case .natsRetry:
-                publishToNATS()
-            case .progressWindowEnd(let jobID):
-                progressWindowEnded(jobID)
-            case .orphanCheck:
-                requeueOrphans()
             }
         }
     }
@@ -449,7 +183,7 @@ public final class Kernel {
 
     // MARK: Shutdown
 
-    /// Graceful shutdown (SPEC §11): stop accepting, SIGTERM running units (SIGKILL after
+    /// Graceful shutdown (docs/promises.md §11): stop accepting, SIGTERM running units (SIGKILL after
     /// `cancel_grace`), record them as interrupted so the next start reruns them without counting
     /// an attempt, commit, remove the socket, exit 0.
     public func shutdown() {
@@ -457,12 +191,11 @@ public final class Kernel {
         shuttingDown = true
         server?.close()
         server = nil
-        for (id, lease) in broker.leases {
-            removeLease(id)
+        let (leases, waiters) = broker.shutDown()
+        for lease in leases {
             try? apply(lease.jobID, unit: lease.index, .unitInterrupted(index: lease.index))
         }
-        for waiter in broker.waiters { answerWaiter(waiter, leases: []) }
-        broker.waiters.removeAll()
+        for waiter in waiters { answerWaiter(waiter, leases: []) }
         stopLocalForShutdown()
         if localIsIdle {
             finishShutdown()
@@ -491,7 +224,7 @@ public final class Kernel {
         ackCommittedResults()
         nats?.close()
         nats = nil
-        for conn in connections.values {
+        for conn in connections.all {
             conn.flush()
             conn.channel.shutdownWrite { [weak conn] in conn?.channel.close() }
         }
@@ -507,7 +240,7 @@ public final class Kernel {
         let guardTimer = LoopTimer(loop: loop)
         guardTimer.unref()
         guardTimer.start(afterMs: 2000) { [unowned self] in
-            for conn in self.connections.values { conn.channel.close() }
+            for conn in self.connections.all { conn.channel.close() }
             self.loop.stop()
         }
     }

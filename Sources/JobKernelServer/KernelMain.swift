@@ -10,7 +10,7 @@ public struct ServeOptions {
     public var dbPath: String?
     public var configPath: String?
     public var socketMode: mode_t?
-    /// With `stdio`, called instead of refusing when a live kernel owns the database (SPEC §1:
+    /// With `stdio`, called instead of refusing when a live kernel owns the database (docs/promises.md §1:
     /// `serve --stdio` attaches to it). Returns the exit code, or nil when the owner went away
     /// before it could be reached, so that this process takes the database itself.
     public var attach: ((DatabaseOwner) -> Int32?)?
@@ -29,7 +29,7 @@ public struct DatabaseOwner: Sendable {
     public var socket: String?
 }
 
-/// Where the kernel keeps its state by default (SPEC §1).
+/// Where the kernel keeps its state by default (docs/promises.md §1).
 public enum StatePaths {
     /// `$JOBKERNEL_HOME`, else `~/.local/state/jobkernel`.
     public static var directory: String {
@@ -60,7 +60,7 @@ struct ServeError: Error, CustomStringConvertible {
 
 /// `jobkernel serve`.
 public enum KernelMain {
-    /// Runs the kernel until it shuts down; returns the exit code (SPEC §1: 1 when the socket is
+    /// Runs the kernel until it shuts down; returns the exit code (docs/promises.md §1: 1 when the socket is
     /// served by a live kernel, 2 for a config error).
     public static func serve(_ options: ServeOptions) -> Int32 {
         let config: KernelConfig
@@ -73,11 +73,11 @@ public enum KernelMain {
                 config = .defaults
             }
         } catch {
-            fputs("jobkernel: config error: \(error)\n", stderr)
+            StandardStream.error.write("jobkernel: config error: \(error)\n")
             return 2
         }
         if let problem = Kernel.checkScheduleZones(config) {
-            fputs("jobkernel: config error: \(problem)\n", stderr)
+            StandardStream.error.write("jobkernel: config error: \(problem)\n")
             return 2
         }
         let serveSocket = options.socketPath != nil || !options.stdio
@@ -87,7 +87,7 @@ public enum KernelMain {
             if options.dbPath == nil || (options.socketPath == nil && serveSocket) {
                 try StatePaths.ensureDirectory(StatePaths.directory)
             }
-            // Ownership first (SPEC §1): nothing of the database is read before the lock is ours.
+            // Ownership first (docs/promises.md §1): nothing of the database is read before the lock is ours.
             var lock: DatabaseLock?
             var attempts = 0
             while dbPath != ":memory:" && lock == nil {
@@ -100,8 +100,8 @@ public enum KernelMain {
                         if let code = attach(owner) { return code }
                         continue  // the owner went away before it answered: take the database
                     }
-                    fputs("jobkernel: the database \(held.databasePath) is owned by a running kernel (\(held.owner)); "
-                        + "talk to that kernel, stop it first, or give this one another --db\n", stderr)
+                    StandardStream.error.write("jobkernel: the database \(held.databasePath) is owned by a running kernel (\(held.owner)); "
+                        + "talk to that kernel, stop it first, or give this one another --db\n")
                     return 1
                 }
             }
@@ -112,7 +112,7 @@ public enum KernelMain {
             do {
                 store = try JobStore(path: dbPath, durability: config.storage.durability == .full ? .full : .normal)
             } catch {
-                fputs("jobkernel: cannot open the database \(dbPath): \(error)\n", stderr)
+                StandardStream.error.write("jobkernel: cannot open the database \(dbPath): \(error)\n")
                 return 1
             }
             let kernel = try Kernel(loop: loop, config: config, store: store, socketPath: socketPath)
@@ -120,7 +120,7 @@ public enum KernelMain {
                 do {
                     try kernel.connectNATS()
                 } catch {
-                    fputs("jobkernel: [broker] kind = \"nats\": \(error)\n", stderr)
+                    StandardStream.error.write("jobkernel: [broker] kind = \"nats\": \(error)\n")
                     return 1
                 }
             }
@@ -136,10 +136,10 @@ public enum KernelMain {
             store.close()
             return code
         } catch let e as SocketError {
-            fputs("jobkernel: \(e)\n", stderr)
+            StandardStream.error.write("jobkernel: \(e)\n")
             return 1
         } catch {
-            fputs("jobkernel: cannot start: \(error)\n", stderr)
+            StandardStream.error.write("jobkernel: cannot start: \(error)\n")
             return 1
         }
     }
@@ -155,6 +155,6 @@ public enum KernelMain {
     }
 
     static func log(_ message: String) {
-        fputs("jobkernel: \(message)\n", stderr)
+        StandardStream.error.write("jobkernel: \(message)\n")
     }
 }

@@ -1,7 +1,7 @@
 import Glibc
 import JobKernelCore
 
-/// Operations on the store (SPEC §8.6, §13): per-item results, removal and retention, incremental
+/// Operations on the store (docs/promises.md §8.6, §13): per-item results, removal and retention, incremental
 /// vacuum, dependencies and per-type counts.
 extension JobStore {
     // MARK: Incremental vacuum
@@ -24,7 +24,7 @@ extension JobStore {
         let ms = JobStore.monotonicMs() - started
         let pages = try db.scalarOrThrow("PRAGMA page_count") ?? 0
         let line = "jobkernel: converted \(db.path) to incremental vacuum (one-time VACUUM of \(pages) pages) in \(ms) ms\n"
-        _ = line.withCString { fputs($0, stderr) }
+        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }  // one unbuffered line
     }
 
     /// A scalar (0 for NULL) with a typed error.

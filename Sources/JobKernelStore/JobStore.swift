@@ -2,7 +2,7 @@ import CSQLite
 import Glibc
 import JobKernelCore
 
-/// How hard a commit tries to reach the disk (SPEC §9).
+/// How hard a commit tries to reach the disk (docs/promises.md §9).
 public enum Durability: String, Sendable {
     /// WAL with synchronous=NORMAL: survives a crash of the kernel process.
     case normal
@@ -19,7 +19,7 @@ public final class JobStore {
 
     /// SQLite's "unix-excl" VFS: the first connection to read the database takes an exclusive
     /// lock on the file for the whole process, so no other program can open it while the kernel
-    /// runs (its lock file says it owns it, SPEC §1), while the kernel's own connections (the
+    /// runs (its lock file says it owns it, docs/promises.md §1), while the kernel's own connections (the
     /// store's and the checkpointer's) share it. The WAL index lives in the process's memory, not
     /// in a `-shm` file, and a transaction costs no lock calls. Its WAL writes are gathered into
     /// one system call per transaction (`Database.gatheringVFS`).
@@ -447,138 +447,11 @@ public final class JobStore {
                  startedAt: r.optionalInt(9), finishedAt: r.optionalInt(10))
     }
 
-    // MARK: Logs
-
     /// Each job's log as of its last append here: the last seq and the bytes its lines keep, so
     /// that an append reads no line it keeps and writes no job row (a job row holds the payload,
     /// up to 1 MiB). Checked against the log's last seq at every append (a turn rolled back leaves
     /// it ahead) and rebuilt from the lines when they differ: after a start, once per job.
-    private var logTails: [Int64: (seq: Int64, bytes: Int64)] = [:]
-
-    /// Appends a log line; drops the job's oldest lines while its log exceeds `maxBytes`.
-    /// Returns the line's seq within the job's log (0 for an unknown job).
-    ///
-    /// O(1) amortized per line (SPEC §10): the running total is kept in `logTails`, and only the
-    /// lines being dropped are read, each once, from the oldest end.
-    public func appendLog(jobID: Int64, ts: Millis, level: String, message: String, maxBytes: Int) throws -> Int64 {
-        try beginIfNeeded()
-        let last = try db.scalar("SELECT MAX(seq) FROM logs WHERE job_id=?", [.int(jobID)]) ?? 0
-        var tail: (seq: Int64, bytes: Int64)
-        if let known = logTails[jobID], known.seq == last {
-            tail = known
-        } else {
-            guard try db.scalar("SELECT 1 FROM jobs WHERE id=?", [.int(jobID)]) != nil else { return 0 }
-            let bytes = try db.scalar("SELECT SUM(length(CAST(message AS BLOB))) FROM logs WHERE job_id=?",
-                                      [.int(jobID)]) ?? 0
-            tail = (last, bytes)
-        }
-        let seq = tail.seq + 1
-        var bytes = tail.bytes + Int64(message.utf8.count)
-        try db.run("INSERT INTO logs (job_id, seq, ts, level, message) VALUES (?,?,?,?,?)",
-                   [.int(jobID), .int(seq), .int(ts), .text(level), .text(message)])
-        if bytes > Int64(maxBytes) {
-            var dropThrough: Int64 = 0
-            var dropped = true
-            while dropped && bytes > Int64(maxBytes) {
-                dropped = false
-                try db.statement("""
-                    SELECT seq, length(CAST(message AS BLOB)) FROM logs WHERE job_id=? AND seq>? AND seq<?
-                    ORDER BY seq LIMIT 4
-                    """).bind([.int(jobID), .int(dropThrough), .int(seq)]).forEach { row in
-                        guard bytes > Int64(maxBytes) else { return }
-                        bytes -= row.int(1)
-                        dropThrough = row.int(0)
-                        dropped = true
-                    }
-            }
-            if dropThrough > 0 { try db.run("DELETE FROM logs WHERE job_id=? AND seq<=?", [.int(jobID), .int(dropThrough)]) }
-        }
-        logTails[jobID] = (seq, bytes)
-        return seq
-    }
-
-    /// Forgets the tail of a job that logs no more (it ended).
-    public func forgetLogTail(jobID: Int64) {
-        if !logTails.isEmpty { logTails[jobID] = nil }  // most jobs log nothing: no hashing then
-    }
-
-    /// Up to `limit` log lines of the job after `since`.
-    public func logs(jobID: Int64, since: Int64, limit: Int) throws -> [LogLine] {
-        var lines: [LogLine] = []
-        try db.statement("SELECT seq, ts, level, message FROM logs WHERE job_id=? AND seq>? ORDER BY seq LIMIT ?")
-            .bind([.int(jobID), .int(since), .int(Int64(limit))]).forEach {
-                lines.append(LogLine(seq: $0.int(0), ts: $0.int(1), level: $0.text(2), message: $0.text(3)))
-            }
-        return lines
-    }
-
-    /// The seq of the job's last log line.
-    public func lastLogSeq(jobID: Int64) throws -> Int64 {
-        try db.scalar("SELECT MAX(seq) FROM logs WHERE job_id=?", [.int(jobID)]) ?? 0
-    }
-
-    // MARK: Events
-
-    /// Appends an event with the seq the kernel assigned.
-    public func appendEvent(seq: Int64, ts: Millis, kind: String, jobID: Int64?, type: String?, data: [UInt8]) throws(DatabaseError) {
-        try beginIfNeeded()
-        try db.statement(literal: "INSERT INTO events (seq, ts, kind, job_id, type, data) VALUES (?,?,?,?,?,?)")
-            .reset().bind(1, seq).bind(2, ts).bind(3, kind).bind(4, jobID).bind(5, type).bind(6, utf8: data).run()
-    }
-
-    /// Up to `limit` events with `after < seq <= through`, in order.
-    public func events(after: Int64, through: Int64, limit: Int = Int.max, _ body: (StoredEvent) throws -> Void) throws {
-        try db.statement("SELECT seq, ts, kind, job_id, type, data FROM events WHERE seq>? AND seq<=? ORDER BY seq LIMIT ?")
-            .bind([.int(after), .int(through), .int(Int64(min(limit, Int(Int64.max))))]).forEach { r in
-                try body(StoredEvent(seq: r.int(0), ts: r.int(1), kind: r.text(2), jobID: r.optionalInt(3),
-                                     type: r.optionalText(4), data: r.withBytes(5) { Array($0) }))
-            }
-    }
-
-    public func latestEventSeq() throws -> Int64 { try db.scalar("SELECT max(seq) FROM events") ?? 0 }
-    public func oldestEventSeq() throws -> Int64? { try db.scalar("SELECT min(seq) FROM events") }
-
-    /// Drops events older than `ts`, always keeping the latest one so the seq survives restarts.
-    public func pruneEvents(olderThan ts: Millis) throws(DatabaseError) {
-        try beginIfNeeded()
-        // Events are appended in time order, so the old ones are a prefix of the log: find its end
-        // walking from the oldest (cost in proportion to what goes, not to the whole log), and
-        // always keep the latest event (it holds the seq).
-        try db.run("""
-            DELETE FROM events WHERE seq < min(
-                coalesce((SELECT seq FROM events WHERE ts >= ? ORDER BY seq LIMIT 1), 9223372036854775807),
-                (SELECT max(seq) FROM events))
-            """, [.int(ts)])
-    }
-
-    // MARK: Settings and schedules
-
-    public func settings() throws -> [(String, JSON)] {
-        var out: [(String, JSON)] = []
-        try db.statement("SELECT key, value FROM settings ORDER BY key").bind([]).forEach {
-            out.append(($0.text(0), Self.json($0, 1) ?? .null))
-        }
-        return out
-    }
-
-    public func setSetting(_ key: String, _ value: JSON) throws(DatabaseError) {
-        try beginIfNeeded()
-        try db.run("INSERT INTO settings (key, value) VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                   [.text(key), .bytes(value.serialized())])
-    }
-
-    public func scheduleState(name: String) throws -> (lastSlot: Int64, lastJobID: Int64?)? {
-        try db.statement("SELECT last_slot, last_job_id FROM schedules WHERE name=?").bind([.text(name)])
-            .first { ($0.int(0), $0.optionalInt(1)) }
-    }
-
-    public func setScheduleState(name: String, lastSlot: Int64, lastJobID: Int64?) throws(DatabaseError) {
-        try beginIfNeeded()
-        try db.run("""
-            INSERT INTO schedules (name, last_slot, last_job_id) VALUES (?,?,?)
-            ON CONFLICT(name) DO UPDATE SET last_slot=excluded.last_slot, last_job_id=excluded.last_job_id
-            """, [.text(name), .int(lastSlot), .optional(lastJobID)])
-    }
+    var logTails: [Int64: (seq: Int64, bytes: Int64)] = [:]
 
     // MARK: Values
 
@@ -602,36 +475,5 @@ public final class JobStore {
         guard let j else { return Progress() }
         return Progress(current: j["current"]?.doubleValue, total: j["total"]?.doubleValue,
                         phase: j["phase"]?.stringValue, message: j["message"]?.stringValue)
-    }
-}
-
-/// One line of a job's log.
-public struct LogLine: Sendable {
-    public var seq: Int64
-    public var ts: Millis
-    public var level: String
-    public var message: String
-
-    public var json: JSON {
-        ["seq": .int(Int(seq)), "ts": .string(Timestamp.format(ts)), "level": .string(level), "message": .string(message)]
-    }
-}
-
-/// An event as stored: its data already serialized.
-public struct StoredEvent: Sendable {
-    public var seq: Int64
-    public var ts: Millis
-    public var kind: String
-    public var jobID: Int64?
-    public var type: String?
-    public var data: [UInt8]
-
-    public init(seq: Int64, ts: Millis, kind: String, jobID: Int64?, type: String?, data: [UInt8]) {
-        self.seq = seq
-        self.ts = ts
-        self.kind = kind
-        self.jobID = jobID
-        self.type = type
-        self.data = data
     }
 }

@@ -151,7 +151,7 @@ enum Schema {
         leanUnitsStep,
     ]
 
-    /// 3: operations (SPEC §8.6, §13). Each unit keeps when its latest run started and ended (for
+    /// 3: operations (docs/promises.md §8.6, §13). Each unit keeps when its latest run started and ended (for
     /// `items`); finished jobs are found by their finish time (retention and `clean`, without a
     /// scan of every job); `dependencies` holds each job's unresolved `after` edges, removed as
     /// they resolve. Self-contained, so it can be renumbered if another step lands before it.

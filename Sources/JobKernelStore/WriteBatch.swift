@@ -61,5 +61,5 @@ public struct WriteBatch {
         rows.removeAll(keepingCapacity: true)
     }
 
-    private static let nothing: StoreWriter.Write = { _ in }
+    private static var nothing: StoreWriter.Write { { _ in } }
 }

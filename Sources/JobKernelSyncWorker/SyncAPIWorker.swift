@@ -4,10 +4,14 @@ import FoundationNetworking
 #endif
 import JobKernelCore
 
-/// The sync_api pool's worker (SPEC §5.3): the kernel's own binary in a worker role. It speaks
+/// The sync_api pool's worker (docs/promises.md §5.3): the kernel's own binary in a worker role. It speaks
 /// the worker protocol on stdin/stdout; each `run` carries one batch, which it POSTs to the
 /// type's endpoint, answering with per-item results. Connection errors, timeouts and 5xx are
 /// retryable failures; 4xx fail the batch's items for good. `cancel` aborts the request in flight.
+///
+/// `@unchecked Sendable`: URLSession's completion handlers run on its own queue and share this
+/// object with the reading thread; its one mutable member, `inFlight`, is touched only under
+/// `lock`, and `session` is immutable.
 public final class SyncAPIWorker: @unchecked Sendable {
     private let lock = NSLock()
     private var inFlight: [String: (task: URLSessionDataTask, requestID: JSON)] = [:]

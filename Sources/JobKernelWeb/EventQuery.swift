@@ -35,7 +35,7 @@ struct EventQuery: Equatable, Sendable {
         }
     }
 
-    /// The `subscribe` params (SPEC §6), resuming after `cursor` when there is one.
+    /// The `subscribe` params (docs/promises.md §6), resuming after `cursor` when there is one.
     func subscribeParams(after cursor: Int?) -> JSON {
         var params = JSONObject()
         if !ids.isEmpty { params["ids"] = .array(ids.map { .string($0) }) }

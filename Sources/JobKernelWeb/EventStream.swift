@@ -3,7 +3,7 @@ import JobKernelCore
 import NIOCore
 import NIOPosix
 
-/// One `GET /events` stream (SPEC §14): a subscription on a kernel connection of its own, written
+/// One `GET /events` stream (docs/promises.md §14): a subscription on a kernel connection of its own, written
 /// out as Server-Sent Events.
 ///
 /// The stream outlives the kernel: when the kernel goes away (a restart), the gateway reconnects
@@ -78,7 +78,7 @@ struct EventStream: Sendable {
     private func connect(after cursor: Int?) async throws -> NIOAsyncChannel<StreamMessage, ByteBuffer> {
         let heartbeat = TimeAmount(heartbeatEvery)
         // A few buffers of events at most wait here for a slow browser; past that the kernel keeps
-        // the backlog, and drops the subscriber when it grows too long (SPEC §7).
+        // the backlog, and drops the subscriber when it grows too long (docs/promises.md §7).
         return try await link.connect(highWatermark: 16) { channel in
             try channel.pipeline.syncOperations.addHandler(SSEFrameHandler(cursor: cursor, heartbeatEvery: heartbeat))
         }

@@ -3,7 +3,7 @@ import NIOCore
 import Prometheus
 import Synchronization
 
-/// `GET /metrics` (SPEC §14) in Prometheus' text format.
+/// `GET /metrics` (docs/promises.md §14) in Prometheus' text format.
 ///
 /// Gauges (jobs by status, by type and status, queue depth, running units, the latest seq) are
 /// read from the kernel's `stats` at each scrape. Counters of finished jobs by type and status and
@@ -80,7 +80,7 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
-    /// Unfinished jobs by type and status: from `stats.types` when the kernel has it (SPEC §13),
+    /// Unfinished jobs by type and status: from `stats.types` when the kernel has it (docs/promises.md §13),
     /// else counted from `list` (up to 10,000 jobs).
     private func jobsByType(_ stats: JSON) async -> [(String, String, Int)] {
         var counts: [(String, String, Int)] = []

@@ -3,10 +3,10 @@ import NIOPosix
 
 /// Connections from the gateway to the kernel's Unix socket, one per browser stream or request.
 ///
-/// Each connection speaks newline-delimited JSON (SPEC §3). Giving every SSE and WebSocket client
+/// Each connection speaks newline-delimited JSON (docs/promises.md §3). Giving every SSE and WebSocket client
 /// a connection of its own keeps the kernel's promise about slow readers intact: a browser that
 /// stops reading stops the gateway reading its connection, the kernel's outbound buffer for it
-/// fills, and the kernel drops that subscriber alone (SPEC §7).
+/// fills, and the kernel drops that subscriber alone (docs/promises.md §7).
 public struct KernelLink: Sendable {
     /// A connection to the kernel: inbound lines, outbound lines.
     typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>

@@ -3,7 +3,7 @@ import NIOCore
 
 /// One line from the kernel, sorted by what the gateway does with it.
 enum KernelMessage: Equatable {
-    /// An `event` notification (SPEC §7): its seq and its params (the event object), unparsed.
+    /// An `event` notification (docs/promises.md §7): its seq and its params (the event object), unparsed.
     case event(seq: Int, object: ByteBuffer)
     /// `subscription.dropped`: the kernel stopped queueing events for a slow subscriber.
     case dropped(lastSeq: Int?)

@@ -2,7 +2,7 @@ import NIOCore
 
 /// Splits the kernel's newline-delimited JSON into one buffer per line (without the newline).
 ///
-/// The kernel answers a client in the framing the client used (SPEC §3); the gateway always
+/// The kernel answers a client in the framing the client used (docs/promises.md §3); the gateway always
 /// speaks NDJSON, so every message from the kernel is one line. A line longer than `maxLineBytes`
 /// is a broken peer: the decoder throws and the connection closes.
 struct LineFrameDecoder: ByteToMessageDecoder {

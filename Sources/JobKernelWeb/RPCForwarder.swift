@@ -3,7 +3,7 @@ import NIOCore
 /// `POST /rpc` (docs/web.md): one JSON-RPC request or batch, answered as the kernel answers it.
 ///
 /// Each request gets a connection of its own: the body goes out as one line, the gateway
-/// half-closes, and the kernel answers everything it received before closing its side (SPEC §3).
+/// half-closes, and the kernel answers everything it received before closing its side (docs/promises.md §3).
 /// Nothing is parsed or rewritten, so ids, batches, notifications and errors are the kernel's own.
 struct RPCForwarder: Sendable {
     let link: KernelLink

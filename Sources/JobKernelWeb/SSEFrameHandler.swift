@@ -9,13 +9,13 @@ enum StreamMessage: Sendable {
     case subscribed(seq: Int)
     /// The `subscribe` failed with this JSON-RPC error.
     case subscribeFailed(code: Int, error: JSON)
-    /// The kernel dropped the subscription for falling behind (SPEC §7).
+    /// The kernel dropped the subscription for falling behind (docs/promises.md §7).
     case dropped(lastSeq: Int?)
     /// Time for a comment that keeps proxies from closing an idle stream.
     case heartbeat
 }
 
-/// Turns the kernel's lines into Server-Sent Events on the event loop (SPEC §14): each event
+/// Turns the kernel's lines into Server-Sent Events on the event loop (docs/promises.md §14): each event
 /// becomes `id: <seq>` and `data: <event object>`.
 ///
 /// Events read in one go from the socket leave as one buffer on `channelReadComplete`, so a burst

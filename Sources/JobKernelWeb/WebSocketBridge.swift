@@ -1,7 +1,7 @@
 import HummingbirdWebSocket
 import NIOCore
 
-/// `GET /ws` (SPEC §14): JSON-RPC over a WebSocket, one message per frame, bridged to a kernel
+/// `GET /ws` (docs/promises.md §14): JSON-RPC over a WebSocket, one message per frame, bridged to a kernel
 /// connection of its own. Everything passes through unchanged, `subscribe` and its events
 /// included; when either side closes, so does the other.
 struct WebSocketBridge: Sendable {

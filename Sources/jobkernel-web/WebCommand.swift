@@ -26,7 +26,7 @@ struct WebCommand: AsyncParsableCommand {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                fputs(fullMessage(for: error) + "\n", stderr)
+                say(fullMessage(for: error) + "\n")
                 Glibc.exit(2)
             }
             exit(withError: error)
@@ -90,15 +90,15 @@ struct WebCommand: AsyncParsableCommand {
     func run() async throws {
         let address = address!
         if !address.isLoopback {
-            fputs("jobkernel web: WARNING: listening on \(address.host), not loopback: anyone who can reach "
-                + "this address and learns the token controls the kernel. Put it behind TLS (docs/web.md).\n", stderr)
+            say("jobkernel web: WARNING: listening on \(address.host), not loopback: anyone who can reach "
+                + "this address and learns the token controls the kernel. Put it behind TLS (docs/web.md).\n")
         }
         let token: String
         if let tokenFile {
             do {
                 token = try TokenFile.load(tokenFile)
             } catch {
-                fputs("jobkernel web: \(error)\n", stderr)
+                say("jobkernel web: \(error)\n")
                 throw ExitCode(1)
             }
         } else {
@@ -109,8 +109,8 @@ struct WebCommand: AsyncParsableCommand {
             heartbeat: .milliseconds(Int(heartbeat * 1000)), maxStreams: maxStreams, token: token)
         let gateway = Gateway(configuration: configuration)
         if await !gateway.kernelAnswers() {
-            fputs("jobkernel web: no kernel answers at \(socketPath) yet; start one with `jobkernel serve` "
-                + "(or pass --socket). The gateway serves meanwhile and connects when it comes.\n", stderr)
+            say("jobkernel web: no kernel answers at \(socketPath) yet; start one with `jobkernel serve` "
+                + "(or pass --socket). The gateway serves meanwhile and connects when it comes.\n")
         }
         let shownHost = address.host.contains(":") ? "[\(address.host)]" : address.host
         let socketPath = socketPath
@@ -119,14 +119,25 @@ struct WebCommand: AsyncParsableCommand {
         try await gateway.run { port in
             // The link carries a one-time code, not the token: a browser keeps the URL in its
             // history, where a spent code is worth nothing.
-            print("jobkernel web: http://\(shownHost):\(port)/?login=\(loginCode)")
+            var text = "jobkernel web: http://\(shownHost):\(port)/?login=\(loginCode)\n"
             if let tokenFile {
-                print("jobkernel web: the token is in \(tokenFile) (Authorization: Bearer <token>); the link works once")
+                text += "jobkernel web: the token is in \(tokenFile) (Authorization: Bearer <token>); the link works once\n"
             } else {
-                print("jobkernel web: token \(token) (Authorization: Bearer <token>); the link works once")
+                text += "jobkernel web: token \(token) (Authorization: Bearer <token>); the link works once\n"
             }
-            print("jobkernel web: kernel socket \(socketPath); stop with Ctrl-C")
-            fflush(stdout)
+            text += "jobkernel web: kernel socket \(socketPath); stop with Ctrl-C\n"
+            say(text, to: STDOUT_FILENO)
         }
+    }
+}
+
+/// Writes `text` to a standard stream's descriptor at once, unbuffered: C's `stdout` and `stderr`
+/// are mutable globals that Swift 6 does not share across threads.
+private func say(_ text: String, to fd: Int32 = STDERR_FILENO) {
+    let bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
     }
 }

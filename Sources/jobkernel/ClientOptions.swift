@@ -11,7 +11,7 @@ struct ClientOptions: ParsableArguments {
         valueName: "path"))
     var socket: String?
 
-    /// `--socket`, else `$JOBKERNEL_SOCKET`, else the default path (SPEC §1).
+    /// `--socket`, else `$JOBKERNEL_SOCKET`, else the default path (docs/promises.md §1).
     var socketPath: String {
         if let socket { return socket }
         if let env = getenv("JOBKERNEL_SOCKET").map({ String(cString: $0) }), !env.isEmpty { return env }
@@ -30,7 +30,7 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    /// Says on stderr what went wrong; returns the exit code SPEC §1 gives it.
+    /// Says on stderr what went wrong; returns the exit code docs/promises.md §1 gives it.
     static func report(_ error: ClientError) -> ExitCode {
         switch error {
         case .noKernel(let path, let reason):

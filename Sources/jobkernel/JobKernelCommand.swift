@@ -1,8 +1,9 @@
 import ArgumentParser
 import Glibc
+import JobKernelIO
 import JobKernelServer
 
-/// `jobkernel`: the kernel (`serve`) and its command-line client (SPEC §1).
+/// `jobkernel`: the kernel (`serve`) and its command-line client (docs/promises.md §1).
 @main
 struct JobKernelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,7 +24,7 @@ struct JobKernelCommand: ParsableCommand {
             ItemsCommand.self, RemoveCommand.self, CleanCommand.self, PauseCommand.self, ResumeCommand.self,
         ])
 
-    /// Parses and runs like `ParsableCommand.main()`, except that usage errors exit 2 (SPEC §1)
+    /// Parses and runs like `ParsableCommand.main()`, except that usage errors exit 2 (docs/promises.md §1)
     /// rather than ArgumentParser's 64.
     static func main() {
         do {
@@ -31,7 +32,7 @@ struct JobKernelCommand: ParsableCommand {
             try command.run()
         } catch {
             if exitCode(for: error) == .validationFailure {
-                fputs(fullMessage(for: error) + "\n", stderr)
+                StandardStream.error.write(fullMessage(for: error) + "\n")
                 Glibc.exit(ExitCode.usage.rawValue)
             }
             exit(withError: error)

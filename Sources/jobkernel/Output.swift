@@ -1,6 +1,7 @@
 import Glibc
 import JobKernelClient
 import JobKernelCore
+import JobKernelIO
 
 /// Writing to stdout and stderr, flushed at once so that output interleaves as it happens.
 enum Output {
@@ -8,12 +9,11 @@ enum Output {
     static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
 
     static func line(_ text: String) {
-        fputs(text + "\n", stdout)
-        fflush(stdout)
+        StandardStream.output.write(text + "\n")
     }
 
     static func errorLine(_ text: String) {
-        fputs(text + "\n", stderr)
+        StandardStream.error.write(text + "\n")
     }
 
     /// `jobkernel: <message>` on stderr.

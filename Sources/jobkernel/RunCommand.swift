@@ -4,7 +4,7 @@ import JobKernelClient
 import JobKernelCore
 
 /// `jobkernel run -- CMD ARGS…`: runs a command as a job of the built-in `command` type, in the
-/// caller's directory and environment, and shows its output as it comes (SPEC §1).
+/// caller's directory and environment, and shows its output as it comes (docs/promises.md §1).
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -76,7 +76,8 @@ struct RunCommand: ParsableCommand {
     }
 
     /// What Ctrl-C prints before `run` exits 130: the job goes on, and how to stop it. Written
-    /// from the signal handler, so it is ready-made bytes.
+    /// from the signal handler, so it is ready-made bytes. `nonisolated(unsafe)`: set once on the
+    /// main thread before the handler is installed, and only read after (by the handler).
     nonisolated(unsafe) static var interruptNote: UnsafeMutableBufferPointer<CChar>?
 
     /// On SIGINT: say that the job keeps running and how to cancel it, then exit 130.

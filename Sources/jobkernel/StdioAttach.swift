@@ -1,8 +1,9 @@
 import Glibc
 import JobKernelClient
+import JobKernelIO
 import JobKernelServer
 
-/// `serve --stdio` on a database a live kernel owns (SPEC §1): bridge stdin/stdout to the owner's
+/// `serve --stdio` on a database a live kernel owns (docs/promises.md §1): bridge stdin/stdout to the owner's
 /// socket instead of refusing, so that an editor and a shell see the same jobs.
 enum StdioAttach {
     /// How long to wait for an owner that holds the lock but does not accept on its socket yet
@@ -81,6 +82,6 @@ enum StdioAttach {
         return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
     }
 
-    private static func say(_ message: String) { fputs("jobkernel: \(message)\n", stderr) }
-    private static func fail(_ message: String) { fputs("jobkernel: \(message)\n", stderr) }
+    private static func say(_ message: String) { StandardStream.error.write("jobkernel: \(message)\n") }
+    private static func fail(_ message: String) { StandardStream.error.write("jobkernel: \(message)\n") }
 }

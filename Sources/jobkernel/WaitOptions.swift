@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import JobKernelClient
 import JobKernelCore
+import JobKernelIO
 
 /// `--wait` / `--follow` for commands that create a job (`enqueue`, `run`).
 struct WaitOptions: ParsableArguments {
@@ -70,7 +71,7 @@ final class FollowRenderer {
             let text = parts.joined(separator: "  ")
             if inPlace {
                 let width = Output.terminalSize(STDERR_FILENO)?.columns ?? 80
-                fputs("\r\u{1B}[K" + JobFormat.truncate(text, to: width - 1), stderr)
+                StandardStream.error.write("\r\u{1B}[K" + JobFormat.truncate(text, to: width - 1))
                 progressShown = true
             } else {
                 Output.errorLine("jobkernel: " + text)
@@ -89,7 +90,7 @@ final class FollowRenderer {
     /// Erases the in-place progress line before other output.
     func clearProgress() {
         if progressShown {
-            fputs("\r\u{1B}[K", stderr)
+            StandardStream.error.write("\r\u{1B}[K")
             progressShown = false
         }
     }

@@ -2,15 +2,18 @@ import ArgumentParser
 import Glibc
 import JobKernelClient
 import JobKernelCore
+import JobKernelIO
 
 /// Set by SIGINT/SIGTERM; the watch loop polls it (it never waits long) and leaves cleanly.
+/// `nonisolated(unsafe)`: a `sig_atomic_t` written only by the signal handler and read only by
+/// the one thread that runs the loop, as C allows for signal handlers.
 nonisolated(unsafe) private var watchInterrupted: sig_atomic_t = 0
 
 /// `jobkernel watch`: a live view of running and recent jobs.
 ///
 /// It survives a kernel restart: when the connection is lost it says "reconnecting", tries again
 /// until a kernel answers at the socket, and resubscribes with `since` = the last seq it saw, so
-/// it carries on with no event missed and none twice (SPEC §7).
+/// it carries on with no event missed and none twice (docs/promises.md §7).
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
@@ -186,12 +189,11 @@ final class LiveScreen {
     }
 
     func enter() {
-        fputs("\u{1B}[?1049h\u{1B}[?25l", stdout)  // alternate screen, hidden cursor
+        StandardStream.output.write("\u{1B}[?1049h\u{1B}[?25l")  // alternate screen, hidden cursor
     }
 
     func leave() {
-        fputs("\u{1B}[?25h\u{1B}[?1049l", stdout)
-        fflush(stdout)
+        StandardStream.output.write("\u{1B}[?25h\u{1B}[?1049l")
     }
 
     /// Learns the running, waiting and recent jobs (on start and after a reconnect).
@@ -208,8 +210,7 @@ final class LiveScreen {
         let size = Output.terminalSize() ?? (80, 24)
         let heading = status.map { "\(title)  \($0)" } ?? title
         let lines = view.render(width: size.columns, height: size.rows, nowMs: now, title: heading)
-        fputs("\u{1B}[H" + lines.joined(separator: "\u{1B}[K\r\n") + "\u{1B}[K\u{1B}[J", stdout)
-        fflush(stdout)
+        StandardStream.output.write("\u{1B}[H" + lines.joined(separator: "\u{1B}[K\r\n") + "\u{1B}[K\u{1B}[J")
         lastDraw = now
         dirty = false
     }

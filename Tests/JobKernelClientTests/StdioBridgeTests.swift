@@ -3,7 +3,7 @@ import Testing
 @testable import JobKernelClient
 
 /// `StdioBridge` between pipes (standing in for an editor's stdin/stdout) and a listening Unix
-/// socket this test serves (standing in for the owning kernel), SPEC §1 attach.
+/// socket this test serves (standing in for the owning kernel), docs/promises.md §1 attach.
 @Suite struct StdioBridgeTests {
     /// A listening socket at a fresh path, its accepted peer, and the editor's ends of two pipes.
     final class Rig {

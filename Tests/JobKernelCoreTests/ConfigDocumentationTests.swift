@@ -3,7 +3,7 @@ import Testing
 @testable import JobKernelCore
 
 /// docs/configuration.md documents every key the config parser accepts, in the section of its
-/// table, and documents no key the parser would refuse (SPEC §2; the repository is self-contained).
+/// table, and documents no key the parser would refuse (docs/promises.md §2; the repository is self-contained).
 struct ConfigDocumentationTests {
     static let doc: String = {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §2: `[storage] keep_finished` and `[[schedules]]` with `cron` and `timezone`.
+/// docs/promises.md §2: `[storage] keep_finished` and `[[schedules]]` with `cron` and `timezone`.
 struct ConfigOperationsTests {
     @Test func keepFinishedDefaultsToSevenDaysAndTakesForever() throws {
         #expect(try KernelConfig.parse([:]).storage.keepFinishedMs == 7 * 86_400_000)

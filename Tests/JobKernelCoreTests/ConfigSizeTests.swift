@@ -1,7 +1,7 @@
 import Testing
 import JobKernelCore
 
-/// SPEC §2: sizes are integers of bytes or strings (`"512KiB"`, `"16MiB"`).
+/// docs/promises.md §2: sizes are integers of bytes or strings (`"512KiB"`, `"16MiB"`).
 struct ConfigSizeTests {
     static let good: [(JSON, Int)] = [
         (.int(0), 0), (.int(16_777_216), 16_777_216), (.double(1024), 1024),

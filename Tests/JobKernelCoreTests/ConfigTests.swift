@@ -1,9 +1,9 @@
 import Testing
 import JobKernelCore
 
-/// SPEC §2: the example config, the defaults, and what the keys turn into.
+/// docs/promises.md §2: the example config, the defaults, and what the keys turn into.
 struct ConfigTests {
-    /// The SPEC §2 example, key for key, as the TOML loader hands it over.
+    /// The docs/promises.md §2 example, key for key, as the TOML loader hands it over.
     static let specExample: JSON = [
         "pipeline": [
             "max_parallel_jobs": 4, "priority_lane_slots": 1, "priority_threshold": 90,
@@ -50,7 +50,7 @@ struct ConfigTests {
         return .object(root)
     }
 
-    @Test("the SPEC §2 example parses once the names it uses are declared")
+    @Test("the docs/promises.md §2 example parses once the names it uses are declared")
     func specExampleParses() throws {
         let config = try KernelConfig.parse(Self.completed())
 
@@ -115,7 +115,7 @@ struct ConfigTests {
         (specExample, "types.enrich.requires[0]"),
     ]
 
-    @Test("the SPEC §2 example as printed refers to undeclared names", arguments: specExampleGaps)
+    @Test("the docs/promises.md §2 example as printed refers to undeclared names", arguments: specExampleGaps)
     func specExampleGapsAreErrors(tree: JSON, keyPath: String) {
         #expect {
             try KernelConfig.parse(tree)
@@ -124,7 +124,7 @@ struct ConfigTests {
         }
     }
 
-    @Test("an empty config is the SPEC defaults")
+    @Test("an empty config is the documented defaults")
     func emptyConfigIsDefaults() throws {
         #expect(try KernelConfig.parse([:]) == KernelConfig.defaults)
         #expect(try KernelConfig.parse(["pipeline": [:], "pools": [:], "workflow": [:], "types": [:],
@@ -132,7 +132,7 @@ struct ConfigTests {
                                         "security": [:]]) == KernelConfig.defaults)
     }
 
-    @Test("the defaults are the ones SPEC §2, §7 and §10 give")
+    @Test("the defaults are the ones docs/promises.md §2, §7 and §10 give")
     func defaultsMatchTheSpec() {
         let config = KernelConfig.defaults
         #expect(config.pipeline.maxParallelJobs == 4)

@@ -1,7 +1,7 @@
 import Testing
 import JobKernelCore
 
-/// SPEC §1: a config error (an unknown key included) names the key and the problem.
+/// docs/promises.md §1: a config error (an unknown key included) names the key and the problem.
 struct ConfigValidationTests {
     /// A config that must be refused, the key path its error must name, and optionally a phrase
     /// the message must contain.

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §8.5: cron fields, and fire times in an IANA zone read from the system tz database,
+/// docs/promises.md §8.5: cron fields, and fire times in an IANA zone read from the system tz database,
 /// across DST changes.
 struct CronExpressionTests {
     static func zone(_ name: String) throws -> TimeZoneRules {

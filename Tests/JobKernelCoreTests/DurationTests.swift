@@ -1,7 +1,7 @@
 import Testing
 import JobKernelCore
 
-/// SPEC §2: durations are strings (`"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1d"`) or numbers of
+/// docs/promises.md §2: durations are strings (`"250ms"`, `"30s"`, `"5m"`, `"1h"`, `"1d"`) or numbers of
 /// seconds; the kernel works in milliseconds.
 struct DurationTests {
     static let good: [(String, Int64)] = [
@@ -11,7 +11,7 @@ struct DurationTests {
         ("0.5ms", 1), ("0.4ms", 0), ("36500d", 3_153_600_000_000),
     ]
 
-    @Test("duration strings from the SPEC and combinations of them", arguments: good)
+    @Test("duration strings from docs/configuration.md and combinations of them", arguments: good)
     func parsesDurationStrings(text: String, ms: Int64) {
         #expect(ConfigDuration.milliseconds(parsing: text) == ms)
         #expect(ConfigDuration.milliseconds(from: .string(text)) == ms)

@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §3: framing detected per connection, frames cut from arbitrary reads, oversize frames skipped.
+/// docs/promises.md §3: framing detected per connection, frames cut from arbitrary reads, oversize frames skipped.
 struct FrameDecoderTests {
     private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 

@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §3: framing detected per connection; oversize frames skipped without buffering them.
+/// docs/promises.md §3: framing detected per connection; oversize frames skipped without buffering them.
 struct FramingTests {
     static func frames(_ chunks: [[UInt8]], max: Int = 1 << 20) -> ([Frame], Framing?) {
         var d = FrameDecoder(maxMessageBytes: max)
@@ -70,7 +70,7 @@ struct FramingTests {
     }
 }
 
-/// SPEC §4: the JSON-RPC 2.0 specification's own examples, and the kernel's error table.
+/// docs/promises.md §4: the JSON-RPC 2.0 specification's own examples, and the kernel's error table.
 struct RPCSpecExampleTests {
     static func decode(_ s: String) -> RPCInbound { RPCDecoder.decode(Array(s.utf8)) }
 
@@ -106,7 +106,7 @@ struct RPCSpecExampleTests {
     }
 }
 
-/// SPEC §4: named params only; unknown params and wrong types name the field.
+/// docs/promises.md §4: named params only; unknown params and wrong types name the field.
 struct ParamsFieldTests {
     @Test func positionalParamsAreRefused() {
         #expect(throws: RPCError.self) { try Params([1, 2]) }

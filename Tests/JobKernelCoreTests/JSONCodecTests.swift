@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §3–§4: strict JSON in, compact JSON out; invalid UTF-8 and deep nesting are refused.
+/// docs/promises.md §3–§4: strict JSON in, compact JSON out; invalid UTF-8 and deep nesting are refused.
 struct JSONCodecTests {
     @Test(arguments: [
         #"null"#, #"true"#, #"false"#, #"0"#, #"-12"#, #"1.5"#, #""a\"b\\c\n""#, #"[]"#, #"{}"#,

@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §3/§4: strict RFC 8259 parsing; invalid UTF-8 and too-deep input are errors, never crashes.
+/// docs/promises.md §3/§4: strict RFC 8259 parsing; invalid UTF-8 and too-deep input are errors, never crashes.
 struct JSONParserTests {
     private func parse(_ text: String, maxDepth: Int = 64) throws(JSONParseError) -> JSON {
         try JSONParser.parse(text, maxDepth: maxDepth)

@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §8.6 (dependencies) and §13 (per-item times): the reducer's operations transitions.
+/// docs/promises.md §8.6 (dependencies) and §13 (per-item times): the reducer's operations transitions.
 struct JobReducerOperationsTests {
     static let t0: Millis = 1_700_000_000_000
 

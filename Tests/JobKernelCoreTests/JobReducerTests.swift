@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §5: every status transition of a job and its units, decided by the pure reducer.
+/// docs/promises.md §5: every status transition of a job and its units, decided by the pure reducer.
 struct JobReducerTests {
     static let t0: Millis = 1_700_000_000_000
 

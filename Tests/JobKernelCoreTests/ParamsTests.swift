@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §4: params are by name; wrong types and unknown parameters are -32602 naming the field.
+/// docs/promises.md §4: params are by name; wrong types and unknown parameters are -32602 naming the field.
 struct ParamsTests {
     private func params(_ text: String) throws -> Params {
         try Params(JSONParser.parse(text))
@@ -112,7 +112,7 @@ struct ParamsTests {
         #expect(throws: Never.self) { try p.rejectUnknown() }
     }
 
-    // MARK: - Ranged getters (SPEC §10)
+    // MARK: - Ranged getters (docs/promises.md §10)
 
     private static let int32 = Int(Int32.min)...Int(Int32.max)
 

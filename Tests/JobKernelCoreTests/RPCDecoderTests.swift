@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §4: JSON-RPC 2.0 exactly, checked against the examples of the JSON-RPC 2.0 specification.
+/// docs/promises.md §4: JSON-RPC 2.0 exactly, checked against the examples of the JSON-RPC 2.0 specification.
 struct RPCDecoderTests {
     private func decode(_ text: String, maxDepth: Int = 64) -> RPCInbound {
         RPCDecoder.decode(Array(text.utf8), maxDepth: maxDepth)
@@ -265,7 +265,7 @@ struct RPCDecoderTests {
 
     // MARK: - The error table
 
-    @Test("every row of the SPEC §4 table has its code and reason", arguments: [
+    @Test("every row of the docs/promises.md §4 table has its code and reason", arguments: [
         (RPCError.parseError("x"), -32700, "parse_error"),
         (.invalidRequest("x"), -32600, "invalid_request"),
         (.tooLarge(limit: 10), -32600, "too_large"),
@@ -289,7 +289,7 @@ struct RPCDecoderTests {
         #expect(error.message.count > 10)
     }
 
-    @Test("errors carry the fields the SPEC names")
+    @Test("errors carry the fields protocol.md names")
     func errorFields() {
         #expect(RPCError.paramTooLarge(field: "items", limit: 5).data == ["reason": "too_large", "field": "items", "limit": 5])
         #expect(RPCError.invalidParams("x", field: "priority").data == ["reason": "invalid_params", "field": "priority"])

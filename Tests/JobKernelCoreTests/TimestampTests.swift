@@ -1,7 +1,7 @@
 import Testing
 @testable import JobKernelCore
 
-/// SPEC §5: times are RFC 3339 UTC with milliseconds and a `Z`.
+/// docs/promises.md §5: times are RFC 3339 UTC with milliseconds and a `Z`.
 struct TimestampTests {
     @Test(arguments: [
         (Millis(0), "1970-01-01T00:00:00.000Z"),

@@ -100,7 +100,7 @@ private func isReaped(_ pid: Int32) -> Bool {
         loop.close()
     }
 
-    /// SPEC §5.1: the handler reads its input on stdin, then stdin is closed.
+    /// docs/promises.md §5.1: the handler reads its input on stdin, then stdin is closed.
     @Test func stdinIsDeliveredAndClosingItSendsEOF() throws {
         let loop = try EventLoop()
         let process = try Process(loop: loop, argv: ["cat"], supervisor: supervisor)
@@ -143,7 +143,7 @@ private func isReaped(_ pid: Int32) -> Bool {
         loop.close()
     }
 
-    /// SPEC §5.1: any other exit is a failure, so the status must come through the supervisor intact.
+    /// docs/promises.md §5.1: any other exit is a failure, so the status must come through the supervisor intact.
     @Test(arguments: [false, true])
     func exitStatusComesThrough(supervised: Bool) throws {
         let loop = try EventLoop()
@@ -206,7 +206,7 @@ private func isReaped(_ pid: Int32) -> Bool {
         loop.close()
     }
 
-    /// SPEC §8.2 and §5.1: SIGTERM to the group reaches the handler's own children too.
+    /// docs/promises.md §8.2 and §5.1: SIGTERM to the group reaches the handler's own children too.
     @Test func signalGroupTerminatesTheWholeTree() throws {
         let loop = try EventLoop()
         let process = try Process(loop: loop, argv: ["sh", "-c", "sleep 100 & echo $!; sleep 100"],
@@ -227,7 +227,7 @@ private func isReaped(_ pid: Int32) -> Bool {
         loop.close()
     }
 
-    /// SPEC §8.2: the grace period belongs to the handler, so it must see SIGTERM once — a second
+    /// docs/promises.md §8.2: the grace period belongs to the handler, so it must see SIGTERM once — a second
     /// one ("press again to force") would cut it short. The supervisor must not relay a group signal.
     @Test func groupSIGTERMReachesTheHandlerExactlyOnce() throws {
         let loop = try EventLoop()
@@ -272,7 +272,7 @@ private func isReaped(_ pid: Int32) -> Bool {
         loop.close()
     }
 
-    /// SPEC §8.2: SIGTERM, `cancel_grace`, then SIGKILL — which a handler cannot ignore.
+    /// docs/promises.md §8.2: SIGTERM, `cancel_grace`, then SIGKILL — which a handler cannot ignore.
     @Test func childIgnoringSIGTERMSurvivesItAndDiesOnSIGKILL() throws {
         let loop = try EventLoop()
         let process = try Process(loop: loop, argv: ["sh", "-c", "trap '' TERM; sleep 100 & echo $!; wait"],
@@ -299,7 +299,7 @@ private func isReaped(_ pid: Int32) -> Bool {
         loop.close()
     }
 
-    /// SPEC §9: after `kill -9` of the kernel, none of its handlers' processes is left running.
+    /// docs/promises.md §9: after `kill -9` of the kernel, none of its handlers' processes is left running.
     /// A disposable `sh` plays the kernel: it runs the supervisor, and is then SIGKILLed.
     @Test func everySupervisedProcessDiesWithTheParent() throws {
         let loop = try EventLoop()

@@ -30,7 +30,7 @@ import Testing
         loop.close()
     }
 
-    /// SPEC §3: after the peer half-closes, requests already received are still answered.
+    /// docs/promises.md §3: after the peer half-closes, requests already received are still answered.
     @Test func peerHalfCloseStillGetsAnswer() throws {
         let loop = try EventLoop()
         let (a, b) = socketPair()

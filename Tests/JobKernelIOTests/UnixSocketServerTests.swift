@@ -3,7 +3,7 @@ import Testing
 @testable import JobKernelIO
 
 @Suite struct UnixSocketServerTests {
-    /// An echo server that answers once the client half-closes (SPEC §3).
+    /// An echo server that answers once the client half-closes (docs/promises.md §3).
     private func startEchoServer(_ loop: EventLoop, path: String) throws -> UnixSocketServer {
         let server = try UnixSocketServer(loop: loop, path: path)
         server.onConnection = { client in
@@ -90,7 +90,7 @@ import Testing
         loop.close()
     }
 
-    /// SPEC §1: a second kernel on a path a live kernel serves fails with a clear message.
+    /// docs/promises.md §1: a second kernel on a path a live kernel serves fails with a clear message.
     @Test func secondServerOnLivePathThrowsAlreadyServed() throws {
         let dir = TempDir()
         defer { dir.remove() }
@@ -106,7 +106,7 @@ import Testing
         loop.close()
     }
 
-    /// SPEC §1: a stale socket file is replaced.
+    /// docs/promises.md §1: a stale socket file is replaced.
     @Test func staleSocketFileIsReplaced() throws {
         let dir = TempDir()
         defer { dir.remove() }

@@ -3,7 +3,7 @@ import Testing
 import JobKernelCore
 @testable import JobKernelStore
 
-/// SPEC §13 in the store: per-item results, removal with its idempotency keys and ids, finding
+/// docs/promises.md §13 in the store: per-item results, removal with its idempotency keys and ids, finding
 /// finished jobs by age, incremental vacuum, and dependency edges.
 struct JobStoreOperationsTests {
     static func open() throws -> JobStore {

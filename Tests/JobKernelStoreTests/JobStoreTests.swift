@@ -3,7 +3,7 @@ import Testing
 import JobKernelCore
 @testable import JobKernelStore
 
-/// The store keeps what the kernel acknowledged (SPEC §9): a real SQLite file per test.
+/// The store keeps what the kernel acknowledged (docs/promises.md §9): a real SQLite file per test.
 struct JobStoreTests {
     static func tempPath() -> String {
         var template = Array("/tmp/jkstore-XXXXXX".utf8CString)

@@ -3,7 +3,7 @@ import Testing
 import JobKernelCore
 @testable import JobKernelStore
 
-/// The writer thread commits a batch as a whole or not at all (SPEC §9, §10), and the loop
+/// The writer thread commits a batch as a whole or not at all (docs/promises.md §9, §10), and the loop
 /// learns which.
 struct StoreWriterTests {
     struct Refused: Error {}

@@ -3,7 +3,7 @@ import Testing
 
 @testable import JobKernelWeb
 
-/// `GET /events?ids=&types=&kinds=&since=` and `Last-Event-ID` (SPEC §14).
+/// `GET /events?ids=&types=&kinds=&since=` and `Last-Event-ID` (docs/promises.md §14).
 struct EventQueryTests {
     @Test func filtersAreCommaSeparatedOrRepeated() throws {
         let query = try EventQuery(

@@ -5,7 +5,7 @@ import Testing
 
 @testable import JobKernelWeb
 
-/// Kernel lines in, Server-Sent Events out (SPEC §14), on an embedded channel with virtual time.
+/// Kernel lines in, Server-Sent Events out (docs/promises.md §14), on an embedded channel with virtual time.
 struct SSEFrameHandlerTests {
     static func event(_ seq: Int, _ message: String = "x") -> String {
         #"{"jsonrpc":"2.0","method":"event","params":{"subscription":"1","seq":\#(seq),"ts":"t","kind":"job.log","job_id":"1","data":{"seq":1,"level":"info","message":"\#(message)"}}}"#

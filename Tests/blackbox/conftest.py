@@ -127,7 +127,7 @@ def stdio_factory(jobkernel_bin, request):
 def bridge_factory(jobkernel_bin, request):
     """bridge_factory(kernel, framing="ndjson", extra_args=()) -> started jk.StdioKernel running
     `serve --stdio --db <kernel's db> [--config <kernel's config>]` from a home (and cwd) of its
-    own: it attaches to `kernel` (SPEC §1), or owns the database when that kernel is gone."""
+    own: it attaches to `kernel` (docs/promises.md §1), or owns the database when that kernel is gone."""
     bridges, homes = [], []
 
     def make(kernel, framing="ndjson", extra_args=()):

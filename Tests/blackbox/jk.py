@@ -25,7 +25,7 @@ DEFAULT_TIMEOUT = 5.0
 RFC3339_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 # A config most tests use: async_api types stay `pending` until someone fetches them (embedded
-# broker, SPEC 5.4), which makes job states deterministic without any worker process.
+# broker, docs/promises.md §5.4), which makes job states deterministic without any worker process.
 BASE_CONFIG = """
 [pipeline]
 cancel_grace = "1s"
@@ -711,7 +711,7 @@ def wait_status(c, job_id, statuses, timeout=DEFAULT_TIMEOUT):
 
 
 def latest_seq(kernel):
-    """The kernel's latest event seq, via a throwaway subscription (SPEC 7: `seq` in the result)."""
+    """The kernel's latest event seq, via a throwaway subscription (docs/promises.md §7: `seq` in the result)."""
     c = kernel.client()
     try:
         return c.call("subscribe", {"kinds": ["settings.changed"]})["seq"]

@@ -1,4 +1,4 @@
-"""SPEC §1, attach: `serve --stdio` on a database a live kernel owns bridges stdin/stdout to that
+"""docs/promises.md §1, attach: `serve --stdio` on a database a live kernel owns bridges stdin/stdout to that
 kernel's socket, so that editors and a shell see the same jobs. Real binary, real socket, real
 pipes: two "editors" (one Content-Length, one NDJSON) and a shell on one kernel."""
 

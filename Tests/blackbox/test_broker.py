@@ -1,6 +1,6 @@
-"""SPEC §5.4: the embedded broker (async_api units offered via fetch/ack/nack/extend).
+"""docs/promises.md §5.4: the embedded broker (async_api units offered via fetch/ack/nack/extend).
 
-`lease_s` is a `fetch` parameter in the SPEC (not a type config key), so short leases are asked
+`lease_s` is a `fetch` parameter in protocol/protocol.md (not a type config key), so short leases are asked
 for per fetch. Backoff is configured short in jk.BASE_CONFIG (base 1 s, max 2 s).
 """
 
@@ -135,7 +135,7 @@ def test_nack_retryable_backs_off_then_runs_again(client):
     l1 = fetch_one(client)
     client.call("nack", {"lease": l1["lease"], "error": {"message": "flaky"}})  # retryable defaults true
     got = client.call("get", {"id": job["id"]})
-    assert got["status"] == "scheduled", got  # waits its backoff (SPEC 8.2)
+    assert got["status"] == "scheduled", got  # waits its backoff (docs/promises.md §8.2)
     l2 = fetch_one(client, wait_s=6)
     assert l2["job"]["id"] == job["id"]
     assert client.call("get", {"id": job["id"]})["attempt"] == 2

@@ -1,4 +1,4 @@
-"""SPEC §1: the client CLI (same binary). Output text is not specified by the SPEC beyond
+"""docs/promises.md §1: the client CLI (same binary). Output text is not specified by docs/promises.md beyond
 "prints the result as JSON" for `call`; elsewhere we only look for the job id / key in stdout."""
 
 import json
@@ -18,7 +18,7 @@ def test_enqueue_prints_the_job_id(kernel):
     jobs = kernel.client().call("list", {})["jobs"]
     assert len(jobs) == 1
     job = jobs[0]
-    assert job["id"] in p.stdout  # SPEC open: exact text; we require the id to be printed
+    assert job["id"] in p.stdout  # Open in docs/promises.md: the exact text; we require the id to be printed
     assert job["payload"] == {"a": 1} and job["priority"] == 70 and job["type"] == "remote"
 
 
@@ -48,7 +48,7 @@ def test_status_lists_jobs(kernel):
 
 
 def test_status_json(kernel):
-    # `--json` is not in the SPEC's synopsis; the brief asks for it (a user of pueue expects it).
+    # `--json` is not in the synopsis of docs/promises.md §1; we add it (a user of pueue expects it).
     job = jk.enqueue(kernel.client(), payload={"q": 2})
     p = cli(kernel, "status", job["id"], "--json")
     assert p.returncode == 0, p.stderr

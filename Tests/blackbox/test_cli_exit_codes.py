@@ -1,4 +1,4 @@
-"""SPEC §1: the client CLI — its commands, outputs and exit codes (0 done; 1 the kernel answered with
+"""docs/promises.md §1: the client CLI — its commands, outputs and exit codes (0 done; 1 the kernel answered with
 an error, or a waited-for job did not end in `success`; 2 usage; 3 no kernel answers).
 
 Runs the built binary ($JOBKERNEL_BIN, else <repo>/.build/debug/jobkernel). Kernels are started by
@@ -423,7 +423,7 @@ def test_run_enqueues_command_with_argv_and_cwd(kernel, home):
     assert r.returncode == 0, r.stderr
     job = json.loads(r.stdout)
     assert job["type"] == "command" and job["max_attempts"] == 1
-    # The caller's environment goes along (SPEC §1), the kernel adds its JOBKERNEL_* names.
+    # The caller's environment goes along (docs/promises.md §1), the kernel adds its JOBKERNEL_* names.
     assert job["payload"] == {"argv": ["echo", "--not-an-option", "x y"], "cwd": os.path.realpath(home), "env": env}
 
 

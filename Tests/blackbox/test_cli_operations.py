@@ -1,4 +1,4 @@
-"""SPEC §1: the CLI as a pueue user expects it — `run` shows the command's output live and exits
+"""docs/promises.md §1: the CLI as a pueue user expects it — `run` shows the command's output live and exits
 with its code, runs once by default, carries the environment and working directory, takes
 --max-attempts, --timeout, --delay, --after, --label; `wait`, `items`, `remove`, `clean`, `pause`,
 `resume`; `status` pages through everything and shows label, duration and finish time; `--help`

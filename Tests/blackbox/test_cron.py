@@ -1,4 +1,4 @@
-"""SPEC §8.5: cron schedules in an IANA time zone, across DST changes, with the no-double-slot
+"""docs/promises.md §8.5: cron schedules in an IANA time zone, across DST changes, with the no-double-slot
 promise across restarts. The kernel's clock is moved to just before a transition with the test
 aid JOBKERNEL_CLOCK_OFFSET_MS (the tz database is the system's, /usr/share/zoneinfo)."""
 

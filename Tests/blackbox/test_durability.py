@@ -1,4 +1,4 @@
-"""SPEC §9: durability and recovery after kill -9 (and graceful restarts)."""
+"""docs/promises.md §9: durability and recovery after kill -9 (and graceful restarts)."""
 
 import os
 import signal
@@ -137,7 +137,7 @@ def test_events_replay_after_kill9(kernel):
 
 
 def test_handler_process_dies_with_kernel(kernel, tmp_path):
-    # SPEC 5.1 "A handler dies with its kernel" and 9 "no handler ... of the old kernel is left
+    # docs/promises.md §5.1 "A handler dies with its kernel" and 9 "no handler ... of the old kernel is left
     # running". Uses the built-in `command` type.
     pidfile = os.path.join(kernel.home, "handler.pid")
     c = kernel.client()

@@ -1,4 +1,4 @@
-"""SPEC §7: events, subscriptions, replay, slow subscribers."""
+"""docs/promises.md §7: events, subscriptions, replay, slow subscribers."""
 
 import threading
 import time
@@ -260,7 +260,7 @@ def test_progress_coalescing_keeps_log_gap_free(kernel):
 
 
 def test_last_progress_report_before_a_status_change_is_published_before_it(kernel):
-    # SPEC 7: a report still inside the 50 ms window when the job ends is published, and
+    # docs/promises.md §7: a report still inside the 50 ms window when the job ends is published, and
     # before the job.status event.
     w = kernel.client()
     job = enqueue(w)

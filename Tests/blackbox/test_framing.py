@@ -1,4 +1,4 @@
-"""SPEC §3: transports and framing."""
+"""docs/promises.md §3: transports and framing."""
 
 import json
 import os
@@ -160,7 +160,7 @@ def test_nesting_65_deep_is_too_deep(kernel):
 
 
 def test_nesting_64_deep_is_not_an_invalid_request(kernel):
-    # SPEC: deeper than 64 is -32600. 64 levels (counting the request object as level 1, our
+    # docs/promises.md §3: deeper than 64 is -32600. 64 levels (counting the request object as level 1, our
     # assumption) must not be -32600; as enqueue params it may be accepted or -32602.
     c = kernel.client()
     c.send_obj(jk.depth_nested(64))
@@ -209,7 +209,7 @@ def test_truncated_json_at_eof_closes_cleanly(kernel):
     c.send_raw(b'{"jsonrpc":"2.0","id":2,"method":"sta')
     c.shutdown_write()
     msgs = c.read_until_eof(timeout=10)
-    # SPEC is silent on a partial frame at EOF: we accept a parse error for it, or nothing.
+    # docs/promises.md is silent on a partial frame at EOF: we accept a parse error for it, or nothing.
     assert any(m.get("id") == 1 and "result" in m for m in msgs), msgs
     for m in msgs:
         if m.get("id") != 1:

@@ -1,5 +1,5 @@
 """scripts/install puts jobkernel and jobkernel-supervise on PATH under PREFIX, with shell completions
-and the man page, and the installed binary works (SPEC §1; the repository is self-contained). The
+and the man page, and the installed binary works (docs/promises.md §1; the repository is self-contained). The
 debug build is installed here (CONFIGURATION=debug) so that the test does not build a release."""
 
 import os

@@ -1,4 +1,4 @@
-"""SPEC §4: JSON-RPC 2.0 conventions (the JSON-RPC spec's own examples, adapted to real methods)."""
+"""docs/promises.md §4: JSON-RPC 2.0 conventions (the JSON-RPC spec's own examples, adapted to real methods)."""
 
 import json
 
@@ -191,7 +191,7 @@ def test_wrong_param_type_is_invalid_params(kernel, method, params, field):
     c = kernel.client()
     e = c.call_error(method, params)
     assert e.code == -32602, e
-    # SPEC: "where it helps, the offending field" — we expect it for type errors too.
+    # docs/promises.md §4: "where it helps, the offending field" — we expect it for type errors too.
     assert e.data.get("field") == field, e.data
 
 

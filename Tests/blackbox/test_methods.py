@@ -1,4 +1,4 @@
-"""SPEC §5 (the job object) and §6 (methods), over the socket."""
+"""docs/promises.md §5 (the job object) and §6 (methods), over the socket."""
 
 import datetime
 import json
@@ -40,7 +40,7 @@ def assert_job_shape(job):
     assert isinstance(job["max_attempts"], int) and job["max_attempts"] >= 1
     assert job["run_at"] is None or is_time(job["run_at"])
     assert isinstance(job["cancel_requested"], bool)
-    # progress: the SPEC example shows an object; a job that never reported may plausibly have
+    # progress: protocol.md's example shows an object; a job that never reported may plausibly have
     # defaults or null. We accept both but check the keys when it is an object.
     if job["progress"] is not None:
         assert {"current", "total", "percent", "phase", "message"} <= set(job["progress"]), job["progress"]
@@ -143,7 +143,7 @@ def test_items_job_counts(client):
     assert job["items"] == {"total": 3, "pending": 3, "running": 0, "success": 0, "failed": 0, "cancelled": 0}
     assert job["status"] == "pending"
     if job["progress"] is not None:
-        assert job["progress"]["total"] == 3  # SPEC: progress.total defaults to the number of items
+        assert job["progress"]["total"] == 3  # docs/promises.md §5: progress.total defaults to the number of items
         assert job["progress"]["current"] == 0
 
 
@@ -505,7 +505,7 @@ payload = {}
     assert s[0]["name"] == "nightly" and s[0]["type"] == "remote"
     assert s[0]["every"] == "1h"  # "returns every as configured"
     assert s[0]["next_run_at"] is None or is_time(s[0]["next_run_at"])
-    # the current slot is enqueued at once on start (SPEC 8.5)
+    # the current slot is enqueued at once on start (docs/promises.md §8.5)
     jobs = jk.wait_for(lambda: c.call("list", {"type": "remote"})["jobs"], what="scheduled job")
     assert len(jobs) == 1
     j = jobs[0]
@@ -526,7 +526,7 @@ def find_key(obj, key):
 
 
 def test_stats_shape(client):
-    # SPEC: "counts by status, lanes and pools busy/total, event seq, uptime" — exact shape open.
+    # docs/promises.md §6: "counts by status, lanes and pools busy/total, event seq, uptime" — exact shape open.
     # We only require: an object, a "pending" count somewhere equal to the pending jobs, and some
     # keys mentioning seq and uptime.
     enqueue(client)
@@ -570,8 +570,8 @@ def test_requests_during_shutdown_get_unavailable_or_close(kernel):
         pass
     by = {m.get("id"): m for m in msgs}
     assert by.get(1, {}).get("result") is True, msgs
-    # SPEC 11: new requests get -32007 once shutdown began. Pipelined requests may be handled
-    # concurrently (SPEC 3), so the enqueue may also have won the race: success or -32007 only.
+    # docs/promises.md §11: new requests get -32007 once shutdown began. Pipelined requests may be handled
+    # concurrently (docs/promises.md §3), so the enqueue may also have won the race: success or -32007 only.
     if 2 in by and "error" in by[2]:
         assert by[2]["error"]["code"] == -32007, by[2]
     assert kernel.wait_exit(10) == 0

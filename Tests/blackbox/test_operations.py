@@ -1,4 +1,4 @@
-"""SPEC §13 operations and §8.6–8.7: per-item results (`items`), `remove`, `clean`,
+"""docs/promises.md §13 operations and §8.6–8.7: per-item results (`items`), `remove`, `clean`,
 `[storage] keep_finished` with incremental vacuum, `pause`/`resume`, dependencies (`after`) and
 per-type `stats.types`. Each on the real binary over its socket, restarts included.
 

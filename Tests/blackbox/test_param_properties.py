@@ -1,4 +1,4 @@
-"""SPEC §10, driven by protocol/openrpc.json: every parameter of every method has a documented type
+"""docs/promises.md §10, driven by protocol/openrpc.json: every parameter of every method has a documented type
 and range, and the kernel keeps to it.
 
 For every method the document lists (so a new method is covered without a new test) and every

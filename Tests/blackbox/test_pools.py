@@ -1,4 +1,4 @@
-"""Worker subprocess pools (SPEC 5.1-5.3, 8.1-8.2, 9, 11): real handler processes, real
+"""Worker subprocess pools (docs/promises.md §5.1-5.3, 8.1-8.2, 9, 11): real handler processes, real
 persistent workers, a real HTTP server on 127.0.0.1 for sync_api."""
 import http.server
 import json
@@ -135,7 +135,7 @@ def test_started_at_is_the_latest_runs_start(kernel_factory):
 
 
 def test_a_chatty_handler_keeps_its_log_capped_and_costs_other_clients_little(kernel_factory):
-    # SPEC 10: a handler logging at full speed costs other clients about 1 ms of latency, and its
+    # docs/promises.md §10: a handler logging at full speed costs other clients about 1 ms of latency, and its
     # log stays under max_log_bytes, oldest lines dropped first. Its last line (a result) counts.
     cap, n = 65536, 40000
     k = kernel_factory(pools_config() + f"\n[limits]\nmax_log_bytes = {cap}\n")
@@ -354,7 +354,7 @@ def test_worker_enqueue_defaults_the_parent(kernel_factory):
 
 
 def test_a_worker_logging_at_full_speed_costs_other_clients_little(kernel_factory):
-    # SPEC 10: a worker's messages are handled a slice per loop turn, not a whole read at a time.
+    # docs/promises.md §10: a worker's messages are handled a slice per loop turn, not a whole read at a time.
     n = 30000
     k = kernel_factory(pools_config())
     c, other = k.client(), k.client()
@@ -514,7 +514,7 @@ def test_sync_api_500_then_200_retries_the_batch(kernel_factory, service):
 
 
 def test_sync_api_5xx_retries_the_same_batch_with_the_same_items_together(kernel_factory, service):
-    # SPEC 5.3: a 5xx retries that same batch (the same items together), not item by item.
+    # docs/promises.md §5.3: a 5xx retries that same batch (the same items together), not item by item.
     k = kernel_factory(sync_config(service).replace("batch_size = 2", "batch_size = 3"))
     c = k.client()
     job = enqueue(c, "detect", items=["500-then-200", 1, 2, 3, 4])

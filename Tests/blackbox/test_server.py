@@ -1,4 +1,4 @@
-"""SPEC §1, §10, §11: running the server — socket, config errors, signals, stdio, limits."""
+"""docs/promises.md §1, §10, §11: running the server — socket, config errors, signals, stdio, limits."""
 
 import json
 import os

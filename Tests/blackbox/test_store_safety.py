@@ -1,4 +1,4 @@
-"""SPEC §1 (a kernel owns its database alone) and §10 (file modes, store faults, databases that
+"""docs/promises.md §1 (a kernel owns its database alone) and §10 (file modes, store faults, databases that
 cannot be opened), against the real binary.
 
 The store-fault tests mount a small tmpfs (the suite runs as root in CI); where mounting is

@@ -1,11 +1,11 @@
-"""The CLI on a real terminal: `jobkernel watch` and `jobkernel logs ID -f` under tmux (SPEC §1, §7).
+"""The CLI on a real terminal: `jobkernel watch` and `jobkernel logs ID -f` under tmux (docs/promises.md §1, §7).
 
 Each test runs a kernel with `jk.BASE_CONFIG` and drives a job by hand over a socket client (fetch
 an `async_api` unit, then `progress` / `log`, then `ack`), while the CLI runs in a detached tmux
 session on a private server (`tmux -L <unique>`), killed at teardown. The screen is read with
 `capture-pane`; every wait polls it for a bounded time.
 
-`tmux` must be installed (CI installs it; it is never a skip). The SPEC fixes no layout for
+`tmux` must be installed (CI installs it; it is never a skip). docs/promises.md fixes no layout for
 `watch`: the tests look for what a user of a live progress view expects — the job's id, type,
 status, a `[███░░░]` bar, the percentage and the phase, redrawn in place, within the terminal's
 width, and the terminal given back as it was on Ctrl-C.
@@ -257,7 +257,7 @@ def test_watch_ctrl_c_restores_the_screen(kernel, tmux):
 
     tmux.send_keys("C-c")
     lines = tmux.wait_screen(lambda ls: exit_status(ls) is not None, "watch to exit on Ctrl-C")
-    # Ctrl-C is how a user leaves `watch`: a clean exit (the SPEC's "0 done"); 130 would also be
+    # Ctrl-C is how a user leaves `watch`: a clean exit (docs/promises.md §1's "0 done"); 130 would also be
     # a convention, but the shell must get control back either way.
     assert exit_status(lines) in (0, 130), lines
     assert tmux.display("#{alternate_on}") == "0", "still on the alternate screen after exit"

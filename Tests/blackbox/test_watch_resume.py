@@ -1,4 +1,4 @@
-"""`jobkernel watch` survives a kernel restart (SPEC §7: resume with `since`, no gap, no duplicate):
+"""`jobkernel watch` survives a kernel restart (docs/promises.md §7: resume with `since`, no gap, no duplicate):
 it says "reconnecting" while no kernel answers, then carries on from the last seq it saw. The
 terminal version of this test (under tmux) is in test_tty.py."""
 

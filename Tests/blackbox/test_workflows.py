@@ -1,4 +1,4 @@
-"""SPEC §8.3–§8.5: chaining with `next`/`when`, workflow toggles, `manual`, `requires`/skipped,
+"""docs/promises.md §8.3–§8.5: chaining with `next`/`when`, workflow toggles, `manual`, `requires`/skipped,
 groups and the cancel cascade, schedules and slots, and the crash guarantee that a successor is
 committed with its parent's success. Also an itemized job at scale (20,000 items).
 

@@ -1,4 +1,4 @@
-"""GET /events (SPEC §14, §7): Server-Sent Events, `id:` = seq, resumable with no gap and no duplicate."""
+"""GET /events (docs/promises.md §14, §7): Server-Sent Events, `id:` = seq, resumable with no gap and no duplicate."""
 
 import json
 import os

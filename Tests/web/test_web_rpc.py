@@ -1,4 +1,4 @@
-"""POST /rpc (SPEC §14): a JSON-RPC request or batch, answered as the kernel answers it."""
+"""POST /rpc (docs/promises.md §14): a JSON-RPC request or batch, answered as the kernel answers it."""
 
 import json
 import socket

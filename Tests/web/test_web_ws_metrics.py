@@ -1,4 +1,4 @@
-"""GET /ws (JSON-RPC over WebSocket) and GET /metrics (Prometheus text) (SPEC §14)."""
+"""GET /ws (JSON-RPC over WebSocket) and GET /metrics (Prometheus text) (docs/promises.md §14)."""
 
 import json
 import re

@@ -20,7 +20,7 @@
 #                                   The lines logged before it started come first (each line once).
 #   jk_connect / jk_disconnect      open/close a persistent connection; while one is open jk_call
 #                                   uses it. Needed by workers: a lease lives only as long as the
-#                                   connection that fetched it (SPEC 5.4), so fetch and ack must share one.
+#                                   connection that fetched it (docs/promises.md §5.4), so fetch and ack must share one.
 #
 # Each jk_call otherwise runs `socat -t T` on a fresh connection, T = JK_TIMEOUT (default 10)
 # plus the call's wait_s, so a long-polling fetch is not cut off after socat's 0.5 s default.
@@ -273,7 +273,7 @@ jk_follow() {
     _jk_watch "${1:?usage: jk_follow ID [TIMEOUT_S]}" "${2:-0}" follow
 }
 
-# --- operations (SPEC 8.6-8.7, 13) -----------------------------------------------------------
+# --- operations (docs/promises.md §8.6-8.7, 13) -----------------------------------------------------------
 
 # jk_items ID [STATUS] → every item of the job, one compact JSON object per line
 # ({index, value, status, attempt, result, error, started_at, finished_at}), paging through them.

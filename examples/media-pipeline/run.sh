@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # media-pipeline: scan -> discover -> enrich -> publish, chained with `next`, gated by workflow
-# toggles (SPEC §8.3). Starts a kernel in a temp dir, drives it over socat, checks every outcome,
+# toggles (docs/promises.md §8.3). Starts a kernel in a temp dir, drives it over socat, checks every outcome,
 # stops the kernel. Exit 0 only if everything went as described.
 #
 #   JOBKERNEL_BIN=/path/to/jobkernel ./run.sh        (default: `jobkernel` on PATH)

@@ -1,4 +1,4 @@
-/// `[broker]`: where `async_api` units are offered (SPEC §5.4).
+/// `[broker]`: where `async_api` units are offered (docs/promises.md §5.4).
 public struct BrokerConfig: Equatable, Sendable {
     /// The broker implementation.
     public enum Kind: String, CaseIterable, Equatable, Sendable {
@@ -13,6 +13,6 @@ public struct BrokerConfig: Equatable, Sendable {
     /// The NATS server, used when `kind` is `nats`; default `nats://127.0.0.1:4222`.
     public var url: String = "nats://127.0.0.1:4222"
 
-    /// The SPEC defaults.
+    /// The documented defaults (docs/configuration.md).
     public init() {}
 }

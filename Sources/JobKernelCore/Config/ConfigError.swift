@@ -1,5 +1,5 @@
 /// A configuration that cannot be used: it names where (file, line, dotted key path), what is
-/// wrong, and what to do about it. `serve` prints `description` and exits 2 (SPEC §1).
+/// wrong, and what to do about it. `serve` prints `description` and exits 2 (docs/promises.md §1).
 public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The dotted key path of the offending value (`pipeline.max_parallel_jobs`,
     /// `schedules[0].every`); nil when the problem is the file as a whole.

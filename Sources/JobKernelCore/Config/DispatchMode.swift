@@ -1,4 +1,4 @@
-/// How the units of a job type reach their workers (SPEC §5).
+/// How the units of a job type reach their workers (docs/promises.md §5).
 public enum DispatchMode: String, CaseIterable, Hashable, Sendable {
     /// Local worker processes: exec handlers (5.1) or persistent workers (5.2).
     case `internal` = "internal"

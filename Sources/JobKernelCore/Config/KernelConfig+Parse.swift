@@ -1,4 +1,4 @@
-/// Building a `KernelConfig` from the generic tree of a config file, with every check of SPEC §2.
+/// Building a `KernelConfig` from the generic tree of a config file, with every check of docs/promises.md §2.
 ///
 /// What is refused, beyond values of the wrong type and keys no table knows:
 /// - `pipeline`: `max_parallel_jobs` 1…65536; `priority_lane_slots` 0 ..< `max_parallel_jobs` so

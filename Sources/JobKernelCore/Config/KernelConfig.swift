@@ -1,4 +1,4 @@
-/// The kernel's whole configuration, one struct per TOML table (SPEC §2). Pure data: build it
+/// The kernel's whole configuration, one struct per TOML table (docs/promises.md §2). Pure data: build it
 /// with `parse(_:)` from the tree of a config file, or start from `defaults`.
 public struct KernelConfig: Equatable, Sendable {
     /// `[pipeline]`.
@@ -21,10 +21,10 @@ public struct KernelConfig: Equatable, Sendable {
     /// `[security]`.
     public var security = SecurityConfig()
 
-    /// The SPEC defaults: what the kernel runs with when there is no config file.
+    /// The documented defaults (docs/configuration.md): what the kernel runs with when there is no config file.
     public init() {}
 
-    /// The SPEC defaults; the same as parsing an empty config.
+    /// The documented defaults; the same as parsing an empty config.
     public static let defaults = KernelConfig()
 
     /// The names of the enabled types, sorted.

@@ -1,4 +1,4 @@
-/// `[limits]`: bounds on what clients may send and what the kernel keeps (SPEC §7, §10).
+/// `[limits]`: bounds on what clients may send and what the kernel keeps (docs/promises.md §7, §10).
 /// Every limit is more than 0.
 public struct LimitsConfig: Equatable, Sendable {
     /// The largest JSON-RPC message read; default 16 MiB.
@@ -16,6 +16,6 @@ public struct LimitsConfig: Equatable, Sendable {
     /// Events are kept at least this long; default 24 h.
     public var eventRetentionMs: Int64 = 86_400_000
 
-    /// The SPEC defaults.
+    /// The documented defaults (docs/configuration.md).
     public init() {}
 }

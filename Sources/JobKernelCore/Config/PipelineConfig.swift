@@ -1,4 +1,4 @@
-/// `[pipeline]`: how many units run, lanes, liveness, retries and cancellation (SPEC §2, §8).
+/// `[pipeline]`: how many units run, lanes, liveness, retries and cancellation (docs/promises.md §2, §8).
 public struct PipelineConfig: Equatable, Sendable {
     /// Units running at once in the local pools; at least 1.
     public var maxParallelJobs: Int = 4
@@ -20,6 +20,6 @@ public struct PipelineConfig: Equatable, Sendable {
     /// Between SIGTERM and SIGKILL when a unit is stopped; 0 means SIGKILL at once.
     public var cancelGraceMs: Int64 = 5_000
 
-    /// The SPEC defaults.
+    /// The documented defaults (docs/configuration.md).
     public init() {}
 }

@@ -15,7 +15,7 @@ public struct PoolsConfig: Equatable, Sendable {
         case normal
     }
 
-    /// The SPEC defaults.
+    /// The documented defaults (docs/configuration.md).
     public init() {}
 
     /// The pool size of a dispatch mode; nil for `async_api`, whose workers are external.

@@ -1,5 +1,5 @@
 /// One `[[schedules]]` entry: enqueue a job of `type` once per epoch-aligned slot of `everyMs`
-/// (SPEC §8.5).
+/// (docs/promises.md §8.5).
 public struct ScheduleConfig: Equatable, Sendable {
     /// Unique among the schedules; part of the idempotency key `schedule:<name>:<slot>`.
     public var name: String
@@ -14,7 +14,7 @@ public struct ScheduleConfig: Equatable, Sendable {
     public var priority: Int?
     /// The jobs' payload; default `{}`.
     public var payload: JSON = .object([:])
-    /// Set for a `cron` entry (then `everyMs` is 0): its slots are the fire times (SPEC §8.5).
+    /// Set for a `cron` entry (then `everyMs` is 0): its slots are the fire times (docs/promises.md §8.5).
     public var cron: CronExpression?
     /// `cron` as configured, which the `schedules` method returns.
     public var cronText: String?

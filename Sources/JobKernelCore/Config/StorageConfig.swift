@@ -1,4 +1,4 @@
-/// `[storage]`: how hard a commit tries to survive (SPEC §9).
+/// `[storage]`: how hard a commit tries to survive (docs/promises.md §9).
 public struct StorageConfig: Equatable, Sendable {
     /// What a committed change survives.
     public enum Durability: String, CaseIterable, Equatable, Sendable {
@@ -12,9 +12,9 @@ public struct StorageConfig: Equatable, Sendable {
     public var durability: Durability = .normal
 
     /// `keep_finished`: terminal jobs that finished longer ago than this are removed in the
-    /// background (SPEC §13); nil (`"forever"`) keeps them. Default 7 days.
+    /// background (docs/promises.md §13); nil (`"forever"`) keeps them. Default 7 days.
     public var keepFinishedMs: Int64? = 7 * 86_400_000
 
-    /// The SPEC defaults.
+    /// The documented defaults (docs/configuration.md).
     public init() {}
 }

@@ -1,4 +1,4 @@
-/// One `[types.<name>]` entry: a job type, how its units are dispatched and run (SPEC §2, §5).
+/// One `[types.<name>]` entry: a job type, how its units are dispatched and run (docs/promises.md §2, §5).
 public struct TypeConfig: Equatable, Sendable {
     /// What runs a unit of the type.
     public enum Handler: Equatable, Sendable {

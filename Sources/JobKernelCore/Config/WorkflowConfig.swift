@@ -1,5 +1,5 @@
 /// `[workflow]`: the named boolean toggles and their values at start-up. At run time they live
-/// in `settings` as `workflow.<name>` (SPEC §8.3). None are declared by default.
+/// in `settings` as `workflow.<name>` (docs/promises.md §8.3). None are declared by default.
 public struct WorkflowConfig: Equatable, Sendable {
     /// Toggle names in the order the config tree lists them (a TOML file yields them sorted by
     /// name: TOMLKit's tables do not keep declaration order).

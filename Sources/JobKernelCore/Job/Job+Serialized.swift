@@ -1,7 +1,7 @@
 /// The job object written straight to bytes: the same bytes as `json(children:).serialized()`,
 /// without building the tree of values first (the hot path writes one per change).
 extension Job {
-    /// The compact bytes of the job object of SPEC §5.
+    /// The compact bytes of the job object of docs/promises.md §5.
     /// `children` nil is `{"total":0}`, a job without children. `payload`, when given, is the
     /// payload's compact bytes, written as they are.
     public func serializedJSON(children: JSON? = nil, payload payloadBytes: [UInt8]? = nil) -> [UInt8] {

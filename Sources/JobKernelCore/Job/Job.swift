@@ -1,4 +1,4 @@
-/// A job as the kernel keeps it (SPEC §5 "The job object").
+/// A job as the kernel keeps it (docs/promises.md §5 "The job object").
 ///
 /// `units` counts every unit, including the single implicit unit of a job without items; only an
 /// itemized job shows them as `items`. `waiting` counts pending units held back by a retry backoff.
@@ -132,7 +132,7 @@ public struct Job: Hashable, Sendable {
         updatedAt = e.spec.value.createdAt
     }
 
-    /// The job object of SPEC §5. `children` is filled in by whoever knows them (the store).
+    /// The job object of docs/promises.md §5. `children` is filled in by whoever knows them (the store).
     public func json(children: JSON = ["total": 0]) -> JSON {
         let o = JSONObject(uniquePairs: [
             ("id", .string(String(id))),
@@ -165,7 +165,7 @@ public struct Job: Hashable, Sendable {
     }
 }
 
-/// The scheduling lane (SPEC §8.1): priority at or above the threshold runs in the priority lane.
+/// The scheduling lane (docs/promises.md §8.1): priority at or above the threshold runs in the priority lane.
 public enum Lane: String, Sendable {
     case normal, priority
 
@@ -197,7 +197,7 @@ public struct WorkUnit: Hashable, Sendable {
     public var interrupted: Bool
     public var result: JSON
     public var error: JobError?
-    /// When the unit's latest run began, and when it ended (SPEC §13 `items`).
+    /// When the unit's latest run began, and when it ended (docs/promises.md §13 `items`).
     public var startedAt: Millis?
     public var finishedAt: Millis?
 

@@ -18,9 +18,9 @@ public enum JobEvent: Hashable, Sendable {
     case runAtReached
     case cancelRequested(reason: String?)
     case retryRequested
-    /// A toggle the job `requires` was off when it was about to start (SPEC §8.3).
+    /// A toggle the job `requires` was off when it was about to start (docs/promises.md §8.3).
     case requirementUnmet(toggle: String)
-    /// Every job the job waited for (`after`, SPEC §8.6) ended `success`.
+    /// Every job the job waited for (`after`, docs/promises.md §8.6) ended `success`.
     case dependenciesMet
     /// A job the job waited for ended other than `success` (or was removed before it did).
     case dependencyFailed(jobID: Int64, status: String)
@@ -68,7 +68,7 @@ public struct ReducerContext: Sendable {
     /// A number in 0..<1 for the backoff jitter, drawn by the caller so the reducer stays pure.
     public var jitter: Double
     /// When set, a retry waits until then instead of its own backoff: the units of one sync_api
-    /// batch retry together, as the same batch (SPEC §5.3).
+    /// batch retry together, as the same batch (docs/promises.md §5.3).
     public var backoffUntil: Millis?
 
     public init(now: Millis, backoffBaseMs: Int64 = 1000, backoffMaxMs: Int64 = 300_000, jitter: Double = 0.5,
@@ -90,7 +90,7 @@ public struct ReducerContext: Sendable {
     }
 }
 
-/// Every status transition of a job and its units, decided without I/O (SPEC §5).
+/// Every status transition of a job and its units, decided without I/O (docs/promises.md §5).
 public enum JobReducer {
     /// Applies `event` to `job` and, for unit events, to `unit`. Returns what the shell must do.
     /// An event that does not apply to the current state changes nothing and returns no effects,

@@ -1,4 +1,4 @@
-/// A job's status (SPEC §5). The last five are terminal.
+/// A job's status (docs/promises.md §5). The last five are terminal.
 public enum JobStatus: String, CaseIterable, Sendable {
     case scheduled, pending, running
     case success

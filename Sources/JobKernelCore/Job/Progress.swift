@@ -1,4 +1,4 @@
-/// A job's progress as reported by its worker, with defaults drawn from its items (SPEC §5).
+/// A job's progress as reported by its worker, with defaults drawn from its items (docs/promises.md §5).
 public struct Progress: Hashable, Sendable {
     public var current: Double?
     public var total: Double?

@@ -1,4 +1,4 @@
-/// Cuts one connection's byte stream into messages (SPEC §3). Pure: the caller feeds bytes as they
+/// Cuts one connection's byte stream into messages (docs/promises.md §3). Pure: the caller feeds bytes as they
 /// are read and pops frames; there is one decoder per connection.
 ///
 /// - Framing is detected from the first non-whitespace bytes: `Content-Length:` or `Content-Type:`

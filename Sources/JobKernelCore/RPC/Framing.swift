@@ -1,4 +1,4 @@
-/// How messages are delimited on one connection (SPEC §3). The kernel answers in the peer's framing.
+/// How messages are delimited on one connection (docs/promises.md §3). The kernel answers in the peer's framing.
 public enum Framing: Hashable, Sendable {
     /// Newline-delimited JSON: one value per line, `\r\n` allowed, blank lines ignored.
     case ndjson

@@ -164,7 +164,7 @@ public struct Params: Sendable {
         return out
     }
 
-    // MARK: - Ranged getters (SPEC §10: every parameter has a type and a range)
+    // MARK: - Ranged getters (docs/promises.md §10: every parameter has a type and a range)
 
     /// A required integer within `range`.
     public mutating func int(_ key: String, in range: ClosedRange<Int>) throws(RPCError) -> Int {

@@ -1,4 +1,4 @@
-/// Turns one frame into JSON-RPC 2.0 messages, or into the errors to answer (SPEC §4).
+/// Turns one frame into JSON-RPC 2.0 messages, or into the errors to answer (docs/promises.md §4).
 ///
 /// Only the shape is checked here (`-32600`); methods and params are the method layer's job, so
 /// positional (array) params pass and are rejected with `-32602` after the method lookup.

@@ -1,4 +1,4 @@
-/// A JSON-RPC error object (SPEC §4). `data.reason` is always set to a stable snake_case word.
+/// A JSON-RPC error object (docs/promises.md §4). `data.reason` is always set to a stable snake_case word.
 public struct RPCError: Error, Hashable, Sendable {
     /// The JSON-RPC error code (`-32700`, `-32001`, …).
     public var code: Int
@@ -30,7 +30,7 @@ public struct RPCError: Error, Hashable, Sendable {
         return .object(object)
     }
 
-    // MARK: - The SPEC §4 table
+    // MARK: - The docs/promises.md §4 table
 
     /// -32700: the message is not valid JSON (or not valid UTF-8).
     public static func parseError(_ detail: String) -> RPCError {

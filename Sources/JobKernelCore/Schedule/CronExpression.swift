@@ -1,4 +1,4 @@
-/// A five-field cron expression (SPEC §8.5): minute, hour, day of month, month, day of week.
+/// A five-field cron expression (docs/promises.md §8.5): minute, hour, day of month, month, day of week.
 ///
 /// Each field is `*`, a value, a range `a-b`, a step `*/n` or `a-b/n`, or a comma list of
 /// those; months and days of the week may be named (`jan`, `mon`); day of week 0 and 7 are both

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A persistent worker for the tests, speaking the worker protocol (SPEC 5.2) on stdin/stdout.
+"""A persistent worker for the tests, speaking the worker protocol (docs/promises.md §5.2) on stdin/stdout.
 
 The job payload says what to do: {"result": X} answers X; {"sleep": S} works S seconds
 (sending heartbeats unless "silent" is true); {"fail": MSG, "retryable": B} answers an error;

@@ -224,7 +224,7 @@ export class Client extends EventEmitter {
     if (t) t.destroy();
   }
 
-  // ---- convenience methods (SPEC §6) ----
+  // ---- convenience methods (docs/promises.md §6) ----
 
   initialize(client) {
     return this.call('initialize', client ? { client } : {});
@@ -292,7 +292,7 @@ export class Client extends EventEmitter {
     if (limit !== undefined) p.limit = limit;
     return this.call('logs', p);
   }
-  /** items(id, {status, since, limit}) → one page {items, next} of per-item results (SPEC 13). */
+  /** items(id, {status, since, limit}) → one page {items, next} of per-item results (docs/promises.md §13). */
   items(id, { status, since, limit } = {}) {
     const p = { id };
     if (status !== undefined) p.status = status;

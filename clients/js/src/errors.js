@@ -1,4 +1,4 @@
-// Typed errors for jobkernel JSON-RPC answers (SPEC §4).
+// Typed errors for jobkernel JSON-RPC answers (docs/promises.md §4).
 
 export class JobkernelError extends Error {
   /**
@@ -32,7 +32,7 @@ export class CursorExpiredError extends JobkernelError {}
 export class UnavailableError extends JobkernelError {}
 export class RequestCancelledError extends JobkernelError {}
 
-/** Code → class, one per SPEC §4 row. */
+/** Code → class, one per docs/promises.md §4 row. */
 export const ERROR_CLASSES = Object.freeze({
   [-32700]: ParseError,
   [-32600]: InvalidRequestError,

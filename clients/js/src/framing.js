@@ -1,4 +1,4 @@
-// Message framing: NDJSON or LSP Content-Length (SPEC §3). Decoding detects the framing from
+// Message framing: NDJSON or LSP Content-Length (docs/promises.md §3). Decoding detects the framing from
 // the first bytes of the stream, as the kernel does.
 
 const CL = 'content-length';

@@ -1,4 +1,4 @@
-// Persistent worker side of the worker protocol (SPEC §5.2) on stdin/stdout (NDJSON).
+// Persistent worker side of the worker protocol (docs/promises.md §5.2) on stdin/stdout (NDJSON).
 import { RpcPeer } from './rpc.js';
 import { RequestCancelledError, JobkernelError } from './errors.js';
 

@@ -1,4 +1,4 @@
-// Pull worker for async_api types (SPEC §5.4): fetch long-poll, auto-extend, ack/nack.
+// Pull worker for async_api types (docs/promises.md §5.4): fetch long-poll, auto-extend, ack/nack.
 import { EventEmitter } from 'node:events';
 import { LeaseExpiredError, ConnectionClosedError } from './errors.js';
 

@@ -110,7 +110,7 @@ test('settings and stats', async () => {
   assert.ok(s.connections >= 1);
 });
 
-test('error mapping: one class per SPEC §4 code', async () => {
+test('error mapping: one class per docs/promises.md §4 code', async () => {
   const cases = [
     [() => c.get('999999'), NotFoundError, -32001, 'not_found'],
     [() => c.enqueue('no_such_type'), UnknownTypeError, -32002, 'unknown_type'],

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A maintenance task as an exec handler (SPEC §5.1): stdin is {"job":…,"item":null}; stdout lines
+# A maintenance task as an exec handler (docs/promises.md §5.1): stdin is {"job":…,"item":null}; stdout lines
 # {"log":…}, {"progress":…}, {"result":…}.
 set -euo pipefail
 task=$1

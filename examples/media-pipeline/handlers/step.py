@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One stage of the media pipeline, as an exec handler (SPEC §5.1).
+"""One stage of the media pipeline, as an exec handler (docs/promises.md §5.1).
 
 stdin: {"job": {...}, "item": null}. stdout: JSON lines {"progress": ...}, {"log": ...},
 {"result": ...}. A chained job's payload is {"from": <parent id>, "payload": <parent payload>,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Post-process one uploaded file (one item of an upload_postprocess job), SPEC §5.1.
+"""Post-process one uploaded file (one item of an upload_postprocess job), docs/promises.md §5.1.
 
 stdin: {"job": {...}, "item": {"index": i, "value": "<file name>"}}; the job's payload names the
 upload directory. Reports progress per phase, logs, and prints a result. A file that is not a

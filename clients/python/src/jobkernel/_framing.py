@@ -1,4 +1,4 @@
-"""Message framing: newline-delimited JSON and LSP ``Content-Length`` (SPEC §3)."""
+"""Message framing: newline-delimited JSON and LSP ``Content-Length`` (docs/promises.md §3)."""
 
 import json
 from typing import Any, BinaryIO, Optional

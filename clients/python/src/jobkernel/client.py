@@ -513,7 +513,7 @@ class Job(object):
         return final
 
     def items(self, status: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Every item's result (SPEC 13 ``items``), paging through them."""
+        """Every item's result (docs/promises.md §13 ``items``), paging through them."""
         return list(self.client.iter_items(self.id, status=status))
 
     def remove(self) -> int:
@@ -747,7 +747,7 @@ class Client(object):
         """Sends a notification (no answer)."""
         self._connection().notify(method, params)
 
-    # -- methods (SPEC §6)
+    # -- methods (docs/promises.md §6)
 
     def initialize(self, name: str, version: Optional[str] = None) -> Dict[str, Any]:
         self.name, self.version = name, version
@@ -773,7 +773,7 @@ class Client(object):
         """Creates a job (committed when this returns) and returns its :class:`Job` handle.
 
         ``run_at`` takes a ``datetime`` (a naive one is local time) or an RFC 3339 string;
-        ``after`` one job (id or :class:`Job`) or several that must succeed first (SPEC 8.6)."""
+        ``after`` one job (id or :class:`Job`) or several that must succeed first (docs/promises.md §8.6)."""
         res = self.call(
             "enqueue",
             _params(

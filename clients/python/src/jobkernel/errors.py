@@ -1,4 +1,4 @@
-"""Typed errors: one class per JSON-RPC error code of SPEC §4, plus transport errors."""
+"""Typed errors: one class per JSON-RPC error code of docs/promises.md §4, plus transport errors."""
 
 from typing import Any, Dict, Optional, Type
 

@@ -1,10 +1,10 @@
 """Workers.
 
-* :func:`serve` — a persistent worker (SPEC §5.2): JSON-RPC (NDJSON) on stdin/stdout, one ``run``
+* :func:`serve` — a persistent worker (docs/promises.md §5.2): JSON-RPC (NDJSON) on stdin/stdout, one ``run``
   at a time, ``cancel`` notifications, ``heartbeat`` notifications while a handler runs, and
   ``progress``/``log``/``enqueue``/``settings.get`` calls back to the kernel on the same channel.
 * :class:`PullWorker` — an external worker for ``async_api`` types over the embedded broker
-  (SPEC §5.4): long-poll ``fetch``, automatic ``extend``, ``ack``/``nack``.
+  (docs/promises.md §5.4): long-poll ``fetch``, automatic ``extend``, ``ack``/``nack``.
 
 Handlers receive one argument, a :class:`Run` (persistent worker) or :class:`Task` (pull
 worker), and return the unit's result. Raise :class:`PermanentError` to fail without retry; any
@@ -75,7 +75,7 @@ def _error_for(exc: BaseException) -> Dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Persistent worker (SPEC §5.2)
+# Persistent worker (docs/promises.md §5.2)
 
 
 _current = threading.local()
@@ -396,7 +396,7 @@ def serve(
 
 
 # ---------------------------------------------------------------------------------------------
-# Pull worker (SPEC §5.4, embedded broker)
+# Pull worker (docs/promises.md §5.4, embedded broker)
 
 
 class Task(object):

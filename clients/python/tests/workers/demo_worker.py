@@ -1,4 +1,4 @@
-"""A persistent worker used by the tests (SPEC §5.2): behaviour chosen by payload.action."""
+"""A persistent worker used by the tests (docs/promises.md §5.2): behaviour chosen by payload.action."""
 
 import os
 import sys

@@ -79,7 +79,7 @@ local function notify(msg, level)
 end
 M.notify = notify
 
---- The default socket path (SPEC: $JOBKERNEL_SOCKET, else $JOBKERNEL_HOME/kernel.sock, else
+--- The default socket path (docs/promises.md §1: $JOBKERNEL_SOCKET, else $JOBKERNEL_HOME/kernel.sock, else
 --- ~/.local/state/jobkernel/kernel.sock).
 function M.default_socket()
   local env = vim.env.JOBKERNEL_SOCKET

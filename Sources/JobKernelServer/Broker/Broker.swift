@@ -1,0 +1,149 @@
+import JobKernelCore
+
+/// The embedded broker (docs/promises.md §5.4): the leases out and the `fetch`es waiting for
+/// work. It is the one index of leases, by id, by job and by connection; the kernel routes
+/// requests, deadlines and closed connections to it (`Kernel+Broker.swift`), and the ready units
+/// themselves wait in `UnitQueues`.
+///
+/// A lease lives until it is acked or nacked, expires, its job is cancelled, or its connection
+/// closes; each of those is a method here named for what happened, which answers with the lease
+/// that ended so that the kernel can tell the reducer.
+struct Broker {
+    private(set) var leases: [String: Lease] = [:]
+    private var byJob: [Int64: FewIDs<String>] = [:]
+    private var byConnection: [UInt64: Set<String>] = [:]
+    /// Waiting `fetch`es, oldest first.
+    private(set) var waiters: [FetchWaiter] = []
+    private var nextWaiterID: UInt64 = 1
+    private var leaseCounter: UInt64 = 0
+    /// Tells this kernel's lease ids from an earlier kernel's.
+    private let leasePrefix: String
+
+    init(leasePrefix: String = String(UInt32.random(in: 0...UInt32.max), radix: 36)) {
+        self.leasePrefix = leasePrefix
+    }
+
+    // MARK: Leases
+
+    /// An id for a new lease.
+    mutating func newLeaseID() -> String {
+        leaseCounter += 1
+        return "\(leasePrefix)-\(leaseCounter)"
+    }
+
+    /// A unit was handed out under `lease`.
+    mutating func granted(_ lease: Lease) {
+        leases[lease.id] = lease
+        if byJob[lease.jobID]?.insert(lease.id) == nil { byJob[lease.jobID] = FewIDs(lease.id) }
+        byConnection[lease.connectionID, default: []].insert(lease.id)
+    }
+
+    /// The lease `id` ended (acked, nacked, its job cancelled, or undone); returns it if it was out.
+    @discardableResult
+    mutating func released(_ id: String) -> Lease? {
+        guard let lease = leases.removeValue(forKey: id) else { return nil }
+        if byJob[lease.jobID]?.remove(id) == true { byJob[lease.jobID] = nil }
+        if byConnection[lease.connectionID]?.remove(id) != nil, byConnection[lease.connectionID]!.isEmpty {
+            byConnection[lease.connectionID] = nil
+        }
+        return lease
+    }
+
+    /// The ids of the leases out on units of job `jobID`.
+    func leaseIDs(ofJob jobID: Int64) -> [String] { byJob[jobID]?.all ?? [] }
+
+    /// Whether a lease holds unit `index` of job `jobID`.
+    func holds(jobID: Int64, index: Int) -> Bool {
+        byJob[jobID]?.contains { leases[$0]?.index == index } ?? false
+    }
+
+    /// The live lease `id` names at `now`: `ack`, `nack` and `extend` act only on one. An unknown
+    /// or expired lease is -32005, which tells the worker to stop.
+    func live(_ id: String, now: Millis) throws(RPCError) -> Lease {
+        guard let lease = leases[id], lease.expiresAt > now else { throw RPCError.leaseExpired }
+        return lease
+    }
+
+    /// `extend`: the live lease `id` now expires `durationMs` (else its own duration) after `now`.
+    mutating func extended(_ id: String, by durationMs: Int64?, now: Millis) throws(RPCError) -> Lease {
+        var lease = try live(id, now: now)
+        lease.expiresAt = now + (durationMs ?? lease.durationMs)
+        leases[id] = lease
+        return lease
+    }
+
+    /// A lease's deadline came: the lease, ended, if it really expired (an `extend` may have
+    /// pushed it out since the deadline was armed), else nil.
+    mutating func leaseExpired(_ id: String, now: Millis) -> Lease? {
+        guard let lease = leases[id], lease.expiresAt <= now else { return nil }
+        return released(id)
+    }
+
+    // MARK: Waiting fetches
+
+    /// A `fetch` found nothing and waits; returns its id, for its time-out.
+    mutating func fetchWaits(connectionID: UInt64, types: [String], max: Int, leaseMs: Int64,
+                             reply: @escaping (JSON) -> Void) -> UInt64 {
+        let id = nextWaiterID
+        nextWaiterID += 1
+        waiters.append(FetchWaiter(id: id, connectionID: connectionID, types: types, max: max, leaseMs: leaseMs, reply: reply))
+        return id
+    }
+
+    /// A waiting fetch's `wait_s` ran out: the waiter, removed, to be answered with no lease; nil
+    /// when it was served meanwhile.
+    mutating func fetchTimedOut(_ id: UInt64) -> FetchWaiter? {
+        guard let i = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+        return waiters.remove(at: i)
+    }
+
+    /// A waiting fetch got its units: it waits no more.
+    mutating func fetchServed(_ id: UInt64) {
+        waiters.removeAll { $0.id == id }
+    }
+
+    // MARK: Connections, shutdown, store faults
+
+    /// The connection `id` closed: its waiting fetches go, and its leases end; returns those
+    /// leases, whose units go back to their queues.
+    mutating func connectionClosed(_ id: UInt64) -> [Lease] {
+        waiters.removeAll { $0.connectionID == id }
+        guard let ids = byConnection[id] else { return [] }
+        return ids.sorted().compactMap { released($0) }
+    }
+
+    /// The kernel is shutting down: every lease ends and every waiting fetch is answered with
+    /// nothing; returns both.
+    mutating func shutDown() -> (leases: [Lease], waiters: [FetchWaiter]) {
+        let out = (leases.keys.sorted().compactMap { released($0) }, waiters)
+        waiters.removeAll()
+        return out
+    }
+
+    /// The turn (or batch) that granted `ids` failed to commit: those leases never were.
+    mutating func undo(granted ids: [String]) {
+        for id in ids { released(id) }
+    }
+}
+
+/// A unit handed to an external worker by `fetch`.
+struct Lease: Equatable {
+    var id: String
+    var jobID: Int64
+    var index: Int
+    /// The connection that fetched it; 0 for a unit out on NATS.
+    var connectionID: UInt64
+    var expiresAt: Millis
+    /// The lease duration asked for by `fetch`: the default for `extend`.
+    var durationMs: Int64
+}
+
+/// A `fetch` waiting for work.
+struct FetchWaiter {
+    var id: UInt64
+    var connectionID: UInt64
+    var types: [String]
+    var max: Int
+    var leaseMs: Int64
+    var reply: (JSON) -> Void
+}

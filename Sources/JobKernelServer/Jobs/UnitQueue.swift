@@ -1,0 +1,86 @@
+import HeapModule
+import JobKernelCore
+
+/// A unit ready to run, as it waits in a queue.
+struct QueuedUnit: Comparable {
+    var priority: Int
+    var jobID: Int64
+    var index: Int
+    /// The write epoch in which the unit became ready (0: read from the store at start-up). Once
+    /// that epoch is committed, starting the unit is the only change of it not yet committed.
+    var readyIn: UInt64 = 0
+
+    /// Higher priority first, then older jobs, then lower item indices (docs/promises.md §8.1).
+    /// `Heap` pops its maximum, so "first" compares greatest.
+    static func < (a: QueuedUnit, b: QueuedUnit) -> Bool {
+        if a.priority != b.priority { return a.priority < b.priority }
+        if a.jobID != b.jobID { return a.jobID > b.jobID }
+        return a.index > b.index
+    }
+}
+
+/// Ready units by job type. Entries are validated when popped (a cancelled job's units are
+/// dropped lazily), so removal is never a scan.
+struct UnitQueues {
+    private var byType: [String: Heap<QueuedUnit>] = [:]
+    /// sync_api batches that failed as a whole, by job: each is taken again as it was, its items
+    /// together and no others (docs/promises.md §5.3).
+    private var batches: [Int64: [Set<Int>]] = [:]
+
+    mutating func push(type: String, _ unit: QueuedUnit) {
+        byType[type, default: Heap()].insert(unit)
+    }
+
+    /// Adds many units at once (start-up): one heapify, O(n), instead of n inserts.
+    mutating func push(type: String, contentsOf units: [QueuedUnit]) {
+        if let heap = byType[type] {
+            byType[type] = Heap(heap.unordered + units)
+        } else {
+            byType[type] = Heap(units)
+        }
+    }
+
+    /// The head of `type`'s queue, without removing it.
+    func head(type: String) -> QueuedUnit? { byType[type]?.max }
+
+    /// The best head among `types`, without removing it.
+    func peek(types: [String]) -> (type: String, unit: QueuedUnit)? {
+        var best: (String, QueuedUnit)?
+        for t in types {
+            guard let head = byType[t]?.max else { continue }
+            if best == nil || best!.1 < head { best = (t, head) }
+        }
+        return best
+    }
+
+    mutating func popMax(type: String) -> QueuedUnit? {
+        byType[type]?.popMax()
+    }
+
+    /// Marks `indices` of a job as one batch to retry together.
+    mutating func keepTogether(jobID: Int64, indices: Set<Int>) {
+        guard indices.count > 1 else { return }
+        batches[jobID, default: []].append(indices)
+    }
+
+    /// True when the unit belongs to a batch to retry together.
+    func isKeptTogether(_ unit: QueuedUnit) -> Bool {
+        batches[unit.jobID]?.contains { $0.contains(unit.index) } ?? false
+    }
+
+    /// The batch the unit belongs to, which is being taken now, if any.
+    mutating func takeBatch(of unit: QueuedUnit) -> Set<Int>? {
+        guard let i = batches[unit.jobID]?.firstIndex(where: { $0.contains(unit.index) }) else { return nil }
+        let batch = batches[unit.jobID]!.remove(at: i)
+        if batches[unit.jobID]!.isEmpty { batches[unit.jobID] = nil }
+        return batch
+    }
+
+    /// Forgets a job's batches (the job ended).
+    mutating func forgetBatches(jobID: Int64) {
+        if !batches.isEmpty { batches[jobID] = nil }  // nearly always empty: no hashing then
+    }
+
+    func count(type: String) -> Int { byType[type]?.count ?? 0 }
+    var totalCount: Int { byType.values.reduce(0) { $0 + $1.count } }
+}

@@ -1,0 +1,107 @@
+import JobKernelCore
+import Testing
+@testable import JobKernelServer
+
+/// The embedded broker's leases and waiting fetches (docs/promises.md §5.4), with a clock the
+/// test moves: a lease lives until it is released, expires, or its connection closes; `extend`
+/// moves its expiry; an expired or unknown lease is -32005; a waiting fetch times out once.
+@Suite struct BrokerTests {
+    static func lease(_ n: Int, job: Int64 = 1, index: Int = 0, connection: UInt64 = 7, expiresAt: Millis = 1_000,
+                      duration: Int64 = 1_000) -> Lease {
+        Lease(id: "L\(n)", jobID: job, index: index, connectionID: connection, expiresAt: expiresAt, durationMs: duration)
+    }
+
+    @Test func aLeaseIsLiveUntilItsExpiryThenLeaseExpired() throws {
+        var b = Broker(leasePrefix: "t")
+        b.granted(Self.lease(1, expiresAt: 1_000))
+        #expect(try b.live("L1", now: 999).id == "L1")
+        for now: Millis in [1_000, 5_000] {
+            #expect(throws: RPCError.leaseExpired) { try b.live("L1", now: now) }
+        }
+        #expect(throws: RPCError.leaseExpired) { try b.live("nope", now: 0) }
+    }
+
+    @Test(arguments: [
+        // (extend at, lease_s asked in ms or nil for the lease's own duration, expected expiry)
+        (Millis(500), Int64?.none, Millis(1_500)),
+        (500, 10_000, 10_500),
+        (999, 1, 1_000),
+    ] as [(Millis, Int64?, Millis)])
+    func extendMovesTheExpiryFromNow(at: Millis, by: Int64?, expected: Millis) throws {
+        var b = Broker(leasePrefix: "t")
+        b.granted(Self.lease(1, expiresAt: 1_000, duration: 1_000))
+        #expect(try b.extended("L1", by: by, now: at).expiresAt == expected)
+        // The deadline armed for the first expiry finds it extended and ends nothing.
+        #expect(b.leaseExpired("L1", now: 1_000) == (expected <= 1_000 ? Self.lease(1, expiresAt: expected) : nil))
+    }
+
+    @Test func anExpiredLeaseCannotBeExtended() {
+        var b = Broker(leasePrefix: "t")
+        b.granted(Self.lease(1, expiresAt: 1_000))
+        #expect(throws: RPCError.leaseExpired) { try b.extended("L1", by: nil, now: 1_000) }
+    }
+
+    @Test func leaseExpiredEndsTheLeaseOnce() {
+        var b = Broker(leasePrefix: "t")
+        b.granted(Self.lease(1, job: 4, index: 2, expiresAt: 1_000))
+        #expect(b.holds(jobID: 4, index: 2))
+        #expect(b.leaseExpired("L1", now: 999) == nil)
+        #expect(b.leaseExpired("L1", now: 1_000)?.id == "L1")
+        #expect(b.leaseExpired("L1", now: 1_000) == nil)
+        #expect(!b.holds(jobID: 4, index: 2))
+        #expect(b.leaseIDs(ofJob: 4).isEmpty)
+    }
+
+    @Test func aClosedConnectionEndsItsLeasesAndWaitersAndNoOthers() {
+        var b = Broker(leasePrefix: "t")
+        b.granted(Self.lease(1, job: 1, connection: 7))
+        b.granted(Self.lease(2, job: 2, connection: 7))
+        b.granted(Self.lease(3, job: 2, index: 1, connection: 8))
+        _ = b.fetchWaits(connectionID: 7, types: ["a"], max: 1, leaseMs: 1_000) { _ in }
+        let other = b.fetchWaits(connectionID: 8, types: ["a"], max: 1, leaseMs: 1_000) { _ in }
+        #expect(b.connectionClosed(7).map(\.id) == ["L1", "L2"])
+        #expect(Set(b.leases.keys) == ["L3"])
+        #expect(b.leaseIDs(ofJob: 2) == ["L3"])
+        #expect(b.waiters.map(\.id) == [other])
+        #expect(b.connectionClosed(7).isEmpty)
+    }
+
+    @Test func aWaitingFetchTimesOutOnceAndNotAfterBeingServed() {
+        var b = Broker(leasePrefix: "t")
+        let first = b.fetchWaits(connectionID: 1, types: ["a"], max: 1, leaseMs: 1_000) { _ in }
+        let second = b.fetchWaits(connectionID: 1, types: ["b"], max: 2, leaseMs: 1_000) { _ in }
+        #expect(b.waiters.map(\.id) == [first, second])  // oldest first
+        b.fetchServed(first)
+        #expect(b.fetchTimedOut(first) == nil)
+        #expect(b.fetchTimedOut(second)?.types == ["b"])
+        #expect(b.fetchTimedOut(second) == nil)
+    }
+
+    @Test func shutDownEndsEveryLeaseAndEveryWaiter() {
+        var b = Broker(leasePrefix: "t")
+        b.granted(Self.lease(1))
+        b.granted(Self.lease(2, connection: 0))  // a unit out on NATS
+        _ = b.fetchWaits(connectionID: 1, types: ["a"], max: 1, leaseMs: 1_000) { _ in }
+        let (leases, waiters) = b.shutDown()
+        #expect(leases.map(\.id) == ["L1", "L2"])
+        #expect(waiters.count == 1)
+        #expect(b.leases.isEmpty && b.waiters.isEmpty)
+    }
+
+    @Test func undoingAFailedTurnTakesBackItsLeasesOnly() {
+        var b = Broker(leasePrefix: "t")
+        b.granted(Self.lease(1, job: 1))
+        b.granted(Self.lease(2, job: 1, index: 1))
+        b.undo(granted: ["L2"])
+        #expect(Set(b.leases.keys) == ["L1"])
+        #expect(b.leaseIDs(ofJob: 1) == ["L1"])
+        #expect(b.connectionClosed(7).map(\.id) == ["L1"])
+    }
+
+    @Test func leaseIDsAreNewAndCarryThisKernelsPrefix() {
+        var b = Broker(leasePrefix: "k1")
+        let ids = (0..<100).map { _ in b.newLeaseID() }
+        #expect(Set(ids).count == 100)
+        #expect(ids.allSatisfy { $0.hasPrefix("k1-") })
+    }
+}
