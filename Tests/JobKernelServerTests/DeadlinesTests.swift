@@ -54,7 +54,7 @@ import Testing
     @Test func undoingKeepsOnlyWhatBelongsToRunningWork() {
         var d = Deadlines()
         let kept: [Deadline.Action] = [.lease("l"), .fetchTimeout(1), .runTimeout(2), .runKill(3), .workerRestart(4),
-                                       .discardKill(5), .staleCheck, .natsRetry, .progressWindowEnd(6)]
+                                       .discardKill(5), .staleCheck, .progressWindowEnd(6)]
         let dropped: [Deadline.Action] = [.backoff(jobID: 1, index: 0), .runAt(jobID: 2), .schedule(0), .orphanCheck]
         for (i, a) in (kept + dropped).enumerated() { d.add(at: Millis(i), a) }
         d.undoStoredTimes()
@@ -67,7 +67,7 @@ import Testing
         var d = Deadlines()
         d.add(at: 100, .staleCheck)
         #expect(d.timerToArm() == 100)
-        d.add(at: 200, .natsRetry)
+        d.add(at: 200, .runKill(1))
         #expect(d.timerToArm() == nil)  // armed for 100 already
         d.add(at: 50, .orphanCheck)
         #expect(d.timerToArm() == 50)

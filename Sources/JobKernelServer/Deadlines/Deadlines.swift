@@ -71,7 +71,6 @@ struct Deadline: Comparable {
         /// A worker told to drop a `run` whose start was undone has not answered: kill it.
         case discardKill(UInt64)
         case staleCheck
-        case natsRetry
         case progressWindowEnd(Int64)
         /// After a failed commit: requeue running units whose runner is gone.
         case orphanCheck

@@ -42,8 +42,6 @@ extension Kernel {
                 killDiscardingWorker(id)
             case .staleCheck:
                 checkStale()
-            case .natsRetry:
-                publishToNATS()
             case .progressWindowEnd(let jobID):
                 progressWindowEnded(jobID)
             case .orphanCheck:
