@@ -106,7 +106,7 @@ public final class JobStore {
         id, type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key, parent_id,
         manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress, itemized,
         n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
-        created_at, started_at, finished_at, last_activity_at, updated_at
+        created_at, started_at, finished_at, last_activity_at, updated_at, label
         """
 
     /// Inserts a new job and its units. A `job.id` of 0 is assigned by the store; any other is
@@ -119,8 +119,8 @@ public final class JobStore {
             INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
                 request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,
                 itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
-                created_at, started_at, finished_at, last_activity_at, updated_at, id, u_status, u_attempt, u_interrupted)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                created_at, started_at, finished_at, last_activity_at, updated_at, id, u_status, u_attempt, u_interrupted, label)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """).reset()
             .bind(1, job.type).bind(2, job.dispatchMode).bind(3, job.status.rawValue).bind(4, Int64(job.priority))
             .bind(5, job.lane.rawValue).bind(6, utf8: payloadBytes ?? job.payload.serialized()).bind(7, job.createdBy)
@@ -133,7 +133,7 @@ public final class JobStore {
             .bind(27, job.createdAt).bind(28, job.startedAt).bind(29, job.finishedAt).bind(30, job.lastActivityAt)
             .bind(31, job.updatedAt).bind(32, job.id == 0 ? nil : job.id)
             .bind(33, items == nil ? UnitStatus.pending.rawValue : nil).bind(34, items == nil ? Int64(0) : nil)
-            .bind(35, items == nil ? Int64(0) : nil)
+            .bind(35, items == nil ? Int64(0) : nil).bind(36, job.label)
             .run()
         if job.id == 0 { job.id = db.lastInsertRowID }
         if let items {
@@ -205,7 +205,7 @@ public final class JobStore {
             SELECT id, type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key, parent_id,
                 manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress, itemized,
                 n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
-                created_at, started_at, finished_at, last_activity_at, updated_at
+                created_at, started_at, finished_at, last_activity_at, updated_at, label
             FROM jobs WHERE id=?
             """).reset().bind(1, id).first(Self.readJob)
     }
@@ -214,7 +214,7 @@ public final class JobStore {
     public func job(createdBy: String, idempotencyKey key: String) throws -> (Job, String?)? {
         try db.statement("SELECT \(Self.jobColumns), request FROM jobs WHERE created_by=? AND idempotency_key=?")
             .bind([.text(createdBy), .text(key)])
-            .first { row in (try Self.readJob(row), row.optionalText(31)) }
+            .first { row in (try Self.readJob(row), row.optionalText(32)) }
     }
 
     /// Every running job, oldest first (for start-up: the only jobs the kernel keeps whole).
@@ -320,7 +320,7 @@ public final class JobStore {
     static func readJob(_ r: Row) throws -> Job {
         Job(id: r.int(0), type: r.text(1), dispatchMode: r.text(2),
             status: JobStatus(rawValue: r.text(3)) ?? .failed, priority: Int(r.int(4)),
-            lane: Lane(rawValue: r.text(5)) ?? .normal, payload: json(r, 6) ?? [:], createdBy: r.text(7),
+            lane: Lane(rawValue: r.text(5)) ?? .normal, payload: json(r, 6) ?? [:], label: r.optionalText(31), createdBy: r.text(7),
             idempotencyKey: r.optionalText(8), parentID: r.optionalInt(9), manual: r.bool(10),
             attempt: Int(r.int(11)), maxAttempts: Int(r.int(12)), timeoutMs: r.optionalInt(13),
             runAt: r.optionalInt(14), cancelRequested: r.bool(15), progress: progress(json(r, 16)),

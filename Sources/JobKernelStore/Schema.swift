@@ -3,7 +3,7 @@
 /// The schema version lives in `PRAGMA user_version`. If you change a table, add a migration
 /// step below and increment `Schema.version`; never edit a step that has shipped.
 enum Schema {
-    static let version = 4
+    static let version = 5
 
     /// `migrations[n]` takes a database from version n to n+1.
     static let migrations: [String] = [
@@ -149,6 +149,7 @@ enum Schema {
         """,
         operationsStep,
         leanUnitsStep,
+        labelStep,
     ]
 
     /// 3: operations (docs/promises.md §8.6, §13). Each unit keeps when its latest run started and ended (for
@@ -193,5 +194,11 @@ enum Schema {
              FROM units WHERE units.job_id = jobs.id AND units.idx = 0)
             WHERE itemized = 0;
         DELETE FROM units WHERE job_id IN (SELECT id FROM jobs WHERE itemized = 0);
+        """
+
+    /// 5: a job's label (docs/promises.md §13), what it is for people. Jobs from before read
+    /// `label: null`. Self-contained, like step 3.
+    static let labelStep = """
+        ALTER TABLE jobs ADD COLUMN label TEXT;
         """
 }

@@ -28,7 +28,13 @@ struct JobOptions: ParsableArguments {
         valueName: "id"))
     var after: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "What the job is, for people: `status`, `watch` and the dashboard show it (at most 200 bytes; `run`'s default: the command line).",
+        valueName: "text"))
+    var label: String?
+
     func validate() throws {
+        if let label, label.utf8.count > 200 { throw ValidationError("--label must be at most 200 bytes") }
         if let maxAttempts, !(1...1_000_000).contains(maxAttempts) {
             throw ValidationError("--max-attempts must be between 1 and 1000000")
         }
@@ -38,8 +44,9 @@ struct JobOptions: ParsableArguments {
     }
 
     /// The `enqueue` parameters these options give, beyond priority and key.
-    func extraParams(defaultMaxAttempts: Int? = nil) -> JSONObject {
+    func extraParams(defaultMaxAttempts: Int? = nil, defaultLabel: String? = nil) -> JSONObject {
         var extra: JSONObject = [:]
+        if let label = label ?? defaultLabel { extra["label"] = .string(label) }
         if let attempts = maxAttempts ?? defaultMaxAttempts { extra["max_attempts"] = .int(attempts) }
         if let timeout { extra["timeout_s"] = .double(timeout) }
         if let delay { extra["delay_s"] = .double(delay) }
@@ -123,12 +130,12 @@ enum Enqueue {
     /// Enqueues as the client `cli`; returns the job.
     static func create(
         _ kernel: KernelClient, type: String, payload: JSON?, items: [JSON]?, job: JobOptions,
-        defaultMaxAttempts: Int? = nil
+        defaultMaxAttempts: Int? = nil, defaultLabel: String? = nil
     ) throws -> JSON {
         try kernel.initialize(name: "cli")
         let result = try kernel.enqueue(
             type: type, payload: payload, items: items, priority: job.priority, idempotencyKey: job.key,
-            extra: job.extraParams(defaultMaxAttempts: defaultMaxAttempts))
+            extra: job.extraParams(defaultMaxAttempts: defaultMaxAttempts, defaultLabel: defaultLabel))
         guard let created = result["job"], created["id"]?.stringValue != nil else {
             throw ClientError.protocolError("the enqueue result has no job id")
         }

@@ -163,15 +163,33 @@ enum JobFormat {
         }
     }
 
-    /// What `status` shows to tell jobs apart: the payload's `label`, else a `command` job's
-    /// command line, else nothing.
+    /// What `status` and `watch` show to tell jobs apart: the job's `label`, else a `command`
+    /// job's command line, else a short summary of its payload (docs/promises.md §13).
     static func label(_ job: JSON) -> String {
-        if let label = job["payload"]?["label"]?.stringValue { return label }
-        guard job["type"]?.stringValue == "command", let argv = job["payload"]?["argv"]?.arrayValue else { return "" }
-        return argv.map { arg -> String in
-            let s = arg.stringValue ?? arg.compactString
-            return s.isEmpty || s.contains(where: { " \t'\"\\$`".contains($0) }) ? "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" : s
+        if let label = job["label"]?.stringValue, !label.isEmpty { return label }
+        if let line = commandLine(job) { return line }
+        return payloadSummary(job["payload"])
+    }
+
+    /// A `command` job's argv as a shell would read it back, or nil for another type.
+    static func commandLine(_ job: JSON) -> String? {
+        guard job["type"]?.stringValue == "command", let argv = job["payload"]?["argv"]?.arrayValue else { return nil }
+        return commandLine(argv.map { $0.stringValue ?? $0.compactString })
+    }
+
+    /// `argv` joined with spaces, each argument a shell would split or expand single-quoted.
+    static func commandLine(_ argv: [String]) -> String {
+        argv.map { s in
+            s.isEmpty || s.contains(where: { " \t\n'\"\\$`*?;&|<>()#~".contains($0) })
+                ? "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" : s
         }.joined(separator: " ")
+    }
+
+    /// A payload in one short line: its compact JSON cut to 60 characters, nothing for `{}` or null.
+    static func payloadSummary(_ payload: JSON?) -> String {
+        guard let payload, !payload.isNull, payload != [:] else { return "" }
+        let text = payload.compactString
+        return text.count > 60 ? String(text.prefix(59)) + "…" : text
     }
 
     /// How long the latest run took (or has taken so far): `started_at` to `finished_at`, or to
@@ -215,8 +233,11 @@ enum JobFormat {
             let byStatus = children.filter { $0.key != "total" }.map { "\($0.value.intValue ?? 0) \($0.key)" }
             lines.append(("children", "\(total) total" + (byStatus.isEmpty ? "" : ": " + byStatus.joined(separator: ", "))))
         }
-        let label = label(job)
-        if !label.isEmpty { lines.append(("label", label)) }
+        if let label = job["label"]?.stringValue, !label.isEmpty { lines.append(("label", label)) }
+        if let line = commandLine(job) {
+            lines.append(("command", line))
+            if let cwd = job["payload"]?["cwd"]?.stringValue { lines.append(("cwd", cwd)) }
+        }
         if job["started_at"]?.stringValue != nil { lines.append(("duration", runTime(job, now: now))) }
         if let parent = job["parent_id"]?.stringValue { lines.append(("parent", parent)) }
         if let key = job["idempotency_key"]?.stringValue { lines.append(("key", key)) }
@@ -232,7 +253,12 @@ enum JobFormat {
             lines.append(("error", text))
         }
         if let result = job["result"], !result.isNull { lines.append(("result", result.compactString)) }
-        if var payload = job["payload"]?.objectValue, let env = payload["env"]?.objectValue {
+        if job["type"]?.stringValue == "command" {
+            // The command line and cwd are shown above; of a `run` job's whole environment, a count.
+            if let env = job["payload"]?["env"]?.objectValue {
+                lines.append(("environment", "\(env.count) variables (`status --json` shows them)"))
+            }
+        } else if var payload = job["payload"]?.objectValue, let env = payload["env"]?.objectValue {
             // A `run` job carries the caller's whole environment: a count reads better than 40 names.
             payload["env"] = .string("(\(env.count) variables; `status --json` shows them)")
             lines.append(("payload", JSON.object(payload).compactString))

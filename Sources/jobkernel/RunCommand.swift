@@ -35,9 +35,6 @@ struct RunCommand: ParsableCommand {
     @Flag(name: [.customShort("d"), .long], help: "Enqueue the job, print its id and return without waiting.")
     var detach = false
 
-    @Option(help: ArgumentHelp("A label `status` shows for the job instead of its command line.", valueName: "text"))
-    var label: String?
-
     @Flag(name: .customLong("no-env"), help: "Do not pass this shell's environment on (it is stored with the job); the command gets the kernel's.")
     var noEnv = false
 
@@ -61,10 +58,9 @@ struct RunCommand: ParsableCommand {
         if !noEnv {
             payload["env"] = .object(JSONObject(RunCommand.environment().map { ($0.key, JSON.string($0.value)) }))
         }
-        if let label { payload["label"] = .string(label) }
         let code: Int32 = try client.withClient { kernel in
             let created = try Enqueue.create(kernel, type: "command", payload: .object(payload), items: nil, job: job,
-                                             defaultMaxAttempts: 1)
+                                             defaultMaxAttempts: 1, defaultLabel: RunCommand.label(for: command))
             let id = created["id"]?.stringValue ?? "?"
             if detach {
                 if json { Output.json(created) } else { Output.line(id) }
@@ -125,6 +121,14 @@ struct RunCommand: ParsableCommand {
         let message = job["error"]?["message"]?.stringValue
         Output.error("job \(job["id"]?.stringValue ?? "?") \(status ?? "?")" + (message.map { ": \($0)" } ?? ""))
         return 1
+    }
+
+    /// The label a job gets without --label: its command line, cut to the 200 bytes a label may
+    /// have (docs/promises.md §13).
+    static func label(for command: [String]) -> String {
+        var line = JobFormat.commandLine(command)
+        while line.utf8.count > 200 { line.removeLast() }
+        return line
     }
 
     static func currentDirectory() -> String? {

@@ -107,6 +107,7 @@ struct WatchView {
         // Right-hand fields in the order they are given up when the terminal is narrow.
         let right: [(title: String, width: Int, left: Bool, cell: (JSON) -> String)] = [
             ("PCT", 4, false, { JobFormat.percent($0) }),
+            ("LABEL", 20, true, { JobFormat.label($0) }),
             ("DONE", 11, true, { JobFormat.counts($0["progress"]) ?? "" }),
             ("PHASE", 12, true, { $0["progress"]?["phase"]?.stringValue ?? "" }),
             ("RATE", 8, false, { job in

@@ -11,6 +11,8 @@ extension Job {
         JSONWriter.writeInt(Int(id), into: &b)
         b.append(#"","type":"#)
         JSONWriter.writeString(type, into: &b)
+        b.append(#","label":"#)
+        if let label { JSONWriter.writeString(label, into: &b) } else { b.append("null") }
         b.append(#","dispatch_mode":"#)
         JSONWriter.writeString(dispatchMode, into: &b)
         b.append(#","status":""#)
@@ -93,7 +95,7 @@ extension Job {
     public func asCreated(runAt initialRunAt: Millis?) -> Job {
         Job(id: id, type: type, dispatchMode: dispatchMode,
             status: (initialRunAt ?? 0) > createdAt ? .scheduled : .pending, priority: priority, lane: lane,
-            payload: payload, createdBy: createdBy, idempotencyKey: idempotencyKey, parentID: parentID,
+            payload: payload, label: label, createdBy: createdBy, idempotencyKey: idempotencyKey, parentID: parentID,
             manual: manual, maxAttempts: maxAttempts, timeoutMs: timeoutMs, runAt: initialRunAt,
             itemized: itemized, units: UnitCounts(pending: units.total), createdAt: createdAt, updatedAt: createdAt)
     }

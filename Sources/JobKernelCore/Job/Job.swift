@@ -32,6 +32,8 @@ public struct Job: Hashable, Sendable {
         var priority: Int
         var lane: Lane
         var payload: JSON
+        /// What the job is, for people (docs/promises.md §13); cosmetic, not compared by idempotency keys.
+        var label: String?
         var createdBy: String
         var idempotencyKey: String?
         var parentID: Int64?
@@ -61,6 +63,7 @@ public struct Job: Hashable, Sendable {
     public var priority: Int { get { spec.value.priority } set { setSpec(\.priority, newValue) } }
     public var lane: Lane { get { spec.value.lane } set { setSpec(\.lane, newValue) } }
     public var payload: JSON { get { spec.value.payload } set { setSpec(\.payload, newValue) } }
+    public var label: String? { get { spec.value.label } set { setSpec(\.label, newValue) } }
     public var createdBy: String { get { spec.value.createdBy } set { setSpec(\.createdBy, newValue) } }
     public var idempotencyKey: String? { get { spec.value.idempotencyKey } set { setSpec(\.idempotencyKey, newValue) } }
     public var parentID: Int64? { get { spec.value.parentID } set { setSpec(\.parentID, newValue) } }
@@ -70,7 +73,7 @@ public struct Job: Hashable, Sendable {
     public var createdAt: Millis { get { spec.value.createdAt } set { setSpec(\.createdAt, newValue) } }
 
     public init(id: Int64, type: String, dispatchMode: String, status: JobStatus, priority: Int, lane: Lane,
-                payload: JSON, createdBy: String, idempotencyKey: String? = nil, parentID: Int64? = nil,
+                payload: JSON, label: String? = nil, createdBy: String, idempotencyKey: String? = nil, parentID: Int64? = nil,
                 manual: Bool = false, attempt: Int = 0, maxAttempts: Int, timeoutMs: Int64? = nil,
                 runAt: Millis? = nil, cancelRequested: Bool = false, progress: Progress = Progress(),
                 itemized: Bool, units: UnitCounts, waiting: Int = 0, result: JSON = .null,
@@ -79,7 +82,7 @@ public struct Job: Hashable, Sendable {
         self.id = id
         self.spec = SpecBox(Spec(
             type: type, dispatchMode: dispatchMode, priority: priority, lane: lane, payload: payload,
-            createdBy: createdBy, idempotencyKey: idempotencyKey, parentID: parentID, manual: manual,
+            label: label, createdBy: createdBy, idempotencyKey: idempotencyKey, parentID: parentID, manual: manual,
             maxAttempts: maxAttempts, timeoutMs: timeoutMs, createdAt: createdAt))
         self.status = status
         self.attempt = attempt
@@ -137,6 +140,7 @@ public struct Job: Hashable, Sendable {
         let o = JSONObject(uniquePairs: [
             ("id", .string(String(id))),
             ("type", .string(type)),
+            ("label", label.map { .string($0) } ?? .null),
             ("dispatch_mode", .string(dispatchMode)),
             ("status", .string(status.rawValue)),
             ("priority", .int(priority)),

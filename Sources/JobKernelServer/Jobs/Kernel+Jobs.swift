@@ -178,6 +178,8 @@ extension Kernel {
         var payloadBytes: [UInt8]? = nil
         /// Jobs that must end `success` before this one starts (docs/promises.md §8.6).
         var after: [Int64] = []
+        /// What the job is, for people (docs/promises.md §13).
+        var label: String? = nil
     }
 
     /// Stores a new job (or finds the one its idempotency key names) and dispatches it.
@@ -197,7 +199,7 @@ extension Kernel {
         var job = Job(
             id: 0, type: r.type.name, dispatchMode: r.type.mode.rawValue, status: scheduled ? .scheduled : .pending,
             priority: priority, lane: Lane(priority: priority, threshold: config.pipeline.priorityThreshold),
-            payload: r.payload, createdBy: r.createdBy, idempotencyKey: r.idempotencyKey, parentID: r.parentID,
+            payload: r.payload, label: r.label, createdBy: r.createdBy, idempotencyKey: r.idempotencyKey, parentID: r.parentID,
             manual: r.manual, maxAttempts: r.maxAttempts ?? config.maxAttempts(for: r.type),
             timeoutMs: r.timeoutMs ?? r.type.timeoutMs, runAt: r.runAt, itemized: r.items != nil,
             units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)

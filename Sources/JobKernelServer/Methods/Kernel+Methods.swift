@@ -158,6 +158,7 @@ extension Kernel {
         let parentID = try p.optionalJobID("parent_id")
         let manual = try p.optionalBool("manual") ?? false
         let after = try p.jobIDs("after") ?? []
+        let label = try p.optionalString("label", bytes: 0...Kernel.labelBytes)
         try p.rejectUnknown()
 
         let payloadBytes = payload.serialized()
@@ -194,7 +195,7 @@ extension Kernel {
             createdBy: createdBy, runAt: runAt, maxAttempts: maxAttempts, timeoutMs: timeoutMs,
             parentID: parentID ?? conn.currentJobID, manual: manual,
             canonical: key == nil ? "" : Kernel.canonicalString(.object(canonical)), payloadBytes: payloadBytes,
-            after: after))
+            after: after, label: label))
         // `{"job":…,"duplicate":…}` written around the job's bytes, not built as a tree.
         guard case .serialized(let job) = json else { return ["job": json, "duplicate": .bool(duplicate)] }
         var b = ByteWriter(capacity: job.bytes.count + 26)
@@ -206,6 +207,10 @@ extension Kernel {
 
     /// Names (`type`, `created_by`, `client.name`): 1 to 1024 bytes.
     static let nameBytes = 1...1024
+
+    /// A job's `label`: at most 200 bytes (docs/promises.md §13). It is cosmetic, so it is not
+    /// part of the request an idempotency key compares.
+    static let labelBytes = 200
 
     /// The built-in `command` type's payload (docs/promises.md §5.1): `{argv: [string, …], cwd?: string,
     /// env?: {string: string}}`, checked at enqueue so that nothing is silently dropped at run time.
