@@ -840,9 +840,12 @@ _by_name["enqueue"]["params"].append(param(
 _by_name["stats"]["description"] += (" types: per job type, open jobs by status, paused units, finishes in the last "
                                      "minute and the oldest pending job's age (SPEC 13).")
 _by_name["settings.get"]["description"] = (
-    "Without key: every known setting (workflow toggles configured under [workflow] or ever set, and paused.<type> / "
-    "paused.* once pause or resume was called), keys sorted. With key: just that one; a key never configured nor set "
-    "is false. A key outside workflow.<name>, paused.<name> and paused.*: -32602 (field key).")
+    "Without key: every setting (the workflow toggles [workflow] declares, and paused.<type> / paused.* once pause "
+    "or resume was called), keys sorted. With key: just that one; a pause key never set is false. A workflow "
+    "toggle the config does not declare, or a key outside workflow.<name>, paused.<name> and paused.*: -32602 "
+    "(field key), with the closest declared toggle (\"did you mean workflow.<name>?\") and the declared ones.")
+_by_name["settings.set"]["description"] += (" A workflow toggle the config does not declare is -32602 (field key), "
+                                            "as for settings.get: a typo creates nothing.")
 _by_name["settings.set"]["description"] += " paused.<type> and paused.* may be set too: the same as pause and resume."
 
 _ids = {"oneOf": [S("JobIdParam"), {"type": "array", "minItems": 1, "items": S("JobIdParam")}]}

@@ -473,10 +473,30 @@ def test_settings_keys_outside_workflow_are_invalid(client):
     assert e.code == -32602
 
 
-def test_settings_undeclared_toggle_reads_false_until_set(client):
-    assert client.call("settings.get", {"key": "workflow.brand_new"}) == {"workflow.brand_new": False}
-    assert client.call("settings.set", {"key": "workflow.brand_new", "value": True}) == {"workflow.brand_new": True}
-    assert client.call("settings.get", {"key": "workflow.brand_new"}) == {"workflow.brand_new": True}
+def test_settings_undeclared_toggle_is_refused_with_did_you_mean(client):
+    # protocol.md item 26: only the toggles [workflow] declares exist; a typo creates nothing
+    e = client.call_error("settings.set", {"key": "workflow.publsihing", "value": False})
+    assert e.code == -32602 and e.data.get("field") == "key"
+    assert "did you mean workflow.publishing?" in e.message
+    assert "workflow.auto_publish, workflow.publishing" in e.message
+    e = client.call_error("settings.get", {"key": "workflow.brand_new"})
+    assert e.code == -32602 and e.data.get("field") == "key"
+    assert "did you mean" not in e.message and "workflow.publishing" in e.message
+    settings = client.call("settings.get", {})
+    assert "workflow.publsihing" not in settings and "workflow.brand_new" not in settings
+    assert client.call("settings.get", {"key": "workflow.publishing"}) == {"workflow.publishing": True}
+
+
+def test_settings_toggle_removed_from_the_config_is_no_longer_served(kernel_factory, tmp_path):
+    config = jk.BASE_CONFIG.replace("auto_publish = false", "auto_publish = false\nextra = false")
+    k = kernel_factory(config, db=str(tmp_path / "jobs.db"))
+    c = k.client()
+    assert c.call("settings.set", {"key": "workflow.extra", "value": True}) == {"workflow.extra": True}
+    k.stop()
+    k2 = kernel_factory(jk.BASE_CONFIG, db=str(tmp_path / "jobs.db"))
+    c2 = k2.client()
+    assert "workflow.extra" not in c2.call("settings.get", {})
+    assert c2.call_error("settings.get", {"key": "workflow.extra"}).code == -32602
 
 
 def test_settings_toggle_wrong_type(client):

@@ -182,8 +182,10 @@ class Load:
             msg, sent, t = c.call("cancel", {"id": job})
             result(msg)
             self.log("cancel", job, sent, t)
-            key = f"workflow.pc{self.serial()}"
-            msg, sent, t = c.call("settings.set", {"key": key, "value": True})
+            # a key of its own each time, so that its row proves this commit; only declared
+            # workflow toggles exist, so a pause key (false: nothing is paused) it is
+            key = f"paused.pc{self.serial()}"
+            msg, sent, t = c.call("settings.set", {"key": key, "value": False})
             result(msg)
             self.log("setting", key, sent, t)
             if rounds % 25 == 0:

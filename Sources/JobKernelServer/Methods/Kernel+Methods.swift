@@ -385,16 +385,11 @@ extension Kernel {
         return [key: value]
     }
 
-    /// Settings are workflow toggles, `workflow.<name>`; one the config never declared reads
-    /// false until it is set.
+    /// Settings are the workflow toggles `[workflow]` declares (`WorkflowToggles`), and the pause
+    /// keys.
     private func checkSettingKey(_ key: String) throws {
         if isPauseKey(key) { return }
-        let name = key.hasPrefix("workflow.") ? key.dropFirst("workflow.".count) : ""
-        guard (1...64).contains(name.count),
-              name.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 || $0 == 45 })
-        else {
-            throw RPCError.invalidParams("unknown setting \"\(key)\": settings are workflow toggles named workflow.<name> ([A-Za-z0-9_-], up to 64 characters), or paused.<type> / paused.* for a configured type", field: "key")
-        }
+        if let refusal = WorkflowToggles(declared: config.workflow.names).refusal(of: key) { throw refusal }
     }
 
     /// The levels of a log line.

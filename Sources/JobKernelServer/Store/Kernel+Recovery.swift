@@ -31,7 +31,9 @@ extension Kernel {
         for (name, value) in config.workflow.names.map({ ($0, config.workflow[$0] ?? false) }) {
             settings["workflow.\(name)"] = .bool(value)
         }
-        for (key, value) in try store.settings() {
+        // A stored toggle the config no longer declares is kept in the store but not served.
+        let toggles = WorkflowToggles(declared: config.workflow.names)
+        for (key, value) in try store.settings() where !key.hasPrefix("workflow.") || toggles.declares(key) {
             settings[key] = value
         }
         refreshPaused()

@@ -101,7 +101,9 @@ test('progress, log, logs on a leased (running) job', async () => {
 
 test('settings and stats', async () => {
   assert.deepEqual(await c.settingsGet('workflow.publishing'), { 'workflow.publishing': true });
-  assert.deepEqual(await c.settingsGet('workflow.never_declared'), { 'workflow.never_declared': false });
+  // only the toggles [workflow] declares exist; a typo is refused with the closest one
+  await assert.rejects(c.settingsGet('workflow.never_declared'), (e) => e instanceof InvalidParamsError && e.data.field === 'key');
+  await assert.rejects(c.settingsSet('workflow.publsihing', false), (e) => e instanceof InvalidParamsError && /did you mean workflow\.publishing\?/.test(e.message));
   assert.deepEqual(await c.settingsSet('workflow.auto_publish', true), { 'workflow.auto_publish': true });
   const all = await c.settingsGet();
   assert.equal(all['workflow.auto_publish'], true);

@@ -195,9 +195,14 @@ def test_settings_schedules_stats_discover(client):
     assert doc["openrpc"] and any(m["name"] == "enqueue" for m in doc["methods"])
 
 
-def test_unconfigured_toggle(client):
-    assert client.settings_get("workflow.brand_new") == {"workflow.brand_new": False}
-    assert client.settings_set("workflow.brand_new", True) == {"workflow.brand_new": True}
+def test_undeclared_toggle_is_refused_with_did_you_mean(client):
+    with pytest.raises(jobkernel.InvalidParams) as ei:
+        client.settings_set("workflow.publsihing", True)
+    assert ei.value.field == "key" and "did you mean workflow.publishing?" in str(ei.value)
+    with pytest.raises(jobkernel.InvalidParams) as ei:
+        client.settings_get("workflow.brand_new")
+    assert ei.value.field == "key"
+    assert "workflow.brand_new" not in client.settings_get()
 
 
 def test_call_raw(client):
