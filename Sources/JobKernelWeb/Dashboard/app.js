@@ -22,36 +22,97 @@ const el = (tag, props = {}, ...children) => {
 const TERMINAL = new Set(["success", "partial_success", "failed", "cancelled", "skipped"]);
 
 // ---- JSON-RPC over POST /rpc ------------------------------------------------------------
+// Every failure becomes an Error whose message is a sentence saying what happened and what to do
+// (`explain`); the raw answer stays on it (`code`, `data`, `status`) for the code that needs it.
 class RPCError extends Error {
-  constructor(error) { super(error.message); this.code = error.code; this.data = error.data; }
+  constructor(error, method, params) {
+    super(explain(error, method, params)); this.code = error.code; this.data = error.data; this.raw = error.message;
+  }
+}
+class HTTPError extends Error {
+  constructor(status, text) { super(explainHTTP(status, text)); this.status = status; this.raw = text; }
+}
+const STATUS_WORDS = { scheduled: "scheduled", pending: "waiting to run", running: "running", success: "finished with success",
+  partial_success: "finished with partial success", failed: "failed", cancelled: "cancelled", skipped: "skipped" };
+function explain(error, method, params = {}) {
+  const data = error.data || {};
+  const job = data.job_id || params.id || (params.ids && params.ids.length === 1 ? params.ids[0] : null);
+  switch (error.code) {
+    case -32001: return job ? `Job ${job} does not exist (any more): it may have been removed. Reload the list.`
+      : "That job does not exist (any more). Reload the list.";
+    case -32002: return `The kernel has no job type ${data.field ? `for ${data.field}` : "by that name"}: check the type's spelling or the kernel's configuration.`;
+    case -32004: {
+      const status = STATUS_WORDS[data.status] || data.status || "in another status";
+      if (method === "retry") return `Job ${job} ${status}, so it cannot be retried: only failed, cancelled and partly successful jobs can.`;
+      if (method === "cancel") return `Job ${job} ${status}, so there is nothing to cancel.`;
+      if (method === "remove") return `Job ${job} ${status}: only finished jobs can be removed; cancel it first.`;
+      return `Job ${job} is ${status}, which does not allow that.`;
+    }
+    case -32006: return "The kernel no longer keeps those events: reload the page.";
+    case -32007: return `The kernel cannot do that right now (${error.message}). Try again in a moment.`;
+    case -32601: return `This kernel does not know \`${method}\`: it is older than this page. Upgrade jobkernel.`;
+    case -32602: return `The kernel refused ${data.field ? `the value of ${data.field}` : "the request"}: ${error.message}. Check what you entered.`;
+    case -32603: return `The kernel failed inside (${error.message}). Its log says more; try again.`;
+    default: return `The kernel answered: ${error.message}.`;
+  }
+}
+function explainHTTP(status, text) {
+  if (status === 503 && /in flight|Retry-After|busy/i.test(text)) return "The gateway is busy. Try again in a moment.";
+  if (status === 503) return "The kernel is not answering. Start it (jobkernel serve); this page reconnects by itself.";
+  if (status === 401) return "Your session has ended. Open the login link that jobkernel web printed, or paste the token at /.";
+  if (status === 403) return "The gateway refused this page's request as coming from another site. Reload the page from the gateway's own address.";
+  if (status === 413) return "That request is too large for the gateway (16 MiB at most).";
+  if (status === 429) return "Too many dashboards or streams are open on this token. Close some tabs.";
+  return `The gateway answered HTTP ${status}. Reload the page; if it persists, see jobkernel web's output.`;
 }
 let nextId = 1;
-async function rpc(method, params = {}) {
-  const response = await fetch("/rpc", {
-    method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }),
-  });
-  if (!response.ok) throw new Error(`${method}: HTTP ${response.status} ${(await response.text()).trim()}`);
+async function rpc(method, params = {}, { timeout = 30000 } = {}) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeout);
+  let response;
+  try {
+    response = await fetch("/rpc", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }), signal: abort.signal,
+    });
+  } catch (error) {
+    const gone = new Error(abort.signal.aborted
+      ? "The gateway did not answer in time. It may be overloaded; try again."
+      : "The gateway is not answering: is jobkernel web still running? This page reconnects by itself.");
+    gone.status = 0;
+    throw gone;
+  } finally { clearTimeout(timer); }
+  if (!response.ok) {
+    const text = (await response.text()).trim();
+    if (response.status === 503) kernelUnreachable();
+    throw new HTTPError(response.status, text);
+  }
   const answer = await response.json();
-  if (answer.error) throw new RPCError(answer.error);
+  if (answer.error) throw new RPCError(answer.error, method, params);
   return answer.result;
 }
 function notice(message) {
   const box = $("#notice");
+  box.classList.remove("ok");
   box.textContent = message || "";
   box.hidden = !message;
 }
 async function act(label, fn) {
   try { notice(""); return await fn(); }
-  catch (error) { notice(`${label} failed: ${error.message}`); }
+  catch (error) {
+    // While the kernel is down the banner says so once; a notice per failed call would repeat it.
+    if (error.status === 503 || error.status === 0) return;
+    notice(`${label} failed. ${error.message}`);
+  }
 }
 
 // ---- What this kernel can do ------------------------------------------------------------
 const has = new Set();
+const paramsOf = new Map(); // method -> its parameters' names
 async function discover() {
   try {
     const doc = await rpc("rpc.discover");
-    for (const method of doc.methods || []) has.add(method.name);
+    for (const method of doc.methods || []) { has.add(method.name); paramsOf.set(method.name, (method.params || []).map((p) => p.name)); }
   } catch (_) { /* an old kernel: assume the basic methods only */ }
 }
 
@@ -97,6 +158,44 @@ function progressCell(job) {
 }
 const statusBadge = (status) => el("span", { class: `status ${status}`, text: status });
 const when = (ts) => ts ? new Date(ts).toLocaleString() : "–";
+function ago(ts) {
+  if (!ts) return "–";
+  const s = (Date.now() - new Date(ts).getTime()) / 1000;
+  if (s < 0) return `in ${duration(-s)}`;
+  if (s < 5) return "just now";
+  if (s < 60) return `${Math.floor(s)}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+const timeCell = (ts) => el("time", { class: "ago", datetime: ts || "", title: ts ? when(ts) : "", text: ago(ts) });
+function runTime(job) {
+  if (!job.started_at) return "";
+  const end = job.finished_at ? new Date(job.finished_at) : (TERMINAL.has(job.status) ? null : new Date());
+  if (!end) return "";
+  const seconds = Math.max(0, (end - new Date(job.started_at)) / 1000);
+  return seconds < 1 ? `${Math.round(seconds * 1000)} ms` : duration(seconds);
+}
+// ---- What a job is: its label, command line, or a payload summary ------------------------
+const labelOf = (job) => job.label || (job.payload && typeof job.payload.label === "string" ? job.payload.label : null);
+const shellQuote = (word) => /^[A-Za-z0-9_@%+=:,.\/-]+$/.test(word) ? word : `'${String(word).replace(/'/g, "'\\''")}'`;
+const commandOf = (job) => job.payload && Array.isArray(job.payload.argv) ? job.payload.argv.map(String).map(shellQuote).join(" ") : null;
+function summaryOf(job) {
+  const command = commandOf(job);
+  if (command) return command;
+  const payload = job.payload;
+  if (!payload || (typeof payload === "object" && Object.keys(payload).length === 0)) return "";
+  return JSON.stringify(payload).slice(0, 80);
+}
+function whatCell(job) {
+  const label = labelOf(job), summary = summaryOf(job);
+  return el("td", { class: "what", title: [label, summary].filter(Boolean).join("\n") },
+    label ? el("span", { class: "label", text: label }) : null,
+    summary ? el("code", { class: "summary", text: summary.length > 60 ? summary.slice(0, 59) + "…" : summary }) : null);
+}
+function searchable(job) {
+  return [job.id, labelOf(job), job.type, commandOf(job) || JSON.stringify(job.payload || "")].filter(Boolean).join("\n").toLowerCase();
+}
 
 // ---- Actions -----------------------------------------------------------------------------
 function actionButtons(job, after) {
@@ -125,7 +224,7 @@ function actionButtons(job, after) {
 
 // ---- The jobs table ----------------------------------------------------------------------
 const jobs = new Map(); // id -> latest job object seen
-const listState = { cursors: [null], page: 0, next: null, filters: {} };
+const listState = { filters: {}, q: "", limit: 50, after: [], next: null };
 // Answers and events travel on different connections, so an older view of a job (a `list` or a
 // `cancel` answer) can arrive after a newer one (the event of its end): the later `updated_at`
 // wins, and at the same millisecond a finished job is not shown running again.
@@ -147,47 +246,125 @@ function apply(incoming) {
   if (route.view === "job" && route.id === job.id) renderJob(job);
   if (route.view === "job" && job.parent_id === route.id) renderChildRow(job);
   if (job.type) knownTypes.add(job.type);
+  if (route.view === "workers") loadRunningSoon();
 }
+const selected = new Map(); // id -> job, the jobs ticked for a bulk action
+let selectedAllMatching = false;
 function jobRow(job) {
+  const box = el("input", { type: "checkbox", class: "pick", "aria-label": `Select job ${job.id}`, checked: selected.has(job.id),
+    onchange: () => { if (box.checked) selected.set(job.id, job); else selected.delete(job.id); selectedAllMatching = false; renderBulk(); } });
   return el("tr", { "data-job-id": job.id, "data-status": job.status, "data-cancel": String(!!job.cancel_requested) },
+    el("td", { class: "check" }, box),
     el("td", {}, el("a", { href: `#/job/${job.id}`, text: job.id })),
+    whatCell(job),
     el("td", { text: job.type }),
     el("td", { text: job.dispatch_mode }),
     el("td", {}, statusBadge(job.status)),
     el("td", { class: "wide" }, progressCell(job)),
-    el("td", { text: when(job.created_at) }),
+    el("td", { class: "started" }, job.started_at ? timeCell(job.started_at) : el("span", { class: "muted", title: `created ${when(job.created_at)}`, text: "–" })),
+    el("td", { class: "duration", text: runTime(job) }),
     el("td", {}, el("div", { class: "actions" }, ...actionButtons(job))));
 }
 function replaceRow(row, fresh) {
   // Keep keyboard focus on the same control when a live update redraws the row.
-  const focused = row.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+  const focused = row.contains(document.activeElement) ? (document.activeElement.dataset.action || (document.activeElement.classList.contains("pick") ? "pick" : null)) : null;
+  fresh.hidden = row.hidden;
   row.replaceWith(fresh);
-  if (focused) { const again = fresh.querySelector(`[data-action="${focused}"]`); if (again) again.focus(); }
+  if (focused) { const again = fresh.querySelector(focused === "pick" ? ".pick" : `[data-action="${focused}"]`); if (again) again.focus(); }
 }
 function renderJobRow(job) {
   const row = document.querySelector(`#jobs tbody tr[data-job-id="${job.id}"]`);
   if (!row) return;
-  // Progress alone redraws only its cell, so a button is never swapped under a click.
+  if (selected.has(job.id)) selected.set(job.id, job);
+  // Progress alone redraws only its cells, so a button is never swapped under a click.
   if (row.dataset.status === job.status && row.dataset.cancel === String(!!job.cancel_requested)) {
     row.querySelector(".progress-cell").replaceWith(progressCell(job));
+    row.querySelector(".duration").textContent = runTime(job);
   } else replaceRow(row, jobRow(job));
+  applySearch();
 }
-function filtersFromForm() {
+
+// The list's state lives in the URL's fragment, `#/?status=failed&type=t&q=text&limit=50&after=C…`
+// (`after` repeated: the cursors of the pages before this one), so a link opens the same view and
+// back/forward walk through what was looked at.
+const LIST_KEYS = ["status", "type", "dispatch_mode", "parent_id"];
+function listURL(state) {
+  const query = new URLSearchParams();
+  for (const key of LIST_KEYS) if (state.filters[key]) query.set(key, state.filters[key]);
+  if (state.q) query.set("q", state.q);
+  if (state.limit && state.limit !== 50) query.set("limit", String(state.limit));
+  for (const cursor of state.after || []) query.append("after", cursor);
+  const text = query.toString();
+  return text ? `#/?${text}` : "#/";
+}
+function readListURL(query) {
+  const filters = {};
+  for (const key of LIST_KEYS) { const v = (query.get(key) || "").trim(); if (v) filters[key] = v; }
+  const limit = [25, 50, 100].includes(Number(query.get("limit"))) ? Number(query.get("limit")) : 50;
+  return { filters, q: (query.get("q") || "").trim(), limit, after: query.getAll("after") };
+}
+function currentList() { return { filters: listState.filters, q: listState.q, limit: listState.limit, after: listState.after }; }
+function go(hash) { if (location.hash !== hash) location.hash = hash; else navigate(true); }
+function formToURL() {
   const form = $("#filters");
   const filters = {};
-  for (const name of ["status", "type", "dispatch_mode", "parent_id"]) {
-    const value = form.elements[name].value.trim();
-    if (value) filters[name] = value;
-  }
-  return filters;
+  for (const name of LIST_KEYS) { const value = form.elements[name].value.trim(); if (value) filters[name] = value; }
+  go(listURL({ filters, q: form.elements.q.value.trim(), limit: Number($("#f-limit").value), after: [] }));
+}
+function fillForm() {
+  const form = $("#filters");
+  for (const name of LIST_KEYS) form.elements[name].value = listState.filters[name] || "";
+  form.elements.q.value = listState.q;
+  $("#f-limit").value = String(listState.limit);
 }
 function matches(job, filters) {
   return Object.entries(filters).every(([key, value]) => String(job[key] ?? "") === value);
 }
+function applySearch() {
+  const q = listState.q.toLowerCase();
+  let shown = 0;
+  for (const row of document.querySelectorAll("#jobs tbody tr")) {
+    const job = jobs.get(row.dataset.jobId);
+    row.hidden = !!q && !(job && searchable(job).includes(q));
+    if (!row.hidden) shown++;
+  }
+  const loaded = document.querySelectorAll("#jobs tbody tr").length;
+  $("#jobs-empty").hidden = shown > 0;
+  $("#jobs-empty").textContent = loaded && q ? `No job on this page matches “${listState.q}”.` : "No jobs match.";
+  const hint = $("#search-hint");
+  const id = /^#?\d+$/.test(listState.q) ? listState.q.replace("#", "") : null;
+  if (q && id && !document.querySelector(`#jobs tbody tr[data-job-id="${id}"]`)) {
+    hint.replaceChildren(`Job ${id} is not on this page: `, el("a", { href: `#/job/${id}`, text: `open job ${id}` }), ".");
+    hint.hidden = false;
+  } else if (q && listState.next) {
+    hint.textContent = "The search looks through this page only; the older pages may hold more matches.";
+    hint.hidden = false;
+  } else hint.hidden = true;
+  renderBulk();
+}
+function renderCounts(stats) {
+  const counts = stats.jobs || {};
+  const all = Object.values(counts).reduce((a, b) => a + (b || 0), 0);
+  const current = listState.filters.status || "";
+  const tabs = [["", "all", all], ...["running", "pending", "scheduled", "failed", "partial_success", "cancelled", "success", "skipped"]
+    .map((status) => [status, status.replace("_", " "), counts[status] || 0])];
+  const key = JSON.stringify([tabs, current, listState.filters, listState.q, listState.limit]);
+  const nav = $("#status-tabs");
+  if (nav.dataset.key === key) return;
+  nav.dataset.key = key;
+  nav.replaceChildren(...tabs.map(([status, name, count]) => {
+    const filters = { ...listState.filters, status };
+    if (!status) delete filters.status;
+    const link = el("a", { href: listURL({ filters, q: listState.q, limit: listState.limit, after: [] }), "data-status": status || "all",
+      class: `tab ${status}` }, el("span", { text: name }), " ", el("span", { class: "count", text: String(count) }));
+    if (status === current) link.setAttribute("aria-current", "true");
+    return link;
+  }));
+}
 let loading = null;
 async function loadJobs() {
-  const params = { ...listState.filters, limit: Number($("#f-limit").value) };
-  const cursor = listState.cursors[listState.page];
+  const params = { ...listState.filters, limit: listState.limit };
+  const cursor = listState.after.at(-1);
   if (cursor) params.cursor = cursor;
   const token = Symbol();
   loading = token;
@@ -195,11 +372,13 @@ async function loadJobs() {
   if (!result || loading !== token) return;
   const body = $("#jobs tbody");
   body.replaceChildren(...result.jobs.map((listed) => { const job = newest(listed); sample(job.id, job.progress); knownTypes.add(job.type); return jobRow(job); }));
-  $("#jobs-empty").hidden = result.jobs.length > 0;
   listState.next = result.next_cursor;
+  listState.loadedIds = result.jobs.map((j) => j.id);
   $("#page-older").disabled = !result.next_cursor;
-  $("#page-newer").disabled = listState.page === 0;
-  $("#page-label").textContent = `page ${listState.page + 1}`;
+  $("#page-newer").disabled = listState.after.length === 0;
+  $("#page-label").textContent = `page ${listState.after.length + 1}`;
+  applySearch();
+  if (lastStats) renderCounts(lastStats);
   refreshTypeNames();
 }
 let reloadTimer = null;
@@ -208,23 +387,125 @@ function reloadSoon() {
   reloadTimer = setTimeout(() => { reloadTimer = null; if (route.view === "jobs") loadJobs(); }, 400);
 }
 
+// ---- Bulk actions: cancel, retry or remove the ticked jobs, after a confirmation ----------
+const BULK = {
+  cancel: { verb: "Cancel", done: "cancelled", can: (j) => !TERMINAL.has(j.status), why: "already finished" },
+  retry: { verb: "Retry", done: "retried", can: (j) => ["failed", "cancelled", "partial_success"].includes(j.status), why: "not failed, cancelled or partly successful" },
+  remove: { verb: "Remove", done: "removed", can: (j) => TERMINAL.has(j.status), why: "not finished" },
+};
+function renderBulk() {
+  const n = selected.size;
+  $("#bulk").hidden = n === 0;
+  $("#bulk-count").textContent = `${n} selected${selectedAllMatching ? " (all that match)" : ""}`;
+  $("#bulk-remove").hidden = !has.has("remove");
+  const rows = [...document.querySelectorAll("#jobs tbody tr:not([hidden])")];
+  const all = rows.length > 0 && rows.every((row) => selected.has(row.dataset.jobId));
+  $("#select-page").checked = all;
+  $("#select-page").indeterminate = !all && rows.some((row) => selected.has(row.dataset.jobId));
+  $("#select-matching").hidden = !all || selectedAllMatching || !listState.next && listState.after.length === 0;
+}
+function selectPage(on) {
+  for (const row of document.querySelectorAll("#jobs tbody tr:not([hidden])")) {
+    const job = jobs.get(row.dataset.jobId);
+    if (on) selected.set(job.id, job); else selected.delete(job.id);
+    row.querySelector(".pick").checked = on;
+  }
+  selectedAllMatching = false;
+  renderBulk();
+}
+async function selectAllMatching() {
+  // Every page of the list with the same filters (and the search), up to 10,000 jobs.
+  const q = listState.q.toLowerCase();
+  let cursor = null;
+  for (let page = 0; page < 10; page++) {
+    const params = { ...listState.filters, limit: 1000 };
+    if (cursor) params.cursor = cursor;
+    const result = await act("Selecting the matching jobs", () => rpc("list", params));
+    if (!result) return;
+    for (const listed of result.jobs) { const job = newest(listed); if (!q || searchable(job).includes(q)) selected.set(job.id, job); }
+    cursor = result.next_cursor;
+    if (!cursor) break;
+  }
+  selectedAllMatching = true;
+  for (const box of document.querySelectorAll("#jobs tbody tr:not([hidden]) .pick")) box.checked = true;
+  renderBulk();
+}
+function confirmDialog(title, text, yes) {
+  const dialog = $("#confirm");
+  $("#confirm-title").textContent = title;
+  $("#confirm-text").textContent = text;
+  $("#confirm-yes").textContent = yes;
+  return new Promise((resolve) => {
+    const finish = (answer) => { dialog.close(); $("#confirm-yes").onclick = null; $("#confirm-no").onclick = null; dialog.oncancel = null; resolve(answer); };
+    $("#confirm-yes").onclick = () => finish(true);
+    $("#confirm-no").onclick = () => finish(false);
+    dialog.oncancel = () => finish(false);
+    dialog.showModal();
+    $("#confirm-no").focus();
+  });
+}
+async function bulk(action) {
+  const spec = BULK[action];
+  const picked = [...selected.values()].map((job) => jobs.get(job.id) || job);
+  const eligible = picked.filter(spec.can);
+  const skipped = picked.length - eligible.length;
+  const noun = (n) => `${n} job${n === 1 ? "" : "s"}`;
+  if (eligible.length === 0) { notice(`None of the ${noun(picked.length)} selected can be ${spec.done}: they are ${spec.why}.`); return; }
+  const ids = eligible.map((j) => j.id);
+  const shown = ids.length <= 12 ? ids.join(", ") : `${ids.slice(0, 10).join(", ")} and ${ids.length - 10} more`;
+  const text = `${spec.verb} ${noun(ids.length)} (${shown})?` + (skipped ? ` ${noun(skipped)} of the selection ${skipped === 1 ? "is" : "are"} ${spec.why} and will be left alone.` : "")
+    + (action === "remove" ? " Their logs, items and results are deleted for good." : "");
+  if (!await confirmDialog(`${spec.verb} ${noun(ids.length)}`, text, `${spec.verb} ${noun(ids.length)}`)) return;
+  notice("");
+  let ok = 0;
+  const failures = [];
+  // The kernel's bulk form when it has one (`{ids}`); else one call per job, four at a time.
+  const bulkForm = action === "remove" || (paramsOf.get(action) || []).includes("ids");
+  if (bulkForm) {
+    for (let i = 0; i < ids.length; i += 100) {
+      const chunk = ids.slice(i, i + 100);
+      try { await rpc(action, { ids: chunk }); ok += chunk.length; } catch (error) { failures.push(error.message); }
+    }
+  } else {
+    const queue = [...ids];
+    await Promise.all([0, 1, 2, 3].map(async () => {
+      while (queue.length) {
+        const id = queue.shift();
+        try { apply(await rpc(action, { id })); ok++; } catch (error) { failures.push(error.message); }
+      }
+    }));
+  }
+  if (action === "remove") for (const id of ids) jobs.delete(id);
+  selected.clear(); selectedAllMatching = false;
+  const parts = [`${spec.verb === "Retry" ? "Retried" : spec.done[0].toUpperCase() + spec.done.slice(1)} ${noun(ok)}.`];
+  if (skipped) parts.push(`${noun(skipped)} left alone (${spec.why}).`);
+  if (failures.length) parts.push(`${failures.length} failed: ${[...new Set(failures)].slice(0, 3).join(" ")}`);
+  await loadJobs();
+  const box = $("#notice");
+  box.textContent = parts.join(" ");
+  box.hidden = false;
+  box.classList.toggle("ok", failures.length === 0);
+}
+
 // ---- The job page ------------------------------------------------------------------------
 // While the log so far loads, live lines wait in `liveLog`; then those after the last loaded line
 // follow, so a line shows once whatever the order the two arrive in.
 const jobPage = { id: null, logSince: null, loadingLog: false, liveLog: [], itemsNext: null, itemsSupported: false };
 function renderJob(job) {
-  $("#job-title").textContent = `Job ${job.id} · ${job.type}`;
+  const label = labelOf(job);
+  $("#job-title").textContent = `Job ${job.id} · ${label ? `${label} · ` : ""}${job.type}`;
   const fields = [
     ["Status", statusBadge(job.status)], ["Type", job.type], ["Dispatch mode", job.dispatch_mode],
     ["Priority", `${job.priority} (${job.lane} lane)`], ["Attempt", `${job.attempt} of ${job.max_attempts}`],
     ["Parent", job.parent_id ? el("a", { href: `#/job/${job.parent_id}`, text: job.parent_id }) : "–"],
     ["Created by", job.created_by], ["Created", when(job.created_at)], ["Started", when(job.started_at)],
-    ["Finished", when(job.finished_at)],
+    ["Finished", when(job.finished_at)], ["Ran for", runTime(job) || "–"],
   ];
   if (job.cancel_requested && !TERMINAL.has(job.status)) fields.push(["Cancel", "requested"]);
   if (job.items) fields.push(["Items", Object.entries(job.items).map(([k, v]) => `${k} ${v}`).join(", ")]);
   $("#job-fields").replaceChildren(...fields.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", {}, value)]));
   $("#job-fields").dataset.status = job.status;
+  renderWhat(job);
   $("#job-progress").replaceWith(Object.assign(progressCell(job), { id: "job-progress" }));
   const actions = $("#job-actions");
   const actionsKey = `${job.id}/${job.status}/${!!job.cancel_requested}`;
@@ -233,6 +514,111 @@ function renderJob(job) {
   $("#job-error").textContent = job.error ? JSON.stringify(job.error, null, 2) : "";
   $("#job-result-section").hidden = job.result === null || job.result === undefined;
   $("#job-result").textContent = job.result === null || job.result === undefined ? "" : JSON.stringify(job.result, null, 2);
+}
+// What the job runs: its label; for a command, the command line, directory and environment
+// (names only until "show values" is pressed); for other types, the payload as a JSON tree.
+function renderWhat(job) {
+  const box = $("#job-what");
+  const key = JSON.stringify([job.id, job.label, job.payload]);
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  const rows = [];
+  const label = labelOf(job);
+  rows.push(["Label", label ? el("span", { class: "label", id: "job-label", text: label }) : el("span", { class: "muted", text: "none" })]);
+  const command = commandOf(job);
+  const payload = job.payload || {};
+  if (command) {
+    rows.push(["Command", el("code", { id: "job-command", class: "command", text: command })]);
+    rows.push(["Directory", el("code", { id: "job-cwd", text: payload.cwd || "the kernel's working directory" })]);
+    const env = payload.env && typeof payload.env === "object" ? Object.entries(payload.env) : [];
+    if (env.length) {
+      const list = el("ul", { id: "job-env", class: "env" }, ...env.map(([name, value]) =>
+        el("li", { "data-name": name }, el("code", { text: name }), el("code", { class: "env-value", hidden: true, text: `=${value}` }))));
+      const toggle = el("button", { type: "button", id: "env-toggle", "aria-expanded": "false", "aria-controls": "job-env", text: "show values",
+        onclick: () => {
+          const open = toggle.getAttribute("aria-expanded") !== "true";
+          toggle.setAttribute("aria-expanded", String(open));
+          toggle.textContent = open ? "hide values" : "show values";
+          for (const value of list.querySelectorAll(".env-value")) value.hidden = !open;
+        } });
+      rows.push(["Environment", el("div", {}, list, toggle)]);
+    } else rows.push(["Environment", el("span", { class: "muted", text: "inherited, nothing added" })]);
+    const rest = Object.fromEntries(Object.entries(payload).filter(([k]) => !["argv", "cwd", "env", "label"].includes(k)));
+    if (Object.keys(rest).length) rows.push(["Other payload", jsonTree(rest, 0)]);
+  } else {
+    rows.push(["Payload", Object.keys(payload).length ? el("div", { id: "job-payload" }, jsonTree(payload, 0)) : el("span", { class: "muted", text: "empty" })]);
+  }
+  box.replaceChildren(...rows.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", {}, value)]));
+}
+function jsonTree(value, depth) {
+  if (value === null || typeof value !== "object") return el("code", { class: `json ${value === null ? "null" : typeof value}`, text: JSON.stringify(value) });
+  const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  const summary = Array.isArray(value) ? `[${entries.length} item${entries.length === 1 ? "" : "s"}]` : `{${entries.length} key${entries.length === 1 ? "" : "s"}}`;
+  const details = el("details", { class: "json-tree", open: depth < 2 && entries.length <= 50 },
+    el("summary", { text: summary }),
+    el("ul", {}, ...entries.map(([k, v]) => el("li", {}, el("span", { class: "json-key", text: `${k}: ` }), jsonTree(v, depth + 1)))));
+  return details;
+}
+
+// The job's history from the kernel's event log: `/events?ids=ID&kinds=job.created,job.status&since=0`
+// replays every status change it still keeps (24 h by default), then goes on live.
+let jobStream = null;
+const history_ = { id: null, seen: new Set(), entries: [] };
+function closeJobStream() { if (jobStream) { jobStream.close(); jobStream = null; } }
+function openJobStream(id) {
+  closeJobStream();
+  history_.id = id; history_.seen = new Set(); history_.entries = [];
+  $("#job-timeline").replaceChildren();
+  $("#job-attempts tbody").replaceChildren();
+  const source = new EventSource(`/events?ids=${encodeURIComponent(id)}&kinds=job.created,job.status&since=0`);
+  jobStream = source;
+  source.addEventListener("message", (e) => {
+    if (jobStream !== source) return;
+    const event = JSON.parse(e.data);
+    if (history_.seen.has(event.seq)) return;
+    history_.seen.add(event.seq);
+    history_.entries.push(event);
+    renderHistory();
+  });
+  source.addEventListener("reset", () => {
+    if (jobStream !== source) return;
+    history_.trimmed = true;
+    renderHistory();
+  });
+}
+function renderHistory() {
+  const entries = [...history_.entries].sort((a, b) => a.seq - b.seq);
+  const items = entries.map((event) => {
+    const data = event.data || {};
+    const job = data.job || {};
+    const text = event.kind === "job.created" ? `created, ${job.status || "pending"}` : `${data.from} → ${data.to}`;
+    const extra = [];
+    if (event.kind === "job.status" && data.to === "running" && job.attempt) extra.push(`attempt ${job.attempt}`);
+    if (event.kind === "job.status" && job.error && ["failed", "cancelled", "partial_success"].includes(data.to) && job.error.message) extra.push(job.error.message);
+    return el("li", { "data-kind": event.kind, "data-to": data.to || job.status || "" },
+      el("time", { datetime: event.ts, title: when(event.ts), text: new Date(event.ts).toLocaleTimeString() }), " ",
+      el("span", { class: `status-change ${data.to || ""}`, text }), extra.length ? el("span", { class: "muted", text: ` · ${extra.join(" · ")}` }) : null);
+  });
+  if (history_.trimmed) items.unshift(el("li", { class: "muted", text: "Older changes are no longer kept by the kernel." }));
+  $("#job-timeline").replaceChildren(...items);
+  // Attempts: each move to running starts one; the next status change ends it.
+  const attempts = [];
+  for (const event of entries) {
+    if (event.kind !== "job.status") continue;
+    const data = event.data || {}, job = data.job || {};
+    if (data.to === "running") attempts.push({ n: job.attempt || attempts.length + 1, start: event.ts, end: null, outcome: "running" });
+    else if (attempts.length && attempts.at(-1).end === null && data.from === "running") {
+      const last = attempts.at(-1);
+      const error = job.error && job.error.message ? `: ${job.error.message}` : "";
+      last.end = event.ts;
+      last.outcome = ["scheduled", "pending"].includes(data.to) ? `failed, retried${error}` : `${data.to}${error}`;
+    }
+  }
+  $("#job-attempts tbody").replaceChildren(...attempts.map((a) => el("tr", { "data-attempt": String(a.n) },
+    el("td", { text: String(a.n) }), el("td", { text: when(a.start) }), el("td", { text: a.end ? when(a.end) : "–" }),
+    el("td", { text: a.end ? runTime({ started_at: a.start, finished_at: a.end, status: "success" }) : "" }),
+    el("td", { class: "outcome", text: a.outcome }))));
+  $("#job-attempts").hidden = attempts.length === 0;
 }
 function appendLog(line) {
   const log = $("#job-log");
@@ -251,6 +637,10 @@ async function openJob(id) {
   $("#job-log").replaceChildren();
   $("#job-items tbody").replaceChildren();
   $("#job-children tbody").replaceChildren();
+  $("#job-items-section").hidden = true;
+  $("#job-children-section").hidden = true;
+  $("#job-what").dataset.key = "";
+  openJobStream(id);
   const job = await act("Loading the job", () => rpc("get", { id }));
   if (!job || jobPage.id !== id) return;
   apply(job);
@@ -268,7 +658,8 @@ async function openJob(id) {
   jobPage.loadingLog = false;
   for (const line of jobPage.liveLog) liveLogLine(line);
   jobPage.liveLog = [];
-  loadItems(id, true);
+  // Items only for an itemized job (`items` answers one row for any other).
+  if (job.items) loadItems(id, true);
   const children = await act("Loading children", () => rpc("list", { parent_id: id, limit: 200 }));
   if (children && jobPage.id === id) {
     $("#job-children-section").hidden = children.jobs.length === 0;
@@ -339,10 +730,7 @@ function chart(values, kind, label) {
   return svg;
 }
 let lastStats = null;
-async function sampleStats() {
-  const stats = await rpc("stats").catch(() => null);
-  if (!stats) return;
-  lastStats = stats;
+function sampleStats(stats) {
   const perType = stats.types || {};
   for (const type of Object.keys(perType)) knownTypes.add(type);
   for (const type of knownTypes) {
@@ -392,6 +780,41 @@ function renderTypes() {
   $("#type-cards").replaceChildren(...cards);
 }
 
+// ---- Workers: the local pools and lanes, the leases, and what runs now --------------------
+function meter(name, busy, total, note) {
+  const bar = el("meter", { min: 0, max: Math.max(1, total), value: busy, "aria-label": `${name}: ${busy} of ${total} busy` });
+  return el("article", { class: "card worker", "data-pool": name },
+    el("h3", {}, el("span", { text: name }), el("span", { class: "count", text: `${busy} / ${total} busy` })),
+    bar, el("p", { class: "figures", text: note || `${total - busy} idle` }));
+}
+function renderWorkers() {
+  const stats = lastStats;
+  if (!stats) return;
+  const cards = [];
+  for (const [name, pool] of Object.entries(stats.pools || {})) cards.push(meter(`pool ${name}`, pool.busy || 0, pool.total || 0));
+  for (const [name, lane] of Object.entries(stats.lanes || {})) cards.push(meter(`lane ${name}`, lane.busy || 0, lane.total || 0,
+    `${(lane.total || 0) - (lane.busy || 0)} idle · slots shared by the pools' ${name} jobs`));
+  cards.push(el("article", { class: "card worker", "data-pool": "leases" },
+    el("h3", {}, el("span", { text: "external workers" }), el("span", { class: "count", id: "lease-count", text: `${stats.leases || 0} lease${stats.leases === 1 ? "" : "s"}` })),
+    el("p", { class: "figures", text: `units leased through fetch (broker: ${(stats.broker && stats.broker.kind) || "?"}) · ${stats.queued_units ?? 0} units queued for a slot · ${stats.connections ?? 0} client connections` })));
+  const key = JSON.stringify([stats.pools, stats.lanes, stats.leases, stats.broker, stats.queued_units, stats.connections]);
+  if ($("#worker-cards").dataset.key !== key) { $("#worker-cards").dataset.key = key; $("#worker-cards").replaceChildren(...cards); }
+}
+let runningTimer = null;
+function loadRunningSoon() { if (!runningTimer) runningTimer = setTimeout(() => { runningTimer = null; loadRunning(); }, 300); }
+async function loadRunning() {
+  const result = await act("Loading the running jobs", () => rpc("list", { status: "running", limit: 200 }));
+  if (!result || route.view !== "workers") return;
+  const where = { internal: "pool internal", sync_api: "pool sync_api", async_api: "leased to an external worker" };
+  $("#running-jobs tbody").replaceChildren(...result.jobs.map((listed) => {
+    const job = newest(listed);
+    return el("tr", { "data-job-id": job.id }, el("td", {}, el("a", { href: `#/job/${job.id}`, text: job.id })), whatCell(job),
+      el("td", { text: job.type }), el("td", { text: where[job.dispatch_mode] || job.dispatch_mode }),
+      el("td", {}, timeCell(job.started_at)), el("td", { class: "wide" }, progressCell(job)));
+  }));
+  $("#running-empty").hidden = result.jobs.length > 0;
+}
+
 // ---- Workflow toggles ----------------------------------------------------------------------
 async function loadToggles() {
   const settings = await act("Loading settings", () => rpc("settings.get"));
@@ -408,11 +831,63 @@ async function loadToggles() {
   $("#toggles-empty").hidden = items.length > 0;
 }
 
-// ---- Live events from GET /events --------------------------------------------------------
+// ---- Live events from GET /events, and whether the kernel answers ----------------------------
+// The event stream alone cannot tell: the gateway keeps it open while the kernel is away (and
+// resumes it with no gap when it is back). So the page also asks the kernel for `stats` every
+// second: a 503 means the kernel is down, a failed fetch that the gateway is. `data-stream` on
+// <body> is `connecting`, `live`, `down` (the kernel does not answer), `reconnecting` (the
+// gateway does not answer, or the stream reconnects) or `closed` (the session ended).
 const streamState = { lastSeq: null, count: 0, gaps: 0 };
-function setStream(state, text) {
+const conn = { source: "connecting", kernel: null, gateway: "up" };
+const CONN_TEXT = {
+  live: "live", connecting: "connecting…", down: "kernel down, reconnecting…",
+  reconnecting: "gateway not answering, reconnecting…", closed: "session ended",
+};
+function connState() {
+  if (conn.gateway === "auth" || conn.source === "closed") return "closed";
+  if (conn.gateway === "down") return "reconnecting";
+  if (conn.kernel === "down") return "down";
+  if (conn.source === "open") return "live";
+  return conn.source === "connecting" ? "connecting" : "reconnecting";
+}
+function renderConn() {
+  const state = connState();
+  const was = document.body.dataset.stream;
   document.body.dataset.stream = state;
-  $("#stream-text").textContent = text;
+  document.body.dataset.kernel = conn.kernel || "unknown";
+  $("#stream-text").textContent = CONN_TEXT[state];
+  const banner = $("#conn-banner");
+  const say = {
+    down: "The kernel is down or not answering. Start it again (jobkernel serve, or your service manager); "
+      + "this page keeps trying every second and misses no event when it is back.",
+    reconnecting: conn.gateway === "down" ? "The gateway (jobkernel web) is not answering. Start it again; "
+      + "if it restarted without --token-file, open the new login link it printed." : null,
+    closed: "This page's session has ended. Open the login link that jobkernel web printed, or paste the token at /.",
+  }[state];
+  banner.textContent = say || "";
+  banner.hidden = !say;
+  // Back from an outage: what failed to load meanwhile loads now (the events resume by themselves).
+  if ((was === "down" || was === "reconnecting") && state === "live") navigate(true);
+}
+function kernelUnreachable() { conn.gateway = "up"; if (conn.kernel !== "down") { conn.kernel = "down"; renderConn(); } }
+function kernelAnswered() { if (conn.kernel !== "up" || conn.gateway !== "up") { conn.kernel = "up"; conn.gateway = "up"; renderConn(); } }
+function setStream(state) { conn.source = state; renderConn(); }
+let probes = 0;
+async function probe() {
+  probes++;
+  let stats;
+  try { stats = await rpc("stats", {}, { timeout: 1500 }); }
+  catch (error) {
+    if (error.status === 503) kernelUnreachable();
+    else if (error.status === 401) { conn.gateway = "auth"; renderConn(); }
+    else if (error.status === 0) { conn.gateway = "down"; renderConn(); }
+    return;
+  }
+  kernelAnswered();
+  lastStats = stats;
+  renderCounts(stats);
+  if (route.view === "workers") renderWorkers();
+  if (probes % 2 === 0) sampleStats(stats);
 }
 function noteSeq(seq) {
   if (streamState.lastSeq !== null && seq !== streamState.lastSeq + 1) streamState.gaps++;
@@ -429,7 +904,7 @@ function onEvent(event) {
   switch (event.kind) {
     case "job.created":
       apply(data.job);
-      if (route.view === "jobs" && listState.page === 0 && matches(data.job, listState.filters)) reloadSoon();
+      if (route.view === "jobs" && listState.after.length === 0 && matches(data.job, listState.filters)) reloadSoon();
       break;
     case "job.status": {
       apply(data.job);
@@ -464,9 +939,10 @@ function onEvent(event) {
 function connectEvents() {
   // EventSource resumes by itself with Last-Event-ID; the gateway replays what was missed.
   const source = new EventSource("/events");
-  source.addEventListener("open", () => setStream("live", "live"));
+  source.addEventListener("open", () => { conn.gateway = "up"; setStream("open"); });
   source.addEventListener("subscribed", (e) => {
-    setStream("live", "live");
+    kernelAnswered();
+    setStream("open");
     const seq = JSON.parse(e.data).seq;
     if (streamState.lastSeq === null) { streamState.lastSeq = Number(e.lastEventId || seq); document.body.dataset.lastSeq = String(streamState.lastSeq); $("#last-seq").textContent = String(streamState.lastSeq); }
   });
@@ -478,56 +954,74 @@ function connectEvents() {
     route.view === "job" ? openJob(route.id) : loadJobs();
   });
   source.addEventListener("error", () => {
-    if (source.readyState === EventSource.CLOSED) {
-      setStream("closed", "disconnected — reload the page (if the gateway restarted, open its new URL)");
-    } else setStream("reconnecting", "reconnecting…");
+    setStream(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
   });
 }
 
 // ---- Routing -----------------------------------------------------------------------------
 const route = { view: "jobs", id: null };
+const VIEWS = ["jobs", "job", "types", "workers", "settings"];
 function show(view) {
-  for (const name of ["jobs", "job", "types", "settings"]) $(`#view-${name}`).hidden = name !== view;
+  for (const name of VIEWS) $(`#view-${name}`).hidden = name !== view;
   for (const link of document.querySelectorAll("header nav a")) {
     const target = link.getAttribute("href").slice(2) || "jobs";
     link.toggleAttribute("aria-current", target === view || (view === "job" && target === "jobs"));
     if (link.hasAttribute("aria-current")) link.setAttribute("aria-current", "page");
   }
 }
-function navigate() {
+// `again`: the same view is drawn anew (the kernel is back), not opened.
+function navigate(again) {
   const hash = location.hash.replace(/^#\/?/, "");
-  const [view, id] = hash.split("/");
+  const [path, query = ""] = hash.split("?");
+  const [view, id] = path.split("/");
+  if (view !== "job") closeJobStream();
   if (view === "job" && id) { route.view = "job"; route.id = decodeURIComponent(id); show("job"); openJob(route.id); }
   else if (view === "types") { route.view = "types"; route.id = null; show("types"); loadPaused().then(renderTypes); }
+  else if (view === "workers") { route.view = "workers"; route.id = null; show("workers"); renderWorkers(); loadRunning(); }
   else if (view === "settings") { route.view = "settings"; route.id = null; show("settings"); loadToggles(); }
-  else { route.view = "jobs"; route.id = null; show("jobs"); loadJobs(); }
+  else {
+    const state = readListURL(new URLSearchParams(query));
+    if (JSON.stringify(state.filters) !== JSON.stringify(listState.filters) || state.q !== listState.q) { selected.clear(); selectedAllMatching = false; }
+    Object.assign(listState, state);
+    route.view = "jobs"; route.id = null; show("jobs"); fillForm(); loadJobs();
+    if (again !== true) notice("");
+  }
 }
 
 async function start() {
-  setStream("connecting", "connecting…");
+  setStream("connecting");
   connectEvents();
   await discover();
-  $("#filters").addEventListener("submit", (e) => {
-    e.preventDefault();
-    listState.filters = filtersFromForm(); listState.cursors = [null]; listState.page = 0;
-    loadJobs();
+  $("#filters").addEventListener("submit", (e) => { e.preventDefault(); formToURL(); });
+  $("#filters").addEventListener("reset", () => setTimeout(formToURL, 0));
+  for (const select of ["#f-status", "#f-mode", "#f-limit"]) $(select).addEventListener("change", formToURL);
+  // The search filters the loaded page as one types; the URL follows once typing pauses.
+  let typing = null;
+  $("#f-q").addEventListener("input", () => {
+    listState.q = $("#f-q").value.trim(); applySearch();
+    clearTimeout(typing);
+    typing = setTimeout(() => history.replaceState(null, "", listURL(currentList())), 300);
   });
-  $("#filters").addEventListener("reset", () => setTimeout(() => $("#filters").requestSubmit(), 0));
-  for (const select of ["#f-status", "#f-mode", "#f-limit"]) $(select).addEventListener("change", () => $("#filters").requestSubmit());
   $("#page-older").addEventListener("click", () => {
-    if (!listState.next) return;
-    listState.cursors[listState.page + 1] = listState.next; listState.page++; loadJobs();
+    if (listState.next) go(listURL({ ...currentList(), after: [...listState.after, listState.next] }));
   });
-  $("#page-newer").addEventListener("click", () => { if (listState.page > 0) { listState.page--; loadJobs(); } });
+  $("#page-newer").addEventListener("click", () => go(listURL({ ...currentList(), after: listState.after.slice(0, -1) })));
+  $("#select-page").addEventListener("change", (e) => selectPage(e.target.checked));
+  $("#select-matching").addEventListener("click", selectAllMatching);
+  $("#bulk-clear").addEventListener("click", () => selectPage(false) || (selected.clear(), renderBulk()));
+  for (const action of Object.keys(BULK)) $(`#bulk-${action}`).addEventListener("click", () => bulk(action));
   $("#items-more").addEventListener("click", () => loadItems(jobPage.id, false));
   $("#pause-all").addEventListener("click", () => act("Pause", async () => { await rpc("pause", {}); await loadPaused(); renderTypes(); }));
   $("#resume-all").addEventListener("click", () => act("Resume", async () => { await rpc("resume", {}); await loadPaused(); renderTypes(); }));
-  window.addEventListener("hashchange", navigate);
+  window.addEventListener("hashchange", () => navigate());
   navigate();
-  sampleStats();
-  setInterval(sampleStats, 2000);
-  // Rates and ETAs age; redraw the running rows' progress text now and then.
-  setInterval(() => { for (const job of jobs.values()) if (job.status === "running") renderJobRow(job); }, 1000);
+  probe();
+  setInterval(probe, 1000);
+  // Rates, ETAs, relative times and durations age; redraw them now and then.
+  setInterval(() => {
+    for (const job of jobs.values()) if (job.status === "running") renderJobRow(job);
+    for (const time of document.querySelectorAll("time.ago")) if (time.dateTime) time.textContent = ago(time.dateTime);
+  }, 1000);
 }
 start();
 })();
