@@ -13,8 +13,9 @@ struct RunCommand: ParsableCommand {
             The command runs as a job of the built-in `command` type, with this shell's working \
             directory and environment (the environment is stored with the job, like its command \
             line; --no-env leaves it out). Its stdout and stderr are shown as they come (each line as \
-            the kernel logged it), and `run` exits with the command's exit code (128+N when a \
-            signal N ended it, 1 when the job ended otherwise, e.g. cancelled or skipped). It runs \
+            the kernel logged it), and `run` exits with the command's exit code (124 when it ran \
+            past --timeout, as timeout(1) does; 128+N when a signal N ended it; 1 when the job \
+            ended otherwise, e.g. cancelled or skipped). It runs \
             once unless --max-attempts says otherwise. --detach enqueues it, prints the id and \
             returns at once. --follow also shows progress and status changes (on stderr) and time \
             stamps every line. With --json, the command's output goes to stderr and stdout gets the \
@@ -110,12 +111,17 @@ struct RunCommand: ParsableCommand {
         return exitCode(of: final)
     }
 
-    /// The command's exit code as the job reports it: 0 on success, the code it exited with,
-    /// 128 + the signal that killed it, else 1 (cancelled, skipped, timed out, …).
+    /// The command's exit code as the job reports it: 0 on success, 124 when it ran past its
+    /// timeout (as timeout(1) exits), the code it exited with, 128 + the signal that killed it,
+    /// else 1 (cancelled, skipped, …).
     static func exitCode(of job: JSON) -> Int32 {
         let status = job["status"]?.stringValue
         if status == "success" { return 0 }
         let data = job["error"]?["data"]
+        if status == "failed", data?["timeout_s"] != nil {
+            Output.error("job \(job["id"]?.stringValue ?? "?") failed: \(job["error"]?["message"]?.stringValue ?? "timed out")")
+            return 124
+        }
         if let code = data?["exit_code"]?.intValue, (1...255).contains(code) { return Int32(code) }
         if let signal = data?["signal"]?.intValue, (1...127).contains(signal) { return Int32(128 + signal) }
         let message = job["error"]?["message"]?.stringValue

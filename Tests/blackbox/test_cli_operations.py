@@ -109,9 +109,32 @@ def test_run_timeout_stops_the_command(kernel):
     t0 = time.monotonic()
     p = run(kernel, "run", *sock(kernel), "--timeout", "1s", "--", "sleep", "30")
     assert time.monotonic() - t0 < 15
-    assert p.returncode != 0
+    assert p.returncode == 124, (p.stdout, p.stderr)  # as timeout(1) exits
+    assert "timed out after 1.0s" in p.stderr
     job = kernel.client().call("list", {})["jobs"][0]
-    assert job["status"] == "failed"
+    assert job["status"] == "failed" and job["error"]["data"] == {"timeout_s": 1.0}
+
+
+def test_run_exits_128_plus_n_when_a_signal_n_ended_the_command(kernel):
+    p = run(kernel, "run", *sock(kernel), "--", "sh", "-c", "kill -TERM $$")
+    assert p.returncode == 128 + 15, (p.stdout, p.stderr)
+    p = run(kernel, "run", *sock(kernel), "--", "sh", "-c", "kill -KILL $$")
+    assert p.returncode == 128 + 9, (p.stdout, p.stderr)
+
+
+def test_run_exits_with_the_code_of_its_last_attempt_and_1_when_cancelled(kernel):
+    p = run(kernel, "run", *sock(kernel), "--", "sh", "-c", "exit 7")
+    assert p.returncode == 7
+    p = run(kernel, "run", *sock(kernel), "--max-attempts", "2", "--timeout", "1s", "--",
+            "sh", "-c", '[ "$JOBKERNEL_ATTEMPT" = 1 ] && sleep 30; exit 5')
+    assert p.returncode == 5, (p.stdout, p.stderr)  # the first attempt timed out, the last one exited 5
+    a = run(kernel, "run", *sock(kernel), "-d", "--", "sleep", "30").stdout.strip()
+    follower = subprocess.Popen([kernel.binary, "run", *sock(kernel), "--after", a, "--", "true"],
+                                env=kernel.env(), cwd=kernel.home, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    assert run(kernel, "cancel", *sock(kernel), a).returncode == 0
+    out, err = follower.communicate(timeout=20)
+    assert follower.returncode == 1, err  # skipped: its dependency was cancelled
 
 
 def test_run_delay_and_detach(kernel):

@@ -97,6 +97,36 @@ def test_command_type_runs_argv_and_reports_result_progress_and_logs(kernel_fact
     assert any(l["message"] == "structured" for l in lines)
 
 
+LEVELS_HANDLER = r"""
+import json, sys
+sys.stdin.read()
+for line in [{"log": "fine", "level": "debug"}, {"log": "note", "level": "info"},
+             {"log": "disk almost full", "level": "warn"}, {"log": "broke", "level": "error"},
+             {"log": "no level"}, {"log": "odd level", "level": "fatal"},
+             {"log": {"level": "warn", "message": "nested"}}]:
+    print(json.dumps(line), flush=True)
+print(json.dumps({"result": "done"}))
+"""
+
+
+def test_exec_handler_log_lines_keep_their_level_and_other_log_objects_are_kept_verbatim(kernel_factory, tmp_path):
+    # protocol/pools.md, Log lines: {"log": text, "level": l} is text at l; any other object with `log` is
+    # the line as sent, at info
+    handler = tmp_path / "levels.py"
+    handler.write_text(LEVELS_HANDLER)
+    k = kernel_factory(pools_config(f'\n[types.levels]\nmode = "internal"\ncommand = ["{sys.executable}", "{handler}"]\n'))
+    c = k.client()
+    job = enqueue(c, "levels")
+    done = wait_status(c, job["id"], {"success", "failed"}, timeout=10)
+    assert done["status"] == "success", done
+    got = [(l["level"], l["message"]) for l in c.call("logs", {"id": job["id"]})["lines"]]
+    assert got == [
+        ("debug", "fine"), ("info", "note"), ("warn", "disk almost full"), ("error", "broke"), ("info", "no level"),
+        ("info", '{"log": "odd level", "level": "fatal"}'),
+        ("info", '{"log": {"level": "warn", "message": "nested"}}'),
+    ]
+
+
 def test_items_each_run_with_their_index(kernel_factory):
     k = kernel_factory(pools_config())
     c = k.client()

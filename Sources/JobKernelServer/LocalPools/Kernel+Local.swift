@@ -260,7 +260,13 @@ extension Kernel {
                 return
             }
             if let message = o["log"]?.stringValue {
-                handlerLog(run, level: "info", message)
+                // `{"log": text, "level": l}` is logged at l; any other `level` keeps the line as
+                // sent, at info (protocol/pools.md).
+                switch o["level"] {
+                case nil: handlerLog(run, level: "info", message)
+                case .string(let level)? where Kernel.logLevels.contains(level): handlerLog(run, level: level, message)
+                default: handlerLog(run, level: "info", line)
+                }
                 return
             }
             if let result = o["result"] {

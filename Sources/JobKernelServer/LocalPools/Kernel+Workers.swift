@@ -261,7 +261,9 @@ extension Kernel {
             case .shutdown?: event = .unitInterrupted(index: i)
             case .timeout?:
                 let s = Double(run.timeoutMs ?? 0) / 1000
-                event = .unitFailed(index: i, error: JobError(message: "timed out after \(s)s"), retryable: true)
+                // `timeout_s` lets `jobkernel run` exit 124, as timeout(1) does.
+                event = .unitFailed(index: i, error: JobError(message: "timed out after \(s)s", data: ["timeout_s": .double(s)]),
+                                    retryable: true)
             case .stale?: event = .unitLost(index: i, reason: "no heartbeat for \(config.pipeline.staleAfterMs / 1000)s")
             case nil: event = outcome(i)
             }
