@@ -837,6 +837,41 @@ _by_name["enqueue"]["params"].append(param(
     "Jobs that must all end success before this one starts (SPEC 8.6); until then it is scheduled. When one ends "
     "otherwise (or is cancelled), this job ends skipped with error {message: \"dependency <id> ended <status>\", "
     "data: {job_id}}. One id or an array of ids; an unknown id is -32001 with data.field after."))
+_by_name["enqueue"]["params"].append(param(
+    "label", bounded_string(200),
+    "What the job is, for people: status, watch, the dashboard and the editor plugins show it. At most 200 bytes "
+    "(-32602 with field label otherwise). Cosmetic: not part of what an idempotency_key compares (a duplicate "
+    "keeps the first job's label). jobkernel run sets its command line when none is given "
+    "(docs/promises.md §13)."))
+_by_name["enqueue"]["description"] += " label is not compared either."
+schemas["Job"]["required"].append("label")
+schemas["Job"]["properties"]["label"] = {
+    "type": ["string", "null"], "maxLength": 200, "x-maxBytes": 200,
+    "description": "What the job is, for people (enqueue's label); null when none was given."}
+schemas["Job"]["properties"]["waiting"] = {
+    "oneOf": [S("Waiting"), {"type": "null"}],
+    "description": "Only in get's and list's answers, computed when asked: why a pending or scheduled job has not "
+                   "started; null for other statuses (docs/promises.md §13)."}
+schemas["Waiting"] = {
+    "type": "object", "required": ["reason"],
+    "description": "Why a job waits. The first that applies: after (job_ids: the jobs it still waits for, lowest "
+                   "first), delayed (until: its run_at, or the end of a retry backoff when nothing of it is ready), "
+                   "paused (setting: paused.<type> or paused.*), toggle_off (toggle: a requires toggle that is off; "
+                   "the job ends skipped when its turn comes unless it is turned on), pool_full (position: its "
+                   "place in its type's queue, 1 = next, counting the ready units of other jobs ahead of it; for "
+                   "an async_api type: no worker has fetched it yet).",
+    "properties": {
+        "reason": {"enum": ["after", "delayed", "paused", "toggle_off", "pool_full"]},
+        "job_ids": {"type": "array", "items": S("JobId")},
+        "until": S("Time"),
+        "setting": {"type": "string", "pattern": "^paused\\."},
+        "toggle": {"type": "string"},
+        "position": {"type": ["integer", "null"], "minimum": 1},
+    },
+}
+_by_name["get"]["description"] += " Also waiting: why a pending or scheduled job has not started (null otherwise)."
+_by_name["list"]["description"] += " Each job has waiting, as get shows it."
+examples["enqueue"][0]["result"]["value"]["job"]["label"] = None
 _by_name["stats"]["description"] += (" types: per job type, open jobs by status, paused units, finishes in the last "
                                      "minute and the oldest pending job's age (SPEC 13).")
 _by_name["settings.get"]["description"] = (

@@ -176,6 +176,14 @@ extension JobStore {
         Int(try db.scalar("SELECT count(*) FROM dependencies WHERE job_id=?", [.int(jobID)]) ?? 0)
     }
 
+    /// The jobs `jobID` still waits for, lowest id first (its `waiting`, docs/promises.md §13).
+    public func unresolvedDependencyIDs(of jobID: Int64) throws -> [Int64] {
+        var ids: [Int64] = []
+        try db.statement("SELECT after_id FROM dependencies WHERE job_id=? ORDER BY after_id")
+            .bind([.int(jobID)]).forEach { ids.append($0.int(0)) }
+        return ids
+    }
+
     /// Whether any job waits for another.
     public func hasDependencies() throws -> Bool {
         try db.scalar("SELECT 1 FROM dependencies LIMIT 1") != nil

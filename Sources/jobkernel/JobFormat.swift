@@ -192,6 +192,47 @@ enum JobFormat {
         return text.count > 60 ? String(text.prefix(59)) + "…" : text
     }
 
+    /// Why a pending or scheduled job has not started, from its `waiting` (docs/promises.md §13),
+    /// as a sentence fragment with the command that would move it on; nil when it does not wait.
+    static func waiting(_ waiting: JSON?, now: Int64) -> String? {
+        guard let w = waiting, let reason = w["reason"]?.stringValue else { return nil }
+        switch reason {
+        case "pool_full":
+            guard let n = w["position"]?.intValue else { return "pool full" }
+            return n == 1 ? "pool full, next in line" : "pool full, \(ordinal(n)) in line"
+        case "paused":
+            let setting = w["setting"]?.stringValue ?? "paused.*"
+            if setting == "paused.*" { return "everything is paused (`jobkernel resume` resumes it)" }
+            let type = String(setting.dropFirst("paused.".count))
+            return "type \(type) is paused (`jobkernel resume \(type)` resumes it)"
+        case "after":
+            let ids = w["job_ids"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            return "after job" + (ids.count == 1 ? " " : "s ") + ids.joined(separator: ", ")
+        case "delayed":
+            guard let until = w["until"]?.stringValue, let ms = Timestamp.parse(until) else { return "delayed" }
+            return "delayed until \(until) (in \(duration(seconds: Double(max(0, ms - now)) / 1000)))"
+        case "toggle_off":
+            let toggle = w["toggle"]?.stringValue ?? "?"
+            return "workflow toggle \(toggle) is off: it will be skipped when its turn comes "
+                + "(`jobkernel settings workflow.\(toggle) true` turns it on)"
+        default:
+            return reason
+        }
+    }
+
+    /// `1st`, `2nd`, `3rd`, `4th`, `11th`, `22nd`.
+    static func ordinal(_ n: Int) -> String {
+        let suffix: String
+        switch (n % 10, n % 100) {
+        case (_, 11...13): suffix = "th"
+        case (1, _): suffix = "st"
+        case (2, _): suffix = "nd"
+        case (3, _): suffix = "rd"
+        default: suffix = "th"
+        }
+        return "\(n)\(suffix)"
+    }
+
     /// How long the latest run took (or has taken so far): `started_at` to `finished_at`, or to
     /// now while it runs; `-` when it never started.
     static func runTime(_ job: JSON, now: Int64) -> String {
@@ -233,6 +274,7 @@ enum JobFormat {
             let byStatus = children.filter { $0.key != "total" }.map { "\($0.value.intValue ?? 0) \($0.key)" }
             lines.append(("children", "\(total) total" + (byStatus.isEmpty ? "" : ": " + byStatus.joined(separator: ", "))))
         }
+        if let why = waiting(job["waiting"], now: now) { lines.append(("waiting", why)) }
         if let label = job["label"]?.stringValue, !label.isEmpty { lines.append(("label", label)) }
         if let line = commandLine(job) {
             lines.append(("command", line))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import JobKernelClient
 import JobKernelCore
+import Synchronization
 
 /// `jobkernel run -- CMD ARGS…`: runs a command as a job of the built-in `command` type, in the
 /// caller's directory and environment, and shows its output as it comes (docs/promises.md §1).
@@ -72,28 +73,66 @@ struct RunCommand: ParsableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 
-    /// What Ctrl-C prints before `run` exits 130: the job goes on, and how to stop it. Written
-    /// from the signal handler, so it is ready-made bytes. `nonisolated(unsafe)`: set once on the
-    /// main thread before the handler is installed, and only read after (by the handler).
-    nonisolated(unsafe) static var interruptNote: UnsafeMutableBufferPointer<CChar>?
+    /// What Ctrl-C prints before `run` exits 130, by what the job is doing: it stays pending
+    /// (or scheduled) until it starts, then keeps running, and how to stop it. Written from the
+    /// signal handler, so they are ready-made bytes. `nonisolated(unsafe)`: set once on the main
+    /// thread before the handler is installed, and only read after (by the handler).
+    nonisolated(unsafe) static var interruptNotes: [UnsafeMutableBufferPointer<CChar>] = []
+    /// Which of `interruptNotes` says what the job does now (`Phase`), as the events tell.
+    static let phase = Atomic<Int>(Phase.pending.rawValue)
 
-    /// On SIGINT: say that the job keeps running and how to cancel it, then exit 130.
+    enum Phase: Int, CaseIterable {
+        case pending, scheduled, running
+
+        /// The phase a status puts the job in (a finished job ends `run` before Ctrl-C matters).
+        init(status: String?) {
+            self = status == "pending" ? .pending : status == "scheduled" ? .scheduled : .running
+        }
+
+        var what: String {
+            switch self {
+            case .pending: "stays pending"
+            case .scheduled: "stays scheduled"
+            case .running: "keeps running"
+            }
+        }
+    }
+
+    /// On SIGINT: say what the job does now and how to cancel it, then exit 130.
     static func noteInterrupt(jobID: String) {
-        let text = "\njobkernel: stopped watching; job \(jobID) keeps running (`jobkernel cancel \(jobID)` stops it)\n"
-        let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: text.utf8.count)
-        _ = buffer.initialize(from: text.utf8.map { CChar(bitPattern: $0) })
-        interruptNote = buffer
+        interruptNotes = Phase.allCases.map { phase in
+            let text = "\njobkernel: stopped watching; job \(jobID) \(phase.what) (`jobkernel cancel \(jobID)` stops it)\n"
+            let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: text.utf8.count)
+            _ = buffer.initialize(from: text.utf8.map { CChar(bitPattern: $0) })
+            return buffer
+        }
         signal(SIGINT) { _ in
-            if let note = RunCommand.interruptNote { _ = Glibc.write(2, note.baseAddress, note.count) }
+            let notes = RunCommand.interruptNotes
+            let i = RunCommand.phase.load(ordering: .relaxed)
+            if notes.indices.contains(i) { _ = Glibc.write(2, notes[i].baseAddress, notes[i].count) }
             _exit(130)
+        }
+    }
+
+    /// While the job waits, says why on stderr ("waiting: pool full, 3rd in line"), from `get`'s
+    /// `waiting` (docs/promises.md §13); records the job's phase for Ctrl-C's note.
+    static func noteWaiting(_ kernel: KernelClient, id: String) {
+        guard let job = try? kernel.get(id: id) else { return }
+        phase.store(Phase(status: job["status"]?.stringValue).rawValue, ordering: .relaxed)
+        if let why = JobFormat.waiting(job["waiting"], now: JobFormat.nowMs()) {
+            Output.errorLine("jobkernel: job \(id) waiting: \(why)")
         }
     }
 
     /// Shows the job's output until it ends; returns the exit code `run` exits with.
     static func attach(_ kernel: KernelClient, id: String, follow: Bool, json: Bool) throws -> Int32 {
         noteInterrupt(jobID: id)
+        noteWaiting(kernel, id: id)
         let renderer = FollowRenderer(logsToStdout: !json)
         let final = try kernel.waitForJob(id: id, follow: true) { event in
+            if event.kind == "job.status", let to = event.data["to"]?.stringValue {
+                phase.store(Phase(status: to).rawValue, ordering: .relaxed)
+            }
             if follow {
                 renderer.show(event)
             } else if event.kind == "job.log" {

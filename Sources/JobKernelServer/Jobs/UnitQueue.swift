@@ -81,6 +81,43 @@ struct UnitQueues {
         if !batches.isEmpty { batches[jobID] = nil }  // nearly always empty: no hashing then
     }
 
+    /// Each job's place in `type`'s queue (1: its best unit is next), for the jobs asked about
+    /// that have a unit there: 1 + the units of other jobs ahead of its best one
+    /// (docs/promises.md §13 `waiting`). A job's units share its priority, so a unit of another
+    /// job is ahead exactly when its (priority, job id) comes first.
+    ///
+    /// Cost: one pass over the type's queued units, each placed among the jobs asked about by a
+    /// binary search, O(n log m) for n units and m jobs, and an array of m + 1 counts; no sort of
+    /// the queue and no other type's units (`get` asks about one job: one pass). Entries of jobs
+    /// cancelled since they were queued leave the queue only when they reach its head, so they
+    /// are counted until then: the place is an upper bound.
+    func positions(type: String, of jobs: [(jobID: Int64, priority: Int)]) -> [Int64: Int] {
+        guard let heap = byType[type], !jobs.isEmpty else { return [:] }
+        // First in line first: higher priority, then the older job.
+        func first(_ a: (Int, Int64), before b: (Int, Int64)) -> Bool { a.0 != b.0 ? a.0 > b.0 : a.1 < b.1 }
+        let keys = jobs.map { ($0.priority, $0.jobID) }.sorted { first($0, before: $1) }
+        var aheadFrom = [Int](repeating: 0, count: keys.count + 1)
+        var queued = [Bool](repeating: false, count: keys.count)
+        for unit in heap.unordered {
+            let key = (unit.priority, unit.jobID)
+            // The first job asked about that this unit comes before.
+            var lo = 0, hi = keys.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if first(key, before: keys[mid]) { hi = mid } else { lo = mid + 1 }
+            }
+            aheadFrom[lo] += 1
+            if lo > 0, keys[lo - 1] == key { queued[lo - 1] = true }
+        }
+        var out: [Int64: Int] = [:]
+        var ahead = 0
+        for (i, key) in keys.enumerated() {
+            ahead += aheadFrom[i]
+            if queued[i] { out[key.1] = 1 + ahead }
+        }
+        return out
+    }
+
     func count(type: String) -> Int { byType[type]?.count ?? 0 }
     var totalCount: Int { byType.values.reduce(0) { $0 + $1.count } }
 }

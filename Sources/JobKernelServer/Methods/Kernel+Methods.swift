@@ -254,7 +254,7 @@ extension Kernel {
         let id = try p.jobID("id")
         try p.rejectUnknown()
         let job = try requireJob(id)
-        return try jobJSON(job)
+        return Kernel.withWaiting(try jobJSON(job), try waitReasons([job])[job.id])
     }
 
     private func list(_ p: inout Params) throws -> JSON {
@@ -286,7 +286,9 @@ extension Kernel {
             jobs.removeLast()
             next = .string(String(jobs.last!.id))
         }
-        return ["jobs": .array(try jobs.map { try jobJSON(active[$0.id] ?? $0) }), "next_cursor": next]
+        let current = jobs.map { active[$0.id] ?? $0 }
+        let reasons = try waitReasons(current)
+        return ["jobs": .array(try current.map { Kernel.withWaiting(try jobJSON($0), reasons[$0.id]) }), "next_cursor": next]
     }
 
     private func cancel(_ p: inout Params) throws -> JSON {
