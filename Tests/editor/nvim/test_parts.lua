@@ -68,6 +68,13 @@ local function run()
   end
   check(not pcall(jk.split_args, [[echo "open]]), 'an unterminated quote is an error')
 
+  -- what a job is: its label, else its command line, else its type (docs/promises.md §13)
+  check(jk.describe({ type = 'command', label = 'build docs', payload = { argv = { 'make', 'docs' } } }) == 'build docs',
+    'describe shows the label first')
+  check(jk.describe({ type = 'command', label = vim.NIL, payload = { argv = { 'make', 'docs' } } }) == 'make docs',
+    'describe shows the command line without a label')
+  check(jk.describe({ type = 'thumb', label = vim.NIL, payload = {} }) == 'thumb', 'describe falls back on the type')
+
   -- error lines
   vim.fn.mkdir(HOME .. '/proj/src', 'p')
   vim.fn.writefile({ 'x' }, HOME .. '/proj/src/a.c')

@@ -89,8 +89,11 @@ function M.default_socket()
   return home .. '/kernel.sock'
 end
 
---- A command line for a job: its argv, else its type.
+--- What a job is, in the status window, notifications and quickfix titles: its label
+--- (docs/promises.md §13), else its argv, else its type.
 function M.describe(job)
+  local label = job and nonnull(job.label)
+  if type(label) == 'string' and label ~= '' then return label end
   local payload = job and nonnull(job.payload)
   local argv = type(payload) == 'table' and nonnull(payload.argv)
   if type(argv) == 'table' and #argv > 0 then return table.concat(argv, ' ') end
