@@ -34,7 +34,10 @@ def visible(driver, selector):
 
 
 def test_the_page_says_kernel_down_within_2_s_and_live_again_when_it_is_back(browser, gateway, kernel):
+    kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"], "label": "rotate logs"}})
+    kernel.call("enqueue", {"type": "command", "payload": {"argv": ["sleep", "60"], "label": "sync mirror"}})
     open_dashboard(browser, gateway)
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr")) == 2, what="two rows")
     assert text(browser, "#stream-text") == "live"
     assert not visible(browser, "#conn-banner")
     kernel.stop()
@@ -45,12 +48,12 @@ def test_the_page_says_kernel_down_within_2_s_and_live_again_when_it_is_back(bro
     assert "kernel down" in text(browser, "#stream-text")
     banner = browser.find_element(By.ID, "conn-banner")
     assert banner.is_displayed() and "jobkernel serve" in banner.text, banner.text
+    shot(browser, "dashboard-down.png")
     # An action while it is down says so in a sentence, never as raw JSON.
     browser.get(gateway.base + "/#/job/1")
     wait(browser, lambda d: body(d, "stream") == "down", timeout=3, what="the down state after a reload")
     page = browser.find_element(By.TAG_NAME, "main").text + browser.find_element(By.ID, "conn-banner").text
     assert "{" not in page and "errno" not in page, page
-    shot(browser, "dashboard-down.png")
     kernel.start()
     wait(browser, lambda d: body(d, "stream") == "live", timeout=5, what="the page to be live again")
     assert not visible(browser, "#conn-banner")
@@ -222,3 +225,42 @@ def test_bulk_cancel_with_confirmation_and_select_all_matching(browser, gateway,
     wait(browser, lambda d: dialog.is_displayed(), what="the confirmation")
     browser.find_element(By.ID, "confirm-yes").click()
     web.wait_for(lambda: sum(kernel.call("stats")["jobs"].values()) == 0, timeout=20, what="every job removed")
+
+
+def test_the_workers_view_shows_pools_busy_of_total_leases_and_what_runs(browser, home):
+    kernel = web.Kernel(home, '[types.detect]\nmode = "async_api"\n').start()
+    gateway = web.Gateway(home, kernel.socket)
+    held = None
+    try:
+        running = kernel.call("enqueue", {"type": "command", "payload": {"argv": web.progress_argv(total=600, step=0.1, phase="encode"),
+                                                                           "label": "encode trailer"}})["job"]
+        kernel.call("enqueue", {"type": "command", "payload": {"argv": ["make", "-C", "/srv/site", "docs"], "label": "build docs"},
+                                "delay_s": 600})
+        kernel.call("enqueue", {"type": "command", "payload": {"argv": ["false"], "label": "nightly backup"}, "max_attempts": 1})
+        kernel.call("enqueue", {"type": "command", "payload": {"argv": ["true"], "label": "rotate logs"}})
+        leased = kernel.call("enqueue", {"type": "detect", "payload": {"image": "cat.jpg", "label": "find cats"}})["job"]
+        held, lease = kernel.hold_lease(["detect"])
+        web.wait_for(lambda: kernel.call("stats")["jobs"]["failed"] == 1 and kernel.call("stats")["jobs"]["running"] == 2,
+                     what="a failure and two running jobs")
+        open_dashboard(browser, gateway)
+        wait(browser, lambda d: len(ids_shown(d)) == 5, what="five rows")
+        wait(browser, lambda d: "ETA" in (text(d, f'#jobs tr[data-job-id="{running["id"]}"] .progress-text') or ""), what="progress")
+        labels = js(browser, "return [...document.querySelectorAll('#jobs td.what .label')].map(e => e.textContent)")
+        assert {"encode trailer", "build docs", "nightly backup", "find cats"} <= set(labels), labels
+        shot(browser, "dashboard-list.png")
+        browser.find_element(By.CSS_SELECTOR, 'header nav a[href="#/workers"]').click()
+        card = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#worker-cards [data-pool="pool internal"]'), what="the pools")[0]
+        assert "1 / " in card.text and "busy" in card.text, card.text
+        assert browser.find_element(By.ID, "lease-count").text == "1 lease"
+        rows = wait(browser, lambda d: {r.get_attribute("data-job-id"): r.text for r in d.find_elements(By.CSS_SELECTOR, "#running-jobs tbody tr")}
+                    if len(d.find_elements(By.CSS_SELECTOR, "#running-jobs tbody tr")) == 2 else None, what="two running jobs")
+        assert "leased to an external worker" in rows[leased["id"]] and "pool internal" in rows[running["id"]], rows
+        shot(browser, "dashboard-workers.png")
+        held.close()
+        held = None
+        wait(browser, lambda d: d.find_element(By.ID, "lease-count").text == "0 leases", what="the lease to end")
+    finally:
+        if held:
+            held.close()
+        gateway.stop()
+        kernel.stop()

@@ -177,7 +177,7 @@ function ago(ts) {
 const timeCell = (ts) => el("time", { class: "ago", datetime: ts || "", title: ts ? when(ts) : "", text: ago(ts) });
 function runTime(job) {
   if (!job.started_at) return "";
-  const end = job.finished_at ? new Date(job.finished_at) : (TERMINAL.has(job.status) ? null : new Date());
+  const end = job.finished_at ? new Date(job.finished_at) : (job.status === "running" ? new Date() : null);
   if (!end) return "";
   const seconds = Math.max(0, (end - new Date(job.started_at)) / 1000);
   return seconds < 1 ? `${Math.round(seconds * 1000)} ms` : duration(seconds);
@@ -189,9 +189,23 @@ const commandOf = (job) => job.payload && Array.isArray(job.payload.argv) ? job.
 function summaryOf(job) {
   const command = commandOf(job);
   if (command) return command;
-  const payload = job.payload;
+  let payload = job.payload;
+  if (payload && typeof payload === "object" && !Array.isArray(payload)) payload = Object.fromEntries(Object.entries(payload).filter(([k]) => k !== "label"));
   if (!payload || (typeof payload === "object" && Object.keys(payload).length === 0)) return "";
   return JSON.stringify(payload).slice(0, 80);
+}
+// Why a pending or scheduled job waits (the job's `waiting`, on kernels that give it).
+function waitingText(job) {
+  const w = job.waiting;
+  if (!w || !w.reason) return null;
+  switch (w.reason) {
+    case "paused": return `waits: ${w.setting === "paused.*" ? "everything" : "its type"} is paused`;
+    case "pool_full": return w.position ? `waits for a free slot, #${w.position} in line` : "waits for a free slot";
+    case "after": return `waits for job${(w.job_ids || []).length === 1 ? "" : "s"} ${(w.job_ids || []).join(", ")}`;
+    case "delayed": return `waits until ${when(w.until)}`;
+    case "toggle_off": return `waits: ${w.toggle} is off`;
+    default: return `waits (${w.reason})`;
+  }
 }
 function whatCell(job) {
   const label = labelOf(job), summary = summaryOf(job);
@@ -265,7 +279,7 @@ function jobRow(job) {
     whatCell(job),
     el("td", { text: job.type }),
     el("td", { text: job.dispatch_mode }),
-    el("td", {}, statusBadge(job.status)),
+    el("td", { class: "status-cell" }, statusBadge(job.status), waitingText(job) ? el("span", { class: "waiting", text: waitingText(job) }) : null),
     el("td", { class: "wide" }, progressCell(job)),
     el("td", { class: "started" }, job.started_at ? timeCell(job.started_at) : el("span", { class: "muted", title: `created ${when(job.created_at)}`, text: "–" })),
     el("td", { class: "duration", text: runTime(job) }),
@@ -467,20 +481,32 @@ async function bulk(action) {
   const failures = [];
   // The kernel's bulk form when it has one (`{ids}`); else one call per job, four at a time.
   const bulkForm = action === "remove" || (paramsOf.get(action) || []).includes("ids");
-  if (bulkForm) {
-    for (let i = 0; i < ids.length; i += 100) {
-      const chunk = ids.slice(i, i + 100);
-      try { await rpc(action, { ids: chunk }); ok += chunk.length; } catch (error) { failures.push(error.message); }
-    }
-  } else {
-    const queue = [...ids];
+  const oneByOne = async (list) => {
+    const queue = [...list];
     await Promise.all([0, 1, 2, 3].map(async () => {
       while (queue.length) {
         const id = queue.shift();
-        try { apply(await rpc(action, { id })); ok++; } catch (error) { failures.push(error.message); }
+        try {
+          const answer = await rpc(action, action === "remove" ? { ids: [id] } : { id });
+          if (action !== "remove") apply(answer);
+          ok++;
+        } catch (error) { failures.push(error.message); }
       }
     }));
-  }
+  };
+  if (bulkForm) {
+    for (let i = 0; i < ids.length; i += 100) {
+      const chunk = ids.slice(i, i + 100);
+      try {
+        const answer = await rpc(action, { ids: chunk });
+        const count = answer && typeof answer === "object" ? (answer.cancelled ?? answer.retried ?? answer.removed) : undefined;
+        ok += typeof count === "number" ? count : chunk.length;
+      } catch (error) {
+        // One job that changed since the page saw it refuses the whole call: go one by one.
+        if (error.code === -32001 || error.code === -32004) await oneByOne(chunk); else failures.push(error.message);
+      }
+    }
+  } else await oneByOne(ids);
   if (action === "remove") for (const id of ids) jobs.delete(id);
   selected.clear(); selectedAllMatching = false;
   const parts = [`${spec.verb === "Retry" ? "Retried" : spec.done[0].toUpperCase() + spec.done.slice(1)} ${noun(ok)}.`];
@@ -508,6 +534,7 @@ function renderJob(job) {
     ["Finished", when(job.finished_at)], ["Ran for", runTime(job) || "–"],
   ];
   if (job.cancel_requested && !TERMINAL.has(job.status)) fields.push(["Cancel", "requested"]);
+  if (waitingText(job)) fields.push(["Waiting", el("span", { id: "job-waiting", text: waitingText(job).replace(/^waits:? /, "") })]);
   if (job.items) fields.push(["Items", Object.entries(job.items).map(([k, v]) => `${k} ${v}`).join(", ")]);
   $("#job-fields").replaceChildren(...fields.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", {}, value)]));
   $("#job-fields").dataset.status = job.status;
@@ -576,6 +603,7 @@ function openJobStream(id) {
   history_.id = id; history_.seen = new Set(); history_.entries = [];
   $("#job-timeline").replaceChildren();
   $("#job-attempts tbody").replaceChildren();
+  $("#job-attempts").parentElement.hidden = true;
   const source = new EventSource(`/events?ids=${encodeURIComponent(id)}&kinds=job.created,job.status&since=0`);
   jobStream = source;
   source.addEventListener("message", (e) => {
@@ -624,7 +652,7 @@ function renderHistory() {
     el("td", { text: String(a.n) }), el("td", { text: when(a.start) }), el("td", { text: a.end ? when(a.end) : "–" }),
     el("td", { text: a.end ? runTime({ started_at: a.start, finished_at: a.end, status: "success" }) : "" }),
     el("td", { class: "outcome", text: a.outcome }))));
-  $("#job-attempts").hidden = attempts.length === 0;
+  $("#job-attempts").parentElement.hidden = attempts.length === 0;
 }
 function appendLog(line) {
   const log = $("#job-log");
@@ -1315,9 +1343,10 @@ code.command { display: inline-block; padding: 4px 8px; background: var(--bg); b
 .timeline { list-style: none; padding: 0; margin: 10px 0 0; display: grid; gap: 2px; font-size: 13px; }
 .timeline time { color: var(--muted); font-variant-numeric: tabular-nums; margin-right: 6px; }
 .status-change.failed { color: var(--bad); } .status-change.success { color: var(--ok); } .status-change.running { color: var(--run); }
-#job-attempts[hidden] { display: none; }
+.bulk[hidden], .table-wrap[hidden] { display: none; }
 .card.worker meter { width: 100%; height: 14px; }
 .card .count { font-size: 13px; color: var(--muted); font-weight: 400; }
+.waiting { display: block; font-size: 11px; color: var(--muted); white-space: normal; max-width: 180px; }
 
 """##
 
