@@ -954,6 +954,87 @@ methods += [
         "errors": [E("UnknownType")] + COMMON,
     },
 ]
+# ---------------------------------------------------------------------------------------------
+# Steering many jobs at once (docs/promises.md §13): cancel, retry and remove by ids or a filter;
+# parallel. Kept together so that the section reads as one change.
+# ---------------------------------------------------------------------------------------------
+_by_name = {m["name"]: m for m in methods}
+_job_filter_params = [
+    param("status", one_or_many(S("JobStatus"), "job status"),
+          "Filter: jobs in these statuses (only those the method can change are ever matched)."),
+    param("type", one_or_many({"type": "string"}, "job type"), "Filter: jobs of these types."),
+    param("label", bounded_string(200, 1),
+          "Filter: jobs whose label is exactly this."),
+    param("older_than_s", {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
+          "Filter: jobs at least this many seconds old: since they finished for a finished job, since they were "
+          "created for an open one."),
+]
+_bulk_ids = param("ids", _ids, "Several jobs: one job id or an array of them (instead of id or a filter).")
+_bulk_rule = (" With ids or a filter (status, type, label, older_than_s; the parts AND, an array ORs its values) it "
+              "acts on each job and answers how many it changed. Give exactly one of id, ids or a non-empty filter "
+              "(else -32602): an empty filter is refused, so \"every job\" must be said, e.g. status: [\"pending\", "
+              "\"running\"].")
+
+
+def _count(key, what):
+    return {"type": "object", "required": [key], "properties": {key: {"type": "integer", "minimum": 0,
+                                                                        "description": what}}}
+
+
+_single_id = {**id_param, "required": False, "description": "The job's id (the single-job form, answered with the job)."}
+_by_name["cancel"]["params"] = [_single_id, _bulk_ids] + _job_filter_params + [_by_name["cancel"]["params"][1]]
+_by_name["cancel"]["description"] += _bulk_rule + (
+    " The bulk answer is {cancelled: n}, the named or matching jobs that had not ended and were not already "
+    "cancelling; their open descendants are cancelled with them and not counted. A job that already ended is left "
+    "as it is; an unknown id is -32001 and nothing is cancelled.")
+_by_name["cancel"]["result"] = result("cancelResult", {"oneOf": [S("Job"), _count("cancelled", "Jobs cancelled.")]},
+                                      "With id: the job after the call. With ids or a filter: {cancelled}.")
+_by_name["retry"]["params"] = [_single_id, _bulk_ids] + _job_filter_params
+_by_name["retry"]["description"] += _bulk_rule + (
+    " The bulk answer is {retried: n}. With ids, a job not failed, cancelled or partial_success is -32004 and nothing "
+    "is retried; a filter matches only jobs that can be retried (retry {status: \"failed\", type: T} retries every "
+    "failed job of type T).")
+_by_name["retry"]["result"] = result("retryResult", {"oneOf": [S("Job"), _count("retried", "Jobs retried.")]},
+                                     "With id: the job after the call. With ids or a filter: {retried}.")
+_by_name["remove"]["params"] = [{**_by_name["remove"]["params"][0], "required": False,
+                                 "description": "One job id or an array of them (or give a filter)."}] + _job_filter_params
+_by_name["remove"]["description"] += (
+    " Instead of ids, a filter (status, type, label, older_than_s; not empty) removes every matching finished job in "
+    "this one commit (clean does it in the background, in batches). Neither ids nor a filter: -32602.")
+schemas["TypeStats"]["properties"]["concurrency"] = {
+    "type": ["integer", "null"], "minimum": 1,
+    "description": "The type's concurrency in force: set by parallel, else the config's concurrency; null when the "
+                   "type has no cap of its own."}
+schemas["EventSettingsChanged"]["properties"]["key"] = {
+    "oneOf": [S("SettingKey"), {"type": "string", "pattern": r"^concurrency\..+$"}],
+    "description": "A setting key, or concurrency.<type> (set by parallel)."}
+schemas["EventSettingsChanged"]["properties"]["value"] = {
+    "type": ["boolean", "integer", "null"],
+    "description": "A boolean; for concurrency.<type>, the new cap, or null when it returned to the config's value."}
+methods += [
+    {
+        "name": "parallel",
+        "summary": "Change a type's concurrency at run time.",
+        "description": "From now on at most max units of the type run at once in the local pools (a running unit "
+                       "is never stopped: a lower cap applies as units end); a type with a pool of persistent "
+                       "workers may grow its pool up to [pools] internal_workers. Kept across restarts as the "
+                       "setting concurrency.<type> (not served by settings.get); max: null returns to the config's "
+                       "concurrency. Each change is a settings.changed event {key: \"concurrency.<type>\", value}. "
+                       "stats.types.<type>.concurrency shows the value in force. For async_api types the cap is "
+                       "shown but does not limit fetch. An unknown type: -32002.",
+        "params": [param("type", NAME, "A configured job type.", required=True),
+                   param("max", {"type": ["integer", "null"], "minimum": 1, "maximum": 10000},
+                         "The most units of the type that may run at once, 1..10000; null: the config's value.",
+                         required=True)],
+        "result": result("parallelResult", {
+            "type": "object", "required": ["type", "concurrency"],
+            "properties": {"type": {"type": "string"},
+                           "concurrency": {"type": ["integer", "null"], "minimum": 1,
+                                           "description": "The value in force; null: no cap of its own."}}},
+            "The type and its concurrency in force."),
+        "errors": [E("UnknownType")] + COMMON,
+    },
+]
 for m in methods:
     m["paramStructure"] = "by-name"
 

@@ -99,25 +99,31 @@ struct ItemsCommand: ParsableCommand {
     }
 }
 
-/// `jobkernel remove ID…`: deletes finished jobs.
+/// `jobkernel remove ID…` or `remove --status … --type … --label … --older-than …`: deletes
+/// finished jobs.
 struct RemoveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "remove",
         abstract: "Remove finished jobs (with their finished descendants, items and logs); print how many.",
-        discussion: "A job that has not ended is refused and nothing is removed (exit 1).")
+        discussion: """
+            A job id that has not ended is refused and nothing is removed (exit 1). \
+            A filter (--status, --type, --label, --older-than; they AND) removes every matching finished job.
+            """)
 
     @OptionGroup var client: ClientOptions
 
     @Argument(help: ArgumentHelp("The job ids.", valueName: "id"))
     var ids: [String] = []
 
+    @OptionGroup var filter: BulkFilterOptions
+
     func validate() throws {
-        if ids.isEmpty { throw ValidationError("give at least one job id") }
+        try filter.validate(ids: ids)
     }
 
     func run() throws {
         try client.withClient { kernel in
-            let result = try kernel.remove(ids: ids)
+            let result = try kernel.call("remove", .object(filter.params(ids: ids)))
             Output.line("removed \(result["removed"]?.intValue ?? 0)")
         }
     }

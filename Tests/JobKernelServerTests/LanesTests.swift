@@ -67,22 +67,63 @@ import Testing
     func aUnitStartsOnlyWhereItsLaneTypeAndPoolHaveRoom(running: [(String, Int)], candidate: String, priority: Int, admitted: Bool) {
         let byName = ["a": Self.a, "b": Self.b, "s": Self.s]
         let runs = Self.runs(running.map { (byName[$0.0]!, $0.1) })
-        #expect(runs.admits(byName[candidate]!, priority: priority, pipeline: Self.pipeline(), pools: Self.pools) == admitted)
+        let type = byName[candidate]!
+        #expect(runs.admits(type, cap: type.config.concurrency, priority: priority, pipeline: Self.pipeline(), pools: Self.pools) == admitted)
+    }
+
+    @Test(arguments: [
+        // (running (type, priority), candidate, the cap in force (`parallel` or config), admitted)
+        // `parallel b 2` lifts b's configured cap of 1…
+        ([("b", 50)], "b", 2, true),
+        ([("b", 50), ("b", 50)], "b", 2, false),
+        // …`parallel a 1` caps a type the config leaves uncapped…
+        ([("a", 50)], "a", 1, false),
+        ([("b", 50)], "a", 1, true),
+        // …and no cap lets the lanes and pools alone decide.
+        ([("b", 50)], "b", nil, true),
+        ([("a", 50), ("a", 50), ("a", 50)], "a", nil, false),
+        // A cap above the slots changes nothing: max_parallel_jobs still holds.
+        ([("a", 95), ("a", 95), ("a", 95), ("s", 95)], "a", 10_000, false),
+    ] as [([(String, Int)], String, Int?, Bool)])
+    func theConcurrencyInForceCapsItsType(running: [(String, Int)], candidate: String, cap: Int?, admitted: Bool) {
+        let byName = ["a": Self.a, "b": Self.b, "s": Self.s]
+        let runs = Self.runs(running.map { (byName[$0.0]!, $0.1) })
+        #expect(runs.admits(byName[candidate]!, cap: cap, priority: 50, pipeline: Self.pipeline(), pools: Self.pools) == admitted)
+    }
+
+    @Test func parallelOverridesTheConfigsConcurrencyAndNullReturnsToIt() {
+        var t = TypeConfig(name: "w", mode: .internal, handler: .worker(["w"]))
+        t.concurrency = 2
+        var config = KernelConfig()
+        config.pools = Self.pools
+        config.types = ["w": t, "a": Self.a.config]
+        var pools = LocalPools(config, selfExecutable: "/bin/jobkernel", supervisorPath: nil)
+        let w = pools.types.first { $0.name == "w" }!
+        #expect(pools.caps[w.index] == 2 && pools.poolSize(w, pools: Self.pools) == 2)
+        pools.setCap(type: "w", override: 1)
+        #expect(pools.caps[w.index] == 1 && pools.poolSize(w, pools: Self.pools) == 1)
+        // A persistent-worker pool grows with the cap, up to internal_workers.
+        pools.setCap(type: "w", override: 50)
+        #expect(pools.caps[w.index] == 50 && pools.poolSize(w, pools: Self.pools) == 3)
+        pools.setCap(type: "w", override: nil)
+        #expect(pools.caps[w.index] == 2)
+        pools.setCap(type: "a", override: 5)
+        #expect(pools.caps[pools.types.first { $0.name == "a" }!.index] == 5)
     }
 
     @Test func withNoKeptSlotTheNormalLaneMayFillEverySlot() {
         let runs = Self.runs([(Self.a, 1), (Self.s, 1), (Self.a, 1)])
-        #expect(runs.admits(Self.a, priority: 1, pipeline: Self.pipeline(prioritySlots: 0), pools: Self.pools))
-        #expect(!runs.admits(Self.a, priority: 1, pipeline: Self.pipeline(prioritySlots: 1), pools: Self.pools))
+        #expect(runs.admits(Self.a, cap: nil, priority: 1, pipeline: Self.pipeline(prioritySlots: 0), pools: Self.pools))
+        #expect(!runs.admits(Self.a, cap: nil, priority: 1, pipeline: Self.pipeline(prioritySlots: 1), pools: Self.pools))
     }
 
     @Test func endingARunFreesItsSlotLaneAndTypeCount() {
         var runs = Self.runs([(Self.b, 50), (Self.a, 50), (Self.a, 50)])
-        #expect(!runs.admits(Self.b, priority: 50, pipeline: Self.pipeline(), pools: Self.pools))
+        #expect(!runs.admits(Self.b, cap: 1, priority: 50, pipeline: Self.pipeline(), pools: Self.pools))
         runs.remove(1)
         #expect(runs.running == 2 && runs.normal == 2)
         #expect(runs.running(Self.b) == 0)
-        #expect(runs.admits(Self.b, priority: 50, pipeline: Self.pipeline(), pools: Self.pools))
+        #expect(runs.admits(Self.b, cap: 1, priority: 50, pipeline: Self.pipeline(), pools: Self.pools))
     }
 
     @Test(arguments: [

@@ -161,6 +161,8 @@ def prepare(method, c):
         return {"lease": "no-such-lease"}
     if method == "nack":
         return {"lease": "no-such-lease", "error": "failed"}
+    if method == "parallel":
+        return {"type": "remote", "max": 2}
     if method == "settings.set":
         return {"key": "workflow.publishing", "value": True}
     return {}

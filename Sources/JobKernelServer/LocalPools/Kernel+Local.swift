@@ -18,7 +18,7 @@ extension Kernel {
             var best: (local: LocalType, head: QueuedUnit)?
             for local in localPools.types {
                 guard let head = queues.head(type: local.name), !blocked.contains(local.name), !isPaused(local.name) else { continue }
-                guard localPools.runs.admits(local, priority: head.priority, pipeline: p, pools: config.pools),
+                guard localPools.runs.admits(local, cap: localPools.caps[local.index], priority: head.priority, pipeline: p, pools: config.pools),
                       workerAvailable(in: local) else { continue }
                 if best.map({ $0.head < head }) ?? true { best = (local, head) }
             }
@@ -67,7 +67,7 @@ extension Kernel {
         guard let pool = local.pool else { return true }
         let workers = localPools.workers[pool.key] ?? []
         if workers.contains(where: \.isIdle) { return true }
-        if workers.count < pool.size {
+        if workers.count < localPools.poolSize(local, pools: config.pools) {
             spawnWorker(poolKey: pool.key, argv: pool.argv)
             return true
         }

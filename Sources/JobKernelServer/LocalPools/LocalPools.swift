@@ -7,6 +7,10 @@ struct LocalPools {
     let types: [LocalType]
     /// The runs under way, and the slots they take.
     var runs: LocalRuns
+    /// Each local type's concurrency in force, by `LocalType.index`: the `parallel` override
+    /// (setting `concurrency.<type>`) or the config's `concurrency`; nil is no cap of its own.
+    /// An array, so that choosing a run looks nothing up by name.
+    private(set) var caps: [Int?]
     /// Persistent workers by pool key (`LocalType.pool`).
     var workers: [String: [WorkerProcess]] = [:]
     /// The supervisor every process is spawned through (nil when it is missing: then a process
@@ -22,6 +26,21 @@ struct LocalPools {
         types = config.types.values.filter { $0.mode != .asyncAPI }.sorted { $0.name < $1.name }
             .enumerated().map { LocalType($1, index: $0, pools: config.pools, selfExecutable: selfExecutable) }
         runs = LocalRuns(typeCount: types.count)
+        caps = types.map(\.config.concurrency)
+    }
+
+    /// Sets `type`'s concurrency in force: `override`, or the config's value when nil.
+    mutating func setCap(type name: String, override: Int?) {
+        guard let i = types.firstIndex(where: { $0.name == name }) else { return }
+        caps[i] = override ?? types[i].config.concurrency
+    }
+
+    /// How many persistent workers `local`'s pool may have: a pool of its own follows the
+    /// concurrency in force (up to `internal_workers`); the shared sync_api pool keeps its size.
+    func poolSize(_ local: LocalType, pools: PoolsConfig) -> Int {
+        guard let pool = local.pool else { return 0 }
+        guard case .worker = local.config.handler else { return pool.size }
+        return max(1, min(caps[local.index] ?? pools.internalWorkers, pools.internalWorkers))
     }
 
     var typeNames: [String] { types.map(\.name) }

@@ -59,11 +59,12 @@ struct LocalRuns {
 
     /// Whether a unit of `type` with `priority` may start now, as far as slots go: a slot is free,
     /// and a normal-lane unit leaves the `priority_lane_slots` to the priority lane; the type
-    /// runs fewer than its `concurrency`; its mode's pool has a process to spare
+    /// runs fewer than `cap`, its concurrency in force (`LocalPools.caps`: a `parallel` override
+    /// or the config's `concurrency`); its mode's pool has a process to spare
     /// (docs/promises.md §8.1). Whether a persistent worker is idle is the pool's to say.
-    func admits(_ type: LocalType, priority: Int, pipeline p: PipelineConfig, pools: PoolsConfig) -> Bool {
+    func admits(_ type: LocalType, cap: Int?, priority: Int, pipeline p: PipelineConfig, pools: PoolsConfig) -> Bool {
         guard hasFreeSlot(p) else { return false }
-        if let c = type.config.concurrency, running(type) >= c { return false }
+        if let cap, running(type) >= cap { return false }
         if running(mode: type.config.mode) >= (pools.workers(for: type.config.mode) ?? 0) { return false }
         if Lane(priority: priority, threshold: p.priorityThreshold) == .normal,
            normal >= p.maxParallelJobs - p.priorityLaneSlots { return false }

@@ -9,14 +9,15 @@ extension Kernel {
     typealias Handler = @Sendable (Kernel, inout Params, Connection, @escaping (JSON) -> Void) throws -> Void
 
     static let methods: [String: Handler] = coreMethods.merging(operationMethods) { first, _ in first }
+        .merging(bulkMethods) { first, _ in first }
 
     private static let coreMethods: [String: Handler] = [
         "initialize": { k, p, c, r in r(try k.initialize(&p, c)) },
         "enqueue": { k, p, c, r in r(try k.enqueueMethod(&p, c)) },
         "get": { k, p, _, r in r(try k.get(&p)) },
         "list": { k, p, _, r in r(try k.list(&p)) },
-        "cancel": { k, p, _, r in r(try k.cancel(&p)) },
-        "retry": { k, p, _, r in r(try k.retry(&p)) },
+        "cancel": { k, p, _, r in r(try k.cancelMethod(&p)) },
+        "retry": { k, p, _, r in r(try k.retryMethod(&p)) },
         "progress": { k, p, _, r in r(try k.progress(&p)) },
         "log": { k, p, _, r in r(try k.log(&p)) },
         "logs": { k, p, _, r in r(try k.logs(&p)) },
@@ -291,7 +292,8 @@ extension Kernel {
         return ["jobs": .array(try current.map { Kernel.withWaiting(try jobJSON($0), reasons[$0.id]) }), "next_cursor": next]
     }
 
-    private func cancel(_ p: inout Params) throws -> JSON {
+    /// `cancel {id, reason?}`; the bulk forms are `cancelMethod`'s.
+    func cancel(_ p: inout Params) throws -> JSON {
         let id = try p.jobID("id")
         let reason = try p.optionalString("reason")
         try p.rejectUnknown()
@@ -300,7 +302,8 @@ extension Kernel {
         return try jobJSON(try self.job(job.id)!)
     }
 
-    private func retry(_ p: inout Params) throws -> JSON {
+    /// `retry {id}`; the bulk forms are `retryMethod`'s.
+    func retry(_ p: inout Params) throws -> JSON {
         let id = try p.jobID("id")
         try p.rejectUnknown()
         let job = try requireJob(id)

@@ -7,7 +7,7 @@ import JobKernelStore
 extension Kernel {
     static let operationMethods: [String: Handler] = [
         "items": { k, p, _, r in r(try k.itemsMethod(&p)) },
-        "remove": { k, p, _, r in r(try k.removeMethod(&p)) },
+        "remove": { k, p, _, r in r(try k.removeBulkMethod(&p)) },
         "clean": { k, p, c, r in try k.cleanMethod(&p, c, reply: r) },
         "pause": { k, p, _, r in r(try k.pauseMethod(&p, paused: true)) },
         "resume": { k, p, _, r in r(try k.pauseMethod(&p, paused: false)) },
@@ -38,17 +38,11 @@ extension Kernel {
 
     // MARK: remove and clean
 
-    /// `remove {ids}`: terminal jobs with their terminal descendants; nothing when any is open.
-    func removeMethod(_ p: inout Params) throws -> JSON {
-        guard let ids = try p.jobIDs("ids") else { throw RPCError.invalidParams("`ids` must list the jobs to remove", field: "ids") }
-        try p.rejectUnknown()
-        var jobs: [Job] = []
-        for id in ids {
-            guard let job = try job(id) else { throw RPCError.notFound(jobID: String(id)) }
-            guard job.status.isTerminal else {
-                throw RPCError.invalidState(status: job.status.rawValue, jobID: String(id))
-            }
-            jobs.append(job)
+    /// Removes `jobs` (`remove {ids}` or `remove {filter}`, `Kernel+Bulk.swift`) with their
+    /// terminal descendants; nothing when any is open.
+    func remove(_ jobs: [Job]) throws -> JSON {
+        for job in jobs where !job.status.isTerminal {
+            throw RPCError.invalidState(status: job.status.rawValue, jobID: String(job.id))
         }
         var seen = Set<Int64>()
         var doomed: [(id: Int64, type: String, status: JobStatus)] = []
@@ -274,8 +268,8 @@ extension Kernel {
 
     // MARK: stats.types
 
-    /// `stats.types`: per type, open jobs by status, paused units, finishes in the last minute and
-    /// the oldest pending job's age.
+    /// `stats.types`: per type, open jobs by status, paused units, finishes in the last minute,
+    /// the oldest pending job's age and the concurrency in force.
     func typeStats() throws -> JSON {
         let t = now
         var rows: [String: JSONObject] = [:]
@@ -308,6 +302,8 @@ extension Kernel {
             let f = ops.finishes(type: type, at: t)
             row["success_1m"] = .int(f.success)
             row["failed_1m"] = .int(f.failed)
+            // The value in force (`parallel`, else the config's); null: no cap of its own.
+            row["concurrency"] = config.types[type].flatMap { concurrency(of: $0) }.map { .int($0) } ?? .null
             rows[type] = row
         }
         return .object(JSONObject(rows.keys.sorted().map { ($0, .object(rows[$0]!)) }))

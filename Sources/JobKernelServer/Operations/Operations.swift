@@ -17,6 +17,10 @@ struct Operations {
         var connectionID: UInt64?
     }
 
+    /// Concurrency overrides set by `parallel`, by type (stored as the settings
+    /// `concurrency.<type>`, which are not workflow toggles and so not among `Kernel.settings`).
+    var concurrency: [String: Int] = [:]
+
     /// Removals waiting or under way, oldest first.
     var removals: [Removal] = []
     /// The timer that runs the next batch (of removal or vacuum).

@@ -37,6 +37,7 @@ extension Kernel {
             settings[key] = value
         }
         refreshPaused()
+        refreshConcurrency()
         active = OpenJobs()
         fresh.removeAll()
         for job in try store.runningJobs() { active[job.id] = job }
