@@ -9,7 +9,9 @@ struct LogsCommand: ParsableCommand {
         abstract: "Print a job's log as `ts level message` lines.",
         discussion: """
             With -f, keep printing new lines until the job is terminal, then exit like `run --follow`: \
-            0 when it succeeded, else 1 with its status on stderr. --json prints one JSON object per line.
+            0 when it succeeded, else 1 with its status on stderr. --json prints one JSON object per line. \
+            The kernel marks where each run after the first begins with a line `── attempt N ──` (and \
+            `── retried ──` where `retry` started the job again).
             """)
 
     @OptionGroup var client: ClientOptions

@@ -137,6 +137,20 @@ def test_run_exits_with_the_code_of_its_last_attempt_and_1_when_cancelled(kernel
     assert follower.returncode == 1, err  # skipped: its dependency was cancelled
 
 
+def test_logs_mark_where_each_attempt_and_a_retry_begin(kernel):
+    # protocol/protocol.md, logs: the kernel logs `── attempt N ──` where a run after the first begins
+    p = run(kernel, "run", *sock(kernel), "--max-attempts", "2", "--", "sh", "-c", 'echo "try $JOBKERNEL_ATTEMPT"; exit 1')
+    assert p.returncode == 1
+    job = kernel.client().call("list", {})["jobs"][0]["id"]
+    def messages():
+        out = run(kernel, "logs", *sock(kernel), job).stdout.splitlines()
+        return [line.split(" ", 2)[2] for line in out]  # `ts level message`
+    assert messages() == ["try 1", "── attempt 2 ──", "try 2"]
+    assert run(kernel, "retry", *sock(kernel), job).returncode == 0
+    assert run(kernel, "wait", *sock(kernel), job).returncode == 1
+    assert messages() == ["try 1", "── attempt 2 ──", "try 2", "── retried ──", "try 1", "── attempt 2 ──", "try 2"]
+
+
 def test_run_delay_and_detach(kernel):
     p = run(kernel, "run", *sock(kernel), "--detach", "--delay", "1h", "--", "true")
     assert p.returncode == 0

@@ -92,6 +92,15 @@ public struct ReducerContext: Sendable {
 
 /// Every status transition of a job and its units, decided without I/O (docs/promises.md §5).
 public enum JobReducer {
+    /// The log line that marks where a run's lines begin in the job's log (protocol/protocol.md,
+    /// logs): `── attempt 2 ──` for every attempt after the first, also for a rerun after an
+    /// interruption; `── item 3, attempt 2 ──` in an itemized job. The first attempt has none.
+    public static func attemptMarker(_ job: Job, _ unit: WorkUnit, rerun: Bool) -> String? {
+        guard unit.attempt > 1 || rerun else { return nil }
+        let what = (job.itemized ? "item \(unit.index), " : "") + "attempt \(unit.attempt)"
+        return "── " + what + (rerun ? ", again after an interruption" : "") + " ──"
+    }
+
     /// Applies `event` to `job` and, for unit events, to `unit`. Returns what the shell must do.
     /// An event that does not apply to the current state changes nothing and returns no effects,
     /// except where a caller asked for something the status forbids (`JobRejection`).
@@ -102,6 +111,7 @@ public enum JobReducer {
         switch event {
         case .unitStarted:
             guard !job.status.isTerminal, !job.cancelRequested, var u = unit, u.status == .pending else { return [] }
+            let rerun = u.interrupted
             if !u.interrupted { u.attempt += 1 }
             u.interrupted = false
             u.runAt = nil
@@ -114,6 +124,7 @@ public enum JobReducer {
             // `started_at` is when the latest run began: the job (re)entering `running`.
             if job.status != .running { job.startedAt = now }
             setStatus(&job, .running, &effects)
+            if let marker = attemptMarker(job, u, rerun: rerun) { effects.append(.appendLog(level: "info", message: marker)) }
 
         case .unitSucceeded(_, let result):
             guard var u = unit, u.status == .running else { return [] }
@@ -194,6 +205,7 @@ public enum JobReducer {
             job.startedAt = nil
             job.finishedAt = nil
             job.runAt = nil
+            effects.append(.appendLog(level: "info", message: "── retried ──"))
             effects.append(.dispatchPendingUnits)
             setStatus(&job, .pending, &effects)
 
