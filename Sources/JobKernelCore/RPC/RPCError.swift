@@ -85,7 +85,7 @@ public struct RPCError: Error, Hashable, Sendable {
 
     /// -32001: no job has this id.
     public static func notFound(jobID: String) -> RPCError {
-        RPCError(-32001, "not_found", "Job \(jobID) not found. Check the id with `list`.", ("job_id", .string(jobID)))
+        RPCError(-32001, "not_found", "Job \(jobID) not found; `jobkernel status` lists the jobs there are.", ("job_id", .string(jobID)))
     }
 
     /// -32002: the job type is not configured.

@@ -218,7 +218,7 @@ extension Kernel {
     /// Checks `after` before anything is stored: every id names a job.
     func checkDependencies(_ ids: [Int64]) throws {
         for id in ids where try job(id) == nil {
-            throw RPCError(code: -32001, message: "Job \(id) named in `after` not found. Check the id with `list`.",
+            throw RPCError(code: -32001, message: "Job \(id) named in `after` not found; `jobkernel status` lists the jobs there are.",
                            data: ["reason": "not_found", "job_id": .string(String(id)), "field": "after"])
         }
     }
