@@ -5,7 +5,8 @@ import Glibc
 /// a checkpoint does. The kernel's connection has automatic checkpoints turned off.
 ///
 /// Passive checkpoints never block the writer; the WAL is only ever copied back, not truncated
-/// while the kernel writes, so it stays bounded by what one interval writes.
+/// while the kernel writes, so the frames in use stay bounded by what one interval writes (the
+/// file itself by `journal_size_limit`, set in `JobStore`).
 final class Checkpointer {
     private let path: String
     private var thread: pthread_t?
