@@ -91,3 +91,13 @@ def test_every_commands_help_names_only_real_commands():
 ])
 def test_the_hint_checker_tells_a_real_command_from_a_missing_one(message, bad):
     assert bool(problems_in("example", message)) == bad
+
+
+def test_a_mistyped_toggle_is_refused_with_did_you_mean_and_creates_nothing(kernel):
+    # protocol/protocol.md item 26
+    p = cli(kernel, "settings", "--socket", kernel.sock, "workflow.publsihing", "false")
+    assert p.returncode == 1
+    assert "did you mean workflow.publishing?" in p.stderr
+    assert "workflow.auto_publish, workflow.publishing" in p.stderr
+    p = cli(kernel, "settings", "--socket", kernel.sock)
+    assert p.returncode == 0 and "publsihing" not in p.stdout
