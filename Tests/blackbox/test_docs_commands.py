@@ -1,4 +1,4 @@
-"""The README's and docs/'s command lines are ones the CLI takes: each `jobkernel …` line in a code
+"""The README's and docs/' command lines (and protocol/'s, the clients', editors' and examples' guides) are ones the CLI takes: each `jobkernel …` line in a code
 block names a command that exists (`jobkernel --help` lists it, `jobkernel CMD --help` exits 0)
 and only options that command has, so a doc statement that stops being true fails the suite. No
 kernel is needed: the checks read the CLI's own help."""
@@ -10,7 +10,20 @@ import pytest
 import cli_help
 
 REPO = cli_help.REPO
-DOCS = ["README.md"] + sorted(os.path.join("docs", f) for f in os.listdir(os.path.join(REPO, "docs")) if f.endswith(".md"))
+
+
+def markdown_in(folder, deep=False):
+    out = []
+    for root, dirs, files in os.walk(os.path.join(REPO, folder)):
+        dirs[:] = sorted(d for d in dirs if deep and d not in ("node_modules", ".build"))
+        out += [os.path.relpath(os.path.join(root, f), REPO) for f in sorted(files) if f.endswith(".md")]
+    return out
+
+
+# The README and docs/, and the other guides a user follows: protocol/, the clients', editors' and
+# examples' READMEs.
+DOCS = ["README.md"] + markdown_in("docs") + markdown_in("protocol") + markdown_in("clients", deep=True) + \
+    markdown_in("editors", deep=True) + markdown_in("examples", deep=True)
 
 
 def commands(doc):
