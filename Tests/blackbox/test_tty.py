@@ -225,6 +225,19 @@ def test_watch_carries_on_after_a_kernel_restart(kernel, tmux):
     assert exit_status(lines) == 0, lines
 
 
+def test_watch_shows_each_jobs_label(kernel, tmux):
+    """docs/promises.md §13: `watch` has a LABEL column: the label, else a command job's command
+    line, else a short payload summary."""
+    c = kernel.client()
+    labelled = jk.enqueue(c, "remote", label="nightly backup")
+    plain = jk.enqueue(c, "remote2", payload={"file": "a.png"})
+    tmux.start(quote_cmd(kernel, "watch"), width=120, height=20)
+    lines = tmux.wait_screen(lambda ls: job_row(ls, plain["id"])[1] is not None, "both jobs shown")
+    assert any(line.startswith("ID ") and "LABEL" in line for line in lines), lines
+    assert "nightly backup" in job_row(lines, labelled["id"])[1]
+    assert '{"file":"a.png"}' in job_row(lines, plain["id"])[1]
+
+
 def test_watch_fits_a_narrow_pane(kernel, tmux):
     c = kernel.client()
     job, lease = running_job(c)
