@@ -81,7 +81,8 @@ def test_cancel_older_than_counts_from_creation_for_open_jobs(kernel_factory):
 def test_an_empty_filter_or_a_mix_of_forms_is_invalid_params(kernel_factory, method):
     c = kernel_factory(CONFIG).client()
     j = enqueue(c)
-    cases = [({}, None),
+    cases = [({}, "ids" if method == "remove" else "id"),
+             ({"ids" if method == "remove" else "id": None}, None),
              ({"id": j["id"], "ids": [j["id"]]}, "id"),
              ({"ids": [j["id"]], "status": "pending"}, "ids"),
              ({"status": "nope"}, "status"),

@@ -47,18 +47,25 @@ extension Kernel {
     /// (the matching finished jobs): `{removed: n}`, finished descendants included.
     func removeBulkMethod(_ p: inout Params) throws -> JSON {
         guard let selection = try JobSelection.read(&p) else {
-            // No `field`: no one parameter is missing, one of several forms is.
-            throw RPCError.invalidParams("give `ids`, or a filter (status, type, label, older_than_s), of the jobs to remove")
+            throw RPCError.invalidParams("give `ids`, or a filter (status, type, label, older_than_s), of the jobs to remove",
+                                         field: Kernel.missingFormField("ids", p))
         }
         try p.rejectUnknown()
         return try remove(selected(selection, among: Kernel.terminalStatuses))
     }
 
-    /// Neither `id`, `ids` nor a filter: -32602 without a `field`, since no one parameter is
-    /// missing (an explicit null counts as absent).
+    /// Neither `id`, `ids` nor a filter: -32602.
     static func requireSingleID(_ p: Params) throws {
         guard p.object["id"]?.isNull ?? true else { return }
-        throw RPCError.invalidParams("give `id`, `ids`, or a filter (status, type, label, older_than_s)")
+        throw RPCError.invalidParams("give `id`, `ids`, or a filter (status, type, label, older_than_s)",
+                                     field: missingFormField("id", p))
+    }
+
+    /// The `field` of the -32602 for a call that gives none of its forms: the usual one (`id`,
+    /// `ids`) when the params are empty, as it was before the bulk forms; none when that one was
+    /// given as null, which is valid on its own (an explicit null counts as absent).
+    static func missingFormField(_ usual: String, _ p: Params) -> String? {
+        p.object[usual] == nil ? usual : nil
     }
 
     static let openStatuses: Set<JobStatus> = Set(JobStatus.allCases.filter { !$0.isTerminal })
