@@ -32,6 +32,9 @@ extension Kernel {
                 worker.stderrBacklog.append(contentsOf: worker.stderrLines.feed(bytes))
                 self.handleWorkerOutput(worker)
             }
+            // At EOF its lines are in the backlog already: close it, or every restart of a worker
+            // that exits leaves a pipe open in the kernel.
+            process.stderrStream?.onEOF = { [weak stream = process.stderrStream] in stream?.close() }
             process.stderrStream?.startReading()
             process.onExit = { [unowned self, unowned worker] status, signal in
                 self.workerExited(worker, status: status, signal: signal)
