@@ -26,6 +26,14 @@ def help_text(*words):
     return p.stdout
 
 
+@functools.lru_cache(maxsize=None)
+def exists(*words):
+    """Whether `jobkernel WORDS… --help` is that command's help (its usage line names it): also
+    true of a hidden command (`worker`). An unknown word gets the parent's help."""
+    p = subprocess.run([binary_path(), *words, "--help"], capture_output=True, text=True, timeout=30)
+    return p.returncode == 0 and f"USAGE: jobkernel {' '.join(words)}" in p.stdout
+
+
 def subcommands(*words):
     """The subcommands `jobkernel WORDS… --help` lists under SUBCOMMANDS."""
     text = help_text(*words)
@@ -66,7 +74,9 @@ def check(words):
     path = []
     rest = list(words)
     # The command (and a sub-command such as `worker sync-api`).
-    while rest and not rest[0].startswith("-") and rest[0] in subcommands(*path):
+    while rest and not rest[0].startswith("-") and (
+            rest[0] in subcommands(*path) or (re.fullmatch(r"[a-z][a-z0-9-]*", rest[0]) and
+                                               subcommands(*path) and exists(*path, rest[0]))):
         path.append(rest.pop(0))
     if not path and rest and not rest[0].startswith("-"):
         return [f"`{rest[0]}` is not a jobkernel command (have: {', '.join(sorted(subcommands()))})"]
