@@ -3,6 +3,7 @@ object everywhere it appears and shown by `status`, `watch` and `status ID`; a p
 scheduled job says why it waits (`waiting`), in `get`, `list`, `status ID` and `run`'s output.
 protocol/protocol.md, "The job object" and `enqueue`."""
 
+import json
 import signal
 import subprocess
 import time
@@ -241,3 +242,10 @@ def test_ctrl_c_on_a_running_job_says_it_keeps_running(k):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_handler_gets_the_label_in_its_job_object(k):
+    """An exec handler reads {job, item} on stdin (docs/promises.md §5.1): the label is in the job."""
+    p = cli(k, "run", "--label", "self aware", "--", "cat")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["job"]["label"] == "self aware"
