@@ -533,7 +533,9 @@ methods = [
         "summary": "Read a job's log, in pages.",
         "description": "Lines with seq > since, oldest first, at most limit. next is the since for the following "
                        "page, null when no line is left (to follow, poll with since = the last seq you saw, or "
-                       "subscribe to job.log). Lines dropped by max_log_bytes are simply absent. Any status.",
+                       "subscribe to job.log). Lines dropped by max_log_bytes are simply absent. Any status. The kernel "
+                       "marks where a run after the first begins with an info line of its own, \"── attempt N ──\" "
+                       "(\"── item I, attempt N ──\" for an item), and \"── retried ──\" where retry starts again.",
         "params": [id_param,
                    param("since", {"type": "integer", "minimum": 0, "maximum": INT64_MAX, "default": 0},
                          "A line seq; 0 = from the start."),
