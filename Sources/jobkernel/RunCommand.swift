@@ -21,8 +21,11 @@ struct RunCommand: ParsableCommand {
             returns at once. --follow also shows progress and status changes (on stderr) and time \
             stamps every line. With --json, the command's output goes to stderr and stdout gets the \
             final job. The command's stdin is the job object (as for every exec handler), not this \
-            terminal. Ctrl-C stops watching (exit 130), not the job: it says how to cancel it. Put -- \
-            before the command so that its options are not read as jobkernel's.
+            terminal. The job's label is its command line unless --label gives one. While the job \
+            waits to start, `run` says why on stderr (e.g. "waiting: pool full, 3rd in line"). \
+            Ctrl-C stops watching (exit 130), not the job: it says whether the job stays pending or \
+            keeps running, and how to cancel it. Put -- before the command so that its options are \
+            not read as jobkernel's.
             """)
 
     @OptionGroup var client: ClientOptions
