@@ -96,6 +96,8 @@ def test_a_command_jobs_page_shows_label_command_directory_env_names_attempts_an
     assert "GREETING" in env.text and "s3cret-value" not in env.text, "values hidden until asked"
     browser.find_element(By.ID, "env-toggle").click()
     assert "s3cret-value" in env.text
+    browser.find_element(By.ID, "env-toggle").click()
+    assert "s3cret-value" not in env.text
     # Attempts and the timeline, from the kernel's events.
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#job-attempts tbody tr")) == 2, what="two attempts")
     outcomes = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#job-attempts td.outcome")]
@@ -103,6 +105,7 @@ def test_a_command_jobs_page_shows_label_command_directory_env_names_attempts_an
     changes = [e.get_attribute("data-to") for e in browser.find_elements(By.CSS_SELECTOR, "#job-timeline li")]
     assert changes[0] == "pending" and changes.count("running") == 2 and changes[-1] == "failed", changes
     shot(browser, "dashboard-job.png")
+    assert text(browser, "#job-error").startswith("the handler exited with status"), "the error's message first, not JSON"
     # No items for a job without them.
     assert not visible(browser, "#job-items-section")
     # Live: a retry appears in the timeline without a reload.

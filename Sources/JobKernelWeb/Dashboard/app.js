@@ -32,8 +32,8 @@ class RPCError extends Error {
 class HTTPError extends Error {
   constructor(status, text) { super(explainHTTP(status, text)); this.status = status; this.raw = text; }
 }
-const STATUS_WORDS = { scheduled: "scheduled", pending: "waiting to run", running: "running", success: "finished with success",
-  partial_success: "finished with partial success", failed: "failed", cancelled: "cancelled", skipped: "skipped" };
+const STATUS_WORDS = { scheduled: "is scheduled", pending: "is waiting to run", running: "is running", success: "finished with success",
+  partial_success: "finished with partial success", failed: "failed", cancelled: "was cancelled", skipped: "was skipped" };
 function explain(error, method, params = {}) {
   const data = error.data || {};
   const job = data.job_id || params.id || (params.ids && params.ids.length === 1 ? params.ids[0] : null);
@@ -42,11 +42,11 @@ function explain(error, method, params = {}) {
       : "That job does not exist (any more). Reload the list.";
     case -32002: return `The kernel has no job type ${data.field ? `for ${data.field}` : "by that name"}: check the type's spelling or the kernel's configuration.`;
     case -32004: {
-      const status = STATUS_WORDS[data.status] || data.status || "in another status";
+      const status = STATUS_WORDS[data.status] || `is ${data.status || "in another status"}`;
       if (method === "retry") return `Job ${job} ${status}, so it cannot be retried: only failed, cancelled and partly successful jobs can.`;
       if (method === "cancel") return `Job ${job} ${status}, so there is nothing to cancel.`;
       if (method === "remove") return `Job ${job} ${status}: only finished jobs can be removed; cancel it first.`;
-      return `Job ${job} is ${status}, which does not allow that.`;
+      return `Job ${job} ${status}, which does not allow that.`;
     }
     case -32006: return "The kernel no longer keeps those events: reload the page.";
     case -32007: return `The kernel cannot do that right now (${error.message}). Try again in a moment.`;
@@ -538,7 +538,9 @@ function renderJob(job) {
   const actionsKey = `${job.id}/${job.status}/${!!job.cancel_requested}`;
   if (actions.dataset.key !== actionsKey) { actions.dataset.key = actionsKey; actions.replaceChildren(...actionButtons(job)); }
   $("#job-error-section").hidden = !job.error;
-  $("#job-error").textContent = job.error ? JSON.stringify(job.error, null, 2) : "";
+  // The message as a sentence; anything else the error carries below it.
+  const { message, ...rest } = job.error && typeof job.error === "object" ? job.error : { message: job.error };
+  $("#job-error").textContent = !job.error ? "" : `${message ?? ""}${Object.keys(rest).length ? `\n\n${JSON.stringify(rest, null, 2)}` : ""}`;
   $("#job-result-section").hidden = job.result === null || job.result === undefined;
   $("#job-result").textContent = job.result === null || job.result === undefined ? "" : JSON.stringify(job.result, null, 2);
 }
