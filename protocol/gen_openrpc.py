@@ -1015,6 +1015,24 @@ schemas["EventSettingsChanged"]["properties"]["value"] = {
     "description": "A boolean; for concurrency.<type>, the new cap, or null when it returned to the config's value."}
 methods += [
     {
+        "name": "restart",
+        "summary": "Run finished jobs again, each as a new job linked to the old one.",
+        "description": "For each job named (all must have ended, else -32004 naming the first that has not, and "
+                       "nothing is restarted; an unknown id: -32001; a type no longer configured: -32002), "
+                       "enqueues its spec again as a new job: type, payload, items, priority, max_attempts, "
+                       "timeout, manual and label; not its idempotency key, parent or after. The new job's "
+                       "restarted_from is the old id, in this answer and in get's (get adds restarted_from only "
+                       "to a restarted job). The old job is left as it is.",
+        "params": [param("ids", _ids, "One finished job's id or an array of them.", required=True)],
+        "result": result("restartResult", {
+            "type": "object", "required": ["jobs"],
+            "properties": {"jobs": {"type": "array", "items": {
+                "allOf": [S("Job"), {"type": "object", "required": ["restarted_from"],
+                                     "properties": {"restarted_from": S("JobId")}}]}}}},
+            "The new jobs, in the order of ids, each with restarted_from."),
+        "errors": [E("JobNotFound"), E("UnknownType"), E("InvalidState")] + COMMON,
+    },
+    {
         "name": "parallel",
         "summary": "Change a type's concurrency at run time.",
         "description": "From now on at most max units of the type run at once in the local pools (a running unit "

@@ -3,7 +3,7 @@
 /// The schema version lives in `PRAGMA user_version`. If you change a table, add a migration
 /// step below and increment `Schema.version`; never edit a step that has shipped.
 enum Schema {
-    static let version = 5
+    static let version = 6
 
     /// `migrations[n]` takes a database from version n to n+1.
     static let migrations: [String] = [
@@ -150,6 +150,7 @@ enum Schema {
         operationsStep,
         leanUnitsStep,
         labelStep,
+        restartsStep,
     ]
 
     /// 3: operations (docs/promises.md §8.6, §13). Each unit keeps when its latest run started and ended (for
@@ -200,5 +201,15 @@ enum Schema {
     /// `label: null`. Self-contained, like step 3.
     static let labelStep = """
         ALTER TABLE jobs ADD COLUMN label TEXT;
+        """
+
+    /// 6: `restart` (docs/promises.md §13): which job a restarted job was enqueued from, shown by
+    /// `get` as `restarted_from`. A table of its own rather than a column of `jobs`, so that no
+    /// job row, job object or event changes shape. Self-contained, like step 3.
+    static let restartsStep = """
+        CREATE TABLE restarts (
+            job_id  INTEGER PRIMARY KEY,   -- the new job
+            from_id INTEGER NOT NULL       -- the finished job it was restarted from
+        );
         """
 }

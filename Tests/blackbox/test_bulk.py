@@ -151,6 +151,41 @@ def test_remove_by_filter_removes_matching_finished_jobs_only(kernel_factory):
     assert e.code == -32004
 
 
+# -- restart
+
+def test_restart_enqueues_a_finished_jobs_spec_again_linked_to_it(kernel_factory):
+    k = kernel_factory(CONFIG)
+    c = k.client()
+    old = enqueue(c, items=["a", "b"], payload={"x": 1}, priority=70, max_attempts=2, timeout_s=30,
+                  idempotency_key="k1", label="nightly")
+    c.call("cancel", {"id": old["id"]})
+    [new] = c.call("restart", {"ids": [old["id"]]})["jobs"]
+    assert new["id"] != old["id"] and new["restarted_from"] == old["id"] and new["status"] == "pending"
+    for field in ("type", "payload", "priority", "max_attempts", "label", "manual"):
+        assert new[field] == c.call("get", {"id": old["id"]})[field], field
+    assert new["idempotency_key"] is None
+    assert [i["value"] for i in c.call("items", {"id": new["id"]})["items"]] == ["a", "b"]
+    assert c.call("get", {"id": new["id"]})["restarted_from"] == old["id"]
+    assert "restarted_from" not in c.call("get", {"id": old["id"]})
+    assert c.call("get", {"id": old["id"]})["status"] == "cancelled"
+    # The link survives a restart of the kernel.
+    k.restart()
+    c = k.client()
+    assert c.call("get", {"id": new["id"]})["restarted_from"] == old["id"]
+    # A job that has not ended: -32004, and nothing is restarted.
+    before = len(jk.list_all(c))
+    e = error_of(c, "restart", {"ids": [old["id"], new["id"]]})
+    assert e.code == -32004 and e.data["job_id"] == new["id"]
+    assert len(jk.list_all(c)) == before
+    assert error_of(c, "restart", {"ids": ["999999"]}).code == -32001
+    assert error_of(c, "restart", {}).code == -32602
+    # The CLI.
+    p = cli(k, "restart", old["id"])
+    assert p.returncode == 0 and p.stdout.strip().startswith(f"{old['id']} -> "), p
+    assert cli(k, "restart").returncode == 2
+    assert cli(k, "restart", new["id"]).returncode == 1
+
+
 # -- parallel
 
 def running(c, type):

@@ -161,6 +161,10 @@ def prepare(method, c):
         return {"lease": "no-such-lease"}
     if method == "nack":
         return {"lease": "no-such-lease", "error": "failed"}
+    if method == "restart":
+        job = jk.enqueue(c)
+        c.call("cancel", {"id": job["id"]})
+        return {"ids": [job["id"]]}
     if method == "parallel":
         return {"type": "remote", "max": 2}
     if method == "settings.set":

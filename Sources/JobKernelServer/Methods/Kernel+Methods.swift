@@ -255,7 +255,8 @@ extension Kernel {
         let id = try p.jobID("id")
         try p.rejectUnknown()
         let job = try requireJob(id)
-        return Kernel.withWaiting(try jobJSON(job), try waitReasons([job])[job.id])
+        return Kernel.withRestartedFrom(Kernel.withWaiting(try jobJSON(job), try waitReasons([job])[job.id]),
+                                        try restartedFrom(job.id))
     }
 
     private func list(_ p: inout Params) throws -> JSON {

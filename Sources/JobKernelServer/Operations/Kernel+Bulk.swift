@@ -6,6 +6,7 @@ import JobKernelStore
 extension Kernel {
     static let bulkMethods: [String: Handler] = [
         "parallel": { k, p, _, r in r(try k.parallelMethod(&p)) },
+        "restart": { k, p, c, r in r(try k.restartMethod(&p, c)) },
     ]
 
     // MARK: cancel, retry, remove
@@ -101,6 +102,66 @@ extension Kernel {
                 cursor = page.last!.id
             }
         }
+    }
+
+    // MARK: restart
+
+    /// `restart {ids}`: each finished job's spec (type, payload, items, priority, max_attempts,
+    /// timeout, manual, label; not its idempotency key, parent or `after`) enqueued again as a new
+    /// job, linked to it (`restarted_from`, kept in the `restarts` table). An unknown id is
+    /// -32001, a job that has not ended -32004, a type no longer configured -32002: then nothing
+    /// is restarted. Answers `{jobs: [new job, …]}` in the order of `ids`.
+    func restartMethod(_ p: inout Params, _ conn: Connection) throws -> JSON {
+        guard let ids = try p.jobIDs("ids") else {
+            throw RPCError.invalidParams("`ids` must list the finished jobs to restart", field: "ids")
+        }
+        try p.rejectUnknown()
+        let jobs = try selected(.ids(ids), among: Kernel.terminalStatuses)
+        for job in jobs {
+            guard job.status.isTerminal else { throw RPCError.invalidState(status: job.status.rawValue, jobID: String(job.id)) }
+            guard config.types[job.type] != nil else { throw RPCError.unknownType(job.type) }
+        }
+        var out: [JSON] = []
+        for old in jobs {
+            var items: [JSON]?
+            if old.itemized {
+                items = try store.items(jobID: old.id, status: nil, since: -1, limit: Int(Int32.max)).map(\.value)
+            }
+            let (job, json, _) = try enqueue(EnqueueRequest(
+                type: config.types[old.type]!, payload: old.payload, items: items, priority: old.priority,
+                idempotencyKey: nil, createdBy: conn.clientName ?? old.createdBy, runAt: nil, maxAttempts: old.maxAttempts,
+                timeoutMs: old.timeoutMs, parentID: nil, manual: old.manual, canonical: "", label: old.label))
+            try store.addRestart(jobID: job.id, from: old.id)
+            ops.restartsExist = true
+            out.append(Kernel.withRestartedFrom(json, old.id))
+        }
+        return ["jobs": .array(out)]
+    }
+
+    /// `json` (a job object) with `restarted_from` added when `from` is not nil.
+    static func withRestartedFrom(_ json: JSON, _ from: Int64?) -> JSON {
+        guard let from else { return json }
+        let value = String(from)
+        switch json {
+        case .serialized(let s) where s.bytes.last == UInt8(ascii: "}"):
+            var b = ByteWriter(capacity: s.bytes.count + 48)
+            b.append(Array(s.bytes.dropLast()))
+            b.append(#","restarted_from":"#)
+            JSONWriter.writeString(value, into: &b)
+            b.append(UInt8(ascii: "}"))
+            return .serialized(SerializedJSON(bytes: b.finish()))
+        case .object(var o):
+            o["restarted_from"] = .string(value)
+            return .object(o)
+        default:
+            return json
+        }
+    }
+
+    /// The job `id` was restarted from, if any (no store read while no job was ever restarted).
+    func restartedFrom(_ id: Int64) throws -> Int64? {
+        guard ops.restartsExist else { return nil }
+        return try store.restartedFrom(jobID: id)
     }
 
     // MARK: parallel

@@ -93,6 +93,7 @@ extension Kernel {
         ops.batchTimer = timer
         ops.lastRetention = 0
         ops.dependenciesExist = ((try? store.hasDependencies()) ?? true)
+        ops.restartsExist = ((try? store.hasRestarts()) ?? true)
         if config.storage.keepFinishedMs != nil || (try? store.freePages()) ?? 0 > 0 { armBatch(afterMs: 1000) }
     }
 

@@ -20,6 +20,8 @@ struct Operations {
     /// Concurrency overrides set by `parallel`, by type (stored as the settings
     /// `concurrency.<type>`, which are not workflow toggles and so not among `Kernel.settings`).
     var concurrency: [String: Int] = [:]
+    /// Whether any job was ever restarted (`restart`): `get` reads no link otherwise.
+    var restartsExist = true
 
     /// Removals waiting or under way, oldest first.
     var removals: [Removal] = []
