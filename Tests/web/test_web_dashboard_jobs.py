@@ -220,9 +220,17 @@ def test_bulk_cancel_with_confirmation_and_select_all_matching(browser, gateway,
     web.wait_for(lambda: kernel.call("stats")["jobs"]["cancelled"] == 30, timeout=20, what="30 cancelled jobs")
     notice = wait(browser, lambda d: d.find_element(By.ID, "notice").text, what="the summary")
     assert "Cancelled 30 jobs" in notice, notice
-    # Retry them all back from the cancelled tab, then remove them.
+    # Retry them all from the cancelled tab (they run `true` and succeed), then remove them.
     browser.get(gateway.base + "/#/?status=cancelled&limit=100")
     wait(browser, lambda d: len(ids_shown(d)) == 30, what="30 cancelled rows")
+    browser.find_element(By.ID, "select-page").click()
+    browser.find_element(By.ID, "bulk-retry").click()
+    wait(browser, lambda d: dialog.is_displayed(), what="the confirmation")
+    assert "Retry 30 jobs" in dialog.text
+    browser.find_element(By.ID, "confirm-yes").click()
+    web.wait_for(lambda: kernel.call("stats")["jobs"]["success"] == 30, timeout=30, what="30 retried jobs to succeed")
+    browser.get(gateway.base + "/#/?limit=100")
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, '#jobs tbody tr[data-status="success"]')) == 30, what="30 successes")
     browser.find_element(By.ID, "select-page").click()
     browser.find_element(By.ID, "bulk-remove").click()
     wait(browser, lambda d: dialog.is_displayed(), what="the confirmation")
