@@ -118,10 +118,12 @@ extension JobStore {
         let logs = try db.statement("DELETE FROM logs WHERE job_id=?")
         let job = try db.statement("DELETE FROM jobs WHERE id=?")
         let deps = try db.statement("DELETE FROM dependencies WHERE job_id=?")
+        let restarts = try db.statement("DELETE FROM restarts WHERE job_id=?")
         for id in ids {
             try byJob.bind([.int(id)]).run()
             try logs.bind([.int(id)]).run()
             try deps.bind([.int(id)]).run()
+            try restarts.bind([.int(id)]).run()
             try job.bind([.int(id)]).run()
         }
         let top = try scalarOrThrowing("SELECT max(id) FROM jobs")

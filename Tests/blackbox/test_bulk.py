@@ -184,6 +184,10 @@ def test_restart_enqueues_a_finished_jobs_spec_again_linked_to_it(kernel_factory
     assert p.returncode == 0 and p.stdout.strip().startswith(f"{old['id']} -> "), p
     assert cli(k, "restart").returncode == 2
     assert cli(k, "restart", new["id"]).returncode == 1
+    # Removing a restarted job takes its link with it.
+    c.call("cancel", {"id": new["id"]})
+    assert c.call("remove", {"ids": [new["id"]]}) == {"removed": 1}
+    assert error_of(c, "get", {"id": new["id"]}).code == -32001
 
 
 # -- parallel
