@@ -268,16 +268,18 @@ def test_the_workers_view_shows_pools_busy_of_total_leases_and_what_runs(browser
         assert {"encode trailer", "build docs", "nightly backup", "find cats"} <= set(labels), labels
         shot(browser, "dashboard-list.png")
         browser.find_element(By.CSS_SELECTOR, 'header nav a[href="#/workers"]').click()
-        card = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#worker-cards [data-pool="pool internal"]'), what="the pools")[0]
-        assert "1 / " in card.text and "busy" in card.text, card.text
-        assert browser.find_element(By.ID, "lease-count").text == "1 lease"
-        rows = wait(browser, lambda d: {r.get_attribute("data-job-id"): r.text for r in d.find_elements(By.CSS_SELECTOR, "#running-jobs tbody tr")}
-                    if len(d.find_elements(By.CSS_SELECTOR, "#running-jobs tbody tr")) == 2 else None, what="two running jobs")
+        # The cards are redrawn as `stats` changes (connections come and go): read them in one go.
+        card = wait(browser, lambda d: text(d, '#worker-cards [data-pool="pool internal"]'), what="the pools")
+        assert "1 / " in card and "busy" in card, card
+        assert text(browser, "#lease-count") == "1 lease"
+        rows = wait(browser, lambda d: (lambda r: r if len(r) == 2 else None)(js(d,
+                    "return Object.fromEntries([...document.querySelectorAll('#running-jobs tbody tr')].map(r => [r.dataset.jobId, r.textContent]))")),
+                    what="two running jobs")
         assert "leased to an external worker" in rows[leased["id"]] and "pool internal" in rows[running["id"]], rows
         shot(browser, "dashboard-workers.png")
         held.close()
         held = None
-        wait(browser, lambda d: d.find_element(By.ID, "lease-count").text == "0 leases", what="the lease to end")
+        wait(browser, lambda d: text(d, "#lease-count") == "0 leases", what="the lease to end")
     finally:
         if held:
             held.close()
