@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The driver behind bench/run: every SPEC §12 workload, jobkernel side by side with beanstalkd
+"""The driver behind bench/run: every docs/promises.md §12 workload, jobkernel side by side with beanstalkd
 and Celery 5 + Redis, over several rounds; prints medians, a table and one RATIOS line.
 
 bench/run prepares everything (builds, compiles the C tools into TOOLS, makes the Celery venv)
@@ -433,7 +433,7 @@ class Bench:
         if not self.a.no_million and n != 1_000_000:
             print(f"NOTE: memory/start-up measured with {n:,} pending jobs, not 1,000,000 (--quick or BENCH_MILLION)")
         print()
-        hdr = ("workload", "jobkernel", "peer (beanstalkd / Celery)", "ratio", "SPEC §12 target")
+        hdr = ("workload", "jobkernel", "peer (beanstalkd / Celery)", "ratio", "docs/promises.md §12 target")
         w = [max(len(r[i]) for r in rows + [hdr]) for i in range(5)]
         print("  ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
         for r in rows:

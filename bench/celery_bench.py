@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""SPEC §12's peer for the persistent-worker cycle: Celery 5 with Redis, no-op tasks.
+"""docs/promises.md §12's peer for the persistent-worker cycle: Celery 5 with Redis, no-op tasks.
 
 Runs under the venv that holds `celery` and `redis` (bench/run makes it). Starts its own
 redis-server (Unix socket in a temp dir, no persistence) and a Celery worker (prefork, WORKERS

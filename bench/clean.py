@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measures SPEC §13 removal on a large database: the one-time conversion to incremental vacuum of
+"""Measures docs/promises.md §13 removal on a large database: the one-time conversion to incremental vacuum of
 a database made before schema 3, then `clean` of N finished jobs — how long it takes, how much the
 file shrinks, and what it costs a concurrent client in latency (a `get` every 20 ms meanwhile).
 

@@ -1,4 +1,4 @@
-/* SPEC §12: "100 subscribers each receive every event of 10,000 events/s with p99 lag under
+/* docs/promises.md §12: "100 subscribers each receive every event of 10,000 events/s with p99 lag under
  * 10 ms". One producer connection logs to a running job at a fixed rate, each log message
  * carrying its send time; N subscriber connections subscribe to that job's `job.log` events and
  * measure, per event, receive time minus send time (messages of 40 bytes). Prints

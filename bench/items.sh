@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/items.sh — one itemized job at scale (SPEC §5, §10 max_items):
+# bench/items.sh — one itemized job at scale (docs/promises.md §5, §10 max_items):
 #   1. enqueue ONE job of an async_api type with N items (default 100,000) in a single call and
 #      time the call (the answer means the job and all its items are committed);
 #   2. sample the kernel's memory (VmRSS, and VmHWM = peak RSS) from /proc while it runs;

@@ -195,7 +195,7 @@ static ssize_t fill_read(conn_t *c) {
 /* ---------- requests ---------- */
 
 /* The job body, kernel payload and beanstalkd job alike: {"n":i,"p":"xx…"} padded to BODY_LEN
- * (40) bytes (SPEC §12: 40-byte payloads). */
+ * (40) bytes (docs/promises.md §12: 40-byte payloads). */
 #define BODY_LEN 40
 static int make_body(char *b, long long i) {
     int n = snprintf(b, 64, "{\"n\":%lld,\"p\":\"", i);

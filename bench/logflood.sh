@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC §10: a handler that logs at full speed costs other clients no more than about 1 ms of
+# docs/promises.md §10: a handler that logs at full speed costs other clients no more than about 1 ms of
 # latency, and keeping a job's log under max_log_bytes costs O(1) per line.
 #
 # Starts a release kernel, measures another client's enqueue latency (bench/logflood_probe.py: one

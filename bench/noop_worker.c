@@ -1,4 +1,4 @@
-/* A persistent worker (SPEC §5.2) that does no work: it answers every `run` at once with the
+/* A persistent worker (docs/promises.md §5.2) that does no work: it answers every `run` at once with the
  * CLOCK_REALTIME nanoseconds at which it read the request, so the benchmark can measure dispatch
  * latency (enqueue sent -> worker received `run`) and the full cycle's throughput. */
 #define _GNU_SOURCE

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""SPEC §12 through the local pools: the full cycle (enqueue -> persistent worker -> success)
+"""docs/promises.md §12 through the local pools: the full cycle (enqueue -> persistent worker -> success)
 in jobs/s, and dispatch latency (enqueue sent -> the worker reading `run`) with a warm pool.
 
 usage: pool.py KERNEL_BINARY WORKER_BINARY [--jobs N] [--samples N]

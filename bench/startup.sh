@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC §12: with 1,000,000 stored jobs, start-up under 1 s and memory under 100 MB.
+# docs/promises.md §12: with 1,000,000 stored jobs, start-up under 1 s and memory under 100 MB.
 # Creates the schema with the kernel itself, fills it with N finished jobs (each with its one unit
 # in its row, as schema 4 keeps it) and their events through sqlite3, then times `serve` until
 # the socket answers and reads its VmHWM.

@@ -1,4 +1,4 @@
-/* SPEC §12: "100 browsers on /events each receive every event of 1,000 events/s with p99 lag under
+/* docs/promises.md §12: "100 browsers on /events each receive every event of 1,000 events/s with p99 lag under
  * 50 ms". One producer connection to the kernel's socket logs to a running job at a fixed rate,
  * each message carrying its send time; N clients hold `GET /events?ids=JOB&kinds=job.log` on the
  * gateway (Server-Sent Events over HTTP/1.1, the bearer token in a header, as a browser's

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""SPEC §12's browser figure: 100 clients on the gateway's GET /events each receive every event of
+"""docs/promises.md §12's browser figure: 100 clients on the gateway's GET /events each receive every event of
 1,000 events/s with p99 lag under 50 ms. Also the gateway's memory with those clients.
 
     bench/web_fanout.py [--clients 100] [--rate 1000] [--seconds 5] [--rounds 3] [--debug]
@@ -144,7 +144,7 @@ def main():
         med = lambda key: statistics.median(float(r[key]) for r in rounds)
         p99 = med("p99_us") / 1000
         print(f"median of {len(rounds)} ({config} build): p50 {med('p50_us') / 1000:.1f} ms, p99 {p99:.1f} ms "
-              f"({'under' if p99 < 50 else 'OVER'} the 50 ms of SPEC §12), delivered "
+              f"({'under' if p99 < 50 else 'OVER'} the 50 ms of docs/promises.md §12), delivered "
               f"{100 * med('delivered') / med('expected'):.2f} %, gateway peak RSS {med('peak_rss_mib'):.1f} MiB "
               f"with {args.clients} clients")
     finally:

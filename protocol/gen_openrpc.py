@@ -137,7 +137,7 @@ schemas = {
     },
     "Job": {
         "type": "object",
-        "description": "The job object (SPEC 5). Clients ignore fields they do not know.",
+        "description": "The job object (docs/promises.md §5). Clients ignore fields they do not know.",
         "required": ["id", "type", "dispatch_mode", "status", "priority", "lane", "payload", "created_by",
                      "idempotency_key", "parent_id", "manual", "attempt", "max_attempts", "run_at",
                      "cancel_requested", "progress", "items", "children", "result", "error", "created_at",
@@ -344,7 +344,7 @@ schemas = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Errors (SPEC 4)
+# Errors (docs/promises.md §4)
 # ---------------------------------------------------------------------------------------------
 def err(code, message, reason, **extra):
     return {"code": code, "message": message, "data": {"reason": reason, **extra}}
@@ -373,7 +373,7 @@ errors = {
 COMMON = [E("InvalidParams"), E("Unavailable"), E("InternalError")]
 
 # ---------------------------------------------------------------------------------------------
-# Methods (SPEC 6 and 5.4)
+# Methods (docs/promises.md §6 and 5.4)
 # ---------------------------------------------------------------------------------------------
 id_param = param("id", S("JobIdParam"), "The job's id.", required=True)
 job_result = result("job", S("Job"), "The job as it is after the call.")
@@ -742,7 +742,7 @@ notifications = [
 ]
 
 worker_protocol = {
-    "description": "The worker protocol (SPEC 5.2): JSON-RPC over a persistent worker's stdin/stdout (NDJSON). "
+    "description": "The worker protocol (docs/promises.md §5.2): JSON-RPC over a persistent worker's stdin/stdout (NDJSON). "
                    "The worker's channel is also a client connection: it may call progress, log, enqueue (parent "
                    "defaults to the job in hand) and settings.get.",
     "kernel_to_worker": [
@@ -775,13 +775,13 @@ worker_protocol = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Operations (SPEC 8.5-8.7, 13): items, remove, clean, pause/resume, enqueue's after, stats.types,
+# Operations (docs/promises.md §8.5-8.7, 13): items, remove, clean, pause/resume, enqueue's after, stats.types,
 # cron schedules. Kept together so that the section reads as one change.
 # ---------------------------------------------------------------------------------------------
 TERMINAL_STATUSES = ["success", "partial_success", "failed", "cancelled", "skipped"]
 schemas["SettingKey"] = {
     "type": "string", "pattern": r"^(workflow\.[A-Za-z0-9_-]{1,64}|paused\.(\*|[A-Za-z0-9_-]{1,64}))$",
-    "description": "workflow.<name> (a workflow toggle), or paused.<type> / paused.* (SPEC 8.7, set by pause and "
+    "description": "workflow.<name> (a workflow toggle), or paused.<type> / paused.* (docs/promises.md §8.7, set by pause and "
                    "resume).",
 }
 schemas["Settings"]["description"] = ("Settings by key: workflow.<name> toggles, and paused.<type> / paused.* once "
@@ -789,7 +789,7 @@ schemas["Settings"]["description"] = ("Settings by key: workflow.<name> toggles,
 schemas["TerminalStatus"] = {"type": "string", "enum": TERMINAL_STATUSES}
 schemas["ItemResult"] = {
     "type": "object",
-    "description": "One unit of a job as kept after it ran (SPEC 13): an item, or the single unit (index 0, value "
+    "description": "One unit of a job as kept after it ran (docs/promises.md §13): an item, or the single unit (index 0, value "
                    "null) of a job without items.",
     "required": ["index", "value", "status", "attempt", "result", "error", "started_at", "finished_at"],
     "properties": {
@@ -836,7 +836,7 @@ schemas["Schedule"]["properties"]["next_run_at"] = {
 _by_name = {m["name"]: m for m in methods}
 _by_name["enqueue"]["params"].append(param(
     "after", {"oneOf": [S("JobIdParam"), {"type": "array", "minItems": 1, "items": S("JobIdParam")}]},
-    "Jobs that must all end success before this one starts (SPEC 8.6); until then it is scheduled. When one ends "
+    "Jobs that must all end success before this one starts (docs/promises.md §8.6); until then it is scheduled. When one ends "
     "otherwise (or is cancelled), this job ends skipped with error {message: \"dependency <id> ended <status>\", "
     "data: {job_id}}. One id or an array of ids; an unknown id is -32001 with data.field after."))
 _by_name["enqueue"]["params"].append(param(
@@ -875,7 +875,7 @@ _by_name["get"]["description"] += " Also waiting: why a pending or scheduled job
 _by_name["list"]["description"] += " Each job has waiting, as get shows it."
 examples["enqueue"][0]["result"]["value"]["job"]["label"] = None
 _by_name["stats"]["description"] += (" types: per job type, open jobs by status, paused units, finishes in the last "
-                                     "minute and the oldest pending job's age (SPEC 13).")
+                                     "minute and the oldest pending job's age (docs/promises.md §13).")
 _by_name["settings.get"]["description"] = (
     "Without key: every setting (the workflow toggles [workflow] declares, and paused.<type> / paused.* once pause "
     "or resume was called), keys sorted. With key: just that one; a pause key never set is false. A workflow "
@@ -893,7 +893,7 @@ methods += [
         "summary": "Read a job's per-item results, in pages.",
         "description": "The units of the job with index > since, by index, at most limit, optionally only those in "
                        "one status. Each keeps its value, status, attempt, result, error and the times of its latest "
-                       "run (SPEC 13). next is the since for the following page, null when none is left. A job "
+                       "run (docs/promises.md §13). next is the since for the following page, null when none is left. A job "
                        "without items has one unit, index 0. Any job status.",
         "params": [id_param,
                    param("status", S("ItemStatus"), "Only items in this status."),
