@@ -325,7 +325,11 @@ def test_full_disk_drops_the_answer_to_a_run_sent_ahead_of_its_commit(kernel_fac
     worker's answer dropped; the worker gets no other `run` before it answers, and the unit runs
     again once writes work. Nothing is lost."""
     marks = os.path.join(tmp_home, "runs")
-    with small_tmpfs() as fs:
+    # 16 MiB, not 6: the first job's 900 kB result is written four times (its row, its unit's
+    # row, its job.status event, the WAL frames of each), and on 6 MiB the WAL alone filled the
+    # file system again after the filler was gone, so whether the units ever ran depended on
+    # when the background checkpoint came (on a loaded machine it sometimes never did).
+    with small_tmpfs("16m") as fs:
         k = kernel_factory(ONE_WORKER, db=os.path.join(fs, "jobs.db"))
         c = k.client()
         # The first job answers with a 900 kB result: on a full disk that commit fails, and with
