@@ -38,20 +38,6 @@ extension Kernel {
 
     /// The job object `json` with `waiting` added: `reason`'s object, or null.
     static func withWaiting(_ json: JSON, _ reason: WaitReason?) -> JSON {
-        let waiting = reason?.json ?? .null
-        switch json {
-        case .serialized(let s) where s.bytes.last == UInt8(ascii: "}"):
-            var b = ByteWriter(capacity: s.bytes.count + 64)
-            b.append(Array(s.bytes.dropLast()))
-            b.append(#","waiting":"#)
-            JSONWriter.write(waiting, into: &b)
-            b.append(UInt8(ascii: "}"))
-            return .serialized(SerializedJSON(bytes: b.finish()))
-        case .object(var o):
-            o["waiting"] = waiting
-            return .object(o)
-        default:
-            return json
-        }
+        json.addingMember("waiting", reason?.json ?? .null)
     }
 }

@@ -141,21 +141,7 @@ extension Kernel {
     /// `json` (a job object) with `restarted_from` added when `from` is not nil.
     static func withRestartedFrom(_ json: JSON, _ from: Int64?) -> JSON {
         guard let from else { return json }
-        let value = String(from)
-        switch json {
-        case .serialized(let s) where s.bytes.last == UInt8(ascii: "}"):
-            var b = ByteWriter(capacity: s.bytes.count + 48)
-            b.append(Array(s.bytes.dropLast()))
-            b.append(#","restarted_from":"#)
-            JSONWriter.writeString(value, into: &b)
-            b.append(UInt8(ascii: "}"))
-            return .serialized(SerializedJSON(bytes: b.finish()))
-        case .object(var o):
-            o["restarted_from"] = .string(value)
-            return .object(o)
-        default:
-            return json
-        }
+        return json.addingMember("restarted_from", .string(String(from)))
     }
 
     /// The job `id` was restarted from, if any (no store read while no job was ever restarted).
