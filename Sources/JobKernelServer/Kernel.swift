@@ -197,7 +197,7 @@ public final class Kernel {
         }
         for waiter in waiters { answerWaiter(waiter, leases: []) }
         stopLocalForShutdown()
-        if localIsIdle {
+        if localPools.isIdle {
             finishShutdown()
         } else {
             let grace = LoopTimer(loop: loop)
@@ -210,7 +210,7 @@ public final class Kernel {
     }
 
     func finishShutdownIfIdle() {
-        if shuttingDown && localIsIdle { finishShutdown() }
+        if shuttingDown && localPools.isIdle { finishShutdown() }
     }
 
     private func finishShutdown() {

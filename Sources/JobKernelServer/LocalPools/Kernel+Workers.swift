@@ -361,8 +361,6 @@ extension Kernel {
         }
     }
 
-    var localIsIdle: Bool { localPools.isIdle }
-
     /// Kills what did not stop in time; their units are recorded as interrupted.
     func killLocalForShutdown() {
         for run in Array(localPools.runs.all) {
