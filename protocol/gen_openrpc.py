@@ -1040,8 +1040,11 @@ methods += [
                        "workers may grow its pool up to [pools] internal_workers. Kept across restarts as the "
                        "setting concurrency.<type> (not served by settings.get); max: null returns to the config's "
                        "concurrency. Each change is a settings.changed event {key: \"concurrency.<type>\", value}. "
-                       "stats.types.<type>.concurrency shows the value in force. For async_api types the cap is "
-                       "shown but does not limit fetch. An unknown type: -32002.",
+                       "stats.types.<type>.concurrency shows the value in force. For async_api types it caps the "
+                       "leases: a fetch never leases more units of the type than max less the units of it leased "
+                       "now, a waiting fetch gets the slot an ack, nack or expiry frees or a higher cap opens, and "
+                       "over NATS the kernel publishes no more than that room (the config's concurrency caps the "
+                       "same way when no parallel value is set). An unknown type: -32002.",
         "params": [param("type", NAME, "A configured job type.", required=True),
                    param("max", {"type": ["integer", "null"], "minimum": 1, "maximum": 10000},
                          "The most units of the type that may run at once, 1..10000; null: the config's value.",

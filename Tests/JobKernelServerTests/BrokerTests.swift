@@ -6,9 +6,10 @@ import Testing
 /// test moves: a lease lives until it is released, expires, or its connection closes; `extend`
 /// moves its expiry; an expired or unknown lease is -32005; a waiting fetch times out once.
 @Suite struct BrokerTests {
-    static func lease(_ n: Int, job: Int64 = 1, index: Int = 0, connection: UInt64 = 7, expiresAt: Millis = 1_000,
-                      duration: Int64 = 1_000) -> Lease {
-        Lease(id: "L\(n)", jobID: job, index: index, connectionID: connection, expiresAt: expiresAt, durationMs: duration)
+    static func lease(_ n: Int, job: Int64 = 1, type: String = "a", index: Int = 0, connection: UInt64 = 7,
+                      expiresAt: Millis = 1_000, duration: Int64 = 1_000) -> Lease {
+        Lease(id: "L\(n)", jobID: job, type: type, index: index, connectionID: connection, expiresAt: expiresAt,
+              durationMs: duration)
     }
 
     @Test func aLeaseIsLiveUntilItsExpiryThenLeaseExpired() throws {
@@ -103,5 +104,28 @@ import Testing
         let ids = (0..<100).map { _ in b.newLeaseID() }
         #expect(Set(ids).count == 100)
         #expect(ids.allSatisfy { $0.hasPrefix("k1-") })
+    }
+
+    /// `parallel` caps `fetch` (docs/promises.md §13): the room under a cap is the cap less the
+    /// leases out on that type, whichever way they ended; other types do not count.
+    @Test func theRoomUnderACapIsTheCapLessTheLeasesOutOnThatType() {
+        var b = Broker(leasePrefix: "t")
+        #expect(b.room(type: "a", cap: 2) == 2)
+        #expect(b.room(type: "a", cap: nil) == Int.max)
+        b.granted(Self.lease(1, job: 1, type: "a", connection: 7))
+        b.granted(Self.lease(2, job: 2, type: "a", connection: 0, expiresAt: 500))  // out on NATS
+        b.granted(Self.lease(3, job: 3, type: "b", connection: 7))
+        #expect(b.room(type: "a", cap: 2) == 0)
+        #expect(b.room(type: "a", cap: 1) == 0)  // a cap lowered below what is out: none, not negative
+        #expect(b.room(type: "a", cap: 5) == 3)
+        #expect(b.room(type: "b", cap: 2) == 1)
+        b.released("L1")
+        #expect(b.room(type: "a", cap: 2) == 1)
+        _ = b.leaseExpired("L2", now: 500)
+        #expect(b.room(type: "a", cap: 2) == 2)
+        _ = b.connectionClosed(7)
+        #expect(b.room(type: "b", cap: 2) == 2)
+        b.released("L3")  // already ended: counted once
+        #expect(b.room(type: "b", cap: 2) == 2)
     }
 }

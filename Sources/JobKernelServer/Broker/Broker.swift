@@ -12,6 +12,8 @@ struct Broker {
     private(set) var leases: [String: Lease] = [:]
     private var byJob: [Int64: FewIDs<String>] = [:]
     private var byConnection: [UInt64: Set<String>] = [:]
+    /// How many leases are out per job type, for `parallel`'s cap on `fetch` (docs/promises.md §13).
+    private var outByType: [String: Int] = [:]
     /// Waiting `fetch`es, oldest first.
     private(set) var waiters: [FetchWaiter] = []
     private var nextWaiterID: UInt64 = 1
@@ -36,6 +38,7 @@ struct Broker {
         leases[lease.id] = lease
         if byJob[lease.jobID]?.insert(lease.id) == nil { byJob[lease.jobID] = FewIDs(lease.id) }
         byConnection[lease.connectionID, default: []].insert(lease.id)
+        outByType[lease.type, default: 0] += 1
     }
 
     /// The lease `id` ended (acked, nacked, its job cancelled, or undone); returns it if it was out.
@@ -46,7 +49,15 @@ struct Broker {
         if byConnection[lease.connectionID]?.remove(id) != nil, byConnection[lease.connectionID]!.isEmpty {
             byConnection[lease.connectionID] = nil
         }
+        if outByType[lease.type] == 1 { outByType[lease.type] = nil } else { outByType[lease.type]? -= 1 }
         return lease
+    }
+
+    /// How many more units of `type` may be leased when at most `cap` may be out at once (its
+    /// concurrency in force; nil: no cap): `cap` less the leases out on it now, never below 0.
+    func room(type: String, cap: Int?) -> Int {
+        guard let cap else { return Int.max }
+        return Swift.max(0, cap - (outByType[type] ?? 0))
     }
 
     /// The ids of the leases out on units of job `jobID`.
@@ -77,6 +88,11 @@ struct Broker {
     mutating func leaseExpired(_ id: String, now: Millis) -> Lease? {
         guard let lease = leases[id], lease.expiresAt <= now else { return nil }
         return released(id)
+    }
+
+    /// Every lease out, soonest to expire first (`workers`, protocol/protocol.md).
+    func snapshot() -> [Lease] {
+        leases.values.sorted { ($0.expiresAt, $0.id) < ($1.expiresAt, $1.id) }
     }
 
     // MARK: Waiting fetches
@@ -130,6 +146,8 @@ struct Broker {
 struct Lease: Equatable {
     var id: String
     var jobID: Int64
+    /// The job's type: what `parallel`'s cap counts.
+    var type: String
     var index: Int
     /// The connection that fetched it; 0 for a unit out on NATS.
     var connectionID: UInt64

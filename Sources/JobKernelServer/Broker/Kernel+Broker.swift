@@ -26,16 +26,26 @@ extension Kernel {
         addDeadline(at: now + waitMs, .fetchTimeout(waiterID))
     }
 
-    /// Leases up to `max` ready units of `types`, best first.
+    /// Leases up to `max` ready units of `types`, best first, none of a paused type and none of
+    /// a type beyond its concurrency in force (`leaseRoom`).
     private func take(types: [String], max: Int, leaseMs: Int64, conn: Connection) throws -> [JSON] {
         var out: [JSON] = []
-        let types = anythingPaused ? types.filter { !isPaused($0) } : types
+        var types = anythingPaused ? types.filter { !isPaused($0) } : types
+        types.removeAll { leaseRoom($0) == 0 }
         while out.count < max, let (type, head) = queues.peek(types: types) {
             _ = queues.popMax(type: type)
             guard let (job, unit) = try validReady(head) else { continue }
             out.append(try grantLease(job, unit, leaseMs: leaseMs, connectionID: conn.id).1)
+            if leaseRoom(type) == 0 { types.removeAll { $0 == type } }
         }
         return out
+    }
+
+    /// How many more units of the async_api `type` may be leased (to `fetch` or NATS): its
+    /// concurrency in force (`parallel`, else the config's `concurrency`) less the leases out on
+    /// it; unbounded when it has none (docs/promises.md §13).
+    func leaseRoom(_ type: String) -> Int {
+        broker.room(type: type, cap: config.types[type].flatMap(concurrency(of:)))
     }
 
     /// Checks a unit taken off a queue: its job is still open and not being cancelled, the unit
@@ -57,7 +67,7 @@ extension Kernel {
     func grantLease(_ job: Job, _ unit: WorkUnit, leaseMs: Int64, connectionID: UInt64) throws -> (Lease, JSON) {
         try apply(job.id, unit: unit.index, .unitStarted(index: unit.index), known: (job, unit))
         let started = active[job.id] ?? job
-        let lease = Lease(id: broker.newLeaseID(), jobID: job.id, index: unit.index,
+        let lease = Lease(id: broker.newLeaseID(), jobID: job.id, type: job.type, index: unit.index,
                           connectionID: connectionID, expiresAt: now + leaseMs, durationMs: leaseMs)
         broker.granted(lease)
         turn.leases.append(lease.id)
@@ -107,10 +117,20 @@ extension Kernel {
 
     /// Ends the lease `id` (acked, nacked, cancelled, NATS answered); returns it if it was out.
     @discardableResult
-    func removeLease(_ id: String) -> Lease? { broker.released(id) }
+    func removeLease(_ id: String) -> Lease? {
+        guard let lease = broker.released(id) else { return nil }
+        leaseEnded(lease)
+        return lease
+    }
+
+    /// A lease ended: under a cap, its slot may serve a waiting fetch (or a NATS publish) now.
+    private func leaseEnded(_ lease: Lease) {
+        if config.types[lease.type].flatMap(concurrency(of:)) != nil { typesToPump.insert(lease.type) }
+    }
 
     func expireLease(_ id: String, now t: Millis) {
         guard let lease = broker.leaseExpired(id, now: t) else { return }
+        leaseEnded(lease)
         try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
     }
 

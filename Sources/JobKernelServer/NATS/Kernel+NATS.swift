@@ -27,14 +27,14 @@ extension Kernel {
     }
 
     /// Publishes the units held from an unanswered publish, then leases and publishes every ready
-    /// async_api unit. Stops at a publish that gets no answer; the bridge's `onReady` (the server
+    /// async_api unit a type's concurrency in force leaves room for (`leaseRoom`). Stops at a publish that gets no answer; the bridge's `onReady` (the server
     /// is back, or a second passed) calls this again.
     func publishToNATS() {
         guard let nats, !shuttingDown, nats.isConnected else { return }
         let now = self.now
         guard nats.resume(isWanted: { id in (broker.leases[id]?.expiresAt ?? now) > now }) else { return }
         for type in config.types.values where type.mode == .asyncAPI && !isPaused(type.name) {
-            while let head = queues.popMax(type: type.name) {
+            while leaseRoom(type.name) > 0, let head = queues.popMax(type: type.name) {
                 guard let (job, unit) = (try? validReady(head)) ?? nil else { continue }
                 do {
                     let (lease, json) = try grantLease(job, unit, leaseMs: type.timeoutMs ?? Kernel.natsLeaseMs, connectionID: 0)
