@@ -61,6 +61,9 @@ public final class Kernel {
     var settings: JSONObject = [:]
     /// Removals, retention and vacuum under way; recent finishes for `stats` (docs/promises.md §13).
     var ops = Operations()
+    /// The last hour's samples for `stats.history`, and the timer that takes them (`Kernel+Stats.swift`).
+    var history = StatsHistory(intervalMs: Kernel.statsIntervalMs)
+    var historyTimer: LoopTimer?
 
     /// The local pools: their types, runs and workers.
     var localPools: LocalPools
@@ -112,6 +115,7 @@ public final class Kernel {
         writer.start()
         try recover()
         startOperations()
+        startStatsHistory()
     }
 
     // MARK: Clock

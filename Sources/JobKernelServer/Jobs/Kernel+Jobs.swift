@@ -141,6 +141,7 @@ extension Kernel {
         case .finalized(let status):
             if status == .success { try chain(job) }
             ops.recordFinish(type: job.type, status: status, at: job.finishedAt ?? now)
+            history.ended(type: job.type, status: status)
             try resolveDependents(ofJobID: job.id, status: status)
         case .appendLog(let level, let message):
             _ = try appendLog(job, level: level, message: message)

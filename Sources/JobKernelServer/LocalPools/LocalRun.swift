@@ -24,7 +24,12 @@ final class LocalRun {
     var lastResult: JSON = .null
     /// An `error` an exec handler printed: it decides whether the failure is retryable.
     var declaredError: (error: JobError, retryable: Bool)?
-    var stopping: StopReason?
+    var stopping: StopReason? {
+        didSet { if oldValue == nil, stopping != nil { stoppingSince = Kernel.wallClock() } }
+    }
+    /// When the run was created (its units' start), and when it began stopping (`workers`).
+    let startedAt: Millis
+    private(set) var stoppingSince: Millis?
     /// Its `run` request left before the start was committed (`Kernel.send`).
     var sentUnheld = false
     var lastHeard: Millis
@@ -47,6 +52,7 @@ final class LocalRun {
         self.lane = lane
         self.indices = indices
         self.lastHeard = now
+        self.startedAt = now
         self.stdoutLines = LineSplitter(maxLineBytes: maxLine)
         self.stderrLines = LineSplitter(maxLineBytes: maxLine)
     }

@@ -7,13 +7,16 @@ final class WorkerProcess {
     let id: UInt64
     let poolKey: String
     let argv: [String]
-    var process: Process?
+    var process: Process? { didSet { if oldValue !== process { stateChanged() } } }
     var connection: Connection?
-    var run: LocalRun?
+    var run: LocalRun? { didSet { if oldValue !== run { stateChanged() } } }
     var runRequestID: Int?
     /// The worker still works on a `run` whose start a failed commit undid: its answer to
     /// `runRequestID` is dropped, and only then does it take another.
-    var discarding = false
+    var discarding = false { didSet { if oldValue != discarding { stateChanged() } } }
+    /// When the process, its run or `discarding` last changed: since when it is in the state
+    /// `workers` shows (`WorkerView.State`).
+    private(set) var stateSince: Millis = Kernel.wallClock()
     var restarts = 0
     var restartPending = false
     var stderrLines = LineSplitter(maxLineBytes: 65536)
@@ -28,6 +31,8 @@ final class WorkerProcess {
         self.poolKey = poolKey
         self.argv = argv
     }
+
+    private func stateChanged() { stateSince = Kernel.wallClock() }
 
     var isIdle: Bool { process != nil && run == nil && !discarding && !restartPending }
 }

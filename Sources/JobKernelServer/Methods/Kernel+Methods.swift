@@ -31,6 +31,8 @@ extension Kernel {
         "settings.set": { k, p, _, r in r(try k.settingsSet(&p)) },
         "schedules": { k, p, _, r in try p.rejectUnknown(); r(k.schedulesList()) },
         "stats": { k, p, _, r in try p.rejectUnknown(); r(try k.stats()) },
+        "stats.history": { k, p, _, r in r(try k.statsHistoryMethod(&p)) },
+        "workers": { k, p, _, r in try p.rejectUnknown(); r(k.workersMethod()) },
         "shutdown": { k, p, _, r in
             try p.rejectUnknown()
             r(true)
@@ -84,7 +86,7 @@ extension Kernel {
     /// Methods that change nothing: their answers go out even from a turn whose commit failed.
     static let readOnlyMethods: Set<String> = [
         "initialize", "get", "list", "logs", "items", "settings.get", "schedules", "stats", "rpc.discover",
-        "unsubscribe", "heartbeat",
+        "unsubscribe", "heartbeat", "stats.history", "workers",
     ]
 
     /// Handles one request or notification; `done` gets its reply (nil for a notification),
