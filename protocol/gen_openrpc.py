@@ -1058,6 +1058,97 @@ methods += [
         "errors": [E("UnknownType")] + COMMON,
     },
 ]
+# ---------------------------------------------------------------------------------------------
+# What runs now and what ran lately: workers and stats.history (the dashboard's workers view and
+# its charts). Kept together so that the section reads as one change.
+# ---------------------------------------------------------------------------------------------
+_job_ref = {
+    "type": "object", "required": ["id", "label", "type"],
+    "description": "The job of the unit: its id, label (null when it has none) and type.",
+    "properties": {"id": S("JobId"), "label": {"type": ["string", "null"]}, "type": {"type": ["string", "null"]}}}
+schemas["PoolWorker"] = {
+    "type": "object", "required": ["pid", "state", "job", "since"],
+    "description": "One worker of a local type: a persistent worker process, or a unit in flight (an exec "
+                   "handler's process, a sync_api batch).",
+    "properties": {
+        "pid": {"type": ["integer", "null"], "minimum": 1,
+                "description": "The process id (that of its jobkernel-supervise when the supervisor is installed; for "
+                               "a sync_api batch, the sync_api pool's worker posting it); null while it has no "
+                               "process (starting)."},
+        "state": {"enum": ["starting", "idle", "busy", "stopping"],
+                  "description": "starting: no process yet (a persistent worker waiting out its restart backoff, or "
+                                 "an exec handler that starts once its unit's start is committed); idle: a "
+                                 "persistent worker with no unit; busy: running a unit; stopping: told to stop (a "
+                                 "cancel, a timeout, no heartbeat, the shutdown) and not gone yet."},
+        "job": {"oneOf": [_job_ref, {"type": "null"}], "description": "null when it runs no unit."},
+        "since": {"allOf": [S("Time")], "description": "When it entered state."}}}
+schemas["Pool"] = {
+    "type": "object", "required": ["type", "dispatch_mode", "concurrency", "persistent", "workers"],
+    "properties": {
+        "type": {"type": "string"},
+        "dispatch_mode": {"enum": ["internal", "sync_api"]},
+        "concurrency": {"type": "integer", "minimum": 1,
+                        "description": "The most units of the type that may run at once: its concurrency in force "
+                                       "(parallel, else the config's), its mode's pool size and max_parallel_jobs, "
+                                       "whichever is lowest."},
+        "persistent": {"type": "boolean",
+                       "description": "true: the type's workers are persistent processes of its own (a worker "
+                                      "handler), idle ones included; false: one entry per unit in flight."},
+        "workers": {"type": "array", "items": S("PoolWorker"), "description": "By pid (none last), then since."}}}
+schemas["HistoryCounts"] = {
+    "type": "object",
+    "required": ["pending", "running", "succeeded", "failed", "cancelled", "partial_success", "skipped"],
+    "description": "pending and running: the type's jobs in that status when the sample was taken. The others: its "
+                   "jobs that ended so in the interval the sample closes (after the previous sample, up to t).",
+    "properties": {k: {"type": "integer", "minimum": 0} for k in
+                   ["pending", "running", "succeeded", "failed", "cancelled", "partial_success", "skipped"]}}
+methods += [
+    {
+        "name": "workers",
+        "summary": "The local pools' workers and the leases held by external workers.",
+        "description": "pools: every type the kernel runs itself (internal, sync_api), by name, with its workers: "
+                       "a type with a persistent worker handler lists its processes, idle ones too; any other "
+                       "lists its units in flight. leases: every lease out (fetch, async_api over NATS), soonest "
+                       "to expire first, with the fetcher's initialize client.name as worker (null when it gave "
+                       "none, and over NATS). Read from memory: no job is read from the store." + empty_note,
+        "params": [],
+        "result": result("workersResult", {
+            "type": "object", "required": ["pools", "leases"],
+            "properties": {
+                "pools": {"type": "array", "items": S("Pool")},
+                "leases": {"type": "array", "items": {
+                    "type": "object", "required": ["lease", "job", "worker", "expires_at"],
+                    "properties": {"lease": {"type": "string"}, "job": _job_ref,
+                                   "index": {"type": "integer", "minimum": 0,
+                                             "description": "The unit: an item's index, 0 for a job without items."},
+                                   "worker": {"type": ["string", "null"]},
+                                   "expires_at": S("Time")}}}}},
+            "The pools and the leases."),
+        "errors": COMMON,
+    },
+    {
+        "name": "stats.history",
+        "summary": "The kernel's recent history by type, for charts.",
+        "description": "A sample every interval_s (10 s) since the kernel started, the last kept_s (1 h, 360 "
+                       "samples) kept in memory only: a restarted kernel starts a new history, its first sample "
+                       "taken at start. Each sample has every configured type (and any other with open jobs): "
+                       "pending and running at t, and the jobs that ended in the interval up to t by how they "
+                       "ended. With since, only the samples taken after it (t > since): pass the last t seen to "
+                       "get the new ones. A since that is not a time: -32602 (field since).",
+        "params": [param("since", S("TimeParam"), "Only samples with t after this time.")],
+        "result": result("statsHistory", {
+            "type": "object", "required": ["interval_s", "kept_s", "samples"],
+            "properties": {
+                "interval_s": {"type": "number", "exclusiveMinimum": 0, "description": "Time between two samples."},
+                "kept_s": {"type": "number", "exclusiveMinimum": 0, "description": "How far back the history reaches once full."},
+                "samples": {"type": "array", "description": "Oldest first.", "items": {
+                    "type": "object", "required": ["t", "types"],
+                    "properties": {"t": S("Time"),
+                                   "types": {"type": "object", "additionalProperties": S("HistoryCounts")}}}}}},
+            "The samples."),
+        "errors": COMMON,
+    },
+]
 for m in methods:
     m["paramStructure"] = "by-name"
 
