@@ -56,8 +56,9 @@ function explain(error, method, params = {}) {
     default: return `The kernel answered: ${error.message}.`;
   }
 }
+const BUSY = /in flight|Retry-After|busy/i;
 function explainHTTP(status, text) {
-  if (status === 503 && /in flight|Retry-After|busy/i.test(text)) return "The gateway is busy. Try again in a moment.";
+  if (status === 503 && BUSY.test(text)) return "The gateway is busy. Try again in a moment.";
   if (status === 503) return "The kernel is not answering. Start it (jobkernel serve); this page reconnects by itself.";
   if (status === 401) return "Your session has ended. Open the login link that jobkernel web printed, or paste the token at /.";
   if (status === 403) return "The gateway refused this page's request as coming from another site. Reload the page from the gateway's own address.";
@@ -76,15 +77,19 @@ async function rpc(method, params = {}, { timeout = 30000 } = {}) {
       body: JSON.stringify({ jsonrpc: "2.0", id: nextId++, method, params }), signal: abort.signal,
     });
   } catch (error) {
-    const gone = new Error(abort.signal.aborted
+    const timedOut = abort.signal.aborted;
+    const gone = new Error(timedOut
       ? "The gateway did not answer in time. It may be overloaded; try again."
       : "The gateway is not answering: is jobkernel web still running? This page reconnects by itself.");
     gone.status = 0;
+    gone.timedOut = timedOut;
+    if (!timedOut) gatewayUnreachable();
     throw gone;
   } finally { clearTimeout(timer); }
   if (!response.ok) {
     const text = (await response.text()).trim();
-    if (response.status === 503) kernelUnreachable();
+    if (response.status === 503 && !BUSY.test(text)) kernelUnreachable();
+    if (response.status === 401) sessionEnded();
     throw new HTTPError(response.status, text);
   }
   const answer = await response.json();
@@ -100,8 +105,9 @@ function notice(message) {
 async function act(label, fn) {
   try { notice(""); return await fn(); }
   catch (error) {
-    // While the kernel is down the banner says so once; a notice per failed call would repeat it.
-    if (error.status === 503 || error.status === 0) return;
+    // While the kernel or the gateway is down, or the session has ended, the banner says so once;
+    // a notice per failed call would repeat it.
+    if ((error.status === 503 && !BUSY.test(error.raw || "")) || error.status === 0 || error.status === 401) return;
     notice(`${label} failed. ${error.message}`);
   }
 }
@@ -260,7 +266,7 @@ function apply(incoming) {
   if (route.view === "job" && route.id === job.id) renderJob(job);
   if (route.view === "job" && job.parent_id === route.id) renderChildRow(job);
   if (job.type) knownTypes.add(job.type);
-  if (route.view === "workers") loadRunningSoon();
+  if (route.view === "workers") loadWorkersSoon();
 }
 const selected = new Map(); // id -> job, the jobs ticked for a bulk action
 let selectedAllMatching = false;
@@ -731,52 +737,190 @@ function renderItem(item) {
   if (old) old.replaceWith(row); else $("#job-items tbody").append(row);
 }
 
-// ---- Types: depth and throughput charts, pause/resume ------------------------------------
+// ---- Types: a chart per type from the kernel's recent history, pause/resume -----------------
+// `stats.history` gives a sample per interval (10 s by default, the last hour): per type the jobs
+// pending and running at the sample's time and those that ended during the interval. The view
+// draws what the kernel kept when it opens, then asks for the samples after the last one every
+// interval. A kernel without `stats.history` gets samples taken by the page: `stats` every 2 s and
+// the jobs that ended meanwhile, counted from the events (the charts then start empty).
 const knownTypes = new Set();
-const typeSeries = new Map(); // type -> {depth: [], rate: [], finished: 0}
 const paused = new Set();
 let pausedAll = false;
+const typeHistory = { source: null, interval: 10, kept: 3600, samples: [], timer: null, loading: null };
+const ENDED = ["succeeded", "partial_success", "failed", "cancelled", "skipped"];
+const ENDED_AS = { success: "succeeded", partial_success: "partial_success", failed: "failed", cancelled: "cancelled", skipped: "skipped" };
+const endedSince = new Map(); // type -> {succeeded, failed, …}: the page's own count since its last sample
 function refreshTypeNames() {
   $("#type-names").replaceChildren(...[...knownTypes].sort().map((t) => el("option", { value: t })));
 }
-function series(type) {
-  if (!typeSeries.has(type)) typeSeries.set(type, { depth: [], rate: [], finished: 0 });
-  return typeSeries.get(type);
+function noteEnded(job, to) {
+  if (!job || !ENDED_AS[to] || typeHistory.source === "kernel") return;
+  const counts = endedSince.get(job.type) || {};
+  counts[ENDED_AS[to]] = (counts[ENDED_AS[to]] || 0) + 1;
+  endedSince.set(job.type, counts);
 }
-function chart(values, kind, label) {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("class", `chart ${kind}`);
-  svg.setAttribute("viewBox", "0 0 120 40");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", label);
-  const max = Math.max(1, ...values);
-  const base = document.createElementNS(ns, "line");
-  base.setAttribute("x1", "0"); base.setAttribute("x2", "120"); base.setAttribute("y1", "39"); base.setAttribute("y2", "39");
-  const line = document.createElementNS(ns, "polyline");
-  line.setAttribute("points", values.map((v, i) => `${(i * 120 / 59).toFixed(1)},${(38 - 36 * v / max).toFixed(1)}`).join(" "));
-  svg.append(base, line);
+function addSamples(samples) {
+  const known = typeHistory.samples;
+  const lastT = known.length ? known.at(-1).t : -Infinity;
+  for (const sample of samples) {
+    const t = new Date(sample.t).getTime();
+    if (!(t > lastT) || (known.length && t <= known.at(-1).t)) continue;
+    known.push({ t, iso: sample.t, types: sample.types || {} });
+    for (const type of Object.keys(sample.types || {})) knownTypes.add(type);
+  }
+  const oldest = (known.length ? known.at(-1).t : 0) - typeHistory.kept * 1000;
+  while (known.length && known[0].t < oldest) known.shift();
+}
+// The page's own sample, on a kernel without `stats.history`.
+let lastStats = null;
+let lastOwnSample = 0;
+function sampleStats(stats) {
+  if (typeHistory.source === "kernel" || has.has("stats.history") || Date.now() - lastOwnSample < 1900) return;
+  const types = {};
+  for (const [type, t] of Object.entries(stats.types || {})) {
+    knownTypes.add(type);
+    types[type] = { pending: t.pending || 0, running: t.running || 0 };
+  }
+  for (const [type, counts] of endedSince) types[type] = { pending: 0, running: 0, ...types[type], ...counts };
+  endedSince.clear();
+  lastOwnSample = Date.now();
+  typeHistory.interval = 2;
+  typeHistory.kept = 3600;
+  addSamples([{ t: new Date(lastOwnSample).toISOString(), types }]);
+  if (route.view === "types") renderTypes();
+}
+async function loadHistory() {
+  if (typeHistory.loading) return typeHistory.loading;
+  typeHistory.loading = (async () => {
+    if (typeHistory.source === "page") return;
+    const last = typeHistory.samples.at(-1);
+    let result;
+    try { result = await rpc("stats.history", last && typeHistory.source === "kernel" ? { since: last.iso } : {}); }
+    catch (error) {
+      if (error.code === -32601) { typeHistory.source = "page"; typeHistory.samples = []; return; }
+      if (error.status !== 503 && error.status !== 0) notice(`Loading the types' history failed. ${error.message}`);
+      return;
+    }
+    if (typeHistory.source !== "kernel") { typeHistory.source = "kernel"; typeHistory.samples = []; endedSince.clear(); }
+    typeHistory.interval = result.interval_s || typeHistory.interval;
+    typeHistory.kept = result.kept_s || typeHistory.kept;
+    addSamples(result.samples || []);
+  })();
+  try { await typeHistory.loading; } finally { typeHistory.loading = null; }
+}
+// While the Types view is open: the samples after the last one, every interval (at least 1 s).
+function followHistory() {
+  clearTimeout(typeHistory.timer);
+  if (route.view !== "types" || typeHistory.source === "page") return;
+  typeHistory.timer = setTimeout(async () => {
+    if (route.view !== "types") return;
+    await loadHistory();
+    if (route.view === "types") { renderTypes(); followHistory(); }
+  }, Math.max(1000, typeHistory.interval * 1000));
+}
+async function openTypes() {
+  await Promise.all([loadPaused(), loadHistory()]);
+  if (route.view !== "types") return;
+  renderTypes();
+  followHistory();
+}
+
+// A chart with axes, drawn as SVG: time along x (ticks as HH:MM, or HH:MM:SS for short spans),
+// jobs along y; lines for pending and running, stacked bars for the jobs that ended in each
+// interval. Each sample has a hover area whose <title> gives its values.
+const SVG = "http://www.w3.org/2000/svg";
+const svgEl = (tag, attrs = {}, ...children) => {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) if (value !== undefined && value !== null) node.setAttribute(key, String(value));
+  for (const child of children) if (child) node.append(child);
+  return node;
+};
+const SERIES = [
+  { key: "pending", name: "pending", kind: "line" }, { key: "running", name: "running", kind: "line" },
+  { key: "succeeded", name: "succeeded", kind: "bar" }, { key: "partial_success", name: "partly succeeded", kind: "bar" },
+  { key: "failed", name: "failed", kind: "bar" }, { key: "cancelled", name: "cancelled", kind: "bar" }, { key: "skipped", name: "skipped", kind: "bar" },
+];
+const ALWAYS_SHOWN = new Set(["pending", "running", "succeeded", "failed"]);
+const pad2 = (n) => String(n).padStart(2, "0");
+function clock(ms, seconds) {
+  const d = new Date(ms);
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}${seconds ? `:${pad2(d.getSeconds())}` : ""}`;
+}
+function niceStep(raw) {
+  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 1e-9)));
+  for (const m of [1, 2, 5, 10]) if (m * power >= raw) return m * power;
+  return 10 * power;
+}
+function valuesAt(sample, type) {
+  const v = (sample.types || {})[type] || {};
+  const values = { pending: v.pending || 0, running: v.running || 0, ended: 0 };
+  for (const key of ENDED) { values[key] = v[key] || 0; values.ended += values[key]; }
+  return values;
+}
+function typeChart(type, samples, interval) {
+  const W = 440, H = 170, L = 34, R = 10, T = 10, B = 22;
+  const pw = W - L - R, ph = H - T - B;
+  const points = samples.map((s) => ({ t: s.t, v: valuesAt(s, type) }));
+  const t1 = points.at(-1).t;
+  const t0 = Math.min(points[0].t - interval * 1000, t1 - Math.max(60, 6 * interval) * 1000);
+  const x = (t) => L + pw * (t - t0) / (t1 - t0);
+  const top = Math.max(1, ...points.map((p) => Math.max(p.v.pending, p.v.running, p.v.ended)));
+  const yStep = Math.max(1, niceStep(top / 4));
+  const yMax = Math.ceil(top / yStep) * yStep;
+  const y = (v) => T + ph - ph * v / yMax;
+  const svg = svgEl("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "data-type": type,
+    "aria-label": `Jobs of ${type} over time: pending and running (lines), finished per ${interval} s (bars)` });
+  // Axes, grid and ticks.
+  const grid = svgEl("g", { class: "grid" });
+  for (let v = 0; v <= yMax; v += yStep) {
+    grid.append(svgEl("line", { x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+    grid.append(svgEl("text", { class: "y-tick", x: L - 4, y: y(v) + 3, "text-anchor": "end" }, document.createTextNode(String(v))));
+  }
+  const span = (t1 - t0) / 1000;
+  const xStep = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200].find((s) => span / s <= 5) || 7200;
+  for (let t = Math.ceil(t0 / (xStep * 1000)) * xStep * 1000; t <= t1; t += xStep * 1000) {
+    grid.append(svgEl("line", { class: "x-grid", x1: x(t), x2: x(t), y1: T + ph, y2: T + ph + 4 }));
+    grid.append(svgEl("text", { class: "x-tick", x: x(t), y: H - 6, "text-anchor": "middle" }, document.createTextNode(clock(t, xStep < 60))));
+  }
+  grid.append(svgEl("line", { class: "axis", x1: L, x2: W - R, y1: T + ph, y2: T + ph }), svgEl("line", { class: "axis", x1: L, x2: L, y1: T, y2: T + ph }));
+  svg.append(grid);
+  // Bars: what ended in the interval before each sample, stacked.
+  const slot = pw * interval * 1000 / (t1 - t0);
+  const bars = svgEl("g", { class: "bars" });
+  for (const p of points) {
+    let base = 0;
+    for (const key of ENDED) {
+      if (!p.v[key]) continue;
+      bars.append(svgEl("rect", { class: `bar ${key}`, x: x(p.t) - slot * 0.9, width: Math.max(1, slot * 0.8), y: y(base + p.v[key]), height: y(base) - y(base + p.v[key]) }));
+      base += p.v[key];
+    }
+  }
+  svg.append(bars);
+  // Lines, with a dot per sample while they are few enough to tell apart.
+  for (const key of ["pending", "running"]) {
+    svg.append(svgEl("polyline", { class: `line ${key}`, points: points.map((p) => `${x(p.t).toFixed(1)},${y(p.v[key]).toFixed(1)}`).join(" ") }));
+    if (points.length <= 90) {
+      const dots = svgEl("g", { class: `dots ${key}` });
+      for (const p of points) dots.append(svgEl("circle", { class: `point ${key}`, cx: x(p.t).toFixed(1), cy: y(p.v[key]).toFixed(1), r: 2.2 },
+        svgEl("title", {}, document.createTextNode(`${clock(p.t, true)}: ${p.v[key]} ${key}`))));
+      svg.append(dots);
+    }
+  }
+  // Hover areas, one per sample.
+  const hover = svgEl("g", { class: "hover" });
+  for (const p of points) {
+    const ended = SERIES.filter((s) => s.kind === "bar" && (ALWAYS_SHOWN.has(s.key) || p.v[s.key])).map((s) => `${p.v[s.key]} ${s.name}`).join(", ");
+    hover.append(svgEl("rect", { class: "sample", "data-t": new Date(p.t).toISOString(), x: x(p.t) - slot, y: T, width: Math.max(2, slot), height: ph },
+      svgEl("title", {}, document.createTextNode(`${clock(p.t, true)} · ${p.v.pending} pending, ${p.v.running} running · ended in the ${interval} s before: ${ended}`))));
+  }
+  svg.append(hover);
   return svg;
 }
-let lastStats = null;
-function sampleStats(stats) {
-  const perType = stats.types || {};
-  for (const type of Object.keys(perType)) knownTypes.add(type);
-  for (const type of knownTypes) {
-    const s = series(type);
-    const t = perType[type];
-    let depth = 0;
-    if (t) depth = (t.pending || 0) + (t.scheduled || 0);
-    else depth = [...jobs.values()].filter((j) => j.type === type && (j.status === "pending" || j.status === "scheduled")).length;
-    s.depth.push(depth);
-    s.rate.push(s.finished / 2);
-    s.finished = 0;
-    if (s.depth.length > 60) s.depth.shift();
-    if (s.rate.length > 60) s.rate.shift();
-    s.info = t;
-  }
-  if (route.view === "types") renderTypes();
+// The latest sample's values; a rarer kind of end only when the chart shows some.
+function legend(latest, seen) {
+  return el("ul", { class: "legend" }, ...SERIES.filter((s) => ALWAYS_SHOWN.has(s.key) || seen.has(s.key))
+    .map((s) => el("li", { class: s.key, "data-series": s.key }, el("span", { class: `swatch ${s.kind} ${s.key}`, "aria-hidden": "true" }),
+      `${s.name} `, el("strong", { class: "value", text: String(latest[s.key]) }))));
 }
 async function loadPaused() {
   if (!has.has("pause")) return;
@@ -788,29 +932,66 @@ async function loadPaused() {
     else if (key.startsWith("paused.") && value === true) paused.add(key.slice(7));
   }
 }
+function typesHint() {
+  const every = typeHistory.interval >= 1 ? `${typeHistory.interval} s` : `${Math.round(typeHistory.interval * 1000)} ms`;
+  if (typeHistory.source === "kernel") return `Per type: the jobs pending and running (lines) and the jobs that ended in each ${every} (bars), from the kernel's own record of the last ${Math.round(typeHistory.kept / 60)} min, updated every ${every}. Hover a moment for its values.`;
+  if (typeHistory.source === "page") return "Per type: the jobs pending and running (lines) and the jobs that ended in each 2 s (bars), sampled by this page since it opened: this kernel keeps no history (it has no stats.history). Hover a moment for its values.";
+  return "Per type: the jobs pending and running, and the jobs that ended, over time.";
+}
+const typeCards = new Map(); // type -> {card, chartKey, pauseKey}
 function renderTypes() {
   const canPause = has.has("pause") && has.has("resume");
   $("#pause-all").hidden = !canPause || pausedAll;
   $("#resume-all").hidden = !canPause || !pausedAll;
+  $("#types-hint").textContent = typesHint();
+  if (lastStats) for (const type of Object.keys(lastStats.types || {})) knownTypes.add(type);
+  const samples = typeHistory.samples;
   const cards = [...knownTypes].sort().map((type) => {
-    const s = series(type);
-    const depth = s.depth.at(-1) ?? 0, rate = s.rate.at(-1) ?? 0;
+    let entry = typeCards.get(type);
+    if (!entry) {
+      entry = { card: el("article", { class: "card type", "data-type": type }), chartKey: null, pauseKey: null };
+      entry.head = el("h3", {}, el("span", { text: type }));
+      entry.figures = el("p", { class: "figures" });
+      entry.figure = el("figure", {});
+      entry.actions = el("div", { class: "card-actions" });
+      entry.card.append(entry.head, entry.figures, entry.figure, entry.actions);
+      typeCards.set(type, entry);
+    }
+    const info = lastStats && lastStats.types && lastStats.types[type];
     const isPaused = pausedAll || paused.has(type);
-    const figures = [`depth ${depth}`, `${rate.toFixed(1)} finished/s`];
-    if (s.info) figures.push(`running ${s.info.running ?? 0}`, `ok/1m ${s.info.success_1m ?? 0}`, `failed/1m ${s.info.failed_1m ?? 0}`);
-    return el("article", { class: "card", "data-type": type },
-      el("h3", {}, el("span", { text: type }), isPaused ? el("span", { class: "paused", text: "paused" }) : null),
-      el("p", { class: "figures", text: figures.join(" · ") }),
-      el("figure", {}, chart(s.depth, "depth", `Queue depth of ${type}, now ${depth}`), el("figcaption", { text: "queue depth" })),
-      el("figure", {}, chart(s.rate, "throughput", `Throughput of ${type}, now ${rate.toFixed(1)} per second`),
-        el("figcaption", { text: "finished per second" })),
-      canPause ? el("button", { type: "button", text: isPaused ? "Resume" : "Pause", "aria-label": `${isPaused ? "Resume" : "Pause"} ${type}`,
-        onclick: () => act(isPaused ? "Resume" : "Pause", async () => { await rpc(isPaused ? "resume" : "pause", { type }); await loadPaused(); renderTypes(); }) }) : null);
+    const figures = info ? [`now ${info.pending ?? 0} pending`, `${info.scheduled ?? 0} scheduled`, `${info.running ?? 0} running`,
+      `${info.success_1m ?? 0} ok and ${info.failed_1m ?? 0} failed in the last minute`] : [];
+    if (info && info.concurrency) figures.push(`concurrency ${info.concurrency}`);
+    entry.figures.textContent = figures.join(" · ");
+    const chartKey = JSON.stringify([samples.length, samples.at(-1) && samples.at(-1).t, samples[0] && samples[0].t, typeHistory.interval]);
+    if (entry.chartKey !== chartKey) {
+      entry.chartKey = chartKey;
+      if (samples.length) {
+        const latest = valuesAt(samples.at(-1), type);
+        const seen = new Set(ENDED.filter((key) => samples.some((s) => valuesAt(s, type)[key])));
+        entry.figure.replaceChildren(typeChart(type, samples, typeHistory.interval), legend(latest, seen),
+          el("figcaption", { text: `Latest sample ${clock(samples.at(-1).t, true)}; bars count the jobs that ended in the ${typeHistory.interval} s before each sample.` }));
+      } else {
+        entry.figure.replaceChildren(el("p", { class: "muted empty-chart", text: typeHistory.source === "page"
+          ? "No sample yet: this page takes one every 2 s."
+          : `No sample yet: the kernel records one every ${typeHistory.interval} s.` }));
+      }
+    }
+    const pauseKey = `${canPause}/${isPaused}`;
+    if (entry.pauseKey !== pauseKey) {
+      entry.pauseKey = pauseKey;
+      entry.head.replaceChildren(el("span", { text: type }), isPaused ? el("span", { class: "paused", text: "paused" }) : "");
+      entry.actions.replaceChildren(...(canPause ? [el("button", { type: "button", text: isPaused ? "Resume" : "Pause", "aria-label": `${isPaused ? "Resume" : "Pause"} ${type}`,
+        onclick: () => act(isPaused ? "Resume" : "Pause", async () => { await rpc(isPaused ? "resume" : "pause", { type }); await loadPaused(); renderTypes(); }) })] : []));
+    }
+    return entry.card;
   });
-  $("#type-cards").replaceChildren(...cards);
+  const box = $("#type-cards");
+  if (cards.length !== box.children.length || cards.some((card, i) => box.children[i] !== card)) box.replaceChildren(...cards);
+  $("#types-empty").hidden = cards.length > 0;
 }
 
-// ---- Workers: the local pools and lanes, the leases, and what runs now --------------------
+// ---- Workers: slots, each local pool's workers, the leases of external workers, what runs --------
 function meter(name, busy, total, note) {
   const bar = el("meter", { min: 0, max: Math.max(1, total), value: busy, "aria-label": `${name}: ${busy} of ${total} busy` });
   return el("article", { class: "card worker", "data-pool": name },
@@ -830,11 +1011,113 @@ function renderWorkers() {
   const key = JSON.stringify([stats.pools, stats.lanes, stats.leases, stats.broker, stats.queued_units, stats.connections]);
   if ($("#worker-cards").dataset.key !== key) { $("#worker-cards").dataset.key = key; $("#worker-cards").replaceChildren(...cards); }
 }
-let runningTimer = null;
-function loadRunningSoon() { if (!runningTimer) runningTimer = setTimeout(() => { runningTimer = null; loadRunning(); }, 300); }
+// How long ago, as "12 s", "3 min 4 s", "2 h 5 min".
+function span(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ""}`;
+  return `${Math.floor(s / 3600)} h${Math.floor(s % 3600 / 60) ? ` ${Math.floor(s % 3600 / 60)} min` : ""}`;
+}
+// The clocks of the workers view: "for 12 s" since a worker's state began, "expires in 21 s" of a
+// lease (red under 5 s). They tick in the page between two answers of `workers`.
+function tickClocks() {
+  const now = Date.now();
+  for (const time of document.querySelectorAll("#view-workers time.since")) time.textContent = `for ${span((now - new Date(time.dateTime).getTime()) / 1000)}`;
+  for (const time of document.querySelectorAll("#view-workers time.expires")) {
+    const left = (new Date(time.dateTime).getTime() - now) / 1000;
+    time.textContent = left > 0 ? `expires in ${Math.ceil(left)} s` : `expired ${span(-left)} ago`;
+    time.classList.toggle("soon", left < 5);
+    time.dataset.left = String(Math.ceil(left));
+  }
+}
+const workersView = { timer: null, soon: null, supported: true };
+function jobLink(job) {
+  if (!job) return el("span", { class: "muted", text: "–" });
+  const known = jobs.get(job.id);
+  const label = job.label || (known && labelOf(known));
+  return el("span", { class: "job-ref" }, el("a", { href: `#/job/${job.id}`, class: "job-link", "data-job-id": job.id, text: job.id }), " ",
+    el("span", { class: label ? "label" : "muted", text: label || job.type }));
+}
+const WORKER_STATE = { busy: "running", idle: "idle", starting: "pending", stopping: "cancelled" };
+function poolBlock(pool) {
+  const workers = pool.workers || [];
+  const busy = workers.filter((w) => w.state === "busy").length;
+  const cap = pool.concurrency ? `concurrency ${pool.concurrency}` : "no concurrency cap of its own";
+  const kind = pool.persistent ? "persistent workers" : "a process per job";
+  return el("article", { class: "pool", "data-pool-type": pool.type },
+    el("h4", {}, el("span", { text: pool.type }), el("span", { class: "count",
+      text: `${busy} busy of ${workers.length} worker${workers.length === 1 ? "" : "s"} · ${cap} · ${kind}` })),
+    workers.length ? el("div", { class: "table-wrap" }, el("table", { class: "pool-workers" },
+      el("thead", {}, el("tr", {}, ...["PID", "State", "Job", "In this state"].map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, ...workers.map((w) => el("tr", { "data-pid": w.pid === null ? "" : String(w.pid), "data-state": w.state },
+        w.pid === null ? el("td", { class: "pid muted", title: "no process yet", text: "–" }) : el("td", { class: "pid", text: String(w.pid) }),
+        el("td", {}, el("span", { class: `status worker-state ${WORKER_STATE[w.state] || ""}`, text: w.state })),
+        el("td", { class: "job" }, jobLink(w.job)),
+        el("td", {}, w.since ? el("time", { class: "since", datetime: w.since, title: when(w.since) }) : "–"))))))
+      : el("p", { class: "muted", text: pool.persistent ? "No worker process now: they start with the kernel or when a job of this type comes." : "No worker process now: one starts for each job of this type." }));
+}
+function renderPools(pools) {
+  const total = pools.reduce((n, p) => n + (p.workers || []).length, 0);
+  const empty = $("#pools-empty");
+  empty.textContent = pools.length ? "No local pool has workers yet: a pool starts them when a job of its type runs." : "This kernel has no local pool: no type runs inside it (mode internal).";
+  empty.hidden = total > 0;
+  const withWorkers = pools.filter((p) => (p.workers || []).length);
+  const without = pools.filter((p) => !(p.workers || []).length);
+  $("#pools").replaceChildren(...withWorkers.map(poolBlock),
+    without.length ? el("p", { class: "idle-pools muted" }, `${withWorkers.length ? "Pools without a worker now" : "Pools"}: `,
+      ...without.flatMap((p, i) => [i ? ", " : "", el("span", { "data-pool-type": p.type, text: `${p.type} (${p.concurrency ? `concurrency ${p.concurrency}` : "no cap"})` })])) : null);
+}
+function renderLeases(leases) {
+  $("#leases tbody").replaceChildren(...leases.map((lease) => el("tr", { "data-lease": lease.lease, "data-job-id": lease.job ? lease.job.id : "" },
+    el("td", {}, el("code", { text: lease.lease })), el("td", { class: "job", title: typeof lease.index === "number" ? `unit ${lease.index} of the job` : null }, jobLink(lease.job)),
+    el("td", { text: lease.worker || "unnamed worker", class: lease.worker ? "" : "muted" }),
+    el("td", {}, lease.expires_at ? el("time", { class: "expires", datetime: lease.expires_at, title: when(lease.expires_at) }) : "–"))));
+  $("#leases").closest(".table-wrap").hidden = leases.length === 0;
+  $("#leases-empty").hidden = leases.length > 0;
+}
+async function loadWorkers() {
+  if (!workersView.supported) return;
+  let result;
+  try { result = await rpc("workers"); }
+  catch (error) {
+    if (error.code === -32601) {
+      workersView.supported = false;
+      $("#pools").replaceChildren();
+      $("#pools-empty").textContent = "This kernel does not list its workers (it has no workers method): upgrade jobkernel to see each worker and lease. The slots above and the running jobs below come from stats and list.";
+      $("#pools-empty").hidden = false;
+      $("#leases-section").hidden = true;
+    } else if (error.status !== 503 && error.status !== 0) notice(`Loading the workers failed. ${error.message}`);
+    return;
+  }
+  if (route.view !== "workers") return;
+  renderPools(result.pools || []);
+  renderLeases(result.leases || []);
+  tickClocks();
+}
+// Open: every 2 s, and soon after a job changes status (a worker took or finished one).
+function followWorkers() {
+  clearInterval(workersView.timer);
+  workersView.timer = setInterval(() => { if (route.view === "workers") { loadWorkers(); loadRunning(); } else clearInterval(workersView.timer); }, 2000);
+}
+function loadWorkersSoon() {
+  if (workersView.soon) return;
+  workersView.soon = setTimeout(() => { workersView.soon = null; if (route.view === "workers") { loadWorkers(); loadRunning(); } }, 300);
+}
+function openWorkers() {
+  renderWorkers();
+  loadWorkers();
+  loadRunning();
+  followWorkers();
+}
 async function loadRunning() {
-  const result = await act("Loading the running jobs", () => rpc("list", { status: "running", limit: 200 }));
-  if (!result || route.view !== "workers") return;
+  // Asked every 2 s: a failure is said once in the notice, and a later answer clears it.
+  let result;
+  try { result = await rpc("list", { status: "running", limit: 200 }); }
+  catch (error) {
+    if (error.status !== 503 && error.status !== 0) notice(`Loading the running jobs failed. ${error.message}`);
+    return;
+  }
+  if (route.view !== "workers") return;
   const where = { internal: "pool internal", sync_api: "pool sync_api", async_api: "leased to an external worker" };
   $("#running-jobs tbody").replaceChildren(...result.jobs.map((listed) => {
     const job = newest(listed);
@@ -861,63 +1144,80 @@ async function loadToggles() {
   $("#toggles-empty").hidden = items.length > 0;
 }
 
-// ---- Live events from GET /events, and whether the kernel answers ----------------------------
+// ---- Live events from GET /events, and whether the kernel and the gateway answer -------------
 // The event stream alone cannot tell: the gateway keeps it open while the kernel is away (and
 // resumes it with no gap when it is back). So the page also asks the kernel for `stats` every
-// second: a 503 means the kernel is down, a failed fetch that the gateway is. `data-stream` on
-// <body> is `connecting`, `live`, `down` (the kernel does not answer), `reconnecting` (the
-// gateway does not answer, or the stream reconnects) or `closed` (the session ended).
+// second: a 503 means the kernel is down, a fetch that fails that the gateway is, a 401 that the
+// session ended (a restarted gateway forgets its sessions). `data-stream` on <body> is
+// `connecting`, `live`, `down` (the kernel does not answer), `gateway-down` (the gateway does
+// not answer), `reconnecting` (the event stream reconnects) or `closed` (the session ended: log
+// in again, in another tab, and this page carries on by itself).
 const streamState = { lastSeq: null, count: 0, gaps: 0 };
-const conn = { source: "connecting", kernel: null, gateway: "up" };
+const conn = { source: "connecting", kernel: null, gateway: "up", timeouts: 0 };
 const CONN_TEXT = {
-  live: "live", connecting: "connecting…", down: "kernel down, reconnecting…",
-  reconnecting: "gateway not answering, reconnecting…", closed: "session ended",
+  live: "live", connecting: "connecting…", down: "kernel down, reconnecting…", "gateway-down": "gateway down, reconnecting…",
+  reconnecting: "reconnecting…", closed: "logged out: log in again",
 };
 function connState() {
-  if (conn.gateway === "auth" || conn.source === "closed") return "closed";
-  if (conn.gateway === "down") return "reconnecting";
+  if (conn.gateway === "down") return "gateway-down";
+  if (conn.gateway === "auth") return "closed";
   if (conn.kernel === "down") return "down";
   if (conn.source === "open") return "live";
   return conn.source === "connecting" ? "connecting" : "reconnecting";
+}
+function bannerFor(state) {
+  const gateway = location.host;
+  switch (state) {
+    case "down": return ["The kernel is down or not answering. Start it again (jobkernel serve, or your service manager); "
+      + "this page keeps trying every second and misses no event when it is back."];
+    case "gateway-down": return [`The gateway (jobkernel web) at ${gateway} is not answering: it has stopped. Start it again on the same address `,
+      el("code", { text: `jobkernel web --listen ${gateway}` }), "; this page keeps trying every second. A restarted gateway will ask you to log in again."];
+    case "closed": return ["This page's session has ended: the gateway restarted, or the session's 12 hours are over. Log in again: open the new login link that jobkernel web printed, or ",
+      el("a", { href: "/", target: "_blank", rel: "noopener", id: "login-again", text: "enter the token in a new tab" }),
+      ". This page carries on by itself once you are logged in, and misses no event."];
+    default: return null;
+  }
 }
 function renderConn() {
   const state = connState();
   const was = document.body.dataset.stream;
   document.body.dataset.stream = state;
   document.body.dataset.kernel = conn.kernel || "unknown";
+  document.body.dataset.gateway = conn.gateway;
   $("#stream-text").textContent = CONN_TEXT[state];
   const banner = $("#conn-banner");
-  const say = {
-    down: "The kernel is down or not answering. Start it again (jobkernel serve, or your service manager); "
-      + "this page keeps trying every second and misses no event when it is back.",
-    reconnecting: conn.gateway === "down" ? "The gateway (jobkernel web) is not answering. Start it again; "
-      + "if it restarted without --token-file, open the new login link it printed." : null,
-    closed: "This page's session has ended. Open the login link that jobkernel web printed, or paste the token at /.",
-  }[state];
-  banner.textContent = say || "";
-  banner.hidden = !say;
+  if (banner.dataset.state !== state) {
+    banner.dataset.state = state;
+    const say = bannerFor(state);
+    banner.replaceChildren(...(say || []));
+    banner.hidden = !say;
+  }
   // Back from an outage: what failed to load meanwhile loads now (the events resume by themselves).
-  if ((was === "down" || was === "reconnecting") && state === "live") navigate(true);
+  if (["down", "gateway-down", "reconnecting", "closed"].includes(was) && state === "live") {
+    (has.size ? Promise.resolve() : discover()).then(() => navigate(true));
+  }
 }
 function kernelUnreachable() { conn.gateway = "up"; if (conn.kernel !== "down") { conn.kernel = "down"; renderConn(); } }
 function kernelAnswered() { if (conn.kernel !== "up" || conn.gateway !== "up") { conn.kernel = "up"; conn.gateway = "up"; renderConn(); } }
+function gatewayUnreachable() { if (conn.gateway !== "down") { conn.gateway = "down"; renderConn(); } }
+function sessionEnded() { if (conn.gateway !== "auth") { conn.gateway = "auth"; renderConn(); } }
 function setStream(state) { conn.source = state; renderConn(); }
-let probes = 0;
 async function probe() {
-  probes++;
   let stats;
   try { stats = await rpc("stats", {}, { timeout: 1500 }); }
   catch (error) {
-    if (error.status === 503) kernelUnreachable();
-    else if (error.status === 401) { conn.gateway = "auth"; renderConn(); }
-    else if (error.status === 0) { conn.gateway = "down"; renderConn(); }
+    // A slow answer is not a stopped gateway (a loaded machine); two in a row are.
+    if (error.timedOut && ++conn.timeouts >= 2) gatewayUnreachable();
     return;
   }
+  conn.timeouts = 0;
   kernelAnswered();
+  ensureEvents();
   lastStats = stats;
   renderCounts(stats);
   if (route.view === "workers") renderWorkers();
-  if (probes % 2 === 0) sampleStats(stats);
+  sampleStats(stats);
+  if (route.view === "types") renderTypes();
 }
 function noteSeq(seq) {
   if (streamState.lastSeq !== null && seq !== streamState.lastSeq + 1) streamState.gaps++;
@@ -938,7 +1238,7 @@ function onEvent(event) {
       break;
     case "job.status": {
       apply(data.job);
-      if (TERMINAL.has(data.to) && data.job) series(data.job.type).finished++;
+      noteEnded(data.job, data.to);
       const row = document.querySelector(`#jobs tbody tr[data-job-id="${event.job_id}"]`);
       if (route.view === "jobs" && listState.filters.status && !row && matches(data.job, listState.filters)) reloadSoon();
       break;
@@ -966,27 +1266,36 @@ function onEvent(event) {
       break;
   }
 }
+let events = null;
 function connectEvents() {
-  // EventSource resumes by itself with Last-Event-ID; the gateway replays what was missed.
-  const source = new EventSource("/events");
-  source.addEventListener("open", () => { conn.gateway = "up"; setStream("open"); });
+  // EventSource resumes by itself with Last-Event-ID; the gateway replays what was missed. A
+  // stream that gave up (a 401 from a restarted gateway) is opened anew from the last seq seen.
+  if (events) events.close();
+  const source = new EventSource(streamState.lastSeq === null ? "/events" : `/events?since=${streamState.lastSeq}`);
+  events = source;
+  source.addEventListener("open", () => { if (events === source) setStream("open"); });
   source.addEventListener("subscribed", (e) => {
+    if (events !== source) return;
     kernelAnswered();
     setStream("open");
     const seq = JSON.parse(e.data).seq;
     if (streamState.lastSeq === null) { streamState.lastSeq = Number(e.lastEventId || seq); document.body.dataset.lastSeq = String(streamState.lastSeq); $("#last-seq").textContent = String(streamState.lastSeq); }
   });
-  source.addEventListener("message", (e) => { try { onEvent(JSON.parse(e.data)); } catch (error) { console.error(error); } });
+  source.addEventListener("message", (e) => { if (events !== source) return; try { onEvent(JSON.parse(e.data)); } catch (error) { console.error(error); } });
   source.addEventListener("reset", () => {
+    if (events !== source) return;
     // The kernel no longer has the events after our seq (a new database, or trimmed): start over.
     streamState.lastSeq = null;
     notice("The kernel's event log restarted; the page reloaded its data.");
     route.view === "job" ? openJob(route.id) : loadJobs();
   });
   source.addEventListener("error", () => {
+    if (events !== source) return;
     setStream(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
+    probe(); // says at once whether the gateway, the kernel or the session is what went away
   });
 }
+function ensureEvents() { if (!events || events.readyState === EventSource.CLOSED) connectEvents(); }
 
 // ---- Routing -----------------------------------------------------------------------------
 const route = { view: "jobs", id: null };
@@ -1006,8 +1315,8 @@ function navigate(again) {
   const [view, id] = path.split("/");
   if (view !== "job") closeJobStream();
   if (view === "job" && id) { route.view = "job"; route.id = decodeURIComponent(id); show("job"); openJob(route.id); }
-  else if (view === "types") { route.view = "types"; route.id = null; show("types"); loadPaused().then(renderTypes); }
-  else if (view === "workers") { route.view = "workers"; route.id = null; show("workers"); renderWorkers(); loadRunning(); }
+  else if (view === "types") { route.view = "types"; route.id = null; show("types"); openTypes(); }
+  else if (view === "workers") { route.view = "workers"; route.id = null; show("workers"); openWorkers(); }
   else if (view === "settings") { route.view = "settings"; route.id = null; show("settings"); loadToggles(); }
   else {
     const state = readListURL(new URLSearchParams(query));
@@ -1052,6 +1361,8 @@ async function start() {
     for (const job of jobs.values()) if (job.status === "running") renderJobRow(job);
     for (const time of document.querySelectorAll("time.ago")) if (time.dateTime) time.textContent = ago(time.dateTime);
   }, 1000);
+  // The workers view's clocks count seconds: a lease's countdown must not lag a second behind.
+  setInterval(() => { if (route.view === "workers") tickClocks(); }, 250);
 }
 start();
 })();
