@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import JobKernelClient
 import JobKernelCore
+import JobKernelIO
 import Synchronization
 
 /// `jobkernel run -- CMD ARGS…`: runs a command as a job of the built-in `command` type, in the
@@ -22,7 +23,9 @@ struct RunCommand: ParsableCommand {
             stamps every line. With --json, the command's output goes to stderr and stdout gets the \
             final job. The command's stdin is the job object (as for every exec handler), not this \
             terminal. The job's label is its command line unless --label gives one. While the job \
-            waits to start, `run` says why on stderr (e.g. "waiting: pool full, 3rd in line"). \
+            waits to start, `run` says why on stderr (e.g. "waiting: pool full, 3rd in line") and keeps \
+            it current (one line redrawn on a terminal, else a line per change), then says once \
+            that it started. \
             Ctrl-C stops watching (exit 130), not the job: it says whether the job stays pending or \
             keeps running, and how to cancel it. Put -- before the command so that its options are \
             not read as jobkernel's.
@@ -117,20 +120,78 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// While the job waits, says why on stderr ("waiting: pool full, 3rd in line"), from `get`'s
-    /// `waiting` (docs/promises.md §13); records the job's phase for Ctrl-C's note.
-    static func noteWaiting(_ kernel: KernelClient, id: String) {
-        guard let job = try? kernel.get(id: id) else { return }
+    /// While the job waits to start, says why on stderr ("waiting: pool full, 3rd in line", from
+    /// `get`'s `waiting`, docs/promises.md §13) and keeps it current: the job is asked again when
+    /// its status changes and every `waitPollMs` (its place in the queue moves with no event of
+    /// its own). On a terminal one line is rewritten in place, else a line per change. When it
+    /// starts after waiting, says so once. Records the job's phase for Ctrl-C's note.
+    static func showWaiting(_ kernel: KernelClient, id: String) throws(ClientError) {
+        var job = try kernel.get(id: id)
         phase.store(Phase(status: job["status"]?.stringValue).rawValue, ordering: .relaxed)
-        if let why = JobFormat.waiting(job["waiting"], now: JobFormat.nowMs()) {
-            Output.errorLine("jobkernel: job \(id) waiting: \(why)")
+        guard isWaiting(job) else { return }
+        var note = WaitingNote(jobID: id, inPlace: Output.stderrIsTerminal)
+        let subscription = try kernel.subscribe(ids: [id], kinds: ["job.status"])["subscription"]?.stringValue
+        while true {
+            phase.store(Phase(status: job["status"]?.stringValue).rawValue, ordering: .relaxed)
+            guard isWaiting(job) else { break }
+            note.show(job["waiting"], now: JobFormat.nowMs())
+            _ = try kernel.nextNotification(timeoutMs: waitPollMs)
+            job = try kernel.get(id: id)
+        }
+        if let subscription { try kernel.unsubscribe(subscription) }
+        note.ended(job)
+    }
+
+    /// How often a waiting job is asked again for why it waits.
+    static let waitPollMs = 1000
+
+    static func isWaiting(_ job: JSON) -> Bool {
+        ["pending", "scheduled"].contains(job["status"]?.stringValue ?? "")
+    }
+
+    /// The "job N waiting: …" note on stderr while `run`'s job waits: rewritten in place on a
+    /// terminal, else one line each time the reason changes; and once, when the wait ends.
+    struct WaitingNote {
+        let jobID: String
+        let inPlace: Bool
+        private var shown: JSON?
+        private var lineShown = false
+
+        init(jobID: String, inPlace: Bool) {
+            self.jobID = jobID
+            self.inPlace = inPlace
+        }
+
+        /// Shows `waiting` (the job object's) unless nothing would change: on a terminal the
+        /// line is redrawn each time (a delay's countdown moves), elsewhere only a new reason.
+        mutating func show(_ waiting: JSON?, now: Int64) {
+            guard let why = JobFormat.waiting(waiting, now: now) else { return }
+            let text = "jobkernel: job \(jobID) waiting: \(why)"
+            if inPlace {
+                let width = Output.terminalSize(STDERR_FILENO)?.columns ?? 80
+                StandardStream.error.write("\r\u{1B}[K" + JobFormat.truncate(text, to: width - 1))
+                lineShown = true
+            } else if waiting != shown {
+                Output.errorLine(text)
+            }
+            shown = waiting
+        }
+
+        /// The wait is over: says once that the job started (it may have ended already), or how
+        /// it ended without starting, if a wait was shown.
+        mutating func ended(_ job: JSON) {
+            guard shown != nil else { return }
+            if lineShown { StandardStream.error.write("\r\u{1B}[K") }
+            lineShown = false
+            let started = job["started_at"].map { !$0.isNull } ?? false
+            Output.error("job \(jobID) " + (started ? "started" : "is \(job["status"]?.stringValue ?? "?")"))
         }
     }
 
     /// Shows the job's output until it ends; returns the exit code `run` exits with.
     static func attach(_ kernel: KernelClient, id: String, follow: Bool, json: Bool) throws -> Int32 {
         noteInterrupt(jobID: id)
-        noteWaiting(kernel, id: id)
+        try showWaiting(kernel, id: id)
         let renderer = FollowRenderer(logsToStdout: !json)
         let final = try kernel.waitForJob(id: id, follow: true) { event in
             if event.kind == "job.status", let to = event.data["to"]?.stringValue {

@@ -4,8 +4,13 @@ scheduled job says why it waits (`waiting`), in `get`, `list`, `status ID` and `
 protocol/protocol.md, "The job object" and `enqueue`."""
 
 import json
+import os
+import pty
+import queue
+import select
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -228,6 +233,113 @@ def test_run_says_why_it_waits_and_ctrl_c_says_the_job_stays_pending(k):
         if proc.poll() is None:
             proc.kill()
     k.client().call("cancel", {"id": filler})
+
+
+class StderrLines:
+    """A process's stderr read line by line on a thread, so a test can wait for a line with a bound."""
+
+    def __init__(self, proc):
+        self.lines = queue.Queue()
+        self.seen = []
+        threading.Thread(target=self._read, args=(proc.stderr,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def until(self, text, timeout=20):
+        """The first line (from now on) that contains `text`; fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no stderr line with {text!r} within {timeout}s; saw {self.seen!r}")
+            assert line is not None, f"stderr ended before a line with {text!r}; saw {self.seen!r}"
+            self.seen.append(line)
+            if text in line:
+                return line
+
+
+def test_run_keeps_why_it_waits_current_and_says_once_when_it_starts(k):
+    c = k.client()
+    filler = fill_the_pool(k)
+    ahead = enqueue(c, "command", payload={"argv": ["true"]})["id"]
+    proc = subprocess.Popen([k.binary, "run", "--socket", k.sock, "--", "echo", "hi"], cwd=k.home, env=k.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        err = StderrLines(proc)
+        line = err.until("waiting:")
+        assert "waiting: pool full, 2nd in line" in line
+        run_id = line.split()[2]
+        # A more urgent job goes ahead: no event of run's own job says so, yet it is asked again.
+        urgent = enqueue(c, "command", payload={"argv": ["true"]}, priority=60)["id"]
+        assert "waiting: pool full, 3rd in line" in err.until("waiting:")
+        c.call("pause", {"type": "command"})
+        assert "type command is paused (`jobkernel resume command` resumes it)" in err.until("waiting:")
+        c.call("cancel", {"ids": [filler, ahead, urgent]})
+        c.call("resume", {"type": "command"})
+        assert err.until("started") == f"jobkernel: job {run_id} started\n"
+        out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0 and out == "hi\n"
+        # Not a terminal: one line per change, no redraws; the start is said once.
+        rest = err.seen + list(iter(err.lines.get, None))
+        assert not any("\r" in line for line in rest), rest
+        assert sum("started" in line for line in rest) == 1, rest
+        assert [line for line in rest if "waiting:" in line] == [
+            line for i, line in enumerate(rest) if "waiting:" in line and line not in rest[:i]], rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_run_on_a_terminal_rewrites_one_waiting_line_in_place(k):
+    c = k.client()
+    filler = fill_the_pool(k)
+    ahead = enqueue(c, "command", payload={"argv": ["true"]})["id"]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([k.binary, "run", "--socket", k.sock, "--", "echo", "hi"], cwd=k.home, env=k.env(),
+                            stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+
+    def read_until(pattern, timeout=20):
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while pattern not in seen:
+            ready, _, _ = select.select([master], [], [], max(0.01, deadline - time.monotonic()))
+            assert ready or time.monotonic() < deadline, f"no {pattern!r} on the terminal in {timeout}s: {seen!r}"
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:  # the process ended and closed the terminal
+                    break
+        assert pattern in seen, seen
+
+    try:
+        read_until(b"2nd in line")
+        c.call("pause", {"type": "command"})
+        read_until(b"is paused")
+        c.call("cancel", {"ids": [filler, ahead]})
+        c.call("resume", {"type": "command"})
+        read_until(b"started")
+        assert proc.wait(20) == 0
+        # Each redraw returns to the line's start and erases it; the waiting text never gets a
+        # line of its own: the only newline ends the "started" note that replaces it.
+        waiting_part = seen[:seen.index(b"started")]
+        assert waiting_part.count(b"\r\x1b[K") >= 3, seen
+        assert b"\n" not in waiting_part, seen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+
+
+def test_run_of_a_job_that_starts_at_once_says_nothing_of_waiting(k):
+    p = cli(k, "run", "--", "echo", "hi")
+    assert p.returncode == 0 and p.stdout == "hi\n"
+    assert "waiting" not in p.stderr and "started" not in p.stderr, p.stderr
 
 
 def test_ctrl_c_on_a_running_job_says_it_keeps_running(k):
