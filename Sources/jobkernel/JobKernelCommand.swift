@@ -22,7 +22,7 @@ struct JobKernelCommand: ParsableCommand {
             WatchCommand.self, LogsCommand.self, CancelCommand.self, RetryCommand.self,
             SettingsCommand.self, CallCommand.self, WorkerCommand.self, WebCommand.self, WaitCommand.self,
             ItemsCommand.self, RemoveCommand.self, CleanCommand.self, PauseCommand.self, ResumeCommand.self,
-            ParallelCommand.self, RestartCommand.self,
+            ParallelCommand.self, RestartCommand.self, WorkersCommand.self,
         ])
 
     /// Parses and runs like `ParsableCommand.main()`, except that usage errors exit 2 (docs/promises.md §1)
