@@ -2,7 +2,8 @@
 Chromium against a real kernel and gateway (docs/web.md, "The dashboard").
 
 With $JOBKERNEL_WEB_DOCS_SHOTS set to a folder (`docs`), the tests also save the pictures that
-docs/web.md shows: dashboard-list.png, dashboard-job.png, dashboard-workers.png, dashboard-down.png."""
+docs/web.md shows: dashboard-list.png, dashboard-job.png, dashboard-down.png (test_web_dashboard_workers.py saves
+the workers view's, the Types view's and the gateway-down pictures)."""
 
 import os
 import time
@@ -276,7 +277,6 @@ def test_the_workers_view_shows_pools_busy_of_total_leases_and_what_runs(browser
                     "return Object.fromEntries([...document.querySelectorAll('#running-jobs tbody tr')].map(r => [r.dataset.jobId, r.textContent]))")),
                     what="two running jobs")
         assert "leased to an external worker" in rows[leased["id"]] and "pool internal" in rows[running["id"]], rows
-        shot(browser, "dashboard-workers.png")
         held.close()
         held = None
         wait(browser, lambda d: text(d, "#lease-count") == "0 leases", what="the lease to end")

@@ -16,9 +16,20 @@ from selenium.webdriver.common.by import By
 
 import web
 from test_web_dashboard import body, browser, open_dashboard, wait  # noqa: F401  (browser is a fixture)
-from test_web_dashboard_jobs import js, shot, text, visible
+from test_web_dashboard_jobs import SHOTS, js, shot, text, visible
 
 WORKER = os.path.join(web.REPO, "Tests", "blackbox", "workers", "echo_worker.py")
+
+
+def full_shot(driver, name):
+    """A docs picture of the whole page, not only the window's first screen."""
+    if not SHOTS:
+        return
+    size = driver.get_window_size()
+    height = js(driver, "return document.documentElement.scrollHeight")
+    driver.set_window_size(size["width"], min(2400, height + 140))
+    shot(driver, name)
+    driver.set_window_size(size["width"], size["height"])
 
 
 def worker_rows(driver, pool):
@@ -94,7 +105,7 @@ mode = "async_api"
         first = row["left"]
         # Counting down in the page, between two answers of `workers`.
         wait(browser, lambda d: (lease_row(d, lease["lease"]) or {}).get("left", 99) < first, what="the countdown to tick")
-        shot(browser, "dashboard-workers.png")
+        full_shot(browser, "dashboard-workers.png")
         late = wait(browser, lambda d: (lambda r: r if r and r["left"] < 5 else None)(lease_row(d, lease["lease"])), timeout=15,
                     what="under 5 s left")
         assert late["soon"] and late["color"] != late["plain"], f"red under 5 s: {late}"
@@ -145,9 +156,11 @@ def chart(driver, type_):
 
 def test_the_types_view_opens_with_charts_filled_from_the_kernels_history_then_follows_it(browser, home, monkeypatch):
     monkeypatch.setenv("JOBKERNEL_STATS_INTERVAL_MS", "300")
-    kernel = web.Kernel(home).start()
+    kernel = web.Kernel(home, '[types.thumbnail]\nmode = "internal"\ncommand = ["sleep", "0.2"]\nconcurrency = 2\n').start()
     gateway = web.Gateway(home, kernel.socket)
     try:
+        for i in range(10):
+            kernel.call("enqueue", {"type": "thumbnail", "payload": {"image": f"{i}.png"}})
         for i in range(12):
             kernel.call("enqueue", {"type": "command", "payload": {"argv": ["sleep", "0.3"]}, "label": f"step {i}"})
         for _ in range(3):
@@ -155,9 +168,11 @@ def test_the_types_view_opens_with_charts_filled_from_the_kernels_history_then_f
 
         def ended():
             samples = kernel.call("stats.history")["samples"]
-            totals = {k: sum(s["types"].get("command", {}).get(k, 0) for s in samples) for k in ("succeeded", "failed")}
-            return totals if totals["succeeded"] == 12 and totals["failed"] == 3 else None
-        web.wait_for(ended, timeout=60, what="the kernel's history to hold the 15 jobs' ends")
+            totals = {(t, k): sum(s["types"].get(t, {}).get(k, 0) for s in samples)
+                      for t in ("command", "thumbnail") for k in ("succeeded", "failed")}
+            return totals == {("command", "succeeded"): 12, ("command", "failed"): 3,
+                              ("thumbnail", "succeeded"): 10, ("thumbnail", "failed"): 0}
+        web.wait_for(ended, timeout=60, what="the kernel's history to hold the 25 jobs' ends")
         opened = iso_now()
         open_dashboard(browser, gateway, "#/types")
         # Filled at once from stats.history: samples from before the page opened.

@@ -868,7 +868,8 @@ function typeChart(type, samples, interval) {
   const pw = W - L - R, ph = H - T - B;
   const points = samples.map((s) => ({ t: s.t, v: valuesAt(s, type) }));
   const t1 = points.at(-1).t;
-  const t0 = Math.min(points[0].t - interval * 1000, t1 - Math.max(60, 6 * interval) * 1000);
+  // At least 20 intervals wide, so that a young history does not stretch a few samples across.
+  const t0 = Math.min(points[0].t - interval * 1000, t1 - 20 * interval * 1000);
   const x = (t) => L + pw * (t - t0) / (t1 - t0);
   const top = Math.max(1, ...points.map((p) => Math.max(p.v.pending, p.v.running, p.v.ended)));
   const yStep = Math.max(1, niceStep(top / 4));
@@ -1069,9 +1070,9 @@ function renderPools(pools) {
   empty.hidden = total > 0;
   const withWorkers = pools.filter((p) => (p.workers || []).length);
   const without = pools.filter((p) => !(p.workers || []).length);
-  $("#pools").replaceChildren(...withWorkers.map(poolBlock),
-    without.length ? el("p", { class: "idle-pools muted" }, `${withWorkers.length ? "Pools without a worker now" : "Pools"}: `,
-      ...without.flatMap((p, i) => [i ? ", " : "", el("span", { "data-pool-type": p.type, text: `${p.type} (${p.concurrency ? `concurrency ${p.concurrency}` : "no cap"})` })])) : null);
+  const idle = without.length ? [el("p", { class: "idle-pools muted" }, `${withWorkers.length ? "Pools without a worker now" : "Pools"}: `,
+    ...without.flatMap((p, i) => [i ? ", " : "", el("span", { "data-pool-type": p.type, text: `${p.type} (${p.concurrency ? `concurrency ${p.concurrency}` : "no cap"})` })]))] : [];
+  $("#pools").replaceChildren(...withWorkers.map(poolBlock), ...idle);
 }
 function renderLeases(leases) {
   $("#leases tbody").replaceChildren(...leases.map((lease) => el("tr", { "data-lease": lease.lease, "data-job-id": lease.job ? lease.job.id : "" },
@@ -1517,10 +1518,9 @@ start();
 
   <section id="view-workers" aria-labelledby="workers-title" hidden>
     <h2 id="workers-title">Workers</h2>
-    <p class="hint">The slots of the kernel's local pools and lanes (from <code>stats</code> every second), each local pool's
-      worker processes and the leases held by external workers (from <code>workers</code> every 2 s and when a job changes
-      status), and the jobs running now.</p>
-    <div id="worker-cards" class="cards"></div>
+    <p class="hint">Each local pool's workers and the leases held by external workers (from <code>workers</code>, every 2 s
+      and when a job changes status), the slots of the pools and lanes (from <code>stats</code>, every second), and the jobs
+      running now.</p>
     <section id="pools-section" aria-labelledby="pools-title">
       <h3 id="pools-title">Local workers</h3>
       <p id="pools-empty" class="empty" hidden></p>
@@ -1533,6 +1533,8 @@ start();
       </tr></thead><tbody></tbody></table></div>
       <p id="leases-empty" class="empty">No external worker holds a lease.</p>
     </section>
+    <h3 id="slots-title">Slots</h3>
+    <div id="worker-cards" class="cards"></div>
     <h3>Running now</h3>
     <div class="table-wrap"><table id="running-jobs"><thead><tr>
       <th scope="col">ID</th><th scope="col">What</th><th scope="col">Type</th><th scope="col">Where</th><th scope="col">Started</th><th scope="col" class="wide">Progress</th>

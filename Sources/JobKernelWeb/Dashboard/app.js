@@ -862,7 +862,8 @@ function typeChart(type, samples, interval) {
   const pw = W - L - R, ph = H - T - B;
   const points = samples.map((s) => ({ t: s.t, v: valuesAt(s, type) }));
   const t1 = points.at(-1).t;
-  const t0 = Math.min(points[0].t - interval * 1000, t1 - Math.max(60, 6 * interval) * 1000);
+  // At least 20 intervals wide, so that a young history does not stretch a few samples across.
+  const t0 = Math.min(points[0].t - interval * 1000, t1 - 20 * interval * 1000);
   const x = (t) => L + pw * (t - t0) / (t1 - t0);
   const top = Math.max(1, ...points.map((p) => Math.max(p.v.pending, p.v.running, p.v.ended)));
   const yStep = Math.max(1, niceStep(top / 4));
@@ -1063,9 +1064,9 @@ function renderPools(pools) {
   empty.hidden = total > 0;
   const withWorkers = pools.filter((p) => (p.workers || []).length);
   const without = pools.filter((p) => !(p.workers || []).length);
-  $("#pools").replaceChildren(...withWorkers.map(poolBlock),
-    without.length ? el("p", { class: "idle-pools muted" }, `${withWorkers.length ? "Pools without a worker now" : "Pools"}: `,
-      ...without.flatMap((p, i) => [i ? ", " : "", el("span", { "data-pool-type": p.type, text: `${p.type} (${p.concurrency ? `concurrency ${p.concurrency}` : "no cap"})` })])) : null);
+  const idle = without.length ? [el("p", { class: "idle-pools muted" }, `${withWorkers.length ? "Pools without a worker now" : "Pools"}: `,
+    ...without.flatMap((p, i) => [i ? ", " : "", el("span", { "data-pool-type": p.type, text: `${p.type} (${p.concurrency ? `concurrency ${p.concurrency}` : "no cap"})` })]))] : [];
+  $("#pools").replaceChildren(...withWorkers.map(poolBlock), ...idle);
 }
 function renderLeases(leases) {
   $("#leases tbody").replaceChildren(...leases.map((lease) => el("tr", { "data-lease": lease.lease, "data-job-id": lease.job ? lease.job.id : "" },
