@@ -44,6 +44,48 @@ enum JobFormat {
         return status
     }
 
+    /// The status as a table cell of `status` and `watch`: with why a waiting job waits, in a few
+    /// words (`pending (paused)`, `pending (#3 in queue)`, `scheduled (after 12)`,
+    /// `scheduled (until 12:30)`; `status ID` says it in a sentence).
+    static func statusCell(_ job: JSON, now: Int64) -> String {
+        let cell = status(job)
+        guard let why = shortWaiting(job["waiting"], now: now) else { return cell }
+        return "\(cell) (\(why))"
+    }
+
+    /// Why a job waits in a few words, from its `waiting` (docs/promises.md §13): `paused`,
+    /// `#3 in queue`, `after 12`, `after 12 +2`, `until 12:30`, `toggle off`; nil when it does not.
+    static func shortWaiting(_ waiting: JSON?, now: Int64) -> String? {
+        guard let w = waiting, let reason = w["reason"]?.stringValue else { return nil }
+        switch reason {
+        case "pool_full":
+            return w["position"]?.intValue.map { "#\($0) in queue" } ?? "queued"
+        case "paused":
+            return "paused"
+        case "after":
+            let ids = w["job_ids"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            guard let first = ids.first else { return "after jobs" }
+            return "after \(first)" + (ids.count > 1 ? " +\(ids.count - 1)" : "")
+        case "delayed":
+            guard let until = w["until"]?.stringValue, let ms = Timestamp.parse(until) else { return "delayed" }
+            return "until " + clock(ms, now: now)
+        case "toggle_off":
+            return "toggle off"
+        default:
+            return reason
+        }
+    }
+
+    /// `12:30` in local time when `ms` is within 20 hours of `now`, else `12-08 12:30`.
+    static func clock(_ ms: Int64, now: Int64) -> String {
+        var seconds = time_t(ms / 1000)
+        var t = tm()
+        guard localtime_r(&seconds, &t) != nil else { return Timestamp.format(ms) }
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let hm = two(t.tm_hour) + ":" + two(t.tm_min)
+        return abs(ms - now) < 20 * 3_600_000 ? hm : two(t.tm_mon + 1) + "-" + two(t.tm_mday) + " " + hm
+    }
+
     static func isTerminal(_ job: JSON) -> Bool {
         job["status"]?.stringValue.flatMap(JobStatus.init(rawValue:))?.isTerminal ?? false
     }
@@ -83,7 +125,7 @@ enum JobFormat {
         var columns: [Column] = [
             Column(title: "ID", keep: 9) { $0["id"]?.stringValue ?? "?" },
             Column(title: "TYPE", keep: 8) { $0["type"]?.stringValue ?? "?" },
-            Column(title: "STATUS", keep: 9) { status($0) },
+            Column(title: "STATUS", keep: 9) { statusCell($0, now: now) },
             Column(title: "PROGRESS", rightAligned: true, keep: 7) { percent($0) },
             Column(title: "ATTEMPT", rightAligned: true, keep: 5) { attempt($0) },
             Column(title: "AGE", rightAligned: true, keep: 6) { age($0["created_at"], now: now) },

@@ -8,11 +8,12 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "Show recent jobs, or one job.",
         discussion: """
-            Without ID: a table of recent jobs, newest first (id, type, status, progress, attempt, \
+            Without ID: a table of recent jobs, newest first (id, type, status with why a waiting \
+            job waits, e.g. `pending (#3 in queue)` or `pending (paused)`, progress, attempt, \
             age, duration of the latest run, time since it finished, and the label: the job's \
             label, else a command job's command line, else a short payload summary), fitted to the terminal. --limit N shows the \
             newest N (a note on stderr says when more exist), --all every job. With ID: a summary \
-            of that job. --json prints the job, or {jobs, next_cursor} (next_cursor: where the \
+            of that job, with why it waits in a sentence. --json prints the job, or {jobs, next_cursor} (next_cursor: where the \
             list stopped, null when nothing is left).
             """)
 

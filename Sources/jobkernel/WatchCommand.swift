@@ -20,7 +20,8 @@ struct WatchCommand: ParsableCommand {
         abstract: "Watch jobs live until Ctrl-C.",
         discussion: """
             On a terminal: a table of running, waiting and recent jobs with progress bars, phase, \
-            rate and ETA, redrawn in place. Otherwise (or with --json): one line per event, \
+            rate and ETA, redrawn in place; in a waiting job's PROGRESS cell, why it waits: \
+            `(#3 in queue)`, `(paused)`, `(after 12)`, `(until 12:30)`. Otherwise (or with --json): one line per event, \
             `ts seq kind job_id detail` (--json: the event's params as JSON). When the kernel \
             restarts, watch says "reconnecting" and carries on from the last event it saw.
             """)
@@ -77,6 +78,7 @@ struct WatchCommand: ParsableCommand {
                 let now = JobFormat.nowMs()
                 if now - lastStats >= 2000 {
                     screen.view.counts = try kernel.call("stats", .object([:]))["jobs"]?.objectValue ?? [:]
+                    try screen.refreshWaiting(kernel)
                     lastStats = now
                     screen.dirty = true
                 }
@@ -202,6 +204,13 @@ final class LiveScreen {
         let recent = try kernel.list(limit: 50)
         for job in (recent["jobs"]?.arrayValue ?? []) + (active["jobs"]?.arrayValue ?? []) { view.learn(job) }
         dirty = true
+    }
+
+    /// Asks again why the waiting jobs wait: no event says that a job moved up the queue, or that
+    /// its type was paused (`waiting` is only in `get` and `list`, docs/promises.md §13).
+    func refreshWaiting(_ kernel: KernelClient) throws(ClientError) {
+        let waiting = try kernel.list(status: ["pending", "scheduled"], limit: 200)
+        for job in waiting["jobs"]?.arrayValue ?? [] { view.learn(job) }
     }
 
     /// Draws when something changed (at most every 100 ms) and at least once a second.

@@ -13,13 +13,24 @@ struct WatchView {
     /// How far back the rate looks.
     static let rateWindowMs: Int64 = 10_000
 
-    /// Takes a job from `list` or an event, unless what is known is newer.
+    /// Takes a job from `list` or an event, unless what is known is newer. An event's job has no
+    /// `waiting` (only `get` and `list` compute it): a job still in the same status keeps the one
+    /// known, until the next `list` (`WatchCommand` asks every 2 s) brings a fresh one.
     mutating func learn(_ job: JSON) {
         guard let id = job["id"]?.stringValue else { return }
-        if let known = jobs[id], let knownAt = known["updated_at"]?.stringValue,
-            let newAt = job["updated_at"]?.stringValue, newAt < knownAt
-        {
-            return
+        var job = job
+        if let known = jobs[id] {
+            if let knownAt = known["updated_at"]?.stringValue, let newAt = job["updated_at"]?.stringValue,
+                newAt < knownAt
+            {
+                return
+            }
+            if job["waiting"] == nil, let waiting = known["waiting"], known["status"] == job["status"],
+                case .object(var object) = job
+            {
+                object["waiting"] = waiting
+                job = .object(object)
+            }
         }
         jobs[id] = job
         if job["status"]?.stringValue != "running" { samples[id] = nil }
@@ -142,10 +153,19 @@ struct WatchView {
         for job in rows {
             lines.append(row(
                 job["id"]?.stringValue ?? "?", job["type"]?.stringValue ?? "?", JobFormat.status(job),
-                WatchView.bar(job, width: barWidth), right.prefix(kept).map { $0.cell(job) }))
+                WatchView.progress(job, width: barWidth, nowMs: nowMs), right.prefix(kept).map { $0.cell(job) }))
         }
         if jobs.count > rows.count { lines.append("… \(jobs.count - rows.count) more") }
         return lines.map { JobFormat.truncate($0, to: width) }
+    }
+
+    /// What the PROGRESS cell shows: the bar, or for a waiting job (which has no progress yet)
+    /// why it waits, in a few words: `(#3 in queue)`, `(paused)`, `(after 12)`, `(until 12:30)`.
+    static func progress(_ job: JSON, width: Int, nowMs: Int64) -> String {
+        if job["progress"]?["percent"]?.doubleValue == nil, let why = JobFormat.shortWaiting(job["waiting"], now: nowMs) {
+            return "(\(why))"
+        }
+        return bar(job, width: width)
     }
 
     /// `[█████░░░░░]` filled to the job's percent; empty when it reports none.
