@@ -255,6 +255,22 @@ class Bench:
             w["celery"] = self.celery
         return w
 
+    def w_nats(self):
+        """async_api over NATS JetStream and over the embedded broker (bench/nats_bench.py), beside
+        Celery: its figures come from the pool workload, or from this one when pool is not run."""
+        def run(broker):
+            return lambda: self.tool([sys.executable, os.path.join(HERE, "nats_bench.py"), self.a.kernel,
+                                      "--broker", broker, "--worker-python", self.a.nats_python,
+                                      "--jobs", env("BENCH_NATS_JOBS", 5000 if self.a.quick else 20000, int),
+                                      "--samples", env("BENCH_NATS_SAMPLES", 200 if self.a.quick else 500, int),
+                                      "--workers", env("BENCH_NATS_WORKERS", 2, int),
+                                      "--concurrency", env("BENCH_NATS_CONCURRENCY", 16, int)],
+                                     tag=f"RESULT {broker}")
+        w = {"nats": run("nats"), "embedded": run("embedded")}
+        if not self.a.no_celery and self.a.only and "pool" not in self.a.only.split(","):
+            w["celery"] = self.celery
+        return w
+
     def w_fanout(self):
         fan = os.path.join(self.a.tools, "fanout")
         return {"kernel": lambda: self.kernel_run(
@@ -340,6 +356,8 @@ class Bench:
         t_start = time.monotonic()
         workloads = [("enqueue", self.w_enqueue), ("cycle", self.w_cycle), ("latency", self.w_latency),
                      ("pool", self.w_pool), ("fanout", self.w_fanout)]
+        if not self.a.no_nats:
+            workloads.append(("nats", self.w_nats))
         only = set(self.a.only.split(",")) if self.a.only else None
         workloads = [(n, w) for n, w in workloads if only is None or n in only]
         for rnd in range(self.rounds if workloads else 0):
@@ -421,6 +439,22 @@ class Bench:
         row("   subscriptions the kernel dropped (slow consumer)", "fanout.kernel.dropped", None, "", "0", "")
         deliv = R.get("fanout.kernel.delivered", [])
         expect = R.get("fanout.kernel.expected", [])
+        nats_ran = "nats.nats.rate" in R
+        if nats_ran:
+            nw = env("BENCH_NATS_WORKERS", 2, int)
+            celery_key = "pool.celery.rate" if "pool.celery.rate" in R else "nats.celery.rate"
+            row(f"async_api over NATS JetStream, {nw} remote workers (peer: Celery)", "nats.nats.rate", celery_key,
+                rx(self.ratio("nats.nats.rate", celery_key), 1), ">= 1,000/s")
+            row("   NATS: latency one job at a time, enqueue → success event, p50", "nats.nats.p50_us", None, "", "",
+                " µs")
+            row("   NATS: p99", "nats.nats.p99_us", None, "", "", " µs")
+            row(f"   async_api over the embedded broker, {nw} PullWorker processes", "nats.embedded.rate", None,
+                rx(self.ratio("nats.nats.rate", "nats.embedded.rate")), "(NATS ÷ embedded)")
+            row("   embedded: latency one job at a time, p50", "nats.embedded.p50_us", None, "", "", " µs")
+            row("   embedded: p99", "nats.embedded.p99_us", None, "", "", " µs")
+            for name, procs in (("nats", ("kernel", "workers", "nats")), ("embedded", ("kernel", "workers"))):
+                cpu = " / ".join(fmt(m(f"nats.{name}.{p}_cpu_us")) for p in procs)
+                rows.append((f"   {name}: CPU per job, {' / '.join(procs)}", f"{cpu} µs", "", "", ""))
 
         print()
         print(f"jobkernel vs beanstalkd 1.12 (binlog -f 50) and Celery {self.celery_version()} + Redis — "
@@ -453,6 +487,8 @@ class Bench:
         p99 = m("fanout.kernel.p99_us")
         p99 = "—" if p99 is None else "inf" if p99 == float("inf") else f"{p99 / 1000:.1f}ms"
         parts.append(f"fanout_p99={p99}(<10ms)")
+        if nats_ran:
+            parts.append(f"nats={fmt(m('nats.nats.rate'))}/s(>=1000)")
         print("RATIOS " + " ".join(parts))
 
     def celery_version(self):
@@ -474,7 +510,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-million", action="store_true")
     ap.add_argument("--no-celery", action="store_true")
-    ap.add_argument("--only", help="comma-separated subset: enqueue,cycle,latency,pool,fanout,million")
+    ap.add_argument("--no-nats", action="store_true")
+    ap.add_argument("--nats-python", default=sys.executable, help="a python that imports nats (nats-py), for the NATS workers")
+    ap.add_argument("--only", help="comma-separated subset: enqueue,cycle,latency,pool,fanout,nats,million")
     a = ap.parse_args()
     if not a.celery_python:
         a.no_celery = True
