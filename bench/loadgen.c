@@ -17,6 +17,8 @@
  *                    at a time (1 ms after the fetch was sent); sample = enqueue sent → fetch
  *                    response received. -n samples.
  *   beanstalk-put    like enqueue, with `put` (tube "bench").
+ *   (-T NAME: every mode uses the job type / tube NAME instead of "bench", e.g. a cycle of its own
+ *   beside jobs left pending under "bench".)
  *   (enqueue and beanstalk-put take -N COUNT: send exactly COUNT jobs and exit once all are
  *   answered, e.g. to fill a queue with 1,000,000 pending jobs.)
  * Every job body, kernel payload or beanstalkd job, is {"n":i,"p":"xx…"}, 40 bytes.
@@ -64,6 +66,7 @@ typedef struct {
 
 static int mode;
 static const char *sock_path = NULL;
+static const char *qname = "bench"; /* -T: the kernel job type, or the beanstalkd tube */
 static const char *host = "127.0.0.1";
 static int port = 11300;
 static int nprod = 4, nwork = 4, window = 256, fetch_max = 64, fetch_depth = 2, cap = 8192;
@@ -208,7 +211,7 @@ static void send_enqueue(conn_t *c, long long i) {
     char body[80], b[256];
     make_body(body, i);
     int n = snprintf(b, sizeof b,
-        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"enqueue\",\"params\":{\"type\":\"bench\",\"payload\":%s}}\n", i, body);
+        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"enqueue\",\"params\":{\"type\":\"%s\",\"payload\":%s}}\n", i, qname, body);
     wput(c, b, (size_t)n);
 }
 
@@ -216,8 +219,8 @@ static long long fetch_seq = 0;
 static void send_fetch(conn_t *c, int max, int wait_s) {
     char b[256];
     int n = snprintf(b, sizeof b,
-        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"fetch\",\"params\":{\"types\":[\"bench\"],\"max\":%d,\"wait_s\":%d}}\n",
-        FETCH_BASE + fetch_seq++, max, wait_s);
+        "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"fetch\",\"params\":{\"types\":[\"%s\"],\"max\":%d,\"wait_s\":%d}}\n",
+        FETCH_BASE + fetch_seq++, qname, max, wait_s);
     wput(c, b, (size_t)n);
 }
 
@@ -408,8 +411,14 @@ static void throughput(void) {
     for (int k = 0; k < n; k++) {
         conn_init(&cs[k], k < nprod ? R_PROD : R_WORK);
         if (is_beanstalk()) {
-            if (cs[k].role == R_PROD) { wput(&cs[k], "use bench\r\n", 11); fifo_push(&cs[k], K_OTHER, 0); }
-            else { wput(&cs[k], "watch bench\r\nignore default\r\n", 29); fifo_push(&cs[k], K_OTHER, 0); fifo_push(&cs[k], K_OTHER, 0); }
+            char b[300];
+            if (cs[k].role == R_PROD) {
+                int m = snprintf(b, sizeof b, "use %s\r\n", qname);
+                wput(&cs[k], b, (size_t)m); fifo_push(&cs[k], K_OTHER, 0);
+            } else {
+                int m = snprintf(b, sizeof b, "watch %s\r\nignore default\r\n", qname);
+                wput(&cs[k], b, (size_t)m); fifo_push(&cs[k], K_OTHER, 0); fifo_push(&cs[k], K_OTHER, 0);
+            }
         }
         set_nonblock(&cs[k]);
     }
@@ -477,8 +486,11 @@ static void latency(void) {
     size_t len;
     int bs = is_beanstalk();
     if (bs) {
-        wput(&P, "use bench\r\n", 11); flush(&P); read_line_blocking(&P, &len, 0); consume(&P, len);
-        wput(&W, "watch bench\r\n", 13); flush(&W); read_line_blocking(&W, &len, 0); consume(&W, len);
+        char b[300]; int m;
+        m = snprintf(b, sizeof b, "use %s\r\n", qname);
+        wput(&P, b, (size_t)m); flush(&P); read_line_blocking(&P, &len, 0); consume(&P, len);
+        m = snprintf(b, sizeof b, "watch %s\r\n", qname);
+        wput(&W, b, (size_t)m); flush(&W); read_line_blocking(&W, &len, 0); consume(&W, len);
         wput(&W, "ignore default\r\n", 16); flush(&W); read_line_blocking(&W, &len, 0); consume(&W, len);
     }
     t_measure0 = 0; t_measure1 = UINT64_MAX;
@@ -550,6 +562,7 @@ static void usage(void) {
         "  -C N      cap on jobs in the system in cycle modes (8192)\n"
         "  -d SECS   measured duration (5)         -D SECS warm-up, not counted (1)\n"
         "  -n N      latency samples (2000)\n"
+        "  -T NAME   the kernel's job type / beanstalkd's tube (bench)\n"
         "  -N N      enqueue / beanstalk-put: send exactly N jobs, exit when all are answered\n"
         "            (no warm-up; rate = N / elapsed; alarm after -d + 60 s)\n");
     exit(2);
@@ -567,7 +580,7 @@ int main(int argc, char **argv) {
     else usage();
     int opt;
     optind = 2;
-    while ((opt = getopt(argc, argv, "u:H:p:c:w:W:m:F:C:d:D:n:N:")) != -1) {
+    while ((opt = getopt(argc, argv, "u:H:p:c:w:W:m:F:C:d:D:n:N:T:")) != -1) {
         switch (opt) {
         case 'u': sock_path = optarg; break;
         case 'H': host = optarg; break;
@@ -582,10 +595,12 @@ int main(int argc, char **argv) {
         case 'D': warmup = atof(optarg); break;
         case 'n': samples_target = atol(optarg); break;
         case 'N': total = atoll(optarg); break;
+        case 'T': qname = optarg; break;
         default: usage();
         }
     }
     if (!is_beanstalk() && !sock_path) { fprintf(stderr, "-u PATH is required for kernel modes\n"); exit(2); }
+    if (strlen(qname) == 0 || strlen(qname) > 100) { fprintf(stderr, "-T NAME: 1 to 100 bytes\n"); exit(2); }
     signal(SIGPIPE, SIG_IGN);
     alarm((unsigned)(duration + warmup + 60)); /* never hang a benchmark run */
 
