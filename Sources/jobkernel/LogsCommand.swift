@@ -9,7 +9,9 @@ struct LogsCommand: ParsableCommand {
         abstract: "Print a job's log as `ts level message` lines.",
         discussion: """
             With -f, keep printing new lines until the job is terminal, then exit like `run --follow`: \
-            0 when it succeeded, else 1 with its status on stderr. --json prints one JSON object per line. \
+            0 when it succeeded, else 1 with its status on stderr; with --timeout D, give up after D, \
+            say that the job has not ended ("job 12 still running after 5s") and exit 124, as \
+            timeout(1) does. --json prints one JSON object per line. \
             The kernel marks where each run after the first begins with a line `── attempt N ──` (and \
             `── retried ──` where `retry` started the job again).
             """)
@@ -25,10 +27,23 @@ struct LogsCommand: ParsableCommand {
     @Flag(help: "Print each line as a JSON object {seq, ts, level, message}.")
     var json = false
 
+    @Option(help: ArgumentHelp("With -f: give up after this long (e.g. 30s, 5m) and exit 124.", valueName: "duration"),
+            transform: { try CLIDuration.seconds($0, "--timeout") })
+    var timeout: Double?
+
+    func validate() throws {
+        if timeout != nil && !follow { throw ValidationError("--timeout bounds -f; it does not go without it") }
+    }
+
     func run() throws {
         try client.withClient { kernel in
             if follow {
+                if let timeout {
+                    WaitTimeout.arm(seconds: timeout, ids: [id])
+                    WaitTimeout.waiting(0, status: try kernel.get(id: id)["status"]?.stringValue)
+                }
                 let job = try kernel.waitForJob(id: id, follow: true) { event in
+                    WaitTimeout.noteStatus(of: event, index: 0)
                     guard event.kind == "job.log" else { return }
                     show(seq: event.data["seq"], ts: event.ts, level: event.data["level"], message: event.data["message"])
                 }

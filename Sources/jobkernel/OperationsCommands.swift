@@ -7,7 +7,11 @@ struct WaitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait",
         abstract: "Wait until the jobs end; print `ID STATUS` for each; exit 0 only if all succeeded.",
-        discussion: "--json prints each final job as a JSON line.")
+        discussion: """
+            --json prints each final job as a JSON line. --timeout D gives up after D: it says which \
+            job has not ended ("job 12 still running after 5s") and exits 124, as timeout(1) does; \
+            the jobs go on.
+            """)
 
     @OptionGroup var client: ClientOptions
 
@@ -17,6 +21,10 @@ struct WaitCommand: ParsableCommand {
     @Flag(help: "Print each final job as JSON.")
     var json = false
 
+    @Option(help: ArgumentHelp("Give up after this long (e.g. 30s, 5m) and exit 124.", valueName: "duration"),
+            transform: { try CLIDuration.seconds($0, "--timeout") })
+    var timeout: Double?
+
     func validate() throws {
         if ids.isEmpty { throw ValidationError("give at least one job id") }
     }
@@ -24,8 +32,10 @@ struct WaitCommand: ParsableCommand {
     func run() throws {
         let allSucceeded: Bool = try client.withClient { kernel in
             var ok = true
-            for id in ids {
-                let job = try kernel.waitForJob(id: id)
+            if let timeout { WaitTimeout.arm(seconds: timeout, ids: ids) }
+            for (index, id) in ids.enumerated() {
+                if timeout != nil { WaitTimeout.waiting(index, status: try kernel.get(id: id)["status"]?.stringValue) }
+                let job = try kernel.waitForJob(id: id) { WaitTimeout.noteStatus(of: $0, index: index) }
                 let status = job["status"]?.stringValue ?? "?"
                 if json { Output.json(job) } else { Output.line("\(id) \(status)") }
                 if status != "success" { ok = false }

@@ -3,6 +3,7 @@ import Glibc
 import JobKernelClient
 import JobKernelCore
 import JobKernelIO
+import Synchronization
 
 /// `--wait` / `--follow` for commands that create a job (`enqueue`, `run`).
 struct WaitOptions: ParsableArguments {
@@ -93,5 +94,56 @@ final class FollowRenderer {
             StandardStream.error.write("\r\u{1B}[K")
             progressShown = false
         }
+    }
+}
+
+/// `--timeout D` of `wait` and `logs -f`: when the time runs out before the job ends, says which
+/// job has not ended and in what status ("job 12 still running after 5s") and exits 124, as
+/// timeout(1) does; the job goes on. The note is written by a SIGALRM handler, so every one it may
+/// need is made beforehand.
+enum WaitTimeout {
+    /// The exit code when the time runs out.
+    static let exitCode: Int32 = 124
+
+    /// The notes, `job × 3 + phase` (pending, scheduled, running). `nonisolated(unsafe)`: set once
+    /// on the main thread before the timer is armed, and only read after (by the handler).
+    nonisolated(unsafe) private static var notes: [UnsafeMutableBufferPointer<CChar>] = []
+    /// Which note says what is waited for now.
+    private static let current = Atomic<Int>(0)
+
+    /// Arms the timer for `seconds` while waiting for `ids`, the first of them first.
+    static func arm(seconds: Double, ids: [String]) {
+        let after = seconds == seconds.rounded() ? "\(Int(seconds))s" : JobFormat.format1(seconds) + "s"
+        notes = ids.flatMap { id in
+            ["pending", "scheduled", "running"].map { status in
+                let text = "jobkernel: job \(id) still \(status) after \(after)\n"
+                let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: text.utf8.count)
+                _ = buffer.initialize(from: text.utf8.map { CChar(bitPattern: $0) })
+                return buffer
+            }
+        }
+        signal(SIGALRM) { _ in
+            let notes = WaitTimeout.notes
+            let i = WaitTimeout.current.load(ordering: .relaxed)
+            if notes.indices.contains(i) { _ = Glibc.write(2, notes[i].baseAddress, notes[i].count) }
+            _exit(WaitTimeout.exitCode)
+        }
+        let whole = Int(seconds.rounded(.down))
+        var timer = itimerval()
+        timer.it_value = timeval(tv_sec: whole, tv_usec: Int(((seconds - Double(whole)) * 1_000_000).rounded()))
+        if timer.it_value.tv_sec == 0 && timer.it_value.tv_usec == 0 { timer.it_value.tv_usec = 1 }
+        setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
+    }
+
+    /// Waiting now for the `index`th job, which is in `status`.
+    static func waiting(_ index: Int, status: String?) {
+        let phase = status == "pending" ? 0 : status == "scheduled" ? 1 : 2
+        current.store(index * 3 + phase, ordering: .relaxed)
+    }
+
+    /// Keeps the note current from a followed job's status changes.
+    static func noteStatus(of event: KernelEvent, index: Int) {
+        guard event.kind == "job.status", let to = event.data["to"]?.stringValue else { return }
+        waiting(index, status: to)
     }
 }

@@ -1,5 +1,6 @@
 """docs/promises.md §1: the client CLI — its commands, outputs and exit codes (0 done; 1 the kernel answered with
-an error, or a waited-for job did not end in `success`; 2 usage; 3 no kernel answers).
+an error, or a waited-for job did not end in `success`; 2 usage; 3 no kernel answers; 124 `wait` or
+`logs -f` ran past `--timeout`).
 
 Runs the built binary ($JOBKERNEL_BIN, else <repo>/.build/debug/jobkernel). Kernels are started by
 the tests with `jobkernel serve --socket <tmp>/k.sock --db <tmp>/j.db` in a temp JOBKERNEL_HOME and
@@ -389,6 +390,39 @@ def test_wait_on_a_job_cancelled_meanwhile_exits_1(kernel):
     code, out, err = finish(p)
     assert code == 1
     assert out.split() == ["cancelled"]
+
+
+def test_wait_timeout_exits_124_saying_which_job_has_not_ended(kernel):
+    """`wait --timeout D`, like timeout(1): 124 when the time runs out, and the job goes on."""
+    done, pending = enqueue_id(kernel), enqueue_id(kernel)
+    w = kernel.worker()
+    lease = w.call("fetch", {"types": ["remote"]})["leases"][0]
+    w.call("ack", {"lease": lease["lease"]})
+    started = time.monotonic()
+    r = kernel.cli("wait", done, pending, "--timeout", "1s", timeout=30)
+    assert r.returncode == 124, (r.returncode, r.stdout, r.stderr)
+    assert time.monotonic() - started >= 1.0
+    assert r.stdout.split() == [done, "success"]
+    assert r.stderr == f"jobkernel: job {pending} still pending after 1s\n"
+    # It says the status the job is in when the time runs out.
+    running = w.call("fetch", {"types": ["remote"]})["leases"][0]
+    r = kernel.cli("wait", pending, "--timeout", "500ms", timeout=30)
+    assert r.returncode == 124 and r.stderr == f"jobkernel: job {pending} still running after 0.5s\n", r.stderr
+    assert kernel.cli("status", pending, "--json").returncode == 0
+    w.call("ack", {"lease": running["lease"]})
+    # In time: as without --timeout.
+    r = kernel.cli("wait", pending, "--timeout", "20s", timeout=30)
+    assert r.returncode == 0 and r.stdout.split() == [pending, "success"], r.stderr
+    w.close()
+
+
+def test_logs_follow_timeout_exits_124(kernel):
+    job = enqueue_id(kernel)
+    r = kernel.cli("logs", job, "-f", "--timeout", "1s", timeout=30)
+    assert r.returncode == 124, (r.returncode, r.stdout, r.stderr)
+    assert r.stderr == f"jobkernel: job {job} still pending after 1s\n"
+    r = kernel.cli("logs", job, "--timeout", "1s")
+    assert r.returncode == 2 and "-f" in r.stderr, r.stderr
 
 
 def test_enqueue_follow_streams_log_and_progress(kernel):
