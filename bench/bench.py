@@ -687,8 +687,9 @@ class Bench:
             celery_key = "pool.celery.rate" if "pool.celery.rate" in R else "nats.celery.rate"
             row(f"async_api over NATS JetStream, {nw} remote workers (peer: Celery)", "nats.nats.rate", celery_key,
                 rx(self.ratio("nats.nats.rate", celery_key), 1), tg("nats", "/s"))
-            row("   NATS: latency one job at a time, enqueue → success event, p50", "nats.nats.p50_us", None, "", "",
-                " µs")
+            ns = env("BENCH_NATS_SAMPLES", 200 if self.a.quick else 500, int)
+            row(f"   NATS: latency one job at a time ({ns} samples), enqueue → success event, p50", "nats.nats.p50_us",
+                None, "", "", " µs")
             row("   NATS: p99", "nats.nats.p99_us", None, "", "", " µs")
             row(f"   async_api over the embedded broker, {nw} PullWorker processes", "nats.embedded.rate", None,
                 rx(self.ratio("nats.nats.rate", "nats.embedded.rate")), "(NATS ÷ embedded)")
