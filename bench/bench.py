@@ -407,6 +407,7 @@ class Bench:
         which goes first), then at that depth: get/list/stats round trips, a cycle on a second
         type / tube (the filled jobs stay pending), a restart of each."""
         total = self.scale_total
+        t0 = time.monotonic()
         kp, kd, _, _ = self.start_kernel(types=("bench", "bench2"))
         bp, bd, port, _, _ = self.start_beanstalkd()
         ksock = os.path.join(kd, "k.sock")
@@ -423,6 +424,7 @@ class Bench:
             self.stop(kp, grace=300)
             self.stop(bp, grace=60)
             self.scale_restart(kd, bd)
+            self.scale_at["secs"] = time.monotonic() - t0
         finally:
             self.stop(kp)
             self.stop(bp)
@@ -457,9 +459,10 @@ class Bench:
                                   "beanstalkd errors while filling")
             self.scale_steps.append(s)
             pending += n
-            log(f"   step {s['step']:2} {pending:>12,} pending   jobkernel {s['k_rate']:>9,.0f}/s  "
-                f"RSS {s['k_rss']:6,.0f} MiB  DB {s['k_db']:6,.0f} + WAL {s['k_wal']:4,.0f} MiB   "
-                f"beanstalkd {s['b_rate']:>9,.0f}/s  RSS {s['b_rss']:6,.0f} MiB  binlog {s['b_binlog']:6,.0f} MiB")
+            log(f"   step {s['step']:2}  {pending:>12,} pending  jobkernel  {s['k_rate']:>8,.0f} enqueues/s  "
+                f"RSS {s['k_rss']:6,.0f} MiB  DB {s['k_db']:6,.0f} MiB + WAL {s['k_wal']:6,.0f} MiB")
+            log(f"   step {s['step']:2}  {pending:>12,} pending  beanstalkd {s['b_rate']:>8,.0f} puts/s      "
+                f"RSS {s['b_rss']:6,.0f} MiB  binlog {s['b_binlog']:6,.0f} MiB")
 
     def scale_calls(self, when, sock):
         """p50/p99 of 50 round trips each of get (a random pending job), a filtered list and stats,
@@ -536,7 +539,8 @@ class Bench:
     def print_scale_steps(self):
         rs = self.scale_at["restart"]
         print(f"scale: {self.scale_total:,} pending jobs in steps of {self.scale_step:,} through the API, "
-              f"{self.conns} connections × {self.window} in flight (enqueue / put); RSS = VmRSS after the step")
+              f"{self.conns} connections × {self.window} in flight (enqueue / put); RSS = VmRSS after the step; "
+              f"the scale part took {self.scale_at['secs']:.0f} s")
         hdr = ("step", "pending", "jobkernel enqueue/s", "RSS MiB", "DB MiB", "WAL MiB",
                "beanstalkd put/s", "RSS MiB", "binlog MiB")
         rows = [(str(s["step"]), f"{s['pending']:,}", f"{s['k_rate']:,.0f}", f"{s['k_rss']:,.0f}",
