@@ -767,10 +767,9 @@ function noteEnded(job, to) {
 }
 function addSamples(samples) {
   const known = typeHistory.samples;
-  const lastT = known.length ? known.at(-1).t : -Infinity;
   for (const sample of samples) {
     const t = new Date(sample.t).getTime();
-    if (!(t > lastT) || (known.length && t <= known.at(-1).t)) continue;
+    if (!Number.isFinite(t) || (known.length && t <= known.at(-1).t)) continue;
     known.push({ t, iso: sample.t, types: sample.types || {} });
     for (const type of Object.keys(sample.types || {})) knownTypes.add(type);
   }
@@ -1037,7 +1036,14 @@ function tickClocks() {
     time.dataset.left = String(Math.ceil(left));
   }
 }
-const workersView = { timer: null, soon: null, supported: true };
+// A redraw of `box` keeps keyboard focus on the link to the same place, if it is still there.
+function keepFocus(box, redraw) {
+  const focused = box.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+  redraw();
+  if (focused) { const again = [...box.querySelectorAll("a[href]")].find((a) => a.getAttribute("href") === focused); if (again) again.focus(); }
+}
+const workersView = { timer: null, soon: null, supported: true, key: null };
+const WORKERS_FAILED = "Loading the workers failed.";
 function jobLink(job) {
   if (!job) return el("span", { class: "muted", text: "–" });
   const known = jobs.get(job.id);
@@ -1090,15 +1096,21 @@ async function loadWorkers() {
     if (error.code === -32601) {
       workersView.supported = false;
       $("#pools").replaceChildren();
-      $("#pools-empty").textContent = "This kernel does not list its workers (it has no workers method): upgrade jobkernel to see each worker and lease. The slots above and the running jobs below come from stats and list.";
+      $("#pools-empty").textContent = "This kernel does not list its workers (it has no workers method): upgrade jobkernel to see each worker and lease. The slots and the running jobs below come from stats and list.";
       $("#pools-empty").hidden = false;
       $("#leases-section").hidden = true;
-    } else if (error.status !== 503 && error.status !== 0) notice(`Loading the workers failed. ${error.message}`);
+    } else if (error.status !== 503 && error.status !== 0) notice(`${WORKERS_FAILED} ${error.message}`);
     return;
   }
   if (route.view !== "workers") return;
-  renderPools(result.pools || []);
-  renderLeases(result.leases || []);
+  if ($("#notice").textContent.startsWith(WORKERS_FAILED)) notice("");
+  // Redrawn only when something changed, so that a focused link or a hover stays put.
+  const key = JSON.stringify(result);
+  if (workersView.key !== key) {
+    workersView.key = key;
+    keepFocus($("#pools"), () => renderPools(result.pools || []));
+    keepFocus($("#leases"), () => renderLeases(result.leases || []));
+  }
   tickClocks();
 }
 // Open: every 2 s, and soon after a job changes status (a worker took or finished one).
@@ -1111,27 +1123,30 @@ function loadWorkersSoon() {
   workersView.soon = setTimeout(() => { workersView.soon = null; if (route.view === "workers") { loadWorkers(); loadRunning(); } }, 300);
 }
 function openWorkers() {
+  workersView.key = null;
   renderWorkers();
   loadWorkers();
   loadRunning();
   followWorkers();
 }
+const RUNNING_FAILED = "Loading the running jobs failed.";
 async function loadRunning() {
   // Asked every 2 s: a failure is said once in the notice, and a later answer clears it.
   let result;
   try { result = await rpc("list", { status: "running", limit: 200 }); }
   catch (error) {
-    if (error.status !== 503 && error.status !== 0) notice(`Loading the running jobs failed. ${error.message}`);
+    if (error.status !== 503 && error.status !== 0) notice(`${RUNNING_FAILED} ${error.message}`);
     return;
   }
   if (route.view !== "workers") return;
+  if ($("#notice").textContent.startsWith(RUNNING_FAILED)) notice("");
   const where = { internal: "pool internal", sync_api: "pool sync_api", async_api: "leased to an external worker" };
-  $("#running-jobs tbody").replaceChildren(...result.jobs.map((listed) => {
+  keepFocus($("#running-jobs"), () => $("#running-jobs tbody").replaceChildren(...result.jobs.map((listed) => {
     const job = newest(listed);
     return el("tr", { "data-job-id": job.id }, el("td", {}, el("a", { href: `#/job/${job.id}`, text: job.id })), whatCell(job),
       el("td", { text: job.type }), el("td", { text: where[job.dispatch_mode] || job.dispatch_mode }),
       el("td", {}, timeCell(job.started_at)), el("td", { class: "wide" }, progressCell(job)));
-  }));
+  })));
   $("#running-empty").hidden = result.jobs.length > 0;
 }
 
