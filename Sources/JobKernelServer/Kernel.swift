@@ -36,7 +36,7 @@ public final class Kernel {
     var progressWindows: [Int64: ProgressWindow] = [:]
     /// The backoff jitter's source: cheap, and seeded once (no syscall per transition).
     private var rng = Xorshift(seed: UInt64(Kernel.wallClock()) | 1)
-    var queues = UnitQueues()
+    var queues = UnitQueues(window: Kernel.queueWindow)
     /// What this turn did that only its commit makes real.
     var turn = TurnJournal()
     /// A commit failed and none has succeeded since (logged once per fault).
@@ -129,6 +129,11 @@ public final class Kernel {
     /// A test aid: `JOBKERNEL_CLOCK_OFFSET_MS` shifts the kernel's wall clock (to run a cron
     /// schedule across a DST change in a black-box test). Read once; 0 when unset.
     static let clockOffsetMs: Millis = getenv("JOBKERNEL_CLOCK_OFFSET_MS").flatMap { Millis(String(cString: $0)) } ?? 0
+    /// A test aid: `JOBKERNEL_QUEUE_WINDOW` sets how many pending jobs of a type a queue reads
+    /// from the store at a time (16 to 1048576; else 65,536), so that a black-box test can cross
+    /// a window's edge with a few hundred jobs.
+    static let queueWindow: Int = getenv("JOBKERNEL_QUEUE_WINDOW")
+        .flatMap { Int(String(cString: $0)) }.flatMap { (16...1_048_576).contains($0) ? $0 : nil } ?? UnitQueues.defaultWindow
 
     var now: Millis { Kernel.wallClock() }
 
@@ -178,6 +183,7 @@ public final class Kernel {
     func pump() {
         var rounds = 0
         repeat {
+            if !queues.lowTypes.isEmpty { refillQueues() }
             if nats != nil && !typesToPump.isEmpty { publishToNATS() }
             if !typesToPump.isEmpty { pumpWaiters() }
             pumpLocal()
@@ -222,6 +228,7 @@ public final class Kernel {
         shutdownFinished = true
         sync()  // the last writes commit on this thread, before anything is closed
         commitTurn()
+        recordCleanStop()
         writer.stop()
         writerSignal?.close()
         writerSignal = nil

@@ -242,18 +242,6 @@ public final class JobStore {
         public var waiting: Int
     }
 
-    /// Calls `body` with every job that is not terminal, in no particular order (for start-up).
-    public func forEachOpenJob(_ body: (OpenJobSummary) throws -> Void) throws {
-        try db.statement("""
-            SELECT id, type, priority, status, run_at, itemized, n_waiting FROM jobs
-            WHERE status IN ('scheduled','pending','running')
-            """).bind([]).forEach { r in
-                try body(OpenJobSummary(id: r.int(0), type: r.text(1), priority: Int(r.int(2)),
-                                        status: JobStatus(rawValue: r.text(3)) ?? .pending, runAt: r.optionalInt(4),
-                                        itemized: r.bool(5), waiting: Int(r.int(6))))
-            }
-    }
-
     /// A page of jobs, newest first, matching every given filter (each an OR of values; a lone
     /// `.null` matches NULL).
     public func list(filters: [(column: String, values: [SQLValue])], before cursor: Int64?, limit: Int) throws -> [Job] {

@@ -3,7 +3,7 @@
 /// The schema version lives in `PRAGMA user_version`. If you change a table, add a migration
 /// step below and increment `Schema.version`; never edit a step that has shipped.
 enum Schema {
-    static let version = 6
+    static let version = 7
 
     /// `migrations[n]` takes a database from version n to n+1.
     static let migrations: [String] = [
@@ -151,6 +151,7 @@ enum Schema {
         leanUnitsStep,
         labelStep,
         restartsStep,
+        readyQueueStep,
     ]
 
     /// 3: operations (docs/promises.md §8.6, §13). Each unit keeps when its latest run started and ended (for
@@ -210,6 +211,22 @@ enum Schema {
         CREATE TABLE restarts (
             job_id  INTEGER PRIMARY KEY,   -- the new job
             from_id INTEGER NOT NULL       -- the finished job it was restarted from
+        );
+        """
+
+    /// 7: a start-up whose cost does not grow with the pending jobs (docs/architecture.md, "The
+    /// ready queues"). `jobs_ready` holds the pending jobs of each type in queue order (priority
+    /// first, then age), so the kernel reads a type's queue a window at a time instead of whole.
+    /// `clean_stop` holds the job counts a kernel that stopped cleanly left behind, so the next
+    /// start need not count millions of rows; a start takes the row out, and a kernel that did
+    /// not stop cleanly leaves none. Self-contained, like step 3.
+    static let readyQueueStep = """
+        CREATE INDEX jobs_ready ON jobs (type, priority DESC, id) WHERE status = 'pending';
+        CREATE TABLE clean_stop (
+            one        INTEGER PRIMARY KEY CHECK (one = 1),
+            event_seq  INTEGER NOT NULL,   -- the last event's seq when the kernel stopped
+            max_job_id INTEGER NOT NULL,   -- the highest job id then
+            counts     TEXT    NOT NULL    -- JSON {"total":{status:n},"open":{type:{status:n}}}
         );
         """
 }

@@ -227,10 +227,10 @@ extension Kernel {
             }
         } else if scheduled {
             addDeadline(at: r.runAt!, .runAt(jobID: job.id))
-        } else {
+        } else if !queues.isBeyondTail(type: job.type, priority: job.priority, jobID: job.id) {
             let count = r.items?.count ?? 1
             for i in 0..<count { enqueueReady(job, index: i) }
-        }
+        }  // else the store holds it, and the queue reads it when its turn nears (`UnitQueues`)
         return (job, json, false)
     }
 

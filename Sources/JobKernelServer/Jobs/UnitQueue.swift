@@ -21,8 +21,61 @@ struct QueuedUnit: Comparable {
 
 /// Ready units by job type. Entries are validated when popped (a cancelled job's units are
 /// dropped lazily), so removal is never a scan.
+///
+/// A queue need not be whole in memory (docs/architecture.md, "The ready queues"). When a type
+/// has more pending jobs in the store than fit a window, the queue holds the first ones and a
+/// *tail*: the queue key (priority, job id) of the last job read. Every ready unit that comes
+/// before the tail is here; pending jobs after it are in the store, to be read a window at a
+/// time (`Kernel.refillQueues`) as the queue runs low. A new job that comes after the tail is
+/// therefore not pushed: the store has it. A unit pushed for another reason (a retry, a lost
+/// lease) is pushed even after the tail; if the store's read meets it again, the second entry
+/// fails validation when popped, as a cancelled job's does.
 struct UnitQueues {
     private var byType: [String: Heap<QueuedUnit>] = [:]
+    /// Types with pending jobs in the store beyond their queue, and the last job read.
+    private(set) var tails: [String: (priority: Int, jobID: Int64)] = [:]
+    /// Types whose queue ran below `window / 2` while they have a tail: to be read further.
+    private(set) var lowTypes: Set<String> = []
+    /// How many jobs of a type a read from the store takes.
+    let window: Int
+    static let defaultWindow = 65_536
+
+    init(window: Int = UnitQueues.defaultWindow) {
+        self.window = window
+    }
+
+    /// Sets the tail of `type` after a read from the store: `last` is the last job read, nil
+    /// when the read reached the end of the type's pending jobs.
+    mutating func setTail(type: String, _ last: (priority: Int, jobID: Int64)?) {
+        tails[type] = last
+        lowTypes.remove(type)
+        noteLevel(type: type)
+    }
+
+    /// True when a new unit of job (priority, id) of `type` comes after the type's tail, so
+    /// that the store's next read will find it.
+    func isBeyondTail(type: String, priority: Int, jobID: Int64) -> Bool {
+        guard let tail = tails[type] else { return false }
+        return priority != tail.priority ? priority < tail.priority : jobID > tail.jobID
+    }
+
+    private mutating func noteLevel(type: String) {
+        if tails[type] != nil, (byType[type]?.count ?? 0) < max(1, window / 2) { lowTypes.insert(type) }
+    }
+
+    /// Takes the types to read further from the store.
+    mutating func takeLowTypes() -> Set<String> {
+        defer { lowTypes.removeAll() }
+        return lowTypes
+    }
+
+    /// Forgets every unit and tail (a reload from the store).
+    mutating func removeAll() {
+        byType.removeAll()
+        tails.removeAll()
+        lowTypes.removeAll()
+        batches.removeAll()
+    }
     /// sync_api batches that failed as a whole, by job: each is taken again as it was, its items
     /// together and no others (docs/promises.md §5.3).
     private var batches: [Int64: [Set<Int>]] = [:]
@@ -54,7 +107,9 @@ struct UnitQueues {
     }
 
     mutating func popMax(type: String) -> QueuedUnit? {
-        byType[type]?.popMax()
+        let unit = byType[type]?.popMax()
+        if !tails.isEmpty { noteLevel(type: type) }
+        return unit
     }
 
     /// Marks `indices` of a job as one batch to retry together.

@@ -42,9 +42,10 @@ extension Kernel {
         events.undo(subscribed: undone.subscriptions)
         deadlines.undoStoredTimes()
         natsAcks.removeAll()
-        queues = UnitQueues()
+        queues.removeAll()
         do {
             try loadStoredState()
+            try countJobs(nil)
             try queueStoredUnits()
         } catch {
             // The store cannot even be read: nothing can be trusted any more.
