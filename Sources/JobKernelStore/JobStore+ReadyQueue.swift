@@ -56,8 +56,12 @@ extension JobStore {
     /// a crash, or after a failed commit).
     public func openJobCounts() throws -> [(type: String, status: JobStatus, count: Int)] {
         var out: [(String, JobStatus, Int)] = []
+        // The pending ones from `jobs_ready` alone (it holds the type): no row is read.
         try db.statement("""
-            SELECT type, status, count(*) FROM jobs WHERE status IN ('scheduled','pending','running') GROUP BY type, status
+            SELECT type, count(*) FROM jobs INDEXED BY jobs_ready WHERE status = 'pending' GROUP BY type
+            """).bind([]).forEach { out.append(($0.text(0), .pending, Int($0.int(1)))) }
+        try db.statement("""
+            SELECT type, status, count(*) FROM jobs WHERE status IN ('scheduled','running') GROUP BY type, status
             """).bind([]).forEach { r in
                 if let status = JobStatus(rawValue: r.text(1)) { out.append((r.text(0), status, Int(r.int(2)))) }
             }

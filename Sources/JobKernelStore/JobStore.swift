@@ -82,6 +82,11 @@ public final class JobStore {
             }
             return
         }
+        if current > 0 && current < 7 {
+            // Step 7 indexes every pending job: about 4 s a million.
+            let note = Array("jobkernel: upgrading the database to schema \(Schema.version); with millions of pending jobs this takes a minute or more\n".utf8)
+            _ = note.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        }
         try db.execute("BEGIN IMMEDIATE")
         for step in current..<Schema.version {
             try db.execute(Schema.migrations[step])

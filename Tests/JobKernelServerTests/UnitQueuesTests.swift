@@ -1,0 +1,51 @@
+import JobKernelCore
+import Testing
+@testable import JobKernelServer
+
+/// A type's queue held a window at a time (docs/architecture.md, "The ready queues"): which new
+/// jobs come after the tail (and stay in the store), and when a queue asks to be read further.
+@Suite struct UnitQueuesTests {
+    @Test(arguments: [
+        // (tail priority, tail job, new job's priority, new job's id, beyond the tail?)
+        (50, Int64(100), 50, Int64(101), true),    // same priority, younger: after
+        (50, 100, 50, 99, false),                  // same priority, older (a retry): before
+        (50, 100, 90, 500, false),                 // higher priority: before, whatever its age
+        (50, 100, 10, 1, true),                    // lower priority: after, whatever its age
+        (90, 7, 50, 8, true),
+    ] as [(Int, Int64, Int, Int64, Bool)])
+    func aNewJobIsBeyondTheTailExactlyWhenItComesAfterItInQueueOrder(
+        tailPriority: Int, tailJob: Int64, priority: Int, id: Int64, beyond: Bool
+    ) {
+        var q = UnitQueues(window: 16)
+        q.setTail(type: "a", (tailPriority, tailJob))
+        #expect(q.isBeyondTail(type: "a", priority: priority, jobID: id) == beyond)
+        #expect(!q.isBeyondTail(type: "b", priority: priority, jobID: id), "a type without a tail holds everything")
+    }
+
+    @Test func aQueueWithATailAsksToBeReadFurtherOnceBelowHalfItsWindow() {
+        var q = UnitQueues(window: 8)
+        q.push(type: "a", contentsOf: (1...8).map { QueuedUnit(priority: 50, jobID: $0, index: 0) })
+        q.setTail(type: "a", (50, 8))
+        #expect(q.lowTypes.isEmpty)
+        for expected in Int64(1)...4 {
+            #expect(q.popMax(type: "a")?.jobID == expected)
+        }
+        #expect(q.lowTypes.isEmpty, "4 left of a window of 8: not yet below half")
+        _ = q.popMax(type: "a")
+        #expect(q.takeLowTypes() == ["a"])
+        #expect(q.lowTypes.isEmpty, "taken once")
+        // The read reached the end of the store: no tail, no more asking.
+        q.setTail(type: "a", nil)
+        while q.popMax(type: "a") != nil {}
+        #expect(q.lowTypes.isEmpty)
+    }
+
+    @Test func removeAllForgetsUnitsAndTails() {
+        var q = UnitQueues(window: 4)
+        q.push(type: "a", QueuedUnit(priority: 50, jobID: 1, index: 0))
+        q.setTail(type: "a", (50, 1))
+        q.removeAll()
+        #expect(q.count(type: "a") == 0 && q.tails.isEmpty && q.lowTypes.isEmpty)
+        #expect(q.window == 4)
+    }
+}
