@@ -200,8 +200,8 @@ class Run:
         with open(cfg, "w") as f:
             f.write(f'[storage]\ndurability = "normal"\n\n{broker_toml}[types.{TYPE}]\nmode = "async_api"\n')
         sock = os.path.join(self.home, "k.sock")
-        k = self.kernel = self.spawn([self.a.kernel, "serve", "--socket", sock, "--db", os.path.join(self.home, "j.db"),
-                        "--config", cfg], "kernel")
+        k = self.kernel = self.spawn([self.a.kernel, "serve", "--socket", sock, "--db",
+                                      os.path.join(self.home, "j.db"), "--config", cfg], "kernel")
         deadline = time.monotonic() + 30
         while True:
             if k.poll() is not None:
@@ -216,9 +216,8 @@ class Run:
                 time.sleep(0.01)
 
     def measure(self, broker):
-        nats_proc = None
         if broker == "nats":
-            nats_proc, url = self.start_nats()
+            _, url = self.start_nats()
             k, sock, c = self.start_kernel(f'[broker]\nkind = "nats"\nurl = "{url}"\n\n')
             address = url
         else:
@@ -276,7 +275,7 @@ class Run:
                                      "params": {"type": TYPE, "payload": body(i)}}).encode() + b"\n"
                          for i in range(self.a.jobs))
         producer = Connection(sock)
-        pids = {"kernel": [k.pid], "workers": [w.pid for w in workers], "nats": [nats_proc.pid] if nats_proc else []}
+        pids = {"kernel": [k.pid], "workers": [w.pid for w in workers], "nats": [self.nats.pid] if self.nats else []}
         cpu0 = {name: sum(cpu_us(p) for p in ps) for name, ps in pids.items()}
         t0 = time.monotonic()
         producer.sock.sendall(batch)
