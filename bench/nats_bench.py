@@ -143,8 +143,9 @@ class Connection:
 class Run:
     def __init__(self, a):
         self.a = a
-        self.home = tempfile.mkdtemp(prefix="jknats-")
+        self.home = tempfile.mkdtemp(prefix="jknatsbench-")
         self.procs = []
+        self.kernel = self.nats = None  # their Popen, stopped after the workers
 
     def spawn(self, argv, name):
         with open(os.path.join(self.home, name + ".log"), "ab") as log:
@@ -153,16 +154,23 @@ class Run:
         return p
 
     def close(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-        for p in reversed(self.procs):
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        """Stops the workers (all at once, 2 s to go before SIGKILL), then the kernel, then
+        nats-server, each with SIGTERM first."""
+        workers = [p for p in self.procs if p is not self.kernel and p is not self.nats]
+        for group, grace in ((workers, 2), ([self.kernel], 10), ([self.nats], 5)):
+            group = [p for p in group if p is not None]
+            for p in group:
+                if p.poll() is None:
+                    p.terminate()
+            deadline = time.monotonic() + grace
+            for p in group:
+                try:
+                    p.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
         self.procs = []
+        self.kernel = self.nats = None
 
     def log_tail(self, name):
         try:
@@ -174,7 +182,7 @@ class Run:
     def start_nats(self):
         port = free_port()
         store = os.path.join(self.home, "nats-store")
-        p = self.spawn([self.a.nats_server, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store], "nats")
+        p = self.nats = self.spawn([self.a.nats_server, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store], "nats")
         deadline = time.monotonic() + 30
         while True:
             if p.poll() is not None:
@@ -192,8 +200,8 @@ class Run:
         with open(cfg, "w") as f:
             f.write(f'[storage]\ndurability = "normal"\n\n{broker_toml}[types.{TYPE}]\nmode = "async_api"\n')
         sock = os.path.join(self.home, "k.sock")
-        k = self.spawn([self.a.kernel, "serve", "--socket", sock, "--db", os.path.join(self.home, "j.db"),
-                        "--config", cfg], "kernel")
+        k = self.kernel = self.spawn([self.a.kernel, "serve", "--socket", sock, "--db",
+                                      os.path.join(self.home, "j.db"), "--config", cfg], "kernel")
         deadline = time.monotonic() + 30
         while True:
             if k.poll() is not None:
@@ -208,9 +216,8 @@ class Run:
                 time.sleep(0.01)
 
     def measure(self, broker):
-        nats_proc = None
         if broker == "nats":
-            nats_proc, url = self.start_nats()
+            _, url = self.start_nats()
             k, sock, c = self.start_kernel(f'[broker]\nkind = "nats"\nurl = "{url}"\n\n')
             address = url
         else:
@@ -268,7 +275,7 @@ class Run:
                                      "params": {"type": TYPE, "payload": body(i)}}).encode() + b"\n"
                          for i in range(self.a.jobs))
         producer = Connection(sock)
-        pids = {"kernel": [k.pid], "workers": [w.pid for w in workers], "nats": [nats_proc.pid] if nats_proc else []}
+        pids = {"kernel": [k.pid], "workers": [w.pid for w in workers], "nats": [self.nats.pid] if self.nats else []}
         cpu0 = {name: sum(cpu_us(p) for p in ps) for name, ps in pids.items()}
         t0 = time.monotonic()
         producer.sock.sendall(batch)

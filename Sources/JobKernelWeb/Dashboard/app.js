@@ -877,7 +877,7 @@ function typeChart(type, samples, interval) {
     grid.append(svgEl("text", { class: "y-tick", x: L - 4, y: y(v) + 3, "text-anchor": "end" }, document.createTextNode(String(v))));
   }
   const span = (t1 - t0) / 1000;
-  const xStep = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200].find((s) => span / s <= 5) || 7200;
+  const xStep = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200].find((s) => span / s <= 6) || 7200;
   for (let t = Math.ceil(t0 / (xStep * 1000)) * xStep * 1000; t <= t1; t += xStep * 1000) {
     grid.append(svgEl("line", { class: "x-grid", x1: x(t), x2: x(t), y1: T + ph, y2: T + ph + 4 }));
     grid.append(svgEl("text", { class: "x-tick", x: x(t), y: H - 6, "text-anchor": "middle" }, document.createTextNode(clock(t, xStep < 60))));
