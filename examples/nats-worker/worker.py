@@ -108,7 +108,8 @@ class Worker:
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(batch=concurrency, timeout=1)
-            except NatsTimeout:
+            except (NatsTimeout, asyncio.TimeoutError):
+                # nats-py raises its own TimeoutError, or (2.16, from a batch fetch) asyncio's.
                 continue
             await asyncio.gather(*(self.process(msg) for msg in msgs))
 

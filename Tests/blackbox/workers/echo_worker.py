@@ -24,16 +24,29 @@ def send(obj):
     sys.stdout.flush()
 
 
+stdin_bytes = b""
+
+
 def read_line(timeout):
+    """The next line from the kernel, or None after `timeout` seconds (None: wait for ever).
+
+    Reads fd 0 itself: `select` on a buffered `sys.stdin` misses a second line (a `cancel` that
+    came with its `run`) that `readline` already pulled into Python's buffer."""
+    global stdin_bytes
     if pending_lines:
         return pending_lines.pop(0)
-    r, _, _ = select.select([sys.stdin], [], [], timeout)
-    if not r:
-        return None
-    line = sys.stdin.readline()
-    if line == "":
-        sys.exit(0)
-    return line
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while b"\n" not in stdin_bytes:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        r, _, _ = select.select([0], [], [], left)
+        if not r:
+            return None
+        chunk = os.read(0, 65536)
+        if not chunk:
+            sys.exit(0)
+        stdin_bytes += chunk
+    line, _, stdin_bytes = stdin_bytes.partition(b"\n")
+    return line.decode("utf-8") + "\n"
 
 
 def call(method, params):
