@@ -85,14 +85,16 @@ public final class Kernel {
     var signalWatchers: [SignalWatcher] = []
     private var lastPrune: Millis = 0
 
-    public init(loop: EventLoop, config: KernelConfig, store: JobStore, socketPath: String?) throws {
+    /// `schedules`: the config's schedules with their time zones read, when the caller already
+    /// checked them (`Kernel.schedules(of:)`); else they are read here.
+    init(loop: EventLoop, config: KernelConfig, store: JobStore, socketPath: String?, schedules: Schedules? = nil) throws {
         self.loop = loop
         self.config = config
         self.storage = store
         self.socketPath = socketPath
         self.startedAt = Kernel.wallClock()
         self.typesRequireToggles = config.types.values.contains { !$0.requires.isEmpty }
-        self.schedules = Schedules(config.schedules)
+        self.schedules = schedules ?? Schedules(config.schedules)
         let selfExecutable = Kernel.executablePath()
         let supervisor = Process.supervisorPath(nextTo: selfExecutable)
         let supervisorPath = access(supervisor, X_OK) == 0 ? supervisor : nil

@@ -76,8 +76,11 @@ public enum KernelMain {
             StandardStream.error.write("jobkernel: config error: \(error)\n")
             return 2
         }
-        if let problem = Kernel.checkScheduleZones(config) {
-            StandardStream.error.write("jobkernel: config error: \(problem)\n")
+        let schedules: Schedules
+        switch Kernel.schedules(of: config) {
+        case .success(let read): schedules = read
+        case .failure(let problem):
+            StandardStream.error.write("jobkernel: config error: \(problem.message)\n")
             return 2
         }
         let serveSocket = options.socketPath != nil || !options.stdio
@@ -115,7 +118,7 @@ public enum KernelMain {
                 StandardStream.error.write("jobkernel: cannot open the database \(dbPath): \(error)\n")
                 return 1
             }
-            let kernel = try Kernel(loop: loop, config: config, store: store, socketPath: socketPath)
+            let kernel = try Kernel(loop: loop, config: config, store: store, socketPath: socketPath, schedules: schedules)
             if config.broker.kind == .nats {
                 do {
                     try kernel.connectNATS()

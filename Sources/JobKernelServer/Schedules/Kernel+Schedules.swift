@@ -35,14 +35,19 @@ extension Kernel {
         })
     }
 
-    /// Checks, before the kernel starts, that every cron schedule's time zone can be read.
-    public static func checkScheduleZones(_ config: KernelConfig) -> String? {
+    /// The config's schedules, each cron schedule's time zone read once, or the first problem
+    /// (a zone that cannot be read) as the config error to print before the kernel starts.
+    static func schedules(of config: KernelConfig) -> Result<Schedules, ScheduleZoneError> {
         let schedules = Schedules(config.schedules)
         for i in config.schedules.indices {
             if let problem = schedules.problem(i) {
-                return "schedules[\(i)].timezone: \(problem) — fix: name an IANA zone such as \"Europe/Berlin\", or install tzdata"
+                return .failure(ScheduleZoneError(message: "schedules[\(i)].timezone: \(problem) — fix: name an IANA zone such as \"Europe/Berlin\", or install tzdata"))
             }
         }
-        return nil
+        return .success(schedules)
+    }
+
+    struct ScheduleZoneError: Error {
+        var message: String
     }
 }
