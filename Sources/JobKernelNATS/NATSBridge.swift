@@ -10,9 +10,12 @@ import JobKernelIO
 /// every message, and every loss or recovery of the connection, to the loop thread, where
 /// `onResult`, `onProgress` and `onConnectionChange` run.
 ///
-/// While the server is away libnats reconnects by itself; `health` says so. A unit whose publish
-/// got no answer may or may not be stored, so `publishOrHold` keeps it and `resume` sends it
-/// again under the same `Nats-Msg-Id`, which the server stores at most once. When a publish finds
+/// The kernel publishes with `send`, which does not wait: the server's answer comes later through
+/// the inbox, at most `maxUnconfirmed` units are out unanswered at a time (`hasPublishRoom`), and
+/// each stays kept until it is confirmed. While the server is away libnats reconnects by itself;
+/// `health` says so. A unit whose publish got no answer (or an error) may or may not be stored, so
+/// the bridge holds it and `resume` sends it again under the same `Nats-Msg-Id`, which the server
+/// stores at most once. When a publish finds
 /// no stream (a server back without its store) `resume` first creates the streams and the results
 /// consumer again.
 ///
@@ -46,6 +49,8 @@ public final class NATSBridge {
         public var maxPingsOut: Int32 = 2
         /// How long after a publish that got no answer `onReady` runs, to publish held units again.
         public var retryMs: UInt64 = 1000
+        /// Units sent with `send` and not yet answered by the server, at most.
+        public var maxUnconfirmed: Int = 4096
 
         /// The defaults.
         public init() {}
@@ -97,14 +102,19 @@ public final class NATSBridge {
     public var onProgress: (([UInt8]) -> Void)?
     /// The connection was lost or is back (`health` already says which).
     public var onConnectionChange: ((Health) -> Void)?
-    /// Publishing may go on: the connection is back, or `retryMs` passed since a publish got no
-    /// answer. The handler calls `resume`, then publishes what else waits.
+    /// Publishing may go on: the connection is back, `retryMs` passed since a publish got no
+    /// answer, or the server confirmed units sent with `send` (room in the window again). The
+    /// handler calls `resume`, then publishes what else waits.
     public var onReady: (() -> Void)?
 
     /// The connection's state, updated on the loop thread as libnats reports changes.
     public private(set) var health: Health
     /// Units whose publish got no answer, kept to publish again (`resume`).
     public var heldUnits: Int { held.count }
+    /// Units not confirmed by the server: held, or sent with `send` and not yet answered.
+    public var unconfirmedUnits: Int { held.count + sent.count }
+    /// True while fewer than `maxUnconfirmed` units sent with `send` await their answer.
+    public var hasPublishRoom: Bool { sent.count < options.maxUnconfirmed }
 
     /// True once `close()` was called.
     public private(set) var isClosed = false
@@ -117,7 +127,9 @@ public final class NATSBridge {
     private let inbox: NATSInbox
     private let retryTimer: LoopTimer
     /// Units to publish again, oldest first.
-    private var held: [(type: String, body: [UInt8], msgID: String)] = []
+    private var held: [Unit] = []
+    /// Units sent with `send`, by msgID, until the server's answer comes through the inbox.
+    private var sent: [String: Unit] = [:]
     /// Set when a publish found no stream: the server lost its store, so `resume` creates the
     /// streams and the results consumer again (idempotently). Not done on every reconnect: a
     /// server just restarted may take seconds to answer JetStream calls, each of which would
@@ -154,6 +166,12 @@ public final class NATSBridge {
         var jsOptions = jsOptions()
         jsOptions_Init(&jsOptions)
         jsOptions.Wait = options.requestTimeoutMs
+        // libnats stalls `js_PublishAsync` past this many unanswered publishes; `send` never gets
+        // there (`hasPublishRoom`). The context keeps this reference to the inbox for good:
+        // libnats tells of no last answer callback after which it could be released.
+        jsOptions.PublishAsync.MaxPending = Int64(options.maxUnconfirmed)
+        jsOptions.PublishAsync.AckHandler = natsInboxPublished
+        jsOptions.PublishAsync.AckHandlerClosure = inbox.retainForSubscription()
         let status = natsConnection_JetStream(&jetStream, connection, &jsOptions)
         guard status == NATS_OK, let jetStream else {
             natsConnection_Destroy(connection)
@@ -179,6 +197,13 @@ public final class NATSBridge {
 
     deinit {
         if !isClosed { close() }
+    }
+
+    /// A unit to publish: its job type, body (the lease object as JSON) and msgID (the lease id).
+    private struct Unit {
+        let type: String
+        let body: [UInt8]
+        let msgID: String
     }
 
     /// Publishes one unit (the lease object as JSON) to `jobkernel.units.<type>` with header
@@ -225,16 +250,71 @@ public final class NATSBridge {
             return true
         } catch let error as NATSError where error.status != Int32(bitPattern: NATS_INVALID_ARG.rawValue) {
             if error.status == Int32(bitPattern: NATS_NO_RESPONDERS.rawValue) { needsSetUp = true }
-            held.append((type, body, msgID))
+            held.append(Unit(type: type, body: body, msgID: msgID))
             armRetry()
             return false
         }
     }
 
+    /// Publishes one unit like `publishUnit` without waiting for the server's answer, which comes
+    /// later through the inbox: a confirmation ends it (and runs `onReady`, there being room in the
+    /// window again); an error or no answer within `requestTimeoutMs` holds it for `resume`, like
+    /// `publishOrHold`. Returns false, holding it at once, when the connection is down or libnats
+    /// refuses it. The caller keeps within the window: call only while `hasPublishRoom`.
+    /// Throws only for an invalid type or msgID, which no retry can fix.
+    public func send(type: String, body: [UInt8], msgID: String) throws -> Bool {
+        let operation = "publish unit \(msgID) to \(NATSBridge.unitSubjectPrefix)\(type)"
+        guard !isClosed else { throw NATSError(invalidArgument: operation, "the bridge is closed") }
+        guard NATSBridge.isSubjectToken(type) else {
+            throw NATSError(invalidArgument: operation, "a job type used as a subject token must be non-empty without spaces, '.', '*' or '>'")
+        }
+        guard !msgID.isEmpty else { throw NATSError(invalidArgument: operation, "msgID must not be empty") }
+        let unit = Unit(type: type, body: body, msgID: msgID)
+        guard isConnected, sendUnit(unit) else {
+            held.append(unit)
+            armRetry()
+            return false
+        }
+        return true
+    }
+
+    /// Hands `unit` to libnats to publish and records it as sent; false if libnats refused it.
+    private func sendUnit(_ unit: Unit) -> Bool {
+        let subject = NATSBridge.unitSubjectPrefix + unit.type
+        let status = unit.msgID.withCString { msgID in
+            streamName.withCString { stream in
+                var publish = jsPubOptions()
+                jsPubOptions_Init(&publish)
+                publish.MsgId = msgID
+                publish.ExpectStream = stream
+                // libnats answers a publish not confirmed in this time with NATS_TIMEOUT.
+                publish.MaxWait = options.requestTimeoutMs
+                return unit.body.withUnsafeBytes { bytes in
+                    js_PublishAsync(jetStream, subject, bytes.baseAddress, Int32(bytes.count), &publish)
+                }
+            }
+        }
+        guard status == NATS_OK else { return false }
+        sent[unit.msgID] = unit
+        return true
+    }
+
+    /// The server's answer to a unit sent with `send`: a confirmation ends it; anything else holds
+    /// it to publish again under the same msgID. True for a confirmation.
+    private func published(msgID: String, status: natsStatus) -> Bool {
+        guard let unit = sent.removeValue(forKey: msgID) else { return false }
+        if status == NATS_OK { return true }
+        if status == NATS_NO_RESPONDERS { needsSetUp = true }
+        held.append(unit)
+        armRetry()
+        return false
+    }
+
     /// Gets publishing going again: if a publish found no stream, creates both streams and the
     /// results consumer again; then publishes the held units again, oldest first, each under its
-    /// first msgID, dropping those `isWanted` refuses (their lease ended meanwhile). Stops at the
-    /// first step that gets no answer and arms the retry. True when new units may be published.
+    /// first msgID (with `send`, so without waiting for their answers), dropping those `isWanted`
+    /// refuses (their lease ended meanwhile). Stops at the first step that gets no answer and arms
+    /// the retry, or when the window of unanswered units is full. True when new units may be published.
     ///
     /// Until that retry is due it tries nothing and returns false: each call on a server that
     /// stopped answering would block the loop for `requestTimeoutMs`, and the kernel calls this
@@ -250,14 +330,20 @@ public final class NATSBridge {
                 return false
             }
         }
-        while let unit = held.first {
-            held.removeFirst()
-            guard isWanted(unit.msgID) else { continue }
-            guard (try? publishOrHold(type: unit.type, body: unit.body, msgID: unit.msgID)) ?? true else {
-                // `publishOrHold` put it last; it was first.
-                held.insert(held.removeLast(), at: 0)
+        var next = 0
+        defer { held.removeFirst(next) }
+        while next < held.count {
+            let unit = held[next]
+            guard isWanted(unit.msgID) else {
+                next += 1
+                continue
+            }
+            guard hasPublishRoom else { return false }
+            guard isConnected, sendUnit(unit) else {
+                armRetry()
                 return false
             }
+            next += 1
         }
         return true
     }
@@ -297,6 +383,7 @@ public final class NATSBridge {
             natsMsg_Destroy(message.raw)
         }
         held = []
+        sent = [:]
         retryTimer.close()
         natsConnection_FlushTimeout(connection, options.requestTimeoutMs)
         // A bound subscription leaves its durable consumer in place on unsubscribe.
@@ -328,6 +415,8 @@ public final class NATSBridge {
     private func drain() {
         guard !isClosed else { return }
         backlog.append(contentsOf: inbox.takeAll())
+        var confirmed = false
+        defer { if confirmed && isConnected { onReady?() } }
         // A handler may close the bridge; `close()` then naks whatever is still in `backlog`.
         while !isClosed, !backlog.isEmpty {
             let item = backlog.removeFirst()
@@ -350,6 +439,8 @@ public final class NATSBridge {
                 }
                 let result = NATSResultMessage(message.raw, bridge: self)
                 onResult(result.body, { result.ack() })
+            case .published(let msgID, let status):
+                if published(msgID: msgID, status: status) { confirmed = true }
             }
         }
     }

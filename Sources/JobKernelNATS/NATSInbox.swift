@@ -18,6 +18,9 @@ enum NATSIncoming: Sendable {
     case progress([UInt8])
     /// libnats lost the connection (`connected` false) or got it back, at `atMs` (Unix ms).
     case connection(connected: Bool, atMs: Int64)
+    /// The server's answer to the asynchronous publish of the unit `msgID`: `NATS_OK` when it
+    /// stored it (or had it already), else why not (an error, `NATS_TIMEOUT`, `NATS_NO_RESPONDERS`).
+    case published(msgID: String, status: natsStatus)
 }
 
 /// The hand-off from libnats's delivery threads to the loop thread: a locked queue and a wake-up.
@@ -132,6 +135,19 @@ func natsInboxReconnected(_ connection: OpaquePointer?, _ closure: UnsafeMutable
 func natsInboxConnectionClosed(_ connection: OpaquePointer?, _ closure: UnsafeMutableRawPointer?) {
     guard let closure else { return }
     Unmanaged<NATSInbox>.fromOpaque(closure).release()
+}
+
+/// `jsPubAckHandler` of the JetStream context: the answer (or the timeout) of one asynchronous
+/// publish, on a libnats thread. The unit is told by its `Nats-Msg-Id`; the message is freed here.
+func natsInboxPublished(_ jetStream: OpaquePointer?, _ message: OpaquePointer?, _ ack: UnsafeMutablePointer<jsPubAck>?,
+                        _ failure: UnsafeMutablePointer<jsPubAckErr>?, _ closure: UnsafeMutableRawPointer?) {
+    guard let message else { return }
+    defer { natsMsg_Destroy(message) }
+    var value: UnsafePointer<CChar>?
+    guard let closure, natsMsgHeader_Get(message, "Nats-Msg-Id", &value) == NATS_OK, let value else { return }
+    let status = ack != nil ? NATS_OK : (failure?.pointee.Err ?? NATS_ERR)
+    Unmanaged<NATSInbox>.fromOpaque(closure).takeUnretainedValue()
+        .push(.published(msgID: String(cString: value), status: status))
 }
 
 /// Now, in milliseconds since the Unix epoch.

@@ -27,20 +27,22 @@ extension Kernel {
     }
 
     /// Publishes the units held from an unanswered publish, then leases and publishes every ready
-    /// async_api unit a type's concurrency in force leaves room for (`leaseRoom`). Stops at a publish that gets no answer; the bridge's `onReady` (the server
-    /// is back, or a second passed) calls this again.
+    /// async_api unit a type's concurrency in force leaves room for (`leaseRoom`), each sent without
+    /// waiting for the server's answer, while the bridge's window of unanswered units has room.
+    /// Stops at a publish libnats refuses; the bridge's `onReady` (the server is back, a second
+    /// passed, or answers made room in the window) calls this again.
     func publishToNATS() {
         guard let nats, !shuttingDown, nats.isConnected else { return }
         let now = self.now
         guard nats.resume(isWanted: { id in (broker.leases[id]?.expiresAt ?? now) > now }) else { return }
         for type in config.types.values where type.mode == .asyncAPI && !isPaused(type.name) {
-            while leaseRoom(type.name) > 0, let head = queues.popMax(type: type.name) {
+            while leaseRoom(type.name) > 0, nats.hasPublishRoom, let head = queues.popMax(type: type.name) {
                 guard let (job, unit) = (try? validReady(head)) ?? nil else { continue }
                 do {
                     let (lease, json) = try grantLease(job, unit, leaseMs: type.timeoutMs ?? Kernel.natsLeaseMs, connectionID: 0)
                     // The server may have stored it even so: the lease stays, and the unit goes out
                     // again under it, never under a second lease a worker could also run to success.
-                    if try !nats.publishOrHold(type: type.name, body: json.serialized(), msgID: lease.id) {
+                    if try !nats.send(type: type.name, body: json.serialized(), msgID: lease.id) {
                         KernelMain.log("NATS did not confirm the publish of unit \(unit.index) of job \(job.id); it is published again under the same lease")
                         return
                     }
@@ -70,7 +72,7 @@ extension Kernel {
             "connected": .bool(health.connected),
             "since": .string(Timestamp.format(health.sinceMs)),
             "disconnects": .int(health.disconnects),
-            "unconfirmed_units": .int(nats.heldUnits),
+            "unconfirmed_units": .int(nats.unconfirmedUnits),
         ]
     }
 
