@@ -48,4 +48,32 @@ import Testing
         #expect(q.count(type: "a") == 0 && q.tails.isEmpty && q.lowTypes.isEmpty)
         #expect(q.window == 4)
     }
+
+    @Test func aQueuePastTwoWindowsDropsItsLastJobsAndMovesItsTailUp() {
+        var q = UnitQueues(window: 4)
+        for id in Int64(1)...9 { q.push(type: "a", QueuedUnit(priority: 50, jobID: id, index: 0)) }
+        #expect(q.count(type: "a") == 4, "9 > 2 windows: cut back to one window")
+        #expect(q.tails["a"]! == (50, 4))
+        #expect(q.isBeyondTail(type: "a", priority: 50, jobID: 10))
+        #expect(!q.isBeyondTail(type: "a", priority: 60, jobID: 10))
+        for expected in Int64(1)...4 { #expect(q.popMax(type: "a")?.jobID == expected) }
+    }
+
+    @Test func anItemizedUnitIsNeverDroppedAndStopsTheCut() {
+        var q = UnitQueues(window: 2)
+        // The worst unit is an item (low priority): nothing after it can be dropped either.
+        q.push(type: "a", QueuedUnit(priority: 1, jobID: 1, index: 3, itemized: true))
+        for id in Int64(2)...5 { q.push(type: "a", QueuedUnit(priority: 50, jobID: id, index: 0)) }
+        #expect(q.count(type: "a") == 5)
+        #expect(q.tails["a"] == nil)
+    }
+
+    @Test func anOlderTailIsKeptWhenTheCutKeepsUnitsBeyondIt() {
+        var q = UnitQueues(window: 2)
+        q.setTail(type: "a", (50, 2))
+        // Units pushed for other reasons (retries) may lie beyond the tail; the tail never moves back.
+        for id in Int64(1)...5 { q.push(type: "a", QueuedUnit(priority: 50, jobID: id, index: 0)) }
+        #expect(q.count(type: "a") == 2)
+        #expect(q.tails["a"]! == (50, 2))
+    }
 }

@@ -165,3 +165,20 @@ def test_counts_after_a_clean_stop_a_kill9_and_a_store_changed_behind_the_kernel
         assert db.execute("SELECT count(*) FROM clean_stop").fetchone()[0] == 1
     finally:
         db.close()
+
+
+def test_a_queue_filled_faster_than_it_drains_keeps_at_most_two_windows_in_memory(windowed):
+    c = windowed.client()
+    q = Queue()
+    jobs = [jk.enqueue(c, payload={"i": i}, priority=10 if i % 9 == 4 else 50) for i in range(6 * WINDOW)]
+    for job in jobs:
+        q.add(job)
+    # Past two windows the queue drops its last jobs back to the store: memory stays bounded and a
+    # dropped job has no known place until its turn nears.
+    assert c.call("stats")["queued_units"] <= 2 * WINDOW
+    assert c.call("get", {"id": jobs[-1]["id"]})["waiting"] == {"reason": "pool_full", "position": None}
+    assert c.call("get", {"id": jobs[0]["id"]})["waiting"] == {"reason": "pool_full", "position": 1}
+    # A later urgent job still comes first; every job comes, in order.
+    q.add(jk.enqueue(c, payload={"urgent": True}, priority=99))
+    take(c, q, len(q.pending), batch=4)
+    assert not q.pending

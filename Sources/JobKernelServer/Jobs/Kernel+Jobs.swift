@@ -150,12 +150,9 @@ extension Kernel {
 
     /// Puts a ready unit in its type's queue.
     func enqueueReady(_ job: Job, index: Int) {
-        enqueueReady(type: job.type, priority: job.priority, jobID: job.id, index: index)
-    }
-
-    func enqueueReady(type: String, priority: Int, jobID: Int64, index: Int) {
-        queues.push(type: type, QueuedUnit(priority: priority, jobID: jobID, index: index, readyIn: writes.epoch))
-        typesToPump.insert(type)
+        queues.push(type: job.type, QueuedUnit(priority: job.priority, jobID: job.id, index: index,
+                                               readyIn: writes.epoch, itemized: job.itemized))
+        typesToPump.insert(job.type)
     }
 
     // MARK: Enqueue

@@ -9,6 +9,10 @@ struct QueuedUnit: Comparable {
     /// The write epoch in which the unit became ready (0: read from the store at start-up). Once
     /// that epoch is committed, starting the unit is the only change of it not yet committed.
     var readyIn: UInt64 = 0
+    /// The unit is one of a job's items. Only a job without items is sure to be in `jobs_ready`
+    /// whenever its unit is ready, so only such a unit may be dropped from a queue that grew
+    /// past its window (`UnitQueues.trim`).
+    var itemized = false
 
     /// Higher priority first, then older jobs, then lower item indices (docs/promises.md §8.1).
     /// `Heap` pops its maximum, so "first" compares greatest.
@@ -82,6 +86,33 @@ struct UnitQueues {
 
     mutating func push(type: String, _ unit: QueuedUnit) {
         byType[type, default: Heap()].insert(unit)
+        if byType[type]!.count > 2 * window { trim(type: type) }
+    }
+
+    /// A queue that grew past two windows (jobs enqueued faster than they start) drops its last
+    /// units down to one window, and its tail moves up to the last unit kept: the store holds the
+    /// dropped ones, pending, and the queue reads them again when its turn nears. Memory, and the
+    /// cost of a job's place in the queue, stay bounded while millions are enqueued. A unit of an
+    /// itemized job is never dropped (its job may be running, so not in `jobs_ready`): the
+    /// trimming stops at the first such unit.
+    mutating func trim(type: String) {
+        guard var heap = byType.removeValue(forKey: type) else { return }
+        defer { byType[type] = heap }
+        var dropped = false
+        while heap.count > window, let worst = heap.min, !worst.itemized {
+            heap.removeMin()
+            dropped = true
+        }
+        guard dropped, let last = heap.min else { return }
+        // The tail is the earlier of the old one and the last unit kept: every ready unit before
+        // it must stay here.
+        if let tail = tails[type], isBefore(tail, (last.priority, last.jobID)) { return }
+        tails[type] = (last.priority, last.jobID)
+    }
+
+    /// True when queue key `a` comes before `b` (higher priority, then the older job).
+    private func isBefore(_ a: (priority: Int, jobID: Int64), _ b: (priority: Int, jobID: Int64)) -> Bool {
+        a.priority != b.priority ? a.priority > b.priority : a.jobID < b.jobID
     }
 
     /// Adds many units at once (start-up): one heapify, O(n), instead of n inserts.

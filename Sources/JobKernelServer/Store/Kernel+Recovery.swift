@@ -146,7 +146,7 @@ extension Kernel {
         ready.reserveCapacity(jobs.count)
         for job in jobs {
             if !job.itemized && job.waiting == 0 {
-                ready.append(QueuedUnit(priority: job.priority, jobID: job.id, index: 0, readyIn: readyIn))
+                ready.append(QueuedUnit(priority: job.priority, jobID: job.id, index: 0, readyIn: readyIn, itemized: false))
             } else {
                 try queueUnits(of: job, readyIn: readyIn)
             }
@@ -163,7 +163,8 @@ extension Kernel {
             if let at = unit.runAt {
                 addDeadline(at: at, .backoff(jobID: job.id, index: unit.index))
             } else if job.status != .scheduled || (job.runAt ?? 0) <= t {
-                queues.push(type: job.type, QueuedUnit(priority: job.priority, jobID: job.id, index: unit.index, readyIn: readyIn))
+                queues.push(type: job.type, QueuedUnit(priority: job.priority, jobID: job.id, index: unit.index,
+                                                       readyIn: readyIn, itemized: job.itemized))
                 typesToPump.insert(job.type)
             }
         }
