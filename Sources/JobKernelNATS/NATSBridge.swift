@@ -212,12 +212,7 @@ public final class NATSBridge {
     /// publish with the same `msgID` stores nothing and reports `duplicate`.
     @discardableResult
     public func publishUnit(type: String, body: [UInt8], msgID: String) throws -> PublishAck {
-        let operation = "publish unit \(msgID) to \(NATSBridge.unitSubjectPrefix)\(type)"
-        guard !isClosed else { throw NATSError(invalidArgument: operation, "the bridge is closed") }
-        guard NATSBridge.isSubjectToken(type) else {
-            throw NATSError(invalidArgument: operation, "a job type used as a subject token must be non-empty without spaces, '.', '*' or '>'")
-        }
-        guard !msgID.isEmpty else { throw NATSError(invalidArgument: operation, "msgID must not be empty") }
+        let operation = try checkUnit(type: type, msgID: msgID)
         // While libnats reconnects a publish would sit in its buffer until the timeout, blocking
         // the loop that long for each unit; fail at once and let the kernel publish again later.
         guard isConnected else { throw NATSError(NATS_CONNECTION_DISCONNECTED, operation + " on \(url)") }
@@ -256,6 +251,18 @@ public final class NATSBridge {
         }
     }
 
+    /// What a publish of a unit is called in errors; throws for a closed bridge, a type that is
+    /// not a subject token, or an empty msgID, which no retry can fix.
+    private func checkUnit(type: String, msgID: String) throws -> String {
+        let operation = "publish unit \(msgID) to \(NATSBridge.unitSubjectPrefix)\(type)"
+        guard !isClosed else { throw NATSError(invalidArgument: operation, "the bridge is closed") }
+        guard NATSBridge.isSubjectToken(type) else {
+            throw NATSError(invalidArgument: operation, "a job type used as a subject token must be non-empty without spaces, '.', '*' or '>'")
+        }
+        guard !msgID.isEmpty else { throw NATSError(invalidArgument: operation, "msgID must not be empty") }
+        return operation
+    }
+
     /// Publishes one unit like `publishUnit` without waiting for the server's answer, which comes
     /// later through the inbox: a confirmation ends it (and runs `onReady`, there being room in the
     /// window again); an error or no answer within `requestTimeoutMs` holds it for `resume`, like
@@ -263,12 +270,7 @@ public final class NATSBridge {
     /// refuses it. The caller keeps within the window: call only while `hasPublishRoom`.
     /// Throws only for an invalid type or msgID, which no retry can fix.
     public func send(type: String, body: [UInt8], msgID: String) throws -> Bool {
-        let operation = "publish unit \(msgID) to \(NATSBridge.unitSubjectPrefix)\(type)"
-        guard !isClosed else { throw NATSError(invalidArgument: operation, "the bridge is closed") }
-        guard NATSBridge.isSubjectToken(type) else {
-            throw NATSError(invalidArgument: operation, "a job type used as a subject token must be non-empty without spaces, '.', '*' or '>'")
-        }
-        guard !msgID.isEmpty else { throw NATSError(invalidArgument: operation, "msgID must not be empty") }
+        _ = try checkUnit(type: type, msgID: msgID)
         let unit = Unit(type: type, body: body, msgID: msgID)
         guard isConnected, sendUnit(unit) else {
             held.append(unit)

@@ -106,16 +106,11 @@ struct RunCommand: ParsableCommand {
 
     /// On SIGINT: say what the job does now and how to cancel it, then exit 130.
     static func noteInterrupt(jobID: String) {
-        interruptNotes = Phase.allCases.map { phase in
-            let text = "\njobkernel: stopped watching; job \(jobID) \(phase.what) (`jobkernel cancel \(jobID)` stops it)\n"
-            let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: text.utf8.count)
-            _ = buffer.initialize(from: text.utf8.map { CChar(bitPattern: $0) })
-            return buffer
-        }
+        interruptNotes = SignalNotes.prepare(Phase.allCases.map { phase in
+            "\njobkernel: stopped watching; job \(jobID) \(phase.what) (`jobkernel cancel \(jobID)` stops it)\n"
+        })
         signal(SIGINT) { _ in
-            let notes = RunCommand.interruptNotes
-            let i = RunCommand.phase.load(ordering: .relaxed)
-            if notes.indices.contains(i) { _ = Glibc.write(2, notes[i].baseAddress, notes[i].count) }
+            SignalNotes.write(RunCommand.interruptNotes, RunCommand.phase.load(ordering: .relaxed))
             _exit(130)
         }
     }

@@ -114,18 +114,11 @@ enum WaitTimeout {
     /// Arms the timer for `seconds` while waiting for `ids`, the first of them first.
     static func arm(seconds: Double, ids: [String]) {
         let after = seconds == seconds.rounded() ? "\(Int(seconds))s" : JobFormat.format1(seconds) + "s"
-        notes = ids.flatMap { id in
-            ["pending", "scheduled", "running"].map { status in
-                let text = "jobkernel: job \(id) still \(status) after \(after)\n"
-                let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: text.utf8.count)
-                _ = buffer.initialize(from: text.utf8.map { CChar(bitPattern: $0) })
-                return buffer
-            }
-        }
+        notes = SignalNotes.prepare(ids.flatMap { id in
+            ["pending", "scheduled", "running"].map { status in "jobkernel: job \(id) still \(status) after \(after)\n" }
+        })
         signal(SIGALRM) { _ in
-            let notes = WaitTimeout.notes
-            let i = WaitTimeout.current.load(ordering: .relaxed)
-            if notes.indices.contains(i) { _ = Glibc.write(2, notes[i].baseAddress, notes[i].count) }
+            SignalNotes.write(WaitTimeout.notes, WaitTimeout.current.load(ordering: .relaxed))
             _exit(WaitTimeout.exitCode)
         }
         let whole = Int(seconds.rounded(.down))
@@ -145,5 +138,23 @@ enum WaitTimeout {
     static func noteStatus(of event: KernelEvent, index: Int) {
         guard event.kind == "job.status", let to = event.data["to"]?.stringValue else { return }
         waiting(index, status: to)
+    }
+}
+
+/// Notes a signal handler writes before it exits: made beforehand, since a handler may not
+/// allocate, and written with one `write(2)`, which a handler may call.
+enum SignalNotes {
+    /// Each text in a buffer of its own, kept for the life of the process.
+    static func prepare(_ texts: [String]) -> [UnsafeMutableBufferPointer<CChar>] {
+        texts.map { text in
+            let buffer = UnsafeMutableBufferPointer<CChar>.allocate(capacity: text.utf8.count)
+            _ = buffer.initialize(from: text.utf8.map { CChar(bitPattern: $0) })
+            return buffer
+        }
+    }
+
+    /// Writes note `i` to stderr, if there is one; safe in a signal handler.
+    static func write(_ notes: [UnsafeMutableBufferPointer<CChar>], _ i: Int) {
+        if notes.indices.contains(i) { _ = Glibc.write(2, notes[i].baseAddress, notes[i].count) }
     }
 }
