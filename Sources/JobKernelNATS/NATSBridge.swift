@@ -219,16 +219,9 @@ public final class NATSBridge {
         let subject = NATSBridge.unitSubjectPrefix + type
         var code = jsErrCode(rawValue: 0)
         var ack: UnsafeMutablePointer<jsPubAck>?
-        let status = msgID.withCString { msgID in
-            streamName.withCString { stream in
-                var publish = jsPubOptions()
-                jsPubOptions_Init(&publish)
-                publish.MsgId = msgID
-                publish.ExpectStream = stream
-                publish.MaxWait = options.requestTimeoutMs
-                return body.withUnsafeBytes { bytes in
-                    js_Publish(&ack, jetStream, subject, bytes.baseAddress, Int32(bytes.count), &publish, &code)
-                }
+        let status = withUnitOptions(msgID: msgID) { publish in
+            body.withUnsafeBytes { bytes in
+                js_Publish(&ack, jetStream, subject, bytes.baseAddress, Int32(bytes.count), &publish, &code)
             }
         }
         defer { jsPubAck_Destroy(ack) }
@@ -280,20 +273,28 @@ public final class NATSBridge {
         return true
     }
 
-    /// Hands `unit` to libnats to publish and records it as sent; false if libnats refused it.
-    private func sendUnit(_ unit: Unit) -> Bool {
-        let subject = NATSBridge.unitSubjectPrefix + unit.type
-        let status = unit.msgID.withCString { msgID in
+    /// Calls `body` with the options of a unit's publish: its `Nats-Msg-Id`, the stream it must
+    /// land in, and how long the server may take to confirm it (libnats answers a publish not
+    /// confirmed in that time with NATS_TIMEOUT).
+    private func withUnitOptions(msgID: String, _ body: (inout jsPubOptions) -> natsStatus) -> natsStatus {
+        msgID.withCString { msgID in
             streamName.withCString { stream in
                 var publish = jsPubOptions()
                 jsPubOptions_Init(&publish)
                 publish.MsgId = msgID
                 publish.ExpectStream = stream
-                // libnats answers a publish not confirmed in this time with NATS_TIMEOUT.
                 publish.MaxWait = options.requestTimeoutMs
-                return unit.body.withUnsafeBytes { bytes in
-                    js_PublishAsync(jetStream, subject, bytes.baseAddress, Int32(bytes.count), &publish)
-                }
+                return body(&publish)
+            }
+        }
+    }
+
+    /// Hands `unit` to libnats to publish and records it as sent; false if libnats refused it.
+    private func sendUnit(_ unit: Unit) -> Bool {
+        let subject = NATSBridge.unitSubjectPrefix + unit.type
+        let status = withUnitOptions(msgID: unit.msgID) { publish in
+            unit.body.withUnsafeBytes { bytes in
+                js_PublishAsync(jetStream, subject, bytes.baseAddress, Int32(bytes.count), &publish)
             }
         }
         guard status == NATS_OK else { return false }
