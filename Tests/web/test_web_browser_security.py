@@ -18,12 +18,11 @@ import tempfile
 import threading
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
+import chromium as browser
 import web
+from chromium import wait
 
 ARTIFACTS = os.environ.get("JOBKERNEL_WEB_ARTIFACTS", "/tmp/jobkernel-web-artifacts")
 
@@ -32,15 +31,7 @@ class Chromium:
     """Headless Chromium on a profile directory of its own, which the test can read afterwards."""
 
     def __init__(self, profile):
-        chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-        assert chromium and driver_path, "chromium and chromium-driver are missing: apt-get install chromium chromium-driver"
-        options = webdriver.ChromeOptions()
-        options.binary_location = chromium
-        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1200,800",
-                     f"--user-data-dir={profile}"):
-            options.add_argument(flag)
-        self.driver = webdriver.Chrome(service=Service(driver_path), options=options)
-        self.driver.set_page_load_timeout(30)
+        self.driver = browser.start(window="1200,800", profile=profile)
 
     def quit(self, name=None):
         if self.driver is None:
@@ -64,10 +55,6 @@ def chromium(profile, request):
     browser = Chromium(profile)
     yield browser
     browser.quit(request.node.name)
-
-
-def wait(driver, condition, timeout=15, what="the page"):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d), message=f"waiting for {what}")
 
 
 def open_dashboard(driver, url):

@@ -3,41 +3,27 @@ against a real kernel and gateway. Each test saves a screenshot under $JOBKERNEL
 (default /tmp/jobkernel-web-artifacts)."""
 
 import os
-import shutil
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
+import chromium
 import web
+from chromium import wait
 
 ARTIFACTS = os.environ.get("JOBKERNEL_WEB_ARTIFACTS", "/tmp/jobkernel-web-artifacts")
 
 
 @pytest.fixture
 def browser(request):
-    chromium = shutil.which("chromium")
-    driver_path = shutil.which("chromedriver")
-    assert chromium and driver_path, "chromium and chromium-driver are missing: apt-get install chromium chromium-driver"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium.start()
     yield driver
     os.makedirs(ARTIFACTS, exist_ok=True)
     shot = os.path.join(ARTIFACTS, f"{request.node.name}.png")
     driver.save_screenshot(shot)
     print(f"\nscreenshot: {shot}")
     driver.quit()
-
-
-def wait(driver, condition, timeout=15, what="the page"):
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d), message=f"waiting for {what}")
 
 
 def body(driver, name):
