@@ -40,6 +40,18 @@ import Testing
         #expect(q.lowTypes.isEmpty)
     }
 
+    @Test func aFailedReadAsksAgainAndKeepsTheTail() {
+        var q = UnitQueues(window: 8)
+        q.push(type: "a", QueuedUnit(priority: 50, jobID: 1, index: 0))
+        q.setTail(type: "a", (50, 1))
+        #expect(q.takeLowTypes() == ["a"])
+        q.readAgainLater(type: "a")  // the store could not be read
+        #expect(q.takeLowTypes() == ["a"])
+        #expect(q.tails["a"]! == (50, 1))
+        q.readAgainLater(type: "b")  // no tail: nothing in the store to read
+        #expect(q.lowTypes.isEmpty)
+    }
+
     @Test func removeAllForgetsUnitsAndTails() {
         var q = UnitQueues(window: 4)
         q.push(type: "a", QueuedUnit(priority: 50, jobID: 1, index: 0))

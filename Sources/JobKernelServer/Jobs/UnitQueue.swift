@@ -67,6 +67,11 @@ struct UnitQueues {
         if tails[type] != nil, (byType[type]?.count ?? 0) < max(1, window / 2) { lowTypes.insert(type) }
     }
 
+    /// Marks `type` to be read further again at a later turn (its last read failed).
+    mutating func readAgainLater(type: String) {
+        if tails[type] != nil { lowTypes.insert(type) }
+    }
+
     /// Takes the types to read further from the store.
     mutating func takeLowTypes() -> Set<String> {
         defer { lowTypes.removeAll() }

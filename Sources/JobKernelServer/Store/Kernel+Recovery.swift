@@ -46,10 +46,11 @@ extension Kernel {
 
     /// Counts the jobs by status, in all and open ones by type: from what the previous kernel left
     /// when it stopped cleanly, if that still describes the store (the same last event and job),
-    /// else by reading every open row and counting the finished ones by status.
+    /// else by reading every open row and counting the finished ones by status. Runs after
+    /// `loadStoredState`, which read the last event and job.
     func countJobs(_ stop: JobStore.CleanStop?) throws {
         ops.openByType = [:]
-        if let stop, stop.eventSeq == (try store.latestEventSeq()), stop.maxJobID == (try store.maxJobID()),
+        if let stop, stop.eventSeq == events.lastSeq, stop.maxJobID == nextJobID - 1,
            let (total, open) = Self.counts(from: stop.counts) {
             statusCounts = total
             for (type, counts) in open { ops.addOpen(type: type, counts) }
@@ -178,7 +179,7 @@ extension Kernel {
             } catch {
                 // The store cannot be read now: try again at a later turn.
                 KernelMain.log("could not read the queue of \(type) from the database (\(error)); trying again")
-                queues.setTail(type: type, queues.tails[type])
+                queues.readAgainLater(type: type)
             }
         }
     }
