@@ -512,6 +512,18 @@ class Bench:
                                     "k_wal": file_mib(os.path.join(kd, "j.db-wal"))}
         log(f"   start-up {secs:.2f} s, RSS {rss:,.0f} MiB")
         self.scale_calls("restarted", os.path.join(kd, "k.sock"))
+        # A start after a crash: no counts left by a clean stop, and whatever WAL the kill left.
+        p.kill()
+        p.wait()
+        self.procs.remove(p)
+        wal = file_mib(os.path.join(kd, "j.db-wal"))
+        log(f"scale: kill -9, then restarting the kernel on {total:,} pending jobs (WAL {wal:,.0f} MiB)")
+        p, _, crash_secs, stats = self.start_kernel(kd, timeout=600)
+        pending = kernel_pending(stats, "bench")
+        if pending != total:
+            raise BenchFailed(f"scale: the kernel restarted after kill -9 has {pending} pending jobs of type bench, expected {total}")
+        self.scale_at["restart"].update(k_crash_s=crash_secs, k_crash_wal=wal)
+        log(f"   start-up after kill -9 {crash_secs:.2f} s")
         self.stop(p, grace=300)
         log(f"scale: restarting beanstalkd on {total:,} ready jobs")
         bp, _, port, bsecs, _ = self.start_beanstalkd(bd, timeout=900)
@@ -532,7 +544,7 @@ class Bench:
         rs = at["restart"]
         return {"rate_ratio": st[-1]["k_rate"] / st[0]["k_rate"], "bs_rate_ratio": st[-1]["b_rate"] / st[0]["b_rate"],
                 "cycle": self.ratio("scale_cycle.kernel.rate", "scale_cycle.beanstalkd.rate"),
-                "restart_s": rs["k_s"], "bs_restart_s": rs["b_s"], "rss_mib": rs["k_rss"], "bs_rss_mib": rs["b_rss"],
+                "restart_s": rs["k_s"], "crash_restart_s": rs["k_crash_s"], "bs_restart_s": rs["b_s"], "rss_mib": rs["k_rss"], "bs_rss_mib": rs["b_rss"],
                 "mem": rs["k_rss"] / rs["b_rss"],
                 "calls": {k: v for k, v in at.items() if isinstance(k, tuple)}}
 
@@ -548,6 +560,8 @@ class Bench:
                  f"{s['b_binlog']:,.0f}") for s in self.scale_steps]
         rows.append(("restart", f"{self.scale_total:,}", f"{rs['k_s']:.2f} s", f"{rs['k_rss']:,.0f}",
                      f"{rs['k_db']:,.0f}", f"{rs['k_wal']:,.0f}", f"{rs['b_s']:.2f} s", f"{rs['b_rss']:,.0f}", ""))
+        rows.append(("kill -9", f"{self.scale_total:,}", f"{rs['k_crash_s']:.2f} s", "", "",
+                     f"{rs['k_crash_wal']:,.0f}", "", "", ""))
         w = [max(len(r[i]) for r in rows + [hdr]) for i in range(len(hdr))]
         print("  ".join(h.rjust(w[i]) for i, h in enumerate(hdr)))
         for r in rows:
@@ -711,6 +725,8 @@ class Bench:
                          rx(scale["bs_rate_ratio"]), "", tg("scale_rate_last_vs_first", "x")))
             rows.append((f"scale: start-up with {slabel} pending (spawn → stats)", fmt(scale["restart_s"], " s", 2),
                          fmt(scale["bs_restart_s"], " s", 2), "", tg("scale_restart", " s")))
+            rows.append((f"scale: start-up after kill -9 (no clean-stop counts)", fmt(scale["crash_restart_s"], " s", 2),
+                         "", "", ""))
             rows.append((f"scale: memory after that restart (VmRSS)", fmt(scale["rss_mib"], " MiB"),
                          fmt(scale["bs_rss_mib"], " MiB"), rx(scale["mem"]), tg("scale_mem_vs_beanstalkd", "x")))
             for when in ("filled", "restarted"):
