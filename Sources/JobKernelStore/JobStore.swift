@@ -29,20 +29,14 @@ public final class JobStore {
     /// Opens (creating it 0600 if missing) and migrates the database at `path`. Throws
     /// `StoreOpenError`, which names the path, the cause and what to do.
     public convenience init(path: String, durability: Durability) throws(StoreOpenError) {
-        try self.init(path: path, durability: durability, checkpointEveryMs: 1000, walRestartFrames: Checkpointer.defaultRestartFrames)
-    }
-
-    /// How often the background checkpoint runs, and the WAL's size in frames at which it starts
-    /// the WAL again (`Checkpointer`); tests make both small.
-    convenience init(path: String, durability: Durability, checkpointEveryMs: Int, walRestartFrames: Int32) throws(StoreOpenError) {
         do {
-            try self.init(opening: path, durability: durability, checkpointEveryMs: checkpointEveryMs, walRestartFrames: walRestartFrames)
+            try self.init(opening: path, durability: durability)
         } catch {
             throw StoreOpenError(path: path, cause: error)
         }
     }
 
-    private init(opening path: String, durability: Durability, checkpointEveryMs: Int, walRestartFrames: Int32) throws(DatabaseError) {
+    private init(opening path: String, durability: Durability) throws(DatabaseError) {
         if path != ":memory:" {
             // SQLite gives the -wal and -shm files the database file's mode: create it 0600.
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -69,8 +63,8 @@ public final class JobStore {
             // the first commit after the WAL starts again cuts the file back to 16 MiB
             // (bench/README.md, "A month in an hour").
             try db.execute("PRAGMA journal_size_limit = 16777216")
-            checkpointer = Checkpointer(path: path, restartFrames: walRestartFrames)
-            checkpointer?.start(intervalMs: checkpointEveryMs)
+            checkpointer = Checkpointer(path: path)
+            checkpointer?.start(intervalMs: 1000)
         }
     }
 
