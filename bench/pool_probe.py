@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """bench/pool.py's cycle, measured thread by thread (bench/README.md, "The pool's worst round").
 
-The same kernel, config, warm-up, latency phase and cycle as pool.py; over the cycle's window it
-also records, for each thread of the kernel, for the workers and for itself (the producer): CPU
-and run-queue wait (/proc/*/schedstat), voluntary and involuntary switches, write system calls
-(the writer thread's are its commits: one WAL write each); the machine's busy and idle time
-(/proc/stat) and so the share of it that other processes took; the load average; the WAL's size
-at the end; `perf stat -e task-clock,context-switches,cpu-migrations` on the kernel; and a 10 ms
-timeline of the run queue and of each kernel thread. One summary per round on stdout, the whole
+The same kernel, config, warm-up, latency phase and cycle as pool.py, through its functions; over
+the cycle's window it also records, for each thread of the kernel, for the workers and for itself
+(the producer): CPU and run-queue wait (/proc/*/schedstat), voluntary and involuntary switches,
+write system calls (the writer thread's are its commits: one WAL write each); the machine's busy
+and idle time (/proc/stat) and so the share of it that other processes took; the load average;
+the WAL's size at the end; `perf stat -e task-clock,context-switches,cpu-migrations` on the
+kernel; and a 10 ms timeline of the run queue and of each kernel thread. One summary per round on stdout, the whole
 record as one JSON line appended to --json.
 
 usage: pool_probe.py KERNEL WORKER [--jobs N] [--workers N] [--tag T] [--json OUT] [--no-perf]
@@ -15,28 +15,14 @@ usage: pool_probe.py KERNEL WORKER [--jobs N] [--workers N] [--tag T] [--json OU
   WRITER_BATCH=1        put the kernel's writer thread under SCHED_BATCH (chrt) before the cycle;
   WRITER_BATCH=all      the checkpointer thread too (threads by creation order: loop, checkpointer, writer)
 """
-import argparse
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import tempfile
 import threading
 import time
 
-
-
-def body(i):
-    head = '{"n":%d,"p":"' % i
-    return json.loads(head + "x" * (38 - len(head)) + '"}')
-
-
-def connect(path):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
-    return s, s.makefile("rb")
+import pool
 
 
 def rd(p):
@@ -105,65 +91,21 @@ def diff(a, b):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("kernel")
-    ap.add_argument("worker")
-    ap.add_argument("--jobs", type=int, default=20000)
-    ap.add_argument("--samples", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=8)
+    ap = pool.arguments()
     ap.add_argument("--tag", default="")
     ap.add_argument("--json")
     ap.add_argument("--extra-config", default="")
     ap.add_argument("--no-perf", action="store_true")
     a = ap.parse_args()
-    home = tempfile.mkdtemp(prefix="jkprobe-")
-    cfg = os.path.join(home, "c.toml")
-    with open(cfg, "w") as f:
-        f.write(f'[pipeline]\nmax_parallel_jobs = {a.workers + 1}\npriority_lane_slots = 1\n\n[pools]\ninternal = {a.workers}\n{a.extra_config}\n'
-                f'[types.noop]\nmode = "internal"\nworker = ["{a.worker}"]\n')
-    sock = os.path.join(home, "k.sock")
-    k = subprocess.Popen([a.kernel, "serve", "--socket", sock, "--db", os.path.join(home, "j.db"), "--config", cfg],
-                         stderr=subprocess.DEVNULL)
     res = {"tag": a.tag, "kernel": a.kernel}
-    try:
-        for _ in range(500):
-            try:
-                s, r = connect(sock)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                time.sleep(0.01)
-        else:
-            raise SystemExit("no listen")
+    with pool.pool_kernel(a.kernel, a.worker, a.workers, a.extra_config, prefix="jkprobe-") as (k, home, sock):
+        c = pool.Client(sock)
+        pool.warm(c, a.workers)
+        lat = pool.dispatch_latency(c, a.samples)
 
-        def call(method, params, rid=1):
-            s.sendall(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")
-            while True:
-                m = json.loads(r.readline())
-                if m.get("id") == rid:
-                    return m["result"]
-
-        for i in range(a.workers):
-            call("enqueue", {"type": "noop", "payload": {}}, rid=100 + i)
-        while call("stats", {}, rid=8)["jobs"]["success"] < a.workers:
-            time.sleep(0.01)
-        sub = call("subscribe", {"kinds": ["job.status"]})
-        lat = []
-        for i in range(a.samples):
-            t0 = time.time_ns()
-            s.sendall(json.dumps({"jsonrpc": "2.0", "id": 10_000 + i, "method": "enqueue",
-                                  "params": {"type": "noop", "payload": body(i)}}).encode() + b"\n")
-            while True:
-                m = json.loads(r.readline())
-                if m.get("method") == "event" and m["params"]["data"]["to"] == "success":
-                    lat.append((m["params"]["data"]["job"]["result"]["t"] - t0) / 1000)
-                    break
-        call("unsubscribe", {"subscription": sub["subscription"]}, rid=5)
-
-        before = call("stats", {}, rid=6)["jobs"]["success"]
-        batch = b"".join(json.dumps({"jsonrpc": "2.0", "id": 100_000 + i, "method": "enqueue",
-                                     "params": {"type": "noop", "payload": body(i)}}).encode() + b"\n"
-                         for i in range(a.jobs))
-        w, rw = connect(sock)
+        before = c.successes(rid=6)
+        batch = pool.cycle_batch(a.jobs)
+        w, rw = pool.connect(sock)
         kt = os.listdir(f"/proc/{k.pid}/task")
         res["tids"] = sorted(kt, key=int)
         if os.environ.get("WRITER_BATCH"):
@@ -214,16 +156,10 @@ def main():
         c0 = cpu_stat()
         th = threading.Thread(target=sampler, daemon=True)
         th.start()
-        prog = []
         t0 = time.time()
         w.sendall(batch)
         t_sent = time.time()
-        while True:
-            st = call("stats", {}, rid=7)["jobs"]["success"]
-            prog.append((time.time() - t0, st - before))
-            if st - before >= a.jobs:
-                break
-            time.sleep(0.02)
+        prog = pool.await_cycle(c, before, a.jobs, t0)
         elapsed = time.time() - t0
         stop.set()
         th.join()
@@ -258,9 +194,8 @@ def main():
         res["rate"] = round(a.jobs / elapsed)
         res["secs"] = round(elapsed, 3)
         res["send_secs"] = round(t_sent - t0, 3)
-        lat.sort()
-        res["lat_p50"] = round(lat[len(lat) // 2])
-        res["lat_p99"] = round(lat[int(len(lat) * 0.99)])
+        res["lat_p50"] = round(pool.quantile(lat, 0.5))
+        res["lat_p99"] = round(pool.quantile(lat, 0.99))
         res["threads"] = diff(s0, s1)
         res["workers"] = diff(w0, w1)
         res["me"] = diff({0: me0}, {0: me1})[0]
@@ -277,14 +212,6 @@ def main():
                     row[tid] = tuple(y - x for x, y in zip(p[tid], q[tid]))
             tl.append(row)
         res["timeline"] = tl
-    finally:
-        k.terminate()
-        try:
-            k.wait(20)
-        except subprocess.TimeoutExpired:
-            k.kill()
-            k.wait()
-        shutil.rmtree(home, ignore_errors=True)
     if a.json:
         with open(a.json, "a") as f:
             f.write(json.dumps(res) + "\n")
