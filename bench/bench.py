@@ -136,6 +136,7 @@ class Bench:
         self.cyc_prod = env("BENCH_CYCLE_PRODUCERS", 2, int)
         self.cyc_cons = env("BENCH_WORKERS", 2, int)     # cycle consumer connections
         self.cap = env("BENCH_CYCLE_CAP", 1024, int)
+        self.store_batch = env("BENCH_STORE_BATCH", 64, int)  # jobs per commit in store_ceiling
         self.pool_workers = env("BENCH_POOL_WORKERS", 8, int)
         self.pool_jobs = env("BENCH_POOL_JOBS", 5000 if q else 20000, int)
         self.celery_tasks = env("BENCH_CELERY_TASKS", 1500 if q else 5000, int)
@@ -277,21 +278,36 @@ class Bench:
     def lg(self, *args):
         return [os.path.join(self.a.tools, "loadgen"), *map(str, args)]
 
+    def store_run(self, mode, *args):
+        """The kernel's own SQL for `mode`, replayed with nothing else (bench/store_ceiling.c) on
+        a database that a kernel created and stopped: the most any kernel could do on its store."""
+        p, d, _, _ = self.start_kernel()
+        self.stop(p)
+        try:
+            return self.tool([os.path.join(self.a.tools, "store_ceiling"), mode, os.path.join(d, "j.db"),
+                              *map(str, args)])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def w_enqueue(self):
         t = ("-c", self.conns, "-W", self.window, "-d", self.secs, "-D", self.warm)
         return {"kernel": lambda: self.kernel_run(lambda s: self.lg("enqueue", "-u", s, *t)),
-                "beanstalkd": lambda: self.beanstalk_run(lambda port: self.lg("beanstalk-put", "-p", port, *t))}
+                "beanstalkd": lambda: self.beanstalk_run(lambda port: self.lg("beanstalk-put", "-p", port, *t)),
+                "store": lambda: self.store_run("enqueue", "-d", self.secs, "-D", self.warm, "-b", self.store_batch)}
 
     def w_cycle(self):
         t = ("-c", self.cyc_prod, "-W", self.window, "-w", self.cyc_cons, "-C", self.cap,
              "-d", self.secs, "-D", self.warm)
         return {"kernel": lambda: self.kernel_run(lambda s: self.lg("cycle", "-u", s, *t, "-m", 64, "-F", 2)),
-                "beanstalkd": lambda: self.beanstalk_run(lambda port: self.lg("beanstalk-cycle", "-p", port, *t, "-F", 64))}
+                "beanstalkd": lambda: self.beanstalk_run(lambda port: self.lg("beanstalk-cycle", "-p", port, *t, "-F", 64)),
+                "store": lambda: self.store_run("cycle", "-d", self.secs, "-D", self.warm, "-b", self.store_batch)}
 
     def w_latency(self):
         t = ("-n", self.samples, "-d", 120)
         return {"kernel": lambda: self.kernel_run(lambda s: self.lg("latency", "-u", s, *t)),
-                "beanstalkd": lambda: self.beanstalk_run(lambda port: self.lg("beanstalk-latency", "-p", port, *t))}
+                "beanstalkd": lambda: self.beanstalk_run(lambda port: self.lg("beanstalk-latency", "-p", port, *t)),
+                "store": lambda: self.store_run("latency", "-n", self.samples),
+                "wakeup": lambda: self.tool([os.path.join(self.a.tools, "wakeup_floor"), "-n", self.samples])}
 
     def kernel_pool(self):
         out = self.tool([sys.executable, os.path.join(HERE, "pool.py"), self.a.kernel,
@@ -670,6 +686,22 @@ class Bench:
             tg("latency_p50", "x"), " µs")
         row("dispatch latency idle, p99", "latency.kernel.p99_us", "latency.beanstalkd.p99_us", rx(l99),
             tg("latency_p99", "x"), " µs")
+        # The store's own limit (bench/README.md): the kernel's SQL replayed alone on one core, and
+        # what that leaves of each target at best.
+        ceil_enq = self.ratio("enqueue.store.rate", "enqueue.beanstalkd.rate")
+        ceil_cyc = self.ratio("cycle.store.rate", "cycle.beanstalkd.rate")
+        row("the store alone, enqueue: the kernel's SQL on one core", "enqueue.store.rate", "enqueue.beanstalkd.rate",
+            rx(ceil_enq), f"kernel at {rx(self.ratio('enqueue.kernel.rate', 'enqueue.store.rate'))} of it")
+        row("the store alone, cycle", "cycle.store.rate", "cycle.beanstalkd.rate", rx(ceil_cyc),
+            f"kernel at {rx(self.ratio('cycle.kernel.rate', 'cycle.store.rate'))} of it")
+        floors = [a + b for a, b in zip(R.get("latency.store.p50_us", []), R.get("latency.wakeup.p50_us", []))]
+        for f in floors:
+            self.add("latency.floor.p50_us", f)
+        ceil_l50 = self.ratio("latency.beanstalkd.p50_us", "latency.floor.p50_us")
+        row("the store alone, an enqueue and its lease committed, p50", "latency.store.p50_us", None, "", "", " µs", 1)
+        row("a wake-up round trip between two processes, p50", "latency.wakeup.p50_us", None, "", "", " µs", 1)
+        row("   the two together: the least a dispatch can take", "latency.floor.p50_us", "latency.beanstalkd.p50_us",
+            rx(ceil_l50), "the most the p50 ratio can be", " µs", 1)
         row(f"pool cycle, {self.pool_workers} persistent workers (peer: Celery)", "pool.kernel.rate",
             "pool.celery.rate", rx(vsc, 1), f"{tg('pool', '/s')}, {tg('vs_celery', 'x')}")
         rows.append(("   pool cycle, worst round", fmt(pool_worst, "/s"), "", "", tg("pool_worst", "/s")))
@@ -788,6 +820,10 @@ class Bench:
                       key("scale_get_list_stats_p99", fmt(worst, "ms", 2))]
         if nats_ran:
             parts.append(key("nats", fmt(m("nats.nats.rate")) + "/s"))
+        if ceil_enq or ceil_cyc or ceil_l50:
+            # No target: how far the store alone would go, against the same peer.
+            parts += [f"store_enqueue={rx(ceil_enq)}", f"store_cycle={rx(ceil_cyc)}",
+                      f"latency_p50_bound={rx(ceil_l50)}"]
         print("RATIOS " + " ".join(parts))
 
     def celery_version(self):
