@@ -3,21 +3,20 @@ import JobKernelIO
 
 /// The async_api broker over NATS JetStream (protocol/nats.md), used by the kernel on its loop thread.
 ///
-/// Units go out with `publishUnit` to `jobkernel.units.<type>` (stream `streamName`, work-queue
+/// Units go out with `send` to `jobkernel.units.<type>` (stream `streamName`, work-queue
 /// retention); workers report on `jobkernel.results` (stream `<streamName>_RESULTS`, read through
 /// the durable push consumer `jobkernel`, so results survive a kernel restart) and may send progress
 /// on `jobkernel.progress` (core NATS). libnats delivers on its own threads; an `AsyncSignal` brings
 /// every message, and every loss or recovery of the connection, to the loop thread, where
 /// `onResult`, `onProgress` and `onConnectionChange` run.
 ///
-/// The kernel publishes with `send`, which does not wait: the server's answer comes later through
-/// the inbox, at most `maxUnconfirmed` units are out unanswered at a time (`hasPublishRoom`), and
-/// each stays kept until it is confirmed. While the server is away libnats reconnects by itself;
-/// `health` says so. A unit whose publish got no answer (or an error) may or may not be stored, so
-/// the bridge holds it and `resume` sends it again under the same `Nats-Msg-Id`, which the server
-/// stores at most once. When a publish finds
-/// no stream (a server back without its store) `resume` first creates the streams and the results
-/// consumer again.
+/// `send` does not wait for the server: its answer comes later through the inbox, at most
+/// `maxUnconfirmed` units are out unanswered at a time (`hasPublishRoom`), and each stays kept
+/// until it is confirmed. While the server is away libnats reconnects by itself; `health` says so.
+/// A unit whose publish got no answer (or an error) may or may not be stored, so the bridge holds
+/// it and `resume` sends it again under the same `Nats-Msg-Id`, which the server stores at most
+/// once. When a publish finds no stream (a server back without its store) `resume`
+/// first creates the streams and the results consumer again.
 ///
 /// Every method, and every `ack` handed to `onResult`, is for the loop thread only.
 public final class NATSBridge {
@@ -66,14 +65,6 @@ public final class NATSBridge {
         public var disconnects: Int
         /// How long the latest loss lasted, once the connection is back (0 before).
         public var lastOutageMs: Int64 = 0
-    }
-
-    /// What the server answered to a unit's publish.
-    public struct PublishAck: Sendable, Equatable {
-        /// The unit's sequence in the units stream (the first one's, for a duplicate).
-        public let sequence: UInt64
-        /// True when the server had already stored a unit with this `msgID` and dropped this one.
-        public let duplicate: Bool
     }
 
     /// The loop every callback runs on.
@@ -206,64 +197,27 @@ public final class NATSBridge {
         let msgID: String
     }
 
-    /// Publishes one unit (the lease object as JSON) to `jobkernel.units.<type>` with header
-    /// `Nats-Msg-Id: msgID`, and waits for the server's acknowledgement; blocks the loop thread
-    /// for that round trip (at most `requestTimeoutMs`). Within the duplicate window a second
-    /// publish with the same `msgID` stores nothing and reports `duplicate`.
-    @discardableResult
-    public func publishUnit(type: String, body: [UInt8], msgID: String) throws -> PublishAck {
-        let operation = try checkUnit(type: type, msgID: msgID)
-        // While libnats reconnects a publish would sit in its buffer until the timeout, blocking
-        // the loop that long for each unit; fail at once and let the kernel publish again later.
-        guard isConnected else { throw NATSError(NATS_CONNECTION_DISCONNECTED, operation + " on \(url)") }
-        let subject = NATSBridge.unitSubjectPrefix + type
-        var code = jsErrCode(rawValue: 0)
-        var ack: UnsafeMutablePointer<jsPubAck>?
-        let status = withUnitOptions(msgID: msgID) { publish in
-            body.withUnsafeBytes { bytes in
-                js_Publish(&ack, jetStream, subject, bytes.baseAddress, Int32(bytes.count), &publish, &code)
-            }
-        }
-        defer { jsPubAck_Destroy(ack) }
-        guard status == NATS_OK, let ack else { throw NATSError(status, operation, jetStreamCode: code) }
-        return PublishAck(sequence: ack.pointee.Sequence, duplicate: ack.pointee.Duplicate)
-    }
-
-    /// Publishes one unit like `publishUnit`; if the server does not answer (or the connection is
-    /// down), keeps it to publish again with `resume`, arms the retry, and returns false.
-    /// Throws only for an invalid type or msgID, which no retry can fix.
-    public func publishOrHold(type: String, body: [UInt8], msgID: String) throws -> Bool {
-        do {
-            try publishUnit(type: type, body: body, msgID: msgID)
-            return true
-        } catch let error as NATSError where error.status != Int32(bitPattern: NATS_INVALID_ARG.rawValue) {
-            if error.status == Int32(bitPattern: NATS_NO_RESPONDERS.rawValue) { needsSetUp = true }
-            held.append(Unit(type: type, body: body, msgID: msgID))
-            armRetry()
-            return false
-        }
-    }
-
-    /// What a publish of a unit is called in errors; throws for a closed bridge, a type that is
-    /// not a subject token, or an empty msgID, which no retry can fix.
-    private func checkUnit(type: String, msgID: String) throws -> String {
+    /// Throws for a closed bridge, a type that is not a subject token, or an empty msgID, which no
+    /// retry can fix.
+    private func checkUnit(type: String, msgID: String) throws {
         let operation = "publish unit \(msgID) to \(NATSBridge.unitSubjectPrefix)\(type)"
         guard !isClosed else { throw NATSError(invalidArgument: operation, "the bridge is closed") }
         guard NATSBridge.isSubjectToken(type) else {
             throw NATSError(invalidArgument: operation, "a job type used as a subject token must be non-empty without spaces, '.', '*' or '>'")
         }
         guard !msgID.isEmpty else { throw NATSError(invalidArgument: operation, "msgID must not be empty") }
-        return operation
     }
 
-    /// Publishes one unit like `publishUnit` without waiting for the server's answer, which comes
-    /// later through the inbox: a confirmation ends it (and runs `onReady`, there being room in the
-    /// window again); an error or no answer within `requestTimeoutMs` holds it for `resume`, like
-    /// `publishOrHold`. Returns false, holding it at once, when the connection is down or libnats
-    /// refuses it. The caller keeps within the window: call only while `hasPublishRoom`.
-    /// Throws only for an invalid type or msgID, which no retry can fix.
+    /// Publishes one unit (the lease object as JSON) to `jobkernel.units.<type>` with header
+    /// `Nats-Msg-Id: msgID`, without waiting for the server's answer, which comes later through the
+    /// inbox: a confirmation ends it (and runs `onReady`, there being room in the window again); an
+    /// error or no answer within `requestTimeoutMs` holds it for `resume`. Within the duplicate
+    /// window the server stores a second unit with the same `msgID` not at all, and confirms it.
+    /// Returns false, holding it at once, when the connection is down or libnats refuses it. The
+    /// caller keeps within the window: call only while `hasPublishRoom`.
+    /// Throws only for a closed bridge or an invalid type or msgID, which no retry can fix.
     public func send(type: String, body: [UInt8], msgID: String) throws -> Bool {
-        _ = try checkUnit(type: type, msgID: msgID)
+        try checkUnit(type: type, msgID: msgID)
         let unit = Unit(type: type, body: body, msgID: msgID)
         guard isConnected, sendUnit(unit) else {
             held.append(unit)
@@ -319,9 +273,9 @@ public final class NATSBridge {
     /// refuses (their lease ended meanwhile). Stops at the first step that gets no answer and arms
     /// the retry, or when the window of unanswered units is full. True when new units may be published.
     ///
-    /// Until that retry is due it tries nothing and returns false: each call on a server that
-    /// stopped answering would block the loop for `requestTimeoutMs`, and the kernel calls this
-    /// on every turn that queues a unit.
+    /// Until that retry is due it tries nothing and returns false: the kernel calls this on every
+    /// turn that queues a unit, and on a server that stopped answering each setup of the streams
+    /// would block the loop for `requestTimeoutMs`, each unit sent again would only time out again.
     public func resume(isWanted: (String) -> Bool) -> Bool {
         if retryTimer.isActive { return false }
         if needsSetUp {
@@ -353,8 +307,8 @@ public final class NATSBridge {
 
     private func armRetry() {
         guard !retryTimer.isActive, !isClosed else { return }
-        // The loop's clock was read before the publish that just waited for its timeout; counted
-        // from then, the retry would be due at once.
+        // The loop's clock may have been read before a setup of the streams that just waited for
+        // its timeout; counted from then, the retry would be due at once.
         loop.updateTime()
         retryTimer.start(afterMs: options.retryMs) { [unowned self] in
             if self.isConnected { self.onReady?() }

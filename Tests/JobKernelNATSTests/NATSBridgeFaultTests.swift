@@ -68,8 +68,8 @@ extension NATSBridgeTests {
 
         server.crash()
         #expect(runUntil(loop, timeoutMs: 3000) { !bridge.isConnected })
-        #expect(try !bridge.publishOrHold(type: "resize", body: Self.lease.bytes, msgID: "L1"))
-        #expect(try !bridge.publishOrHold(type: "resize", body: Self.lease.bytes, msgID: "gone"))
+        #expect(try !bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+        #expect(try !bridge.send(type: "resize", body: Self.lease.bytes, msgID: "gone"))
         #expect(bridge.heldUnits == 2)
         // While the server is away the retry does not call back: the reconnect will.
         runUntil(loop, timeoutMs: 300) { false }
@@ -81,10 +81,14 @@ extension NATSBridgeTests {
         // "gone" stands for a unit whose lease ended meanwhile: dropped, never published.
         #expect(bridge.resume { $0 != "gone" })
         #expect(bridge.heldUnits == 0)
-        // Published again under the same msgID: stored once.
-        #expect(try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "L1").duplicate)
+        #expect(runUntilConfirmed(bridge))
         let worker = try TestWorker(url: server.url)
         defer { worker.close() }
+        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
+        // Published again under the same msgID (as a second resume would): stored once.
+        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+        #expect(runUntilConfirmed(bridge))
+        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
         #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
         #expect(try worker.fetchUnits(type: "resize", timeoutMs: 300).isEmpty)
     }
@@ -104,8 +108,10 @@ extension NATSBridgeTests {
 
         server.pause()
         defer { server.resume() }
-        // The publish reaches the stopped server's socket and waits there: no answer, yet stored later.
-        #expect(try !bridge.publishOrHold(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+        // The publish reaches the stopped server's socket and waits there: no answer within
+        // `requestTimeoutMs`, so the bridge holds it, yet the server stores it later.
+        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+        #expect(runUntil(loop, timeoutMs: 2000) { bridge.heldUnits == 1 })
         let started = loop.hrtimeNs
         #expect(!bridge.resume { _ in true })
         #expect(loop.hrtimeNs - started < 100_000_000, "no second wait before the retry is due")
@@ -115,8 +121,10 @@ extension NATSBridgeTests {
         server.resume()
         #expect(runUntil(loop, timeoutMs: 5000) { bridge.resume { _ in true } })
         #expect(bridge.heldUnits == 0)
+        #expect(runUntilConfirmed(bridge))
         let worker = try TestWorker(url: server.url)
         defer { worker.close() }
+        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
         #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
         #expect(try worker.fetchUnits(type: "resize", timeoutMs: 300).isEmpty)
     }
@@ -141,10 +149,12 @@ extension NATSBridgeTests {
         try server.restart()
         #expect(runUntil(loop, timeoutMs: 10_000) { ready > 0 })
         // The publish finds no stream; held, it goes out once the retry has set the streams up.
-        #expect(try !bridge.publishOrHold(type: "resize", body: Self.lease.bytes, msgID: "after-wipe"))
+        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "after-wipe"))
+        #expect(runUntil(loop) { bridge.heldUnits == 1 })
         #expect(runUntil(loop, timeoutMs: 5000) { ready > 1 })
         #expect(bridge.resume { _ in true })
         #expect(bridge.heldUnits == 0)
+        #expect(runUntilConfirmed(bridge))
         let worker = try TestWorker(url: server.url)
         defer { worker.close() }
         #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])

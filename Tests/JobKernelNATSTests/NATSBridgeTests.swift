@@ -19,8 +19,10 @@ struct NATSBridgeTests {
         let worker = try TestWorker(url: server.url)
         defer { worker.close() }
 
-        let published = try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "L1")
-        #expect(published == NATSBridge.PublishAck(sequence: 1, duplicate: false))
+        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+        #expect(bridge.unconfirmedUnits == 1)
+        #expect(runUntilConfirmed(bridge))
+        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
         let units = try worker.fetchUnits(type: "resize")
         #expect(units.map(\.text) == [Self.lease])
         // Work-queue retention: the worker's ack removed the unit.
@@ -62,12 +64,15 @@ struct NATSBridgeTests {
         let worker = try TestWorker(url: server.url)
         defer { worker.close() }
 
-        let first = try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "7:-:1")
-        let again = try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "7:-:1")
-        let other = try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "7:-:2")
-        #expect(!first.duplicate)
-        #expect(again == NATSBridge.PublishAck(sequence: first.sequence, duplicate: true))
-        #expect(!other.duplicate)
+        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "7:-:1"))
+        #expect(runUntilConfirmed(bridge))
+        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
+        // The server confirms the repeat (so nothing is held to publish again) and stores nothing.
+        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "7:-:1"))
+        #expect(runUntilConfirmed(bridge))
+        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
+        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "7:-:2"))
+        #expect(runUntilConfirmed(bridge))
         #expect(try worker.storedMessages(stream: "JOBKERNEL") == 2)
         #expect(try worker.fetchUnits(type: "resize").count == 2)
     }
@@ -203,7 +208,32 @@ struct NATSBridgeTests {
         defer { loop.close() }
         let bridge = try NATSBridge(loop: loop, url: server.url)
         defer { bridge.close() }
-        #expect(throws: NATSError.self) { try bridge.publishUnit(type: type, body: [], msgID: "x") }
+        #expect(throws: NATSError.self) { try bridge.send(type: type, body: [], msgID: "x") }
+        #expect(bridge.unconfirmedUnits == 0, "refused, not held: no retry can fix it")
+    }
+
+    @Test func anEmptyMsgIDIsRefused() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        defer { bridge.close() }
+        let error = #expect(throws: NATSError.self) { try bridge.send(type: "resize", body: [], msgID: "") }
+        #expect(error?.description.contains("msgID") == true)
+        #expect(bridge.unconfirmedUnits == 0)
+    }
+
+    @Test func aClosedBridgeRefusesToPublish() throws {
+        let server = try NATSTestServer()
+        defer { server.stop() }
+        let loop = try EventLoop()
+        defer { loop.close() }
+        let bridge = try NATSBridge(loop: loop, url: server.url)
+        bridge.close()
+        let error = #expect(throws: NATSError.self) { try bridge.send(type: "resize", body: [], msgID: "m") }
+        #expect(error?.description.contains("closed") == true)
+        #expect(bridge.unconfirmedUnits == 0)
     }
 }
 
@@ -219,12 +249,16 @@ extension NATSBridgeTests {
         options.resultAckWaitSeconds = 5
         let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
         defer { bridge.close() }
-        #expect(try !bridge.publishUnit(type: "resize", body: [], msgID: "m").duplicate)
+        #expect(try bridge.send(type: "resize", body: [], msgID: "m"))
+        #expect(runUntilConfirmed(bridge))
+        let worker = try TestWorker(url: server.url)
+        defer { worker.close() }
+        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
     }
 }
 
 extension NATSBridgeTests {
-    @Test func publishFailsFastWhileTheServerIsDownAndRecoversAfterIt() throws {
+    @Test func publishHoldsAtOnceWhileTheServerIsDownAndRecoversAfterIt() throws {
         let server = try NATSTestServer()
         defer { server.stop() }
         let loop = try EventLoop()
@@ -240,15 +274,18 @@ extension NATSBridgeTests {
         server.crash()
         #expect(runUntil(loop, timeoutMs: 3000) { !bridge.isConnected })
         let started = loop.hrtimeNs
-        #expect(throws: NATSError.self) { try bridge.publishUnit(type: "resize", body: [], msgID: "down") }
+        #expect(try !bridge.send(type: "resize", body: [], msgID: "down"))
         #expect(loop.hrtimeNs - started < 500_000_000)
+        #expect(bridge.heldUnits == 1)
 
         try server.restart()
         #expect(runUntil(loop, timeoutMs: 10_000) { bridge.isConnected })
-        try bridge.publishUnit(type: "resize", body: Self.lease.bytes, msgID: "up")
+        #expect(runUntil(loop) { bridge.resume { _ in true } })
+        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "up"))
+        #expect(runUntilConfirmed(bridge))
         let worker = try TestWorker(url: server.url)
         defer { worker.close() }
-        #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
+        #expect(try worker.fetchUnits(type: "resize").map(\.text) == ["", Self.lease])
         // The durable consumer resumes on the reconnected subscription.
         try worker.publishResult(#"{"lease":"L1","status":"success"}"#)
         #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })

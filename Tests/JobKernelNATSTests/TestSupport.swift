@@ -1,6 +1,7 @@
 import CNATS
 import Glibc
 import JobKernelIO
+import JobKernelNATS
 import Testing
 
 /// A `nats-server` of the test's own, on a free loopback port with storage in a temp dir.
@@ -257,4 +258,11 @@ extension String {
 
 extension Array where Element == UInt8 {
     var text: String { String(decoding: self, as: UTF8.self) }
+}
+
+/// Runs `bridge`'s loop until the server has confirmed every unit sent with `send` (none awaits
+/// its answer, none is held to publish again), at most `timeoutMs`; returns whether it did.
+@discardableResult
+func runUntilConfirmed(_ bridge: NATSBridge, timeoutMs: UInt64 = 5000) -> Bool {
+    runUntil(bridge.loop, timeoutMs: timeoutMs) { bridge.unconfirmedUnits == 0 }
 }
