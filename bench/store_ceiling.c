@@ -140,9 +140,11 @@ static void event(long long job, long long ts, const char *kind, const char *dat
 /// A new job as the kernel stores an `enqueue` of type `bench` with a 40-byte payload.
 static long long enqueue_one(void) {
     long long id = next_id++, t = wall_ms();
-    char payload[64];
-    int n = snprintf(payload, sizeof payload, "{\"n\":%lld,\"p\":\"%.*s\"}", id,
-                     (int)(32 - snprintf(NULL, 0, "%lld", id)), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    char payload[64];  // loadgen's body: {"n":i,"p":"xx…"}, 40 bytes
+    int n = snprintf(payload, sizeof payload, "{\"n\":%lld,\"p\":\"", id);
+    while (n < 38) payload[n++] = 'x';
+    payload[n++] = '"';
+    payload[n++] = '}';
     sqlite3_stmt *s = ins_job;
     text(s, 1, "bench"); text(s, 2, "async_api"); text(s, 3, "pending"); sqlite3_bind_int64(s, 4, 50);
     text(s, 5, "normal"); sqlite3_bind_text(s, 6, payload, n, SQLITE_TRANSIENT); text(s, 7, "anonymous");
@@ -168,13 +170,13 @@ static void transition(long long id, long long started, int done) {
     sqlite3_bind_int64(s, 4, 0); sqlite3_bind_null(s, 5); sqlite3_bind_int64(s, 6, 0);
     sqlite3_bind_int64(s, 7, done ? 0 : 1); sqlite3_bind_int64(s, 8, done ? 1 : 0);
     for (int i = 9; i <= 11; i++) sqlite3_bind_int64(s, i, 0);
-    if (done) text(s, 12, "{}"); else sqlite3_bind_null(s, 12);
+    sqlite3_bind_null(s, 12);  // loadgen acknowledges with no result
     sqlite3_bind_null(s, 13); sqlite3_bind_int64(s, 14, started);
     if (done) sqlite3_bind_int64(s, 15, t); else sqlite3_bind_null(s, 15);
     sqlite3_bind_int64(s, 16, t); sqlite3_bind_int64(s, 17, t);
     text(s, 18, done ? "success" : "running"); sqlite3_bind_int64(s, 19, 1); sqlite3_bind_null(s, 20);
     sqlite3_bind_int64(s, 21, 0);
-    if (done) text(s, 22, "{}"); else sqlite3_bind_null(s, 22);
+    sqlite3_bind_null(s, 22);
     sqlite3_bind_null(s, 23); sqlite3_bind_int64(s, 24, started);
     if (done) sqlite3_bind_int64(s, 25, t); else sqlite3_bind_null(s, 25);
     sqlite3_bind_int64(s, 26, id);
