@@ -111,7 +111,7 @@ extension NATSBridgeTests {
         // The publish reaches the stopped server's socket and waits there: no answer within
         // `requestTimeoutMs`, so the bridge holds it, yet the server stores it later.
         #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
-        #expect(runUntil(loop, timeoutMs: 2000) { bridge.heldUnits == 1 })
+        #expect(runUntil(loop, timeoutMs: 2000) { bridge.heldUnits == 1 }, "unconfirmed: \(bridge.unconfirmedUnits)")
         let started = loop.hrtimeNs
         #expect(!bridge.resume { _ in true })
         #expect(loop.hrtimeNs - started < 100_000_000, "no second wait before the retry is due")

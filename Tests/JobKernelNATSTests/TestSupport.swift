@@ -46,8 +46,16 @@ final class NATSTestServer {
 
     /// Stops the server process (SIGSTOP) without closing its connections: a server that no
     /// longer answers. `timeout` made itself a process group leader, so the group holds the server.
+    /// Returns once every thread of the group has stopped (at most 5 s): the signal only starts
+    /// the stop, and a server thread woken meanwhile by a message would still answer it.
     func pause() {
-        if pid > 0 { kill(-pid, SIGSTOP) }
+        guard pid > 0 else { return }
+        kill(-pid, SIGSTOP)
+        var waitedMs = 0
+        while !processGroupStopped(pid) && waitedMs < 5000 {
+            usleep(1000)
+            waitedMs += 1
+        }
     }
 
     /// Lets a paused server go on; harmless on one that is not paused.
@@ -88,6 +96,53 @@ final class NATSTestServer {
     }
 
     deinit { stop() }
+}
+
+/// True when every thread of every process in process group `group` is stopped, as /proc says.
+func processGroupStopped(_ group: pid_t) -> Bool {
+    /// State and process group from a `stat` file: the fields after the command's closing ')'.
+    func stateAndGroup(_ path: String) -> (state: Character, group: pid_t)? {
+        guard let text = readSmallFile(path), let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 2, let state = fields[0].first, let group = pid_t(fields[2]) else { return nil }
+        return (state, group)
+    }
+    var sawMember = false
+    for process in directoryEntries("/proc") where Int(process) != nil {
+        guard let (_, processGroup) = stateAndGroup("/proc/\(process)/stat"), processGroup == group else { continue }
+        sawMember = true
+        for thread in directoryEntries("/proc/\(process)/task") where Int(thread) != nil {
+            // A thread that exited meanwhile has no stat file left: it answers nothing either.
+            guard let (state, _) = stateAndGroup("/proc/\(process)/task/\(thread)/stat") else { continue }
+            if state != "T" && state != "t" { return false }
+        }
+    }
+    return sawMember
+}
+
+/// The names in directory `path` (without "." and ".."); empty if it cannot be read.
+func directoryEntries(_ path: String) -> [String] {
+    guard let directory = opendir(path) else { return [] }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
+/// The first 4 KiB of the file at `path`, or nil if it cannot be read.
+func readSmallFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let count = read(fd, &buffer, buffer.count)
+    guard count > 0 else { return nil }
+    return String(decoding: buffer[..<count], as: UTF8.self)
 }
 
 struct TestFailure: Error, CustomStringConvertible {
