@@ -8,158 +8,138 @@ import Testing
 /// and finds its streams again on a server that lost its store.
 extension NATSBridgeTests {
     @Test func healthReportsTheServerGoingAndComingBack() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        #expect(bridge.health.connected && bridge.health.disconnects == 0)
-        var changes: [NATSBridge.Health] = []
-        var ready = 0
-        bridge.onConnectionChange = { changes.append($0) }
-        bridge.onReady = { ready += 1 }
+        try withBridge { server, loop, bridge in
+            #expect(bridge.health.connected && bridge.health.disconnects == 0)
+            var changes: [NATSBridge.Health] = []
+            var ready = 0
+            bridge.onConnectionChange = { changes.append($0) }
+            bridge.onReady = { ready += 1 }
 
-        server.crash()
-        #expect(runUntil(loop, timeoutMs: 5000) { !changes.isEmpty })
-        #expect(changes.map(\.connected) == [false] && bridge.health.disconnects == 1)
-        #expect(ready == 0)
-        try server.restart()
-        #expect(runUntil(loop, timeoutMs: 10_000) { changes.count == 2 })
-        #expect(changes.map(\.connected) == [false, true])
-        #expect(changes[1].disconnects == 1 && changes[1].sinceMs >= changes[0].sinceMs)
-        #expect(changes[1].lastOutageMs == changes[1].sinceMs - changes[0].sinceMs)
-        #expect(ready == 1)
+            server.crash()
+            #expect(runUntil(loop, timeoutMs: 5000) { !changes.isEmpty })
+            #expect(changes.map(\.connected) == [false] && bridge.health.disconnects == 1)
+            #expect(ready == 0)
+            try server.restart()
+            #expect(runUntil(loop, timeoutMs: 10_000) { changes.count == 2 })
+            #expect(changes.map(\.connected) == [false, true])
+            #expect(changes[1].disconnects == 1 && changes[1].sinceMs >= changes[0].sinceMs)
+            #expect(changes[1].lastOutageMs == changes[1].sinceMs - changes[0].sinceMs)
+            #expect(ready == 1)
+        }
     }
 
     @Test func aServerThatStopsAnsweringIsNoticedByItsPings() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
         var options = NATSBridge.Options()
         options.pingIntervalMs = 200
-        let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
-        defer { bridge.close() }
-        var changes: [Bool] = []
-        bridge.onConnectionChange = { changes.append($0.connected) }
+        try withBridge(options: options) { server, loop, bridge in
+            var changes: [Bool] = []
+            bridge.onConnectionChange = { changes.append($0.connected) }
 
-        server.pause()
-        defer { server.resume() }
-        // Three ping intervals unanswered, plus slack: far less than the TCP connection's lifetime.
-        #expect(runUntil(loop, timeoutMs: 3000) { !changes.isEmpty })
-        #expect(changes == [false] && !bridge.isConnected)
-        server.resume()
-        #expect(runUntil(loop, timeoutMs: 10_000) { changes.count == 2 })
-        #expect(changes == [false, true])
+            server.pause()
+            defer { server.resume() }
+            // Three ping intervals unanswered, plus slack: far less than the TCP connection's lifetime.
+            #expect(runUntil(loop, timeoutMs: 3000) { !changes.isEmpty })
+            #expect(changes == [false] && !bridge.isConnected)
+            server.resume()
+            #expect(runUntil(loop, timeoutMs: 10_000) { changes.count == 2 })
+            #expect(changes == [false, true])
+        }
     }
 
     @Test func aUnitPublishedWhileTheServerIsDownIsHeldAndPublishedOnceUnderItsMsgID() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
         var options = NATSBridge.Options()
         options.retryMs = 50
-        let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
-        defer { bridge.close() }
-        var ready = 0
-        bridge.onReady = { ready += 1 }
+        try withBridge(options: options) { server, loop, bridge in
+            var ready = 0
+            bridge.onReady = { ready += 1 }
 
-        server.crash()
-        #expect(runUntil(loop, timeoutMs: 3000) { !bridge.isConnected })
-        #expect(try !bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
-        #expect(try !bridge.send(type: "resize", body: Self.lease.bytes, msgID: "gone"))
-        #expect(bridge.heldUnits == 2)
-        // While the server is away the retry does not call back: the reconnect will.
-        runUntil(loop, timeoutMs: 300) { false }
-        #expect(ready == 0)
-        #expect(!bridge.resume { _ in true } && bridge.heldUnits == 2)
+            server.crash()
+            #expect(runUntil(loop, timeoutMs: 3000) { !bridge.isConnected })
+            #expect(try !bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+            #expect(try !bridge.send(type: "resize", body: Self.lease.bytes, msgID: "gone"))
+            #expect(bridge.heldUnits == 2)
+            // While the server is away the retry does not call back: the reconnect will.
+            runUntil(loop, timeoutMs: 300) { false }
+            #expect(ready == 0)
+            #expect(!bridge.resume { _ in true } && bridge.heldUnits == 2)
 
-        try server.restart()
-        #expect(runUntil(loop, timeoutMs: 10_000) { ready > 0 })
-        // "gone" stands for a unit whose lease ended meanwhile: dropped, never published.
-        #expect(bridge.resume { $0 != "gone" })
-        #expect(bridge.heldUnits == 0)
-        #expect(runUntilConfirmed(bridge))
-        let worker = try TestWorker(url: server.url)
-        defer { worker.close() }
-        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
-        // Published again under the same msgID (as a second resume would): stored once.
-        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
-        #expect(runUntilConfirmed(bridge))
-        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
-        #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
-        #expect(try worker.fetchUnits(type: "resize", timeoutMs: 300).isEmpty)
+            try server.restart()
+            #expect(runUntil(loop, timeoutMs: 10_000) { ready > 0 })
+            // "gone" stands for a unit whose lease ended meanwhile: dropped, never published.
+            #expect(bridge.resume { $0 != "gone" })
+            #expect(bridge.heldUnits == 0)
+            #expect(runUntilConfirmed(bridge))
+            let worker = try TestWorker(url: server.url)
+            defer { worker.close() }
+            #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
+            // Published again under the same msgID (as a second resume would): stored once.
+            #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+            #expect(runUntilConfirmed(bridge))
+            #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
+            #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
+            #expect(try worker.fetchUnits(type: "resize", timeoutMs: 300).isEmpty)
+        }
     }
 
     @Test func aPublishAStoppedServerStoresLaterIsStoredOnceAndNotRetriedBeforeItsTime() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
         var options = NATSBridge.Options()
         options.requestTimeoutMs = 300
         options.retryMs = 200
-        let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
-        defer { bridge.close() }
-        var ready = 0
-        bridge.onReady = { ready += 1 }
+        try withBridge(options: options) { server, loop, bridge in
+            var ready = 0
+            bridge.onReady = { ready += 1 }
 
-        server.pause()
-        defer { server.resume() }
-        // The publish reaches the stopped server's socket and waits there: no answer within
-        // `requestTimeoutMs`, so the bridge holds it, yet the server stores it later.
-        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
-        #expect(runUntil(loop, timeoutMs: 2000) { bridge.heldUnits == 1 }, "unconfirmed: \(bridge.unconfirmedUnits)")
-        let started = loop.hrtimeNs
-        #expect(!bridge.resume { _ in true })
-        #expect(loop.hrtimeNs - started < 100_000_000, "no second wait before the retry is due")
-        #expect(bridge.heldUnits == 1)
-        #expect(runUntil(loop, timeoutMs: 2000) { ready > 0 })
+            server.pause()
+            defer { server.resume() }
+            // The publish reaches the stopped server's socket and waits there: no answer within
+            // `requestTimeoutMs`, so the bridge holds it, yet the server stores it later.
+            #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+            #expect(runUntil(loop, timeoutMs: 2000) { bridge.heldUnits == 1 }, "unconfirmed: \(bridge.unconfirmedUnits)")
+            let started = loop.hrtimeNs
+            #expect(!bridge.resume { _ in true })
+            #expect(loop.hrtimeNs - started < 100_000_000, "no second wait before the retry is due")
+            #expect(bridge.heldUnits == 1)
+            #expect(runUntil(loop, timeoutMs: 2000) { ready > 0 })
 
-        server.resume()
-        #expect(runUntil(loop, timeoutMs: 5000) { bridge.resume { _ in true } })
-        #expect(bridge.heldUnits == 0)
-        #expect(runUntilConfirmed(bridge))
-        let worker = try TestWorker(url: server.url)
-        defer { worker.close() }
-        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
-        #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
-        #expect(try worker.fetchUnits(type: "resize", timeoutMs: 300).isEmpty)
+            server.resume()
+            #expect(runUntil(loop, timeoutMs: 5000) { bridge.resume { _ in true } })
+            #expect(bridge.heldUnits == 0)
+            #expect(runUntilConfirmed(bridge))
+            let worker = try TestWorker(url: server.url)
+            defer { worker.close() }
+            #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
+            #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
+            #expect(try worker.fetchUnits(type: "resize", timeoutMs: 300).isEmpty)
+        }
     }
 
     @Test func aServerBackWithoutItsStoreGetsTheStreamsAndConsumerAgain() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        var received: [String] = []
-        bridge.onResult = { body, ack in
-            received.append(body.text)
-            ack()
-        }
-        var ready = 0
-        bridge.onReady = { ready += 1 }
+        try withBridge { server, loop, bridge in
+            var received: [String] = []
+            bridge.onResult = { body, ack in
+                received.append(body.text)
+                ack()
+            }
+            var ready = 0
+            bridge.onReady = { ready += 1 }
 
-        server.crash()
-        try server.wipe()
-        try server.restart()
-        #expect(runUntil(loop, timeoutMs: 10_000) { ready > 0 })
-        // The publish finds no stream; held, it goes out once the retry has set the streams up.
-        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "after-wipe"))
-        #expect(runUntil(loop) { bridge.heldUnits == 1 })
-        #expect(runUntil(loop, timeoutMs: 5000) { ready > 1 })
-        #expect(bridge.resume { _ in true })
-        #expect(bridge.heldUnits == 0)
-        #expect(runUntilConfirmed(bridge))
-        let worker = try TestWorker(url: server.url)
-        defer { worker.close() }
-        #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
-        // The results consumer is back too, pushing to the subscription the bridge kept.
-        try worker.publishResult(#"{"lease":"L1","status":"success"}"#)
-        #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
+            server.crash()
+            try server.wipe()
+            try server.restart()
+            #expect(runUntil(loop, timeoutMs: 10_000) { ready > 0 })
+            // The publish finds no stream; held, it goes out once the retry has set the streams up.
+            #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "after-wipe"))
+            #expect(runUntil(loop) { bridge.heldUnits == 1 })
+            #expect(runUntil(loop, timeoutMs: 5000) { ready > 1 })
+            #expect(bridge.resume { _ in true })
+            #expect(bridge.heldUnits == 0)
+            #expect(runUntilConfirmed(bridge))
+            let worker = try TestWorker(url: server.url)
+            defer { worker.close() }
+            #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
+            // The results consumer is back too, pushing to the subscription the bridge kept.
+            try worker.publishResult(#"{"lease":"L1","status":"success"}"#)
+            #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
+        }
     }
 }

@@ -10,71 +10,63 @@ struct NATSBridgeTests {
     static let lease = #"{"lease":"L1","job":{"id":"7","type":"resize"},"item":null,"attempt":1,"expires_at":"2026-11-23T09:32:20.000Z"}"#
 
     @Test func unitReachesPullWorkerAndResultComesBackOnTheLoopThread() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        let worker = try TestWorker(url: server.url)
-        defer { worker.close() }
+        try withBridge { server, loop, bridge in
+            let worker = try TestWorker(url: server.url)
+            defer { worker.close() }
 
-        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
-        #expect(bridge.unconfirmedUnits == 1)
-        #expect(runUntilConfirmed(bridge))
-        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
-        let units = try worker.fetchUnits(type: "resize")
-        #expect(units.map(\.text) == [Self.lease])
-        // Work-queue retention: the worker's ack removed the unit.
-        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 0)
+            #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "L1"))
+            #expect(bridge.unconfirmedUnits == 1)
+            #expect(runUntilConfirmed(bridge))
+            #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
+            let units = try worker.fetchUnits(type: "resize")
+            #expect(units.map(\.text) == [Self.lease])
+            // Work-queue retention: the worker's ack removed the unit.
+            #expect(try worker.storedMessages(stream: "JOBKERNEL") == 0)
 
-        let result = #"{"lease":"L1","status":"success","result":{"width":640}}"#
-        try worker.publishResult(result)
-        let loopThread = pthread_self()
-        var received: [String] = []
-        var onLoopThread = false
-        var acks: [() -> Void] = []
-        bridge.onResult = { body, ack in
-            received.append(body.text)
-            onLoopThread = pthread_equal(pthread_self(), loopThread) != 0
-            acks.append(ack)
+            let result = #"{"lease":"L1","status":"success","result":{"width":640}}"#
+            try worker.publishResult(result)
+            let loopThread = pthread_self()
+            var received: [String] = []
+            var onLoopThread = false
+            var acks: [() -> Void] = []
+            bridge.onResult = { body, ack in
+                received.append(body.text)
+                onLoopThread = pthread_equal(pthread_self(), loopThread) != 0
+                acks.append(ack)
+            }
+            #expect(runUntil(loop) { !received.isEmpty })
+            #expect(received == [result])
+            #expect(onLoopThread)
+
+            // The kernel acks once committed; acking twice is harmless, and the stored result goes.
+            acks.forEach { $0() }
+            acks.forEach { $0() }
+            var stored: UInt64 = 1
+            for _ in 0..<100 where stored != 0 {
+                stored = try worker.storedMessages(stream: "JOBKERNEL_RESULTS")
+                if stored != 0 { usleep(20_000) }
+            }
+            #expect(stored == 0)
         }
-        #expect(runUntil(loop) { !received.isEmpty })
-        #expect(received == [result])
-        #expect(onLoopThread)
-
-        // The kernel acks once committed; acking twice is harmless, and the stored result goes.
-        acks.forEach { $0() }
-        acks.forEach { $0() }
-        var stored: UInt64 = 1
-        for _ in 0..<100 where stored != 0 {
-            stored = try worker.storedMessages(stream: "JOBKERNEL_RESULTS")
-            if stored != 0 { usleep(20_000) }
-        }
-        #expect(stored == 0)
     }
 
     @Test func republishWithSameMsgIDIsDeduplicated() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        let worker = try TestWorker(url: server.url)
-        defer { worker.close() }
+        try withBridge { server, _, bridge in
+            let worker = try TestWorker(url: server.url)
+            defer { worker.close() }
 
-        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "7:-:1"))
-        #expect(runUntilConfirmed(bridge))
-        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
-        // The server confirms the repeat (so nothing is held to publish again) and stores nothing.
-        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "7:-:1"))
-        #expect(runUntilConfirmed(bridge))
-        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
-        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "7:-:2"))
-        #expect(runUntilConfirmed(bridge))
-        #expect(try worker.storedMessages(stream: "JOBKERNEL") == 2)
-        #expect(try worker.fetchUnits(type: "resize").count == 2)
+            #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "7:-:1"))
+            #expect(runUntilConfirmed(bridge))
+            #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
+            // The server confirms the repeat (so nothing is held to publish again) and stores nothing.
+            #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "7:-:1"))
+            #expect(runUntilConfirmed(bridge))
+            #expect(try worker.storedMessages(stream: "JOBKERNEL") == 1)
+            #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "7:-:2"))
+            #expect(runUntilConfirmed(bridge))
+            #expect(try worker.storedMessages(stream: "JOBKERNEL") == 2)
+            #expect(try worker.fetchUnits(type: "resize").count == 2)
+        }
     }
 
     @Test func resultPublishedWhileKernelWasDownIsDeliveredToTheNextBridge() throws {
@@ -82,26 +74,20 @@ struct NATSBridgeTests {
         defer { server.stop() }
         let worker = try TestWorker(url: server.url)
         defer { worker.close() }
-        do {
-            let loop = try EventLoop()
-            let bridge = try NATSBridge(loop: loop, url: server.url)
-            bridge.close()
-            loop.close()
-        }
+        // A first bridge sets up the streams and the results consumer, then goes.
+        try withBridge(to: server) { _, _ in }
         let result = #"{"lease":"L9","status":"failed","error":{"message":"boom"}}"#
         try worker.publishResult(result)
 
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        var received: [String] = []
-        bridge.onResult = { body, ack in
-            received.append(body.text)
-            ack()
+        try withBridge(to: server) { loop, bridge in
+            var received: [String] = []
+            bridge.onResult = { body, ack in
+                received.append(body.text)
+                ack()
+            }
+            #expect(runUntil(loop) { !received.isEmpty })
+            #expect(received == [result])
         }
-        #expect(runUntil(loop) { !received.isEmpty })
-        #expect(received == [result])
     }
 
     @Test func resultNotAckedBeforeCloseIsRedelivered() throws {
@@ -114,9 +100,7 @@ struct NATSBridgeTests {
         let result = #"{"lease":"L3","status":"success"}"#
 
         var held: (() -> Void)?
-        do {
-            let loop = try EventLoop()
-            let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
+        try withBridge(to: server, options: options) { loop, bridge in
             try worker.publishResult(result)
             var received: [String] = []
             bridge.onResult = { body, ack in
@@ -126,59 +110,48 @@ struct NATSBridgeTests {
             #expect(runUntil(loop) { !received.isEmpty })
             bridge.close()
             held?()   // after close: dropped, must not touch the freed subscription
-            loop.close()
         }
 
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
-        defer { bridge.close() }
-        var received: [String] = []
-        bridge.onResult = { body, ack in
-            received.append(body.text)
-            ack()
+        try withBridge(to: server, options: options) { loop, bridge in
+            var received: [String] = []
+            bridge.onResult = { body, ack in
+                received.append(body.text)
+                ack()
+            }
+            #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
+            #expect(received == [result])
         }
-        #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
-        #expect(received == [result])
     }
 
     @Test func resultsWaitUntilAHandlerIsSet() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let worker = try TestWorker(url: server.url)
-        defer { worker.close() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        try worker.publishResult(#"{"lease":"A","status":"success"}"#)
-        try worker.publishResult(#"{"lease":"B","status":"success"}"#)
-        runUntil(loop, timeoutMs: 300) { false }
+        try withBridge { server, loop, bridge in
+            let worker = try TestWorker(url: server.url)
+            defer { worker.close() }
+            try worker.publishResult(#"{"lease":"A","status":"success"}"#)
+            try worker.publishResult(#"{"lease":"B","status":"success"}"#)
+            runUntil(loop, timeoutMs: 300) { false }
 
-        var received: [String] = []
-        bridge.onResult = { body, ack in
-            received.append(body.text)
-            ack()
+            var received: [String] = []
+            bridge.onResult = { body, ack in
+                received.append(body.text)
+                ack()
+            }
+            #expect(runUntil(loop) { received.count == 2 })
+            #expect(received == [#"{"lease":"A","status":"success"}"#, #"{"lease":"B","status":"success"}"#])
         }
-        #expect(runUntil(loop) { received.count == 2 })
-        #expect(received == [#"{"lease":"A","status":"success"}"#, #"{"lease":"B","status":"success"}"#])
     }
 
     @Test func progressMessagesArriveInOrder() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        let worker = try TestWorker(url: server.url)
-        defer { worker.close() }
-        var received: [String] = []
-        bridge.onProgress = { received.append($0.text) }
-        let messages = (1...3).map { #"{"lease":"L1","progress":{"current":\#($0),"total":3}}"# }
-        for message in messages { try worker.publishProgress(message) }
-        #expect(runUntil(loop) { received.count == 3 })
-        #expect(received == messages)
+        try withBridge { server, loop, bridge in
+            let worker = try TestWorker(url: server.url)
+            defer { worker.close() }
+            var received: [String] = []
+            bridge.onProgress = { received.append($0.text) }
+            let messages = (1...3).map { #"{"lease":"L1","progress":{"current":\#($0),"total":3}}"# }
+            for message in messages { try worker.publishProgress(message) }
+            #expect(runUntil(loop) { received.count == 3 })
+            #expect(received == messages)
+        }
     }
 
     @Test func unreachableServerErrorNamesTheURLAndSuggestsJetStream() throws {
@@ -202,38 +175,27 @@ struct NATSBridgeTests {
 
     @Test(arguments: ["", "a.b", "a*", ">", "has space"])
     func typesThatAreNotSubjectTokensAreRefused(type: String) throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        #expect(throws: NATSError.self) { try bridge.send(type: type, body: [], msgID: "x") }
-        #expect(bridge.unconfirmedUnits == 0, "refused, not held: no retry can fix it")
+        try withBridge { _, _, bridge in
+            #expect(throws: NATSError.self) { try bridge.send(type: type, body: [], msgID: "x") }
+            #expect(bridge.unconfirmedUnits == 0, "refused, not held: no retry can fix it")
+        }
     }
 
     @Test func anEmptyMsgIDIsRefused() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        let error = #expect(throws: NATSError.self) { try bridge.send(type: "resize", body: [], msgID: "") }
-        #expect(error?.description.contains("msgID") == true)
-        #expect(bridge.unconfirmedUnits == 0)
+        try withBridge { _, _, bridge in
+            let error = #expect(throws: NATSError.self) { try bridge.send(type: "resize", body: [], msgID: "") }
+            #expect(error?.description.contains("msgID") == true)
+            #expect(bridge.unconfirmedUnits == 0)
+        }
     }
 
     @Test func aClosedBridgeRefusesToPublish() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        bridge.close()
-        let error = #expect(throws: NATSError.self) { try bridge.send(type: "resize", body: [], msgID: "m") }
-        #expect(error?.description.contains("closed") == true)
-        #expect(bridge.unconfirmedUnits == 0)
+        try withBridge { _, _, bridge in
+            bridge.close()
+            let error = #expect(throws: NATSError.self) { try bridge.send(type: "resize", body: [], msgID: "m") }
+            #expect(error?.description.contains("closed") == true)
+            #expect(bridge.unconfirmedUnits == 0)
+        }
     }
 }
 
@@ -259,35 +221,31 @@ extension NATSBridgeTests {
 
 extension NATSBridgeTests {
     @Test func publishHoldsAtOnceWhileTheServerIsDownAndRecoversAfterIt() throws {
-        let server = try NATSTestServer()
-        defer { server.stop() }
-        let loop = try EventLoop()
-        defer { loop.close() }
-        let bridge = try NATSBridge(loop: loop, url: server.url)
-        defer { bridge.close() }
-        var received: [String] = []
-        bridge.onResult = { body, ack in
-            received.append(body.text)
-            ack()
+        try withBridge { server, loop, bridge in
+            var received: [String] = []
+            bridge.onResult = { body, ack in
+                received.append(body.text)
+                ack()
+            }
+
+            server.crash()
+            #expect(runUntil(loop, timeoutMs: 3000) { !bridge.isConnected })
+            let started = loop.hrtimeNs
+            #expect(try !bridge.send(type: "resize", body: [], msgID: "down"))
+            #expect(loop.hrtimeNs - started < 500_000_000)
+            #expect(bridge.heldUnits == 1)
+
+            try server.restart()
+            #expect(runUntil(loop, timeoutMs: 10_000) { bridge.isConnected })
+            #expect(runUntil(loop) { bridge.resume { _ in true } })
+            #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "up"))
+            #expect(runUntilConfirmed(bridge))
+            let worker = try TestWorker(url: server.url)
+            defer { worker.close() }
+            #expect(try worker.fetchUnits(type: "resize").map(\.text) == ["", Self.lease])
+            // The durable consumer resumes on the reconnected subscription.
+            try worker.publishResult(#"{"lease":"L1","status":"success"}"#)
+            #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
         }
-
-        server.crash()
-        #expect(runUntil(loop, timeoutMs: 3000) { !bridge.isConnected })
-        let started = loop.hrtimeNs
-        #expect(try !bridge.send(type: "resize", body: [], msgID: "down"))
-        #expect(loop.hrtimeNs - started < 500_000_000)
-        #expect(bridge.heldUnits == 1)
-
-        try server.restart()
-        #expect(runUntil(loop, timeoutMs: 10_000) { bridge.isConnected })
-        #expect(runUntil(loop) { bridge.resume { _ in true } })
-        #expect(try bridge.send(type: "resize", body: Self.lease.bytes, msgID: "up"))
-        #expect(runUntilConfirmed(bridge))
-        let worker = try TestWorker(url: server.url)
-        defer { worker.close() }
-        #expect(try worker.fetchUnits(type: "resize").map(\.text) == ["", Self.lease])
-        // The durable consumer resumes on the reconnected subscription.
-        try worker.publishResult(#"{"lease":"L1","status":"success"}"#)
-        #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
     }
 }

@@ -321,3 +321,28 @@ extension Array where Element == UInt8 {
 func runUntilConfirmed(_ bridge: NATSBridge, timeoutMs: UInt64 = 5000) -> Bool {
     runUntil(bridge.loop, timeoutMs: timeoutMs) { bridge.unconfirmedUnits == 0 }
 }
+
+/// Runs `body` with a server of its own, a loop and a bridge connected to that server; whatever
+/// `body` does, closes the bridge (closing it again is harmless), then the loop, then stops the server.
+func withBridge(
+    options: NATSBridge.Options = .init(),
+    _ body: (NATSTestServer, EventLoop, NATSBridge) throws -> Void
+) throws {
+    let server = try NATSTestServer()
+    defer { server.stop() }
+    try withBridge(to: server, options: options) { loop, bridge in try body(server, loop, bridge) }
+}
+
+/// Runs `body` with a new loop and a bridge connected to `server`; whatever `body` does, closes the
+/// bridge (closing it again is harmless), then the loop. The server stays up.
+func withBridge(
+    to server: NATSTestServer,
+    options: NATSBridge.Options = .init(),
+    _ body: (EventLoop, NATSBridge) throws -> Void
+) throws {
+    let loop = try EventLoop()
+    defer { loop.close() }
+    let bridge = try NATSBridge(loop: loop, url: server.url, options: options)
+    defer { bridge.close() }
+    try body(loop, bridge)
+}
