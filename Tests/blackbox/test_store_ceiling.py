@@ -9,7 +9,7 @@ import os
 import sqlite3
 import subprocess
 
-import jk
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = '[storage]\ndurability = "normal"\n\n[types.bench]\nmode = "async_api"\n'
@@ -19,8 +19,10 @@ VARYING = {"id", "payload", "created_at", "started_at", "finished_at", "last_act
            "u_started_at", "u_finished_at"}
 
 
-def build(tmp_path):
-    exe = str(tmp_path / "store_ceiling")
+@pytest.fixture(scope="module")
+def exe(tmp_path_factory):
+    """bench/store_ceiling.c compiled once for the module, as bench/run compiles it."""
+    exe = str(tmp_path_factory.mktemp("store_ceiling") / "store_ceiling")
     subprocess.run(["gcc", "-O2", "-Wall", "-Werror", "-I", os.path.join(REPO, "Sources/CSQLiteSupport/include"),
                     "-o", exe, os.path.join(REPO, "bench/store_ceiling.c"),
                     os.path.join(REPO, "Sources/CSQLiteSupport/wal_vfs.c"), "-lsqlite3", "-lpthread"],
@@ -59,8 +61,7 @@ def shape(value):
     return value
 
 
-def test_the_replay_writes_the_rows_and_events_the_kernel_writes(kernel_factory, tmp_path):
-    exe = build(tmp_path)
+def test_the_replay_writes_the_rows_and_events_the_kernel_writes(kernel_factory, exe):
     db, kernel_id = one_job_through_the_kernel(kernel_factory)
     out = subprocess.run([exe, "cycle", db, "-d", "0.3", "-D", "0", "-b", "4"],
                          capture_output=True, text=True, timeout=60)
@@ -88,8 +89,7 @@ def test_the_replay_writes_the_rows_and_events_the_kernel_writes(kernel_factory,
         assert events(row["id"]) == expected
 
 
-def test_the_replay_measures_each_mode_and_refuses_bad_options(kernel_factory, tmp_path):
-    exe = build(tmp_path)
+def test_the_replay_measures_each_mode_and_refuses_bad_options(kernel_factory, exe, tmp_path):
     db, kernel_id = one_job_through_the_kernel(kernel_factory)
     for argv in (["enqueue", db, "-d", "0.2", "-D", "0"], ["latency", db, "-n", "20"]):
         out = subprocess.run([exe, *argv], capture_output=True, text=True, timeout=60)
