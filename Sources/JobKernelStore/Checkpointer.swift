@@ -4,9 +4,10 @@ import Glibc
 /// Checkpoints the WAL from a thread of its own, so the loop thread never waits for the fsync
 /// a checkpoint does. The kernel's connection has automatic checkpoints turned off.
 ///
-/// Passive checkpoints never block the writer; the WAL is only ever copied back, not truncated
-/// while the kernel writes, so the frames in use stay bounded by what one interval writes (the
-/// file itself by `journal_size_limit`, set in `JobStore`).
+/// Passive checkpoints never block the writer. The WAL starts again from its beginning once a
+/// checkpoint has copied all of it with no commit in between, and `journal_size_limit` (set in
+/// `JobStore`) then cuts the file back; under load that never pauses that moment may not come,
+/// and the WAL grows until the first pause (docs/durability.md, "The WAL under unbroken load").
 final class Checkpointer {
     private let path: String
     private var thread: pthread_t?
