@@ -7,15 +7,15 @@ import Testing
 @Suite struct DeadlinesTests {
     @Test func dueActionsComeOutEarliestFirstThenInTheOrderAdded() {
         var d = Deadlines()
-        d.add(at: 30, .lease("c"))
-        d.add(at: 10, .lease("a"))
+        d.add(at: 30, .lease(3))
+        d.add(at: 10, .lease(1))
         d.add(at: 20, .runAt(jobID: 1))
-        d.add(at: 10, .lease("b"))
+        d.add(at: 10, .lease(2))
         d.add(at: 40, .staleCheck)
         #expect(d.earliest == 10)
         var out: [Deadline.Action] = []
         while let next = d.popDue(30) { out.append(next.action) }
-        #expect(out == [.lease("a"), .lease("b"), .runAt(jobID: 1), .lease("c")])
+        #expect(out == [.lease(1), .lease(2), .runAt(jobID: 1), .lease(3)])
         #expect(d.earliest == 40)
         #expect(d.popDue(39) == nil)
     }
@@ -40,10 +40,10 @@ import Testing
 
     @Test func removedActionsNeverComeOut() {
         var d = Deadlines()
-        d.add(at: 5, .lease("gone"))
-        d.add(at: 6, .lease("kept"))
-        d.removeAll { $0 == .lease("gone") }
-        #expect(d.popDue(10)?.action == .lease("kept"))
+        d.add(at: 5, .lease(10))
+        d.add(at: 6, .lease(11))
+        d.removeAll { $0 == .lease(10) }
+        #expect(d.popDue(10)?.action == .lease(11))
         #expect(d.popDue(10) == nil)
         #expect(d.earliest == nil)
     }
@@ -53,7 +53,7 @@ import Testing
 @Suite struct DeadlinesAfterAStoreFaultTests {
     @Test func undoingKeepsOnlyWhatBelongsToRunningWork() {
         var d = Deadlines()
-        let kept: [Deadline.Action] = [.lease("l"), .fetchTimeout(1), .runTimeout(2), .runKill(3), .workerRestart(4),
+        let kept: [Deadline.Action] = [.lease(1), .fetchTimeout(1), .runTimeout(2), .runKill(3), .workerRestart(4),
                                        .discardKill(5), .staleCheck, .progressWindowEnd(6)]
         let dropped: [Deadline.Action] = [.backoff(jobID: 1, index: 0), .runAt(jobID: 2), .schedule(0), .orphanCheck]
         for (i, a) in (kept + dropped).enumerated() { d.add(at: Millis(i), a) }

@@ -97,11 +97,11 @@ import Testing
 
     @Test func theBrokersLeasesSoonestToExpireFirst() {
         var b = Broker(leasePrefix: "t")
-        for (id, expiry) in [("L2", Millis(3_000)), ("L1", 1_000), ("L3", 3_000), ("L0", 2_000)] {
+        for (id, expiry) in [(LeaseID(2), Millis(3_000)), (1, 1_000), (3, 3_000), (0, 2_000)] {
             b.granted(Lease(id: id, jobID: 1, type: "remote", index: 0, connectionID: 7, expiresAt: expiry, durationMs: 1_000))
         }
-        #expect(b.snapshot().map(\.id) == ["L1", "L0", "L2", "L3"])
-        b.released("L0")
-        #expect(b.snapshot().map(\.id) == ["L1", "L2", "L3"])
+        #expect(b.snapshot().map(\.id) == [1, 0, 2, 3])
+        b.released(0)
+        #expect(b.snapshot().map(\.id) == [1, 2, 3])
     }
 }

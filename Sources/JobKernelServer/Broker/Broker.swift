@@ -9,9 +9,9 @@ import JobKernelCore
 /// closes; each of those is a method here named for what happened, which answers with the lease
 /// that ended so that the kernel can tell the reducer.
 struct Broker {
-    private(set) var leases: [String: Lease] = [:]
-    private var byJob: [Int64: FewIDs<String>] = [:]
-    private var byConnection: [UInt64: Set<String>] = [:]
+    private(set) var leases: [LeaseID: Lease] = [:]
+    private var byJob: [Int64: FewIDs<LeaseID>] = [:]
+    private var byConnection: [UInt64: Set<LeaseID>] = [:]
     /// How many leases are out per job type, for `parallel`'s cap on `fetch` (docs/promises.md §13).
     private var outByType: [String: Int] = [:]
     /// Waiting `fetch`es, oldest first.
@@ -28,10 +28,46 @@ struct Broker {
     // MARK: Leases
 
     /// An id for a new lease.
-    mutating func newLeaseID() -> String {
+    mutating func newLeaseID() -> LeaseID {
         leaseCounter += 1
-        return "\(leasePrefix)-\(leaseCounter)"
+        return LeaseID(leaseCounter)
     }
+
+    /// The lease id as workers see it, `<prefix>-<number>`: the prefix tells this kernel's leases
+    /// from an earlier kernel's.
+    func name(_ id: LeaseID) -> String { "\(leasePrefix)-\(id.number)" }
+
+    /// Writes `name(id)` as a JSON string, without making the string.
+    func writeName(_ id: LeaseID, into b: inout ByteWriter) {
+        b.append(UInt8(ascii: "\""))
+        b.append(utf8: leasePrefix)
+        b.append(UInt8(ascii: "-"))
+        if let n = Int(exactly: id.number) { JSONWriter.writeInt(n, into: &b) } else { b.append(utf8: String(id.number)) }
+        b.append(UInt8(ascii: "\""))
+    }
+
+    /// The lease a worker names, if the name is one of this kernel's (`name`); nil for any other
+    /// text, an earlier kernel's lease included.
+    func id(named name: String) -> LeaseID? {
+        var name = name
+        return name.withUTF8 { bytes -> LeaseID? in
+            let prefix = leasePrefix.utf8
+            guard bytes.count > prefix.count + 1, bytes.count <= prefix.count + 21,
+                  bytes.starts(with: prefix), bytes[prefix.count] == UInt8(ascii: "-") else { return nil }
+            var n: UInt64 = 0
+            for byte in bytes[(prefix.count + 1)...] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                let (times10, o1) = n.multipliedReportingOverflow(by: 10)
+                let (sum, o2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+                guard !o1, !o2 else { return nil }
+                n = sum
+            }
+            return LeaseID(n)
+        }
+    }
+
+    /// The lease out under the name a worker gave, if any.
+    func lease(named name: String) -> Lease? { id(named: name).flatMap { leases[$0] } }
 
     /// A unit was handed out under `lease`.
     mutating func granted(_ lease: Lease) {
@@ -43,7 +79,7 @@ struct Broker {
 
     /// The lease `id` ended (acked, nacked, its job cancelled, or undone); returns it if it was out.
     @discardableResult
-    mutating func released(_ id: String) -> Lease? {
+    mutating func released(_ id: LeaseID) -> Lease? {
         guard let lease = leases.removeValue(forKey: id) else { return nil }
         if byJob[lease.jobID]?.remove(id) == true { byJob[lease.jobID] = nil }
         if byConnection[lease.connectionID]?.remove(id) != nil, byConnection[lease.connectionID]!.isEmpty {
@@ -61,31 +97,31 @@ struct Broker {
     }
 
     /// The ids of the leases out on units of job `jobID`.
-    func leaseIDs(ofJob jobID: Int64) -> [String] { byJob[jobID]?.all ?? [] }
+    func leaseIDs(ofJob jobID: Int64) -> [LeaseID] { byJob[jobID]?.all ?? [] }
 
     /// Whether a lease holds unit `index` of job `jobID`.
     func holds(jobID: Int64, index: Int) -> Bool {
         byJob[jobID]?.contains { leases[$0]?.index == index } ?? false
     }
 
-    /// The live lease `id` names at `now`: `ack`, `nack` and `extend` act only on one. An unknown
-    /// or expired lease is -32005, which tells the worker to stop.
-    func live(_ id: String, now: Millis) throws(RPCError) -> Lease {
-        guard let lease = leases[id], lease.expiresAt > now else { throw RPCError.leaseExpired }
+    /// The live lease `name` names at `now`: `ack`, `nack` and `extend` act only on one. An
+    /// unknown or expired lease is -32005, which tells the worker to stop.
+    func live(_ name: String, now: Millis) throws(RPCError) -> Lease {
+        guard let lease = lease(named: name), lease.expiresAt > now else { throw RPCError.leaseExpired }
         return lease
     }
 
-    /// `extend`: the live lease `id` now expires `durationMs` (else its own duration) after `now`.
-    mutating func extended(_ id: String, by durationMs: Int64?, now: Millis) throws(RPCError) -> Lease {
-        var lease = try live(id, now: now)
+    /// `extend`: the live lease `name` now expires `durationMs` (else its own duration) after `now`.
+    mutating func extended(_ name: String, by durationMs: Int64?, now: Millis) throws(RPCError) -> Lease {
+        var lease = try live(name, now: now)
         lease.expiresAt = now + (durationMs ?? lease.durationMs)
-        leases[id] = lease
+        leases[lease.id] = lease
         return lease
     }
 
     /// A lease's deadline came: the lease, ended, if it really expired (an `extend` may have
     /// pushed it out since the deadline was armed), else nil.
-    mutating func leaseExpired(_ id: String, now: Millis) -> Lease? {
+    mutating func leaseExpired(_ id: LeaseID, now: Millis) -> Lease? {
         guard let lease = leases[id], lease.expiresAt <= now else { return nil }
         return released(id)
     }
@@ -137,14 +173,24 @@ struct Broker {
     }
 
     /// The turn (or batch) that granted `ids` failed to commit: those leases never were.
-    mutating func undo(granted ids: [String]) {
+    mutating func undo(granted ids: [LeaseID]) {
         for id in ids { released(id) }
     }
 }
 
+/// A lease's id inside the kernel: a number, unique for the kernel's life. Workers see it as
+/// `Broker.name(_:)`, with the kernel's prefix; the number alone keys the broker's tables, so
+/// that granting and ending a lease hash no strings.
+struct LeaseID: Hashable, Comparable, ExpressibleByIntegerLiteral {
+    var number: UInt64
+    init(_ number: UInt64) { self.number = number }
+    init(integerLiteral number: UInt64) { self.number = number }
+    static func < (a: LeaseID, b: LeaseID) -> Bool { a.number < b.number }
+}
+
 /// A unit handed to an external worker by `fetch`.
 struct Lease: Equatable {
-    var id: String
+    var id: LeaseID
     var jobID: Int64
     /// The job's type: what `parallel`'s cap counts.
     var type: String

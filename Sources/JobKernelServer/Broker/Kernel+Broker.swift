@@ -52,10 +52,9 @@ extension Kernel {
     /// still pending and ready. A non-manual job whose `requires` toggle is off ends `skipped`
     /// here, as it is about to start (docs/promises.md §8.3). Stale entries (a cancelled job's) yield nil.
     func validReady(_ head: QueuedUnit) throws -> (Job, WorkUnit)? {
-        guard let job = try self.job(head.jobID), !job.cancelRequested,
+        guard let (job, unit) = try jobAndUnit(head.jobID, head.index), !job.cancelRequested,
               job.status == .pending || job.status == .running,
-              let unit = try self.unit(head.jobID, head.index),
-              unit.status == .pending, unit.runAt == nil else { return nil }
+              let unit, unit.status == .pending, unit.runAt == nil else { return nil }
         if !job.manual, typesRequireToggles, let off = config.types[job.type]?.requires.first(where: { settings["workflow.\($0)"]?.boolValue != true }) {
             try apply(job.id, unit: nil, .requirementUnmet(toggle: off))
             return nil
@@ -76,7 +75,7 @@ extension Kernel {
         let jobBytes = try jobJSON(started)
         var b = ByteWriter(capacity: 640)
         b.append(#"{"lease":"#)
-        JSONWriter.writeString(lease.id, into: &b)
+        broker.writeName(lease.id, into: &b)
         b.append(#","job":"#)
         JSONWriter.write(jobBytes, into: &b)
         b.append(#","item":"#)
@@ -117,7 +116,7 @@ extension Kernel {
 
     /// Ends the lease `id` (acked, nacked, cancelled, NATS answered); returns it if it was out.
     @discardableResult
-    func removeLease(_ id: String) -> Lease? {
+    func removeLease(_ id: LeaseID) -> Lease? {
         guard let lease = broker.released(id) else { return nil }
         leaseEnded(lease)
         return lease
@@ -128,7 +127,7 @@ extension Kernel {
         if config.types[lease.type].flatMap(concurrency(of:)) != nil { typesToPump.insert(lease.type) }
     }
 
-    func expireLease(_ id: String, now t: Millis) {
+    func expireLease(_ id: LeaseID, now t: Millis) {
         guard let lease = broker.leaseExpired(id, now: t) else { return }
         leaseEnded(lease)
         try? apply(lease.jobID, unit: lease.index, .unitLost(index: lease.index, reason: "lease expired"))
@@ -174,6 +173,6 @@ extension Kernel {
             job.lastActivityAt = now
             active[lease.jobID] = job
         }
-        return ["lease": .string(lease.id), "expires_at": .string(Timestamp.format(lease.expiresAt))]
+        return ["lease": .string(broker.name(lease.id)), "expires_at": .string(Timestamp.format(lease.expiresAt))]
     }
 }

@@ -62,7 +62,7 @@ struct Deadline: Comparable {
     enum Action: Hashable {
         case backoff(jobID: Int64, index: Int)
         case runAt(jobID: Int64)
-        case lease(String)
+        case lease(LeaseID)
         case fetchTimeout(UInt64)
         case schedule(Int)
         case runTimeout(UInt64)

@@ -19,6 +19,14 @@ extension Kernel {
         return try store.unit(jobID: jobID, index: index)
     }
 
+    /// The job and its unit `index`, as `job` and `unit` would find them; a job just enqueued
+    /// is looked up once for both.
+    func jobAndUnit(_ jobID: Int64, _ index: Int) throws -> (job: Job, unit: WorkUnit?)? {
+        if index == 0, let fresh = fresh[jobID] { return fresh }
+        guard let job = try job(jobID) else { return nil }
+        return (job, try unit(jobID, index))
+    }
+
     /// The job object with its children counts (queried only for jobs that have children).
     /// `payload`, when given, is the job's payload as bytes (an enqueue has them already).
     func jobJSON(_ job: Job, payload: [UInt8]? = nil) throws -> JSON {
@@ -54,10 +62,12 @@ extension Kernel {
         if let known, known.job.id == id, known.unit.index == idx {
             job = known.job
             unit = known.unit
+        } else if let idx {
+            guard let stored = try jobAndUnit(id, idx) else { return }
+            (job, unit) = stored
         } else {
             guard let stored = try self.job(id) else { return }
             job = stored
-            unit = try idx.flatMap { try self.unit(id, $0) }
         }
         let statusBefore = job.status
         let unitBefore = unit

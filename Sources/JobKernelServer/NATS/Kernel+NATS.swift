@@ -34,7 +34,7 @@ extension Kernel {
     func publishToNATS() {
         guard let nats, !shuttingDown, nats.isConnected else { return }
         let now = self.now
-        guard nats.resume(isWanted: { id in (broker.leases[id]?.expiresAt ?? now) > now }) else { return }
+        guard nats.resume(isWanted: { name in (broker.lease(named: name)?.expiresAt ?? now) > now }) else { return }
         for type in config.types.values where type.mode == .asyncAPI && !isPaused(type.name) {
             while leaseRoom(type.name) > 0, nats.hasPublishRoom, let head = queues.popMax(type: type.name) {
                 guard let (job, unit) = (try? validReady(head)) ?? nil else { continue }
@@ -42,7 +42,7 @@ extension Kernel {
                     let (lease, json) = try grantLease(job, unit, leaseMs: type.timeoutMs ?? Kernel.natsLeaseMs, connectionID: 0)
                     // The server may have stored it even so: the lease stays, and the unit goes out
                     // again under it, never under a second lease a worker could also run to success.
-                    if try !nats.send(type: type.name, body: json.serialized(), msgID: lease.id) {
+                    if try !nats.send(type: type.name, body: json.serialized(), msgID: broker.name(lease.id)) {
                         KernelMain.log("NATS did not confirm the publish of unit \(unit.index) of job \(job.id); it is published again under the same lease")
                         return
                     }
@@ -101,11 +101,11 @@ extension Kernel {
             ack()
             return
         }
-        guard let lease = broker.leases[id], lease.connectionID == 0, lease.expiresAt > now else {
+        guard let lease = broker.lease(named: id), lease.connectionID == 0, lease.expiresAt > now else {
             ack()
             return
         }
-        removeLease(id)
+        removeLease(lease.id)
         try? apply(lease.jobID, unit: lease.index, outcome(lease.index))
         natsAcks.append(ack)
     }
@@ -126,7 +126,7 @@ extension Kernel {
             }
             let line = try p.optionalString("log", bytes: 0...config.limits.maxLogBytes)
             let level = try p.optionalString("level", oneOf: Kernel.logLevels) ?? "info"
-            guard let lease = broker.leases[id], let job = active[lease.jobID] else { return }
+            guard let lease = broker.lease(named: id), let job = active[lease.jobID] else { return }
             if let progress {
                 try reportProgress(job.id, current: progress.current, total: progress.total, phase: progress.phase,
                                    message: progress.message, item: job.itemized ? lease.index : nil)

@@ -56,7 +56,7 @@ extension Kernel {
                         "workers": .array(workers)]
             }
         let leases: [JSON] = broker.snapshot().map { lease in
-            ["lease": .string(lease.id), "job": jobSummary(lease.jobID, type: lease.type), "index": .int(lease.index),
+            ["lease": .string(broker.name(lease.id)), "job": jobSummary(lease.jobID, type: lease.type), "index": .int(lease.index),
              "worker": connections[lease.connectionID]?.clientName.map { .string($0) } ?? .null,
              "expires_at": .string(Timestamp.format(lease.expiresAt))]
         }

@@ -9,7 +9,7 @@ struct TurnJournal {
     /// Local runs started this turn.
     var runs: [UInt64] = []
     /// Leases granted this turn.
-    var leases: [String] = []
+    var leases: [LeaseID] = []
     /// Subscriptions made this turn.
     var subscriptions: [UInt64] = []
 
