@@ -15,8 +15,8 @@
 //                                                            commit before leased, the B before
 //                                                            that acknowledged (a pipeline)
 //   store_ceiling latency DB [-n N]                          one job at a time: the enqueue and its
-//                                                            lease in one commit (timed), the ack in
-//                                                            the next
+//                                                            lease in one commit (timed; the row
+//                                                            inserted leased), the ack in the next
 //
 // Prints one line: RESULT mode=… secs=… jobs=… rate=… us_per_job=… [p50_us=… p99_us=…].
 #define _GNU_SOURCE
@@ -107,8 +107,9 @@ static void open_store(const char *path) {
         "INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,"
         " request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,"
         " itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,"
-        " created_at, started_at, finished_at, last_activity_at, updated_at, id, u_status, u_attempt, u_interrupted, label)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        " created_at, started_at, finished_at, last_activity_at, updated_at, id, label, u_status, u_attempt,"
+        " u_run_at, u_interrupted, u_result, u_error, u_started_at, u_finished_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     ins_event = prepare(db, "INSERT INTO events (seq, ts, kind, job_id, type, data) VALUES (?,?,?,?,?,?)");
     upd_job = prepare(db,
         "UPDATE jobs SET status=?, attempt=?, run_at=?, cancel_requested=?, progress=?, n_pending=?, n_running=?,"
@@ -137,32 +138,43 @@ static void event(long long job, long long ts, const char *kind, const char *dat
     step(db, ins_event);
 }
 
-/// A new job as the kernel stores an `enqueue` of type `bench` with a 40-byte payload.
-static long long enqueue_one(void) {
+/// A new job as the kernel stores an `enqueue` of type `bench` with a 40-byte payload: pending, or,
+/// when `started` is not 0, already leased at `started` (the kernel inserts a job leased in the
+/// batch that creates it in the state it reached, with no row rewrite).
+static long long enqueue_one(long long started) {
     long long id = next_id++, t = wall_ms();
+    int running = started != 0;
     char payload[64];  // loadgen's body: {"n":i,"p":"xx…"}, 40 bytes
     int n = snprintf(payload, sizeof payload, "{\"n\":%lld,\"p\":\"", id);
     while (n < 38) payload[n++] = 'x';
     payload[n++] = '"';
     payload[n++] = '}';
     sqlite3_stmt *s = ins_job;
-    text(s, 1, "bench"); text(s, 2, "async_api"); text(s, 3, "pending"); sqlite3_bind_int64(s, 4, 50);
+    text(s, 1, "bench"); text(s, 2, "async_api"); text(s, 3, running ? "running" : "pending");
+    sqlite3_bind_int64(s, 4, 50);
     text(s, 5, "normal"); sqlite3_bind_text(s, 6, payload, n, SQLITE_TRANSIENT); text(s, 7, "anonymous");
     for (int i = 8; i <= 10; i++) sqlite3_bind_null(s, i);
-    sqlite3_bind_int64(s, 11, 0); sqlite3_bind_int64(s, 12, 0); sqlite3_bind_int64(s, 13, 3);
+    sqlite3_bind_int64(s, 11, 0); sqlite3_bind_int64(s, 12, running); sqlite3_bind_int64(s, 13, 3);
     sqlite3_bind_null(s, 14); sqlite3_bind_null(s, 15); sqlite3_bind_int64(s, 16, 0); sqlite3_bind_null(s, 17);
-    sqlite3_bind_int64(s, 18, 0); sqlite3_bind_int64(s, 19, 1);
-    for (int i = 20; i <= 24; i++) sqlite3_bind_int64(s, i, 0);
+    sqlite3_bind_int64(s, 18, 0); sqlite3_bind_int64(s, 19, !running); sqlite3_bind_int64(s, 20, running);
+    for (int i = 21; i <= 24; i++) sqlite3_bind_int64(s, i, 0);
     sqlite3_bind_null(s, 25); sqlite3_bind_null(s, 26); sqlite3_bind_int64(s, 27, t);
-    sqlite3_bind_null(s, 28); sqlite3_bind_null(s, 29); sqlite3_bind_null(s, 30); sqlite3_bind_int64(s, 31, t);
-    sqlite3_bind_int64(s, 32, id); text(s, 33, "pending"); sqlite3_bind_int64(s, 34, 0);
-    sqlite3_bind_int64(s, 35, 0); sqlite3_bind_null(s, 36);
+    if (running) sqlite3_bind_int64(s, 28, started); else sqlite3_bind_null(s, 28);
+    sqlite3_bind_null(s, 29);
+    if (running) sqlite3_bind_int64(s, 30, started); else sqlite3_bind_null(s, 30);
+    sqlite3_bind_int64(s, 31, running ? started : t);
+    sqlite3_bind_int64(s, 32, id); sqlite3_bind_null(s, 33);
+    text(s, 34, running ? "running" : "pending"); sqlite3_bind_int64(s, 35, running);
+    sqlite3_bind_null(s, 36); sqlite3_bind_int64(s, 37, 0); sqlite3_bind_null(s, 38); sqlite3_bind_null(s, 39);
+    if (running) sqlite3_bind_int64(s, 40, started); else sqlite3_bind_null(s, 40);
+    sqlite3_bind_null(s, 41);
     step(db, s);
     event(id, t, "job.created", "{\"compact\":1}", 13);
     return id;
 }
 
 /// The row rewrite and the compact `job.status` event of a lease (`done` 0) or a success (1).
+static void status_event(long long id, long long started, int done, long long t);
 static void transition(long long id, long long started, int done) {
     long long t = wall_ms();
     sqlite3_stmt *s = upd_job;
@@ -181,6 +193,11 @@ static void transition(long long id, long long started, int done) {
     if (done) sqlite3_bind_int64(s, 25, t); else sqlite3_bind_null(s, 25);
     sqlite3_bind_int64(s, 26, id);
     step(db, s);
+    status_event(id, started, done, t);
+}
+
+/// The compact `job.status` event of a lease (`done` 0) or a success (1) at `t`.
+static void status_event(long long id, long long started, int done, long long t) {
     char data[320];
     int n = snprintf(data, sizeof data,
         "{\"compact\":2,\"from\":\"%s\",\"state\":{\"status\":\"%s\",\"attempt\":1,\"cancel_requested\":false,"
@@ -231,8 +248,8 @@ int main(int argc, char **argv) {
             nanosleep(&pause, NULL);
             double a = now_s();
             step(db, begin_tx);
-            long long id = enqueue_one(), started = wall_ms();
-            transition(id, started, 0);
+            long long started = wall_ms(), id = enqueue_one(started);
+            status_event(id, started, 0, started);
             step(db, commit_tx);
             lat[i] = (now_s() - a) * 1e6;
             step(db, begin_tx);
@@ -263,7 +280,7 @@ int main(int argc, char **argv) {
                     started[lease * batch + k] = wall_ms();
                     transition(ring[lease * batch + k], started[lease * batch + k], 0);
                 }
-                ring[slot * batch + k] = enqueue_one();
+                ring[slot * batch + k] = enqueue_one(0);
                 if (!is_cycle) jobs++;
             }
             step(db, commit_tx);

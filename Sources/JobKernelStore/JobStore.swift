@@ -121,16 +121,20 @@ public final class JobStore {
 
     /// Inserts a new job and its units. A `job.id` of 0 is assigned by the store; any other is
     /// used as is (the kernel numbers jobs itself, so that it need not wait for the insert).
-    /// `items` nil makes the single unit 0, kept in the job's row.
-    /// `payloadBytes`, when the caller has them, are the payload already serialized.
-    public func insert(_ job: inout Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]? = nil) throws(DatabaseError) {
+    /// `items` nil makes the single unit 0, kept in the job's row: pending, or in the state `unit`
+    /// gives (a job that changed within the batch that creates it is inserted as it is at the
+    /// batch's end, `WriteBatch.appendUpdate`). `payloadBytes`, when the caller has them, are the
+    /// payload already serialized.
+    public func insert(_ job: inout Job, unit: WorkUnit? = nil, items: [JSON]?, request: String?,
+                       payloadBytes: [UInt8]? = nil) throws(DatabaseError) {
         try beginIfNeeded()
-        try db.statement(literal: """
+        let stmt = try db.statement(literal: """
             INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
                 request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,
                 itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
-                created_at, started_at, finished_at, last_activity_at, updated_at, id, u_status, u_attempt, u_interrupted, label)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                created_at, started_at, finished_at, last_activity_at, updated_at, id, label, u_status, u_attempt,
+                u_run_at, u_interrupted, u_result, u_error, u_started_at, u_finished_at)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             """).reset()
             .bind(1, job.type).bind(2, job.dispatchMode).bind(3, job.status.rawValue).bind(4, Int64(job.priority))
             .bind(5, job.lane.rawValue).bind(6, utf8: payloadBytes ?? job.payload.serialized()).bind(7, job.createdBy)
@@ -141,10 +145,15 @@ public final class JobStore {
             .bind(22, Int64(job.units.failed)).bind(23, Int64(job.units.cancelled)).bind(24, Int64(job.waiting))
             .bind(25, utf8: Self.jsonBytes(job.result)).bind(26, utf8: job.error?.json.serialized())
             .bind(27, job.createdAt).bind(28, job.startedAt).bind(29, job.finishedAt).bind(30, job.lastActivityAt)
-            .bind(31, job.updatedAt).bind(32, job.id == 0 ? nil : job.id)
-            .bind(33, items == nil ? UnitStatus.pending.rawValue : nil).bind(34, items == nil ? Int64(0) : nil)
-            .bind(35, items == nil ? Int64(0) : nil).bind(36, job.label)
-            .run()
+            .bind(31, job.updatedAt).bind(32, job.id == 0 ? nil : job.id).bind(33, job.label)
+        if items == nil {
+            // A job without items keeps its one unit in its row: pending, or as given.
+            let unit = unit ?? WorkUnit(jobID: job.id, index: 0, value: .null, status: .pending, attempt: 0)
+            try Self.bindUnitState(unit, to: stmt, after: 33).run()
+        } else {
+            for i: Int32 in 34...41 { _ = stmt.bind(i, nil as Int64?) }
+            try stmt.run()
+        }
         if job.id == 0 { job.id = db.lastInsertRowID }
         if let items {
             let unitInsert = try db.statement(literal: "INSERT INTO units (job_id, idx, value, status, attempt) VALUES (?,?,?,'pending',0)")

@@ -5,14 +5,18 @@ import JobKernelCore
 /// Writes of a job's row are kept apart from the rest: each writes every mutable field of the
 /// row, so a later write of the same row that sets at least as much makes the earlier one
 /// redundant, and it is dropped (its events stay). A job that a pool starts and finishes within
-/// one batch then costs one row update instead of two. That is sound because every other write
-/// of a batch touches rows of its own only (a new job, an event, a log line): nothing between the
-/// two writes reads the row.
+/// one batch then costs one row update instead of two. Likewise a job without items that changes
+/// in the batch that creates it (a lease or a run started in the turn of its `enqueue`) is
+/// inserted once, in the state it reached, instead of inserted and then rewritten: one row write,
+/// and no index entry made only to be moved. That is sound because every other write of a batch
+/// touches rows of its own only (a new job, an event, a log line): nothing between the two
+/// writes reads the row.
 public struct WriteBatch {
     private(set) public var writes: [StoreWriter.Write] = []
-    /// Where the batch's last droppable write of each job's row is, and what it sets.
-    private var rows: [Int64: (index: Int, sets: RowFields)] = [:]
-    /// Row writes dropped so far because a later one made them redundant.
+    /// Where the batch's last droppable write of each job's row is, and what it is.
+    private var rows: [Int64: (index: Int, write: RowWrite)] = [:]
+    /// Row writes dropped so far because a later one made them redundant, or folded into the
+    /// insert of their row.
     private(set) public var dropped = 0
 
     /// What a write of a job's row sets: the job's mutable fields, or those and its one unit's
@@ -20,6 +24,29 @@ public struct WriteBatch {
     private enum RowFields: Comparable {
         case job
         case jobAndUnit
+    }
+
+    /// A job's row write in the batch: an update, or the insert of a job without items, which
+    /// later updates of the row are folded into.
+    private enum RowWrite {
+        case update(RowFields)
+        case insert(NewJob)
+    }
+
+    /// The insert of a job without items, as the batch will run it.
+    private struct NewJob {
+        var job: Job
+        var unit: WorkUnit?
+        var request: String?
+        var payloadBytes: [UInt8]?
+
+        var write: StoreWriter.Write {
+            let (job, unit, request, payloadBytes) = (self.job, self.unit, self.request, self.payloadBytes)
+            return { store in
+                var row = job
+                try store.insert(&row, unit: unit, items: nil, request: request, payloadBytes: payloadBytes)
+            }
+        }
     }
 
     public init() {}
@@ -32,21 +59,44 @@ public struct WriteBatch {
         writes.append(write)
     }
 
+    /// Adds the insert of the new `job` and its units (`JobStore.insert`). The insert of a job
+    /// without items takes in the later writes of its row in this batch.
+    public mutating func appendInsert(_ job: Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]?) {
+        guard items == nil else {
+            writes.append { store in
+                var row = job
+                try store.insert(&row, items: items, request: request, payloadBytes: payloadBytes)
+            }
+            return
+        }
+        let new = NewJob(job: job, unit: nil, request: request, payloadBytes: payloadBytes)
+        rows[job.id] = (writes.count, .insert(new))
+        writes.append(new.write)
+    }
+
     /// Adds the write of every mutable field of `job`, and of `unit`, one of its units, when given
     /// (`JobStore.update(_:unit:)`), dropping the batch's earlier write of the row if this one
-    /// sets all it did.
+    /// sets all it did, or folding it into the batch's insert of the row.
     public mutating func appendUpdate(_ job: Job, unit: WorkUnit?) {
+        if let earlier = rows[job.id], case .insert(var new) = earlier.write {
+            new.job = job
+            if let unit { new.unit = unit }
+            writes[earlier.index] = new.write
+            rows[job.id] = (earlier.index, .insert(new))
+            dropped += 1
+            return
+        }
         let sets: RowFields?
         switch (unit, job.itemized) {
         case (nil, _): sets = .job
         case (_?, false): sets = .jobAndUnit
         case (_?, true): sets = nil  // it also writes a row of `units`: it must stay
         }
-        if let sets, let earlier = rows[job.id], earlier.sets <= sets {
+        if let sets, let earlier = rows[job.id], case .update(let earlierSets) = earlier.write, earlierSets <= sets {
             writes[earlier.index] = Self.nothing
             dropped += 1
         }
-        rows[job.id] = sets.map { (writes.count, $0) }
+        rows[job.id] = sets.map { (writes.count, .update($0)) }
         writes.append { try $0.update(job, unit: unit) }
     }
 

@@ -2,8 +2,9 @@ import Testing
 import JobKernelCore
 @testable import JobKernelStore
 
-/// A batch drops a row write that a later one of the same row makes redundant, and only then:
-/// what is committed is what the writes in order would have left.
+/// A batch drops a row write that a later one of the same row makes redundant, and folds the writes
+/// of a new job's row into its insert, and only then: what is committed is what the writes in order
+/// would have left.
 struct WriteBatchTests {
     /// A stored job (with `items` items, or none) and its unit 0, as read back.
     static func stored(_ store: JobStore, items: Int? = nil) throws -> (Job, WorkUnit) {
@@ -106,5 +107,108 @@ struct WriteBatchTests {
         #expect(batch.dropped == 0)
         try Self.run(&batch, on: store)
         #expect(try store.job(id: job.id)?.status == .success)
+    }
+
+    /// A job numbered as the kernel numbers it, not yet stored.
+    static func unsaved(id: Int64, items: Int? = nil) -> (Job, WorkUnit) {
+        var job = JobStoreTests.newJob(items: items)
+        job.id = id
+        return (job, WorkUnit(jobID: id, index: 0, value: .null, status: .pending, attempt: 0))
+    }
+
+    /// Everything a read of the job's row gives, for comparing two ways of writing it.
+    static func readBack(_ store: JobStore, _ id: Int64) throws -> (Job?, WorkUnit?, [WorkUnit]) {
+        (try store.job(id: id), try store.unit(jobID: id, index: 0),
+         try store.units(jobID: id, status: .running) + store.units(jobID: id, status: .success))
+    }
+
+    /// Each sequence of writes of a new job without items, run in one batch (folded into the insert)
+    /// and one write per transaction (as written before batching), reads back the same.
+    @Test("a new job's later writes in its batch fold into its insert, and the row is what the writes in order leave",
+          arguments: [
+              ["start"], ["start", "finish"], ["progress"], ["start", "progress"], ["start", "progress", "finish"],
+              ["progress", "start"],
+          ])
+    func laterWritesFoldIntoTheInsert(steps: [String]) throws {
+        let folded = try JobStore(path: ":memory:", durability: .normal)
+        let unfolded = try JobStore(path: ":memory:", durability: .normal)
+        var (job, unit) = Self.unsaved(id: 7)
+        var batch = WriteBatch()
+        batch.appendInsert(job, items: nil, request: "r", payloadBytes: nil)
+        var one = job
+        try unfolded.insert(&one, items: nil, request: "r")
+        try unfolded.commit()
+        for step in steps {
+            var withUnit = true
+            switch step {
+            case "start":
+                job.status = .running
+                job.attempt = 1
+                job.startedAt = 2_000
+                job.units = UnitCounts(pending: 0, running: 1)
+                unit.status = .running
+                unit.attempt = 1
+                unit.startedAt = 2_000
+            case "finish":
+                job.status = .success
+                job.finishedAt = 3_000
+                job.result = ["ok": true]
+                job.units = UnitCounts(pending: 0, success: 1)
+                unit.status = .success
+                unit.result = ["ok": true]
+                unit.finishedAt = 3_000
+            default:
+                job.progress.apply(current: 1, total: 2, phase: "half", message: nil)
+                withUnit = false
+            }
+            let seq = Int64(batch.count)
+            batch.append { try $0.appendEvent(seq: seq, ts: 1, kind: "job.status", jobID: 7, type: "t", data: Array("{}".utf8)) }
+            batch.appendUpdate(job, unit: withUnit ? unit : nil)
+            try unfolded.update(job, unit: withUnit ? unit : nil)
+            try unfolded.commit()
+        }
+        #expect(batch.dropped == steps.count)
+        try Self.run(&batch, on: folded)
+        let (a, b) = (try Self.readBack(folded, 7), try Self.readBack(unfolded, 7))
+        #expect(a.0 == b.0 && a.0 != nil)
+        #expect(a.1 == b.1)
+        #expect(a.2 == b.2)
+        #expect(try folded.job(id: 7)?.status == job.status)
+        var events = 0
+        try folded.events(after: 0, through: 100) { _ in events += 1 }
+        #expect(events == steps.count)  // the events stay
+    }
+
+    @Test("a job with items is inserted as it was enqueued: its later writes stay, in order")
+    func anItemizedJobIsNotFolded() throws {
+        let store = try JobStore(path: ":memory:", durability: .normal)
+        var (job, _) = Self.unsaved(id: 3, items: 2)
+        var batch = WriteBatch()
+        batch.appendInsert(job, items: [1, 2], request: nil, payloadBytes: nil)
+        job.status = .running
+        job.units = UnitCounts(pending: 1, running: 1)
+        var first = WorkUnit(jobID: 3, index: 0, value: 1, status: .running, attempt: 1)
+        first.startedAt = 2_000
+        batch.appendUpdate(job, unit: first)
+        #expect(batch.dropped == 0)
+        #expect(batch.count == 2)
+        try Self.run(&batch, on: store)
+        #expect(try store.job(id: 3)?.status == .running)
+        #expect(try store.units(jobID: 3, status: .running).map(\.index) == [0])
+        #expect(try store.units(jobID: 3, status: .pending).map(\.index) == [1])
+    }
+
+    @Test("a job inserted in an earlier batch is updated, not inserted again")
+    func anInsertFoldsOnlyWithinItsBatch() throws {
+        let store = try JobStore(path: ":memory:", durability: .normal)
+        var (job, unit) = Self.unsaved(id: 5)
+        var batch = WriteBatch()
+        batch.appendInsert(job, items: nil, request: nil, payloadBytes: nil)
+        try Self.run(&batch, on: store)
+        Self.move(&job, &unit, to: .running, in: &batch)
+        #expect(batch.dropped == 0)
+        try Self.run(&batch, on: store)
+        #expect(try store.job(id: 5)?.status == .running)
+        #expect(try store.unit(jobID: 5, index: 0)?.status == .running)
     }
 }

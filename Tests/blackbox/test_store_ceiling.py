@@ -1,13 +1,17 @@
 """bench/store_ceiling.c stands for the kernel's store only while it writes what the kernel writes
 (bench/README.md, "The store's own limit"). These tests run a job through the real kernel the way
-`loadgen cycle` does (enqueue, fetch, ack with no result), then the replay on the same database,
-and compare the replay's rows and events with the kernel's, column by column: a change to the
-schema, the row or the compact events that the replay does not follow fails here."""
+`loadgen cycle` does (enqueue, fetch, ack with no result), or the way `loadgen latency` does (the
+fetch waiting when the job comes, so the job is leased in the batch that inserts it), then the
+replay in the matching mode on the same database, and compare the replay's rows and events with
+the kernel's, column by column: a change to the schema, the row or the compact events that the
+replay does not follow fails here."""
 
 import json
 import os
 import sqlite3
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -61,13 +65,28 @@ def shape(value):
     return value
 
 
-def test_the_replay_writes_the_rows_and_events_the_kernel_writes(kernel_factory, exe):
-    db, kernel_id = one_job_through_the_kernel(kernel_factory)
-    out = subprocess.run([exe, "cycle", db, "-d", "0.3", "-D", "0", "-b", "4"],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert "RESULT mode=cycle" in out.stdout and " jobs=" in out.stdout
+def one_job_leased_as_it_comes(kernel_factory):
+    """As `one_job_through_the_kernel`, but the worker's fetch is already waiting when the job is
+    enqueued, as in `loadgen latency`: the lease is taken in the enqueue's turn."""
+    k = kernel_factory(CONFIG)
+    worker, producer = k.client(), k.client()
+    fetched = {}
+    waiting = threading.Thread(target=lambda: fetched.update(
+        worker.call("fetch", {"types": ["bench"], "max": 1, "wait_s": 10})))
+    waiting.start()
+    time.sleep(0.5)  # the fetch parks
+    job = producer.call("enqueue", {"type": "bench", "payload": PAYLOAD})["job"]
+    waiting.join(15)
+    assert [lease["job"]["id"] for lease in fetched["leases"]] == [job["id"]]
+    worker.call("ack", {"lease": fetched["leases"][0]["lease"]})
+    worker.close()
+    producer.close()
+    k.stop()
+    return k.db, int(job["id"])
 
+
+def assert_replayed_like_the_kernel(db, kernel_id):
+    """The replay's first three finished jobs after the kernel's match its row and its events."""
     kernel_row, = rows(db, "SELECT * FROM jobs WHERE id = ?", kernel_id)
     replayed = rows(db, "SELECT * FROM jobs WHERE id > ? AND status = 'success' ORDER BY id LIMIT 3", kernel_id)
     assert len(replayed) == 3, "the replay acknowledged no job"
@@ -87,6 +106,20 @@ def test_the_replay_writes_the_rows_and_events_the_kernel_writes(kernel_factory,
     assert [kind for kind, _, _ in expected] == ["job.created", "job.status", "job.status"]
     for row in replayed:
         assert events(row["id"]) == expected
+
+
+@pytest.mark.parametrize("mode", ["cycle", "latency"])
+def test_the_replay_writes_the_rows_and_events_the_kernel_writes(kernel_factory, exe, mode):
+    if mode == "cycle":
+        db, kernel_id = one_job_through_the_kernel(kernel_factory)
+        argv = ["cycle", db, "-d", "0.3", "-D", "0", "-b", "4"]
+    else:
+        db, kernel_id = one_job_leased_as_it_comes(kernel_factory)
+        argv = ["latency", db, "-n", "5"]
+    out = subprocess.run([exe, *argv], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"RESULT mode={mode}" in out.stdout
+    assert_replayed_like_the_kernel(db, kernel_id)
 
 
 def test_the_replay_measures_each_mode_and_refuses_bad_options(kernel_factory, exe, tmp_path):

@@ -212,11 +212,7 @@ extension Kernel {
             timeoutMs: r.timeoutMs ?? r.type.timeoutMs, runAt: r.runAt, itemized: r.items != nil,
             units: UnitCounts(pending: r.items?.count ?? 1), createdAt: t, updatedAt: t)
         job.id = takeJobID()
-        let (stored, items, request, payloadBytes) = (job, r.items, r.idempotencyKey == nil ? nil : r.canonical, r.payloadBytes)
-        try write { store in
-            var row = stored
-            try store.insert(&row, items: items, request: request, payloadBytes: payloadBytes)
-        }
+        try writeInsert(job, items: r.items, request: r.idempotencyKey == nil ? nil : r.canonical, payloadBytes: r.payloadBytes)
         if let parent = r.parentID { parents.insert(parent) }
         statusCounts[job.status] += 1
         ops.countStatus(type: job.type, from: nil, to: job.status)

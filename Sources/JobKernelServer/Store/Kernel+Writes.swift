@@ -71,6 +71,16 @@ extension Kernel {
         writes.pending.appendUpdate(job, unit: unit)
     }
 
+    /// Collects, or runs, the insert of the new `job` and its units; later writes of its row in
+    /// the same batch are folded into it (`WriteBatch`).
+    func writeInsert(_ job: Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]?) throws {
+        guard writes.mode == .deferred else {
+            var row = job
+            return try storage.insert(&row, items: items, request: request, payloadBytes: payloadBytes)
+        }
+        writes.pending.appendInsert(job, items: items, request: request, payloadBytes: payloadBytes)
+    }
+
     /// A fresh job id: the kernel numbers jobs itself, so that an enqueue need not wait for the
     /// insert to learn its id.
     func takeJobID() -> Int64 {
