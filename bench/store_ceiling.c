@@ -90,7 +90,7 @@ static void *checkpointer(void *arg) {
 
 // ---- the statements, as JobStore runs them ---------------------------------------------------
 static sqlite3 *db;
-static sqlite3_stmt *ins_job, *ins_event, *upd_job, *begin_tx, *commit_tx;
+static sqlite3_stmt *ins_job, *ins_job_leased, *ins_event, *upd_job, *begin_tx, *commit_tx;
 static long long next_id, next_seq;
 
 static void open_store(const char *path) {
@@ -104,6 +104,13 @@ static void open_store(const char *path) {
     exec(db, "PRAGMA wal_autocheckpoint = 0");
     exec(db, "PRAGMA journal_size_limit = 16777216");
     ins_job = prepare(db,
+        "INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,"
+        " request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,"
+        " itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,"
+        " created_at, started_at, finished_at, last_activity_at, updated_at, id, label, u_status, u_attempt,"
+        " u_interrupted)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    ins_job_leased = prepare(db,
         "INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,"
         " request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,"
         " itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,"
@@ -149,7 +156,7 @@ static long long enqueue_one(long long started) {
     while (n < 38) payload[n++] = 'x';
     payload[n++] = '"';
     payload[n++] = '}';
-    sqlite3_stmt *s = ins_job;
+    sqlite3_stmt *s = running ? ins_job_leased : ins_job;
     text(s, 1, "bench"); text(s, 2, "async_api"); text(s, 3, running ? "running" : "pending");
     sqlite3_bind_int64(s, 4, 50);
     text(s, 5, "normal"); sqlite3_bind_text(s, 6, payload, n, SQLITE_TRANSIENT); text(s, 7, "anonymous");
@@ -165,9 +172,12 @@ static long long enqueue_one(long long started) {
     sqlite3_bind_int64(s, 31, running ? started : t);
     sqlite3_bind_int64(s, 32, id); sqlite3_bind_null(s, 33);
     text(s, 34, running ? "running" : "pending"); sqlite3_bind_int64(s, 35, running);
-    sqlite3_bind_null(s, 36); sqlite3_bind_int64(s, 37, 0); sqlite3_bind_null(s, 38); sqlite3_bind_null(s, 39);
-    if (running) sqlite3_bind_int64(s, 40, started); else sqlite3_bind_null(s, 40);
-    sqlite3_bind_null(s, 41);
+    if (running) {  // u_run_at, u_interrupted, u_result, u_error, u_started_at, u_finished_at
+        sqlite3_bind_null(s, 36); sqlite3_bind_int64(s, 37, 0); sqlite3_bind_null(s, 38); sqlite3_bind_null(s, 39);
+        sqlite3_bind_int64(s, 40, started); sqlite3_bind_null(s, 41);
+    } else {
+        sqlite3_bind_int64(s, 36, 0);  // u_interrupted
+    }
     step(db, s);
     event(id, t, "job.created", "{\"compact\":1}", 13);
     return id;

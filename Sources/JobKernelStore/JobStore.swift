@@ -128,14 +128,25 @@ public final class JobStore {
     public func insert(_ job: inout Job, unit: WorkUnit? = nil, items: [JSON]?, request: String?,
                        payloadBytes: [UInt8]? = nil) throws(DatabaseError) {
         try beginIfNeeded()
-        let stmt = try db.statement(literal: """
+        // A unit given is written whole (eight columns); a new pending one needs three, and the
+        // shorter statement keeps the common insert as cheap as it was.
+        let unitGiven = unit != nil && items == nil
+        let stmt = try unitGiven ? db.statement(literal: """
             INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
                 request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,
                 itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
                 created_at, started_at, finished_at, last_activity_at, updated_at, id, label, u_status, u_attempt,
                 u_run_at, u_interrupted, u_result, u_error, u_started_at, u_finished_at)
             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-            """).reset()
+            """) : db.statement(literal: """
+            INSERT INTO jobs (type, dispatch_mode, status, priority, lane, payload, created_by, idempotency_key,
+                request, parent_id, manual, attempt, max_attempts, timeout_ms, run_at, cancel_requested, progress,
+                itemized, n_pending, n_running, n_success, n_failed, n_cancelled, n_waiting, result, error,
+                created_at, started_at, finished_at, last_activity_at, updated_at, id, label, u_status, u_attempt,
+                u_interrupted)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            """)
+        _ = stmt.reset()
             .bind(1, job.type).bind(2, job.dispatchMode).bind(3, job.status.rawValue).bind(4, Int64(job.priority))
             .bind(5, job.lane.rawValue).bind(6, utf8: payloadBytes ?? job.payload.serialized()).bind(7, job.createdBy)
             .bind(8, job.idempotencyKey).bind(9, request).bind(10, job.parentID).bind(11, job.manual)
@@ -146,13 +157,12 @@ public final class JobStore {
             .bind(25, utf8: Self.jsonBytes(job.result)).bind(26, utf8: job.error?.json.serialized())
             .bind(27, job.createdAt).bind(28, job.startedAt).bind(29, job.finishedAt).bind(30, job.lastActivityAt)
             .bind(31, job.updatedAt).bind(32, job.id == 0 ? nil : job.id).bind(33, job.label)
-        if items == nil {
-            // A job without items keeps its one unit in its row: pending, or as given.
-            let unit = unit ?? WorkUnit(jobID: job.id, index: 0, value: .null, status: .pending, attempt: 0)
+        if unitGiven, let unit {
             try Self.bindUnitState(unit, to: stmt, after: 33).run()
         } else {
-            for i: Int32 in 34...41 { _ = stmt.bind(i, nil as Int64?) }
-            try stmt.run()
+            // A job without items keeps its one unit in its row, pending; a job with items, none.
+            try stmt.bind(34, items == nil ? UnitStatus.pending.rawValue : nil).bind(35, items == nil ? Int64(0) : nil)
+                .bind(36, items == nil ? Int64(0) : nil).run()
         }
         if job.id == 0 { job.id = db.lastInsertRowID }
         if let items {
