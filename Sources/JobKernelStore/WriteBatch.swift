@@ -27,24 +27,25 @@ public struct WriteBatch {
     }
 
     /// A job's row write in the batch: an update, or the insert of a job without items, which
-    /// later updates of the row are folded into.
+    /// later updates of the row are folded into (a job with items is never entered here).
     private enum RowWrite {
         case update(RowFields)
         case insert(NewJob)
     }
 
-    /// The insert of a job without items, as the batch will run it.
+    /// The insert of a new job, as the batch will run it.
     private struct NewJob {
         var job: Job
         var unit: WorkUnit?
+        var items: [JSON]?
         var request: String?
         var payloadBytes: [UInt8]?
 
         var write: StoreWriter.Write {
-            let (job, unit, request, payloadBytes) = (self.job, self.unit, self.request, self.payloadBytes)
+            let (job, unit, items, request, payloadBytes) = (self.job, self.unit, self.items, self.request, self.payloadBytes)
             return { store in
                 var row = job
-                try store.insert(&row, unit: unit, items: nil, request: request, payloadBytes: payloadBytes)
+                try store.insert(&row, unit: unit, items: items, request: request, payloadBytes: payloadBytes)
             }
         }
     }
@@ -62,15 +63,8 @@ public struct WriteBatch {
     /// Adds the insert of the new `job` and its units (`JobStore.insert`). The insert of a job
     /// without items takes in the later writes of its row in this batch.
     public mutating func appendInsert(_ job: Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]?) {
-        guard items == nil else {
-            writes.append { store in
-                var row = job
-                try store.insert(&row, items: items, request: request, payloadBytes: payloadBytes)
-            }
-            return
-        }
-        let new = NewJob(job: job, unit: nil, request: request, payloadBytes: payloadBytes)
-        rows[job.id] = (writes.count, .insert(new))
+        let new = NewJob(job: job, unit: nil, items: items, request: request, payloadBytes: payloadBytes)
+        if items == nil { rows[job.id] = (writes.count, .insert(new)) }
         writes.append(new.write)
     }
 
