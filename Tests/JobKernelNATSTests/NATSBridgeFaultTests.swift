@@ -115,11 +115,7 @@ extension NATSBridgeTests {
 
     @Test func aServerBackWithoutItsStoreGetsTheStreamsAndConsumerAgain() throws {
         try withBridge { server, loop, bridge in
-            var received: [String] = []
-            bridge.onResult = { body, ack in
-                received.append(body.text)
-                ack()
-            }
+            let results = AckedResults(bridge)
             var ready = 0
             bridge.onReady = { ready += 1 }
 
@@ -139,7 +135,7 @@ extension NATSBridgeTests {
             #expect(try worker.fetchUnits(type: "resize").map(\.text) == [Self.lease])
             // The results consumer is back too, pushing to the subscription the bridge kept.
             try worker.publishResult(#"{"lease":"L1","status":"success"}"#)
-            #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
+            #expect(runUntil(loop, timeoutMs: 10_000) { !results.bodies.isEmpty })
         }
     }
 }

@@ -80,13 +80,9 @@ struct NATSBridgeTests {
         try worker.publishResult(result)
 
         try withBridge(to: server) { loop, bridge in
-            var received: [String] = []
-            bridge.onResult = { body, ack in
-                received.append(body.text)
-                ack()
-            }
-            #expect(runUntil(loop) { !received.isEmpty })
-            #expect(received == [result])
+            let results = AckedResults(bridge)
+            #expect(runUntil(loop) { !results.bodies.isEmpty })
+            #expect(results.bodies == [result])
         }
     }
 
@@ -113,13 +109,9 @@ struct NATSBridgeTests {
         }
 
         try withBridge(to: server, options: options) { loop, bridge in
-            var received: [String] = []
-            bridge.onResult = { body, ack in
-                received.append(body.text)
-                ack()
-            }
-            #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
-            #expect(received == [result])
+            let results = AckedResults(bridge)
+            #expect(runUntil(loop, timeoutMs: 10_000) { !results.bodies.isEmpty })
+            #expect(results.bodies == [result])
         }
     }
 
@@ -131,13 +123,9 @@ struct NATSBridgeTests {
             try worker.publishResult(#"{"lease":"B","status":"success"}"#)
             runUntil(loop, timeoutMs: 300) { false }
 
-            var received: [String] = []
-            bridge.onResult = { body, ack in
-                received.append(body.text)
-                ack()
-            }
-            #expect(runUntil(loop) { received.count == 2 })
-            #expect(received == [#"{"lease":"A","status":"success"}"#, #"{"lease":"B","status":"success"}"#])
+            let results = AckedResults(bridge)
+            #expect(runUntil(loop) { results.bodies.count == 2 })
+            #expect(results.bodies == [#"{"lease":"A","status":"success"}"#, #"{"lease":"B","status":"success"}"#])
         }
     }
 
@@ -222,11 +210,7 @@ extension NATSBridgeTests {
 extension NATSBridgeTests {
     @Test func publishHoldsAtOnceWhileTheServerIsDownAndRecoversAfterIt() throws {
         try withBridge { server, loop, bridge in
-            var received: [String] = []
-            bridge.onResult = { body, ack in
-                received.append(body.text)
-                ack()
-            }
+            let results = AckedResults(bridge)
 
             server.crash()
             #expect(runUntil(loop, timeoutMs: 3000) { !bridge.isConnected })
@@ -245,7 +229,7 @@ extension NATSBridgeTests {
             #expect(try worker.fetchUnits(type: "resize").map(\.text) == ["", Self.lease])
             // The durable consumer resumes on the reconnected subscription.
             try worker.publishResult(#"{"lease":"L1","status":"success"}"#)
-            #expect(runUntil(loop, timeoutMs: 10_000) { !received.isEmpty })
+            #expect(runUntil(loop, timeoutMs: 10_000) { !results.bodies.isEmpty })
         }
     }
 }

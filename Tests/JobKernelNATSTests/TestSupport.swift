@@ -315,6 +315,19 @@ extension Array where Element == UInt8 {
     var text: String { String(decoding: self, as: UTF8.self) }
 }
 
+/// The bodies of the results `bridge` delivers, in order, each acknowledged as it comes (as the
+/// kernel does once the result is committed). Set as the bridge's `onResult` when made.
+final class AckedResults {
+    private(set) var bodies: [String] = []
+
+    init(_ bridge: NATSBridge) {
+        bridge.onResult = { body, ack in
+            self.bodies.append(body.text)
+            ack()
+        }
+    }
+}
+
 /// Runs `bridge`'s loop until the server has confirmed every unit sent with `send` (none awaits
 /// its answer, none is held to publish again), at most `timeoutMs`; returns whether it did.
 @discardableResult
