@@ -33,20 +33,26 @@ public struct WriteBatch {
         case insert(NewJob)
     }
 
-    /// The insert of a new job, as the batch will run it.
-    private struct NewJob {
+    /// The insert of a new job, as the batch will run it. A reference: a later write of the row
+    /// folds into it in place, and the batch's write of it reads it when the batch runs (the
+    /// writer thread reads it only after the batch is taken, when nothing changes it any more).
+    private final class NewJob {
         var job: Job
         var unit: WorkUnit?
-        var items: [JSON]?
-        var request: String?
-        var payloadBytes: [UInt8]?
+        let items: [JSON]?
+        let request: String?
+        let payloadBytes: [UInt8]?
 
-        var write: StoreWriter.Write {
-            let (job, unit, items, request, payloadBytes) = (self.job, self.unit, self.items, self.request, self.payloadBytes)
-            return { store in
-                var row = job
-                try store.insert(&row, unit: unit, items: items, request: request, payloadBytes: payloadBytes)
-            }
+        init(job: Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]?) {
+            self.job = job
+            self.items = items
+            self.request = request
+            self.payloadBytes = payloadBytes
+        }
+
+        func write(to store: JobStore) throws {
+            var row = job
+            try store.insert(&row, unit: unit, items: items, request: request, payloadBytes: payloadBytes)
         }
     }
 
@@ -63,20 +69,18 @@ public struct WriteBatch {
     /// Adds the insert of the new `job` and its units (`JobStore.insert`). The insert of a job
     /// without items takes in the later writes of its row in this batch.
     public mutating func appendInsert(_ job: Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]?) {
-        let new = NewJob(job: job, unit: nil, items: items, request: request, payloadBytes: payloadBytes)
+        let new = NewJob(job: job, items: items, request: request, payloadBytes: payloadBytes)
         if items == nil { rows[job.id] = (writes.count, .insert(new)) }
-        writes.append(new.write)
+        writes.append(new.write(to:))
     }
 
     /// Adds the write of every mutable field of `job`, and of `unit`, one of its units, when given
     /// (`JobStore.update(_:unit:)`), dropping the batch's earlier write of the row if this one
     /// sets all it did, or folding it into the batch's insert of the row.
     public mutating func appendUpdate(_ job: Job, unit: WorkUnit?) {
-        if let earlier = rows[job.id], case .insert(var new) = earlier.write {
+        if let earlier = rows[job.id], case .insert(let new) = earlier.write {
             new.job = job
             if let unit { new.unit = unit }
-            writes[earlier.index] = new.write
-            rows[job.id] = (earlier.index, .insert(new))
             dropped += 1
             return
         }
