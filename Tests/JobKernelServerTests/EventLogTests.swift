@@ -149,4 +149,26 @@ import Testing
         #expect(log.nextSeq() == 11)
         #expect(Self.deliver(&log, Self.event(11)).map(\.0) == [kept])
     }
+
+    /// A filter of a few values compares them one by one, a longer one hashes them: either way
+    /// it accepts exactly the values it was given.
+    @Test(arguments: [0, 1, 2, FilterValues<Int64>.fewLimit, FilterValues<Int64>.fewLimit + 1, 100])
+    func aFilterAcceptsExactlyItsValuesHoweverMany(count: Int) {
+        let values = Set((0..<count).map { Int64($0 * 3) })
+        let ids = FilterValues(values)
+        let kinds = FilterValues(Set(values.map { "kind.\($0)" }))
+        for probe in Int64(-1)...Int64(count * 3 + 1) {
+            #expect(ids.contains(probe) == values.contains(probe))
+            #expect(kinds.contains("kind.\(probe)") == values.contains(probe))
+        }
+    }
+
+    @Test func aSubscriptionCarriesItsIdAsTheNotificationWritesIt() {
+        var log = EventLog()
+        log.restored(lastSeq: 0)
+        for _ in 1..<12 { _ = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil) }
+        let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
+        #expect(log.subscriptions[sid]?.idText == Array(String(sid).utf8))
+        #expect(String(decoding: log.subscriptions[sid]!.idText, as: UTF8.self) == "12")
+    }
 }

@@ -54,11 +54,22 @@ final class Connection {
         }
     }
 
-    /// Queues an already serialized message body, possibly given in parts (an event: a shared
-    /// head and tail around the subscription id), in the peer's framing.
-    func sendBody(_ parts: [UInt8]...) {
+    /// Queues an already serialized message body in the peer's framing.
+    func sendBody(_ body: [UInt8]) {
         guard !isClosed else { return }
-        frame(parts, into: &outbox)
+        frame([body], into: &outbox)
+    }
+
+    /// Queues an event notification: the head and tail shared by every subscriber around this
+    /// subscription's id (`Kernel.eventTail`). For newline-delimited peers, the usual case, the
+    /// parts are appended as they are, with no array of parts made per subscriber.
+    func sendEvent(head: [UInt8], subscription: [UInt8], tail: [UInt8]) {
+        guard !isClosed else { return }
+        guard framing == .ndjson else { return frame([head, subscription, tail], into: &outbox) }
+        outbox.append(contentsOf: head)
+        outbox.append(contentsOf: subscription)
+        outbox.append(contentsOf: tail)
+        outbox.append(0x0A)
     }
 
     /// Appends a message body, given in parts, in the peer's framing.

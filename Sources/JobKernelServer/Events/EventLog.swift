@@ -37,8 +37,8 @@ struct EventLog {
     /// the seqs given since): no subscription is ahead of it.
     mutating func restored(lastSeq seq: Int64) {
         lastSeq = seq
-        for sid in Array(subscriptions.keys) where subscriptions[sid]!.lastSeq > seq {
-            subscriptions[sid]!.lastSeq = seq
+        for sub in subscriptions.values where sub.lastSeq > seq {
+            sub.lastSeq = seq
         }
     }
 
@@ -65,7 +65,7 @@ struct EventLog {
         let sid = nextSubscriptionID
         nextSubscriptionID += 1
         let start = since ?? lastSeq
-        var sub = Subscription(id: sid, connectionID: connectionID, ids: ids, types: types, kinds: kinds, lastSeq: start)
+        let sub = Subscription(id: sid, connectionID: connectionID, ids: ids, types: types, kinds: kinds, lastSeq: start)
         if start < lastSeq {
             sub.catchingUp = true
             replaying.insert(sid)
@@ -118,52 +118,61 @@ struct EventLog {
     /// resumes with `since: last_seq` (docs/promises.md §7).
     mutating func deliver(_ e: StoredEvent, limit: Int, outbound: (UInt64) -> Int?, _ body: (Subscription, Delivery) -> Void) {
         var ended: [UInt64] = []
-        var i = subscriptions.startIndex
-        while i != subscriptions.endIndex {
-            let sub = subscriptions.values[i]
-            if !sub.catchingUp, e.seq > sub.lastSeq, sub.matches(e) {
-                if let bytes = outbound(sub.connectionID) {
-                    if bytes > limit {
-                        ended.append(sub.id)
-                        body(sub, .drop(lastSeq: sub.lastSeq))
-                    } else {
-                        subscriptions.values[i].lastSeq = e.seq
-                        body(sub, .send)
-                    }
-                } else {
-                    ended.append(sub.id)
-                }
+        for sub in subscriptions.values where !sub.catchingUp && e.seq > sub.lastSeq && sub.matches(e) {
+            guard let bytes = outbound(sub.connectionID) else {
+                ended.append(sub.id)
+                continue
             }
-            subscriptions.formIndex(after: &i)
+            if bytes > limit {
+                ended.append(sub.id)
+                body(sub, .drop(lastSeq: sub.lastSeq))
+            } else {
+                sub.lastSeq = e.seq
+                body(sub, .send)
+            }
         }
         for sid in ended { end(sid) }
     }
 
     /// A replaying subscription read the log up to `seq`; once that is the latest it goes live.
     mutating func replayed(_ sid: UInt64, through seq: Int64) {
-        guard subscriptions[sid] != nil else {
+        guard let sub = subscriptions[sid] else {
             replaying.remove(sid)
             return
         }
-        subscriptions[sid]!.lastSeq = seq
+        sub.lastSeq = seq
         if seq >= lastSeq {
-            subscriptions[sid]!.catchingUp = false
+            sub.catchingUp = false
             replaying.remove(sid)
         }
     }
 }
 
-/// A live subscription: its filters and the last seq it was sent.
-struct Subscription {
-    var id: UInt64
-    var connectionID: UInt64
-    var ids: Set<Int64>?
-    var types: Set<String>?
-    var kinds: Set<String>?
-    var lastSeq: Int64
+/// A live subscription: its filters and the last seq it was sent. A reference: every event is
+/// matched against every subscription, and reading one in place then retains one object, not
+/// each of its filters.
+final class Subscription {
+    let id: UInt64
+    let connectionID: UInt64
+    let ids: FilterValues<Int64>?
+    let types: FilterValues<String>?
+    let kinds: FilterValues<String>?
+    fileprivate(set) var lastSeq: Int64
     /// Replaying the log from `since`: fed from the store, paced by the reader, until it
     /// reaches the live seq. Live events are not sent meanwhile (the replay reads them).
-    var catchingUp = false
+    fileprivate(set) var catchingUp = false
+    /// The id as an event notification carries it (decimal digits), written once.
+    let idText: [UInt8]
+
+    init(id: UInt64, connectionID: UInt64, ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?, lastSeq: Int64) {
+        self.id = id
+        self.connectionID = connectionID
+        self.ids = ids.map(FilterValues.init)
+        self.types = types.map(FilterValues.init)
+        self.kinds = kinds.map(FilterValues.init)
+        self.lastSeq = lastSeq
+        idText = Array(String(id).utf8)
+    }
 
     func matches(_ e: StoredEvent) -> Bool {
         if let kinds, !kinds.contains(e.kind) { return false }
@@ -174,5 +183,31 @@ struct Subscription {
             guard let type = e.type, types.contains(type) else { return false }
         }
         return true
+    }
+}
+
+/// The values one filter of a subscription accepts. A filter nearly always names a few (a job,
+/// a kind or two), and every event is matched against every subscription: a few values are
+/// compared one by one, which for a short string is a compare of two words, where a set would
+/// hash the event's field once per subscriber. A long list is a set.
+enum FilterValues<Value: Hashable> {
+    case few([Value])
+    case many(Set<Value>)
+
+    /// Up to this many values are compared one by one.
+    static var fewLimit: Int { 8 }
+
+    init(_ values: Set<Value>) {
+        self = values.count <= Self.fewLimit ? .few(Array(values)) : .many(values)
+    }
+
+    func contains(_ value: Value) -> Bool {
+        switch self {
+        case .few(let values):
+            for v in values where v == value { return true }
+            return false
+        case .many(let values):
+            return values.contains(value)
+        }
     }
 }

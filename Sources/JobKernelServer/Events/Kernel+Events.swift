@@ -17,11 +17,16 @@ extension Kernel {
         let event = StoredEvent(seq: seq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
         let tail = Kernel.eventTail(event)
         let connections = self.connections
-        events.deliver(event, limit: config.limits.maxOutboundBytes, outbound: { connections[$0]?.pendingOutboundBytes }) { sub, delivery in
-            guard let conn = connections[sub.connectionID] else { return }
+        // Each subscriber's connection is looked up once: `outbound` finds it, `body` uses it.
+        var conn: Connection?
+        events.deliver(event, limit: config.limits.maxOutboundBytes, outbound: { id in
+            conn = connections[id]
+            return conn?.pendingOutboundBytes
+        }) { sub, delivery in
+            guard let conn else { return }
             switch delivery {
             case .send:
-                conn.sendBody(Kernel.eventHead, Array(String(sub.id).utf8), tail)
+                conn.sendEvent(head: Kernel.eventHead, subscription: sub.idText, tail: tail)
             case .drop(let lastSeq):
                 conn.send(RPCEncoder.notification(method: "subscription.dropped", params: [
                     "subscription": .string(String(sub.id)), "last_seq": .int(Int(lastSeq)),
@@ -103,7 +108,7 @@ extension Kernel {
             try store.events(after: through, through: events.lastSeq, limit: 256) { e in
                 read += 1
                 through = e.seq
-                if sub.matches(e) { conn.sendBody(Kernel.eventHead, Array(String(sid).utf8), Kernel.eventTail(try expanded(e))) }
+                if sub.matches(e) { conn.sendEvent(head: Kernel.eventHead, subscription: sub.idText, tail: Kernel.eventTail(try expanded(e))) }
             }
             if read == 0 { break }
         }
