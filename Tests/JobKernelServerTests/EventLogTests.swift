@@ -163,12 +163,14 @@ import Testing
         }
     }
 
-    @Test func aSubscriptionCarriesItsIdAsTheNotificationWritesIt() {
-        var log = EventLog()
+    @Test func eachSubscriptionCarriesTheHeadItsEventsBeginWith() {
+        var log = EventLog(head: { Array("<\($0)>".utf8) })
         log.restored(lastSeq: 0)
         for _ in 1..<12 { _ = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil) }
         let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
-        #expect(log.subscriptions[sid]?.idText == Array(String(sid).utf8))
-        #expect(String(decoding: log.subscriptions[sid]!.idText, as: UTF8.self) == "12")
+        #expect(String(decoding: log.subscriptions[sid]!.head, as: UTF8.self) == "<12>")
+        var plain = EventLog()
+        let first = plain.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
+        #expect(plain.subscriptions[first]!.head == Array("1".utf8))  // by default, the id's digits
     }
 }

@@ -60,14 +60,13 @@ final class Connection {
         frame([body], into: &outbox)
     }
 
-    /// Queues an event notification: the head and tail shared by every subscriber around this
-    /// subscription's id (`Kernel.eventTail`). For newline-delimited peers, the usual case, the
-    /// parts are appended as they are, with no array of parts made per subscriber.
-    func sendEvent(head: [UInt8], subscription: [UInt8], tail: [UInt8]) {
+    /// Queues an event notification: its subscription's head and the tail every subscriber
+    /// shares (`Kernel.eventHead`, `Kernel.eventTail`), appended as they are for a
+    /// newline-delimited peer, the usual case.
+    func sendEvent(head: [UInt8], tail: [UInt8]) {
         guard !isClosed else { return }
-        guard framing == .ndjson else { return frame([head, subscription, tail], into: &outbox) }
+        guard framing == .ndjson else { return frame([head, tail], into: &outbox) }
         outbox.append(contentsOf: head)
-        outbox.append(contentsOf: subscription)
         outbox.append(contentsOf: tail)
         outbox.append(0x0A)
     }

@@ -15,6 +15,13 @@ struct EventLog {
     /// `unsubscribe` accepts.
     private var byConnection: [UInt64: (live: Set<UInt64>, issued: Set<UInt64>)] = [:]
     private var nextSubscriptionID: UInt64 = 1
+    /// What every event sent to subscription `id` begins with, written once per subscription
+    /// (the kernel's is its `event` notification up to the id; by default the id's digits).
+    private let head: (UInt64) -> [UInt8]
+
+    init(head: @escaping (UInt64) -> [UInt8] = { Array(String($0).utf8) }) {
+        self.head = head
+    }
 
     /// What becomes of one event for one subscription.
     enum Delivery: Equatable {
@@ -65,7 +72,8 @@ struct EventLog {
         let sid = nextSubscriptionID
         nextSubscriptionID += 1
         let start = since ?? lastSeq
-        let sub = Subscription(id: sid, connectionID: connectionID, ids: ids, types: types, kinds: kinds, lastSeq: start)
+        let sub = Subscription(id: sid, connectionID: connectionID, ids: ids, types: types, kinds: kinds, lastSeq: start,
+                               head: head(sid))
         if start < lastSeq {
             sub.catchingUp = true
             replaying.insert(sid)
@@ -161,17 +169,18 @@ final class Subscription {
     /// Replaying the log from `since`: fed from the store, paced by the reader, until it
     /// reaches the live seq. Live events are not sent meanwhile (the replay reads them).
     fileprivate(set) var catchingUp = false
-    /// The id as an event notification carries it (decimal digits), written once.
-    let idText: [UInt8]
+    /// What every event sent to it begins with (`EventLog.init(head:)`).
+    let head: [UInt8]
 
-    init(id: UInt64, connectionID: UInt64, ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?, lastSeq: Int64) {
+    init(id: UInt64, connectionID: UInt64, ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?, lastSeq: Int64,
+         head: [UInt8]) {
         self.id = id
         self.connectionID = connectionID
         self.ids = ids.map(FilterValues.init)
         self.types = types.map(FilterValues.init)
         self.kinds = kinds.map(FilterValues.init)
         self.lastSeq = lastSeq
-        idText = Array(String(id).utf8)
+        self.head = head
     }
 
     func matches(_ e: StoredEvent) -> Bool {

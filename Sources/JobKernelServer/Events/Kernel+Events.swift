@@ -26,7 +26,7 @@ extension Kernel {
             guard let conn else { return }
             switch delivery {
             case .send:
-                conn.sendEvent(head: Kernel.eventHead, subscription: sub.idText, tail: tail)
+                conn.sendEvent(head: sub.head, tail: tail)
             case .drop(let lastSeq):
                 conn.send(RPCEncoder.notification(method: "subscription.dropped", params: [
                     "subscription": .string(String(sub.id)), "last_seq": .int(Int(lastSeq)),
@@ -36,10 +36,12 @@ extension Kernel {
         }
     }
 
-    /// An `event` notification is `eventHead` + the subscription id + the event's tail: the tail,
-    /// which holds the stored data as is (never parsed again), is built once per event and shared
-    /// by every subscriber.
-    static let eventHead = Array(#"{"jsonrpc":"2.0","method":"event","params":{"subscription":""#.utf8)
+    /// An `event` notification is a head, written once per subscription (`eventHead`), and the
+    /// event's tail: the tail, which holds the stored data as is (never parsed again), is built
+    /// once per event and shared by every subscriber.
+    static func eventHead(subscription id: UInt64) -> [UInt8] {
+        Array(#"{"jsonrpc":"2.0","method":"event","params":{"subscription":""#.utf8) + Array(String(id).utf8)
+    }
 
     /// `","seq":…,"ts":…,"kind":…,"job_id":…,"data":<stored bytes>}}`
     static func eventTail(_ e: StoredEvent) -> [UInt8] {
@@ -108,7 +110,7 @@ extension Kernel {
             try store.events(after: through, through: events.lastSeq, limit: 256) { e in
                 read += 1
                 through = e.seq
-                if sub.matches(e) { conn.sendEvent(head: Kernel.eventHead, subscription: sub.idText, tail: Kernel.eventTail(try expanded(e))) }
+                if sub.matches(e) { conn.sendEvent(head: sub.head, tail: Kernel.eventTail(try expanded(e))) }
             }
             if read == 0 { break }
         }
