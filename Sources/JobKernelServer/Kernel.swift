@@ -52,7 +52,7 @@ public final class Kernel {
     var connections = Connections()
 
     /// The seq, the subscriptions and their replays (`EventLog`).
-    var events = EventLog(head: Kernel.eventHead(subscription:))
+    var events = EventLog<Connection>(head: Kernel.eventHead(subscription:))
     /// Leases and waiting fetches (`Broker`).
     var broker = Broker()
 

@@ -12,10 +12,10 @@ import Testing
     }
 
     /// Delivers `e` with each connection holding `outbound[conn]` bytes (absent: 0) under a 100-byte limit.
-    static func deliver(_ log: inout EventLog, _ e: StoredEvent, outbound: [UInt64: Int] = [:], gone: Set<UInt64> = [])
-        -> [(UInt64, EventLog.Delivery)] {
-        var out: [(UInt64, EventLog.Delivery)] = []
-        log.deliver(e, limit: 100, outbound: { gone.contains($0) ? nil : outbound[$0] ?? 0 }) { sub, d in out.append((sub.id, d)) }
+    static func deliver(_ log: inout EventLog<AnyObject>, _ e: StoredEvent, outbound: [UInt64: Int] = [:], gone: Set<UInt64> = [])
+        -> [(UInt64, EventLog<AnyObject>.Delivery)] {
+        var out: [(UInt64, EventLog<AnyObject>.Delivery)] = []
+        log.deliver(e, limit: 100, outbound: { gone.contains($0.connectionID) ? nil : outbound[$0.connectionID] ?? 0 }) { sub, d in out.append((sub.id, d)) }
         return out.sorted { $0.0 < $1.0 }
     }
 
@@ -31,7 +31,7 @@ import Testing
         (0, 0, nil, nil),
     ] as [(Int64, Int?, Int64?, String?)])
     func sinceIsCheckedAgainstTheLog(latest: Int64, since: Int?, oldest: Int64?, reason: String?) {
-        var log = EventLog()
+        var log = EventLog<AnyObject>()
         log.restored(lastSeq: latest)
         do {
             try log.check(since: since) { oldest }
@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func aReplayingSubscriptionGetsNoLiveEventUntilItCatchesUpThenEveryOneOnce() {
-        var log = EventLog()
+        var log = EventLog<AnyObject>()
         log.restored(lastSeq: 5)
         let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: 2)
         #expect(log.replaying == [sid])
@@ -67,7 +67,7 @@ import Testing
     }
 
     @Test func aSubscriptionWithoutSinceIsLiveFromTheLatestSeq() {
-        var log = EventLog()
+        var log = EventLog<AnyObject>()
         log.restored(lastSeq: 40)
         let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
         #expect(log.replaying.isEmpty)
@@ -90,14 +90,14 @@ import Testing
     ] as [(Set<Int64>?, Set<String>?, Set<String>?, String, Int64?, String?, Bool)])
     func filtersCombineWithAndValuesWithOr(ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?,
                                           kind: String, job: Int64?, type: String?, matches: Bool) {
-        var log = EventLog()
+        var log = EventLog<AnyObject>()
         _ = log.subscribed(connectionID: 1, ids: ids, types: types, kinds: kinds, since: nil)
         _ = log.nextSeq()
         #expect(Self.deliver(&log, Self.event(1, kind: kind, job: job, type: type)).count == (matches ? 1 : 0))
     }
 
     @Test func aReaderOverTheLimitIsDroppedWithItsLastSeqAndOthersGoOn() {
-        var log = EventLog()
+        var log = EventLog<AnyObject>()
         let slow = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
         let fast = log.subscribed(connectionID: 2, ids: nil, types: nil, kinds: nil, since: nil)
         _ = log.nextSeq()
@@ -113,7 +113,7 @@ import Testing
     }
 
     @Test func aGoneConnectionsSubscriptionEndsSilently() {
-        var log = EventLog()
+        var log = EventLog<AnyObject>()
         let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
         _ = log.nextSeq()
         #expect(Self.deliver(&log, Self.event(1), gone: [1]).isEmpty)
@@ -121,7 +121,7 @@ import Testing
     }
 
     @Test func aClosedConnectionsSubscriptionsEndAndItsIdsAreForgotten() {
-        var log = EventLog()
+        var log = EventLog<AnyObject>()
         log.restored(lastSeq: 3)
         let a = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: 0)
         let b = log.subscribed(connectionID: 2, ids: nil, types: nil, kinds: nil, since: nil)
@@ -132,7 +132,7 @@ import Testing
     }
 
     @Test func aFailedCommitTakesBackItsSubscriptionsAndSeqs() {
-        var log = EventLog()
+        var log = EventLog<AnyObject>()
         log.restored(lastSeq: 10)
         let kept = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
         let undone = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
@@ -164,12 +164,12 @@ import Testing
     }
 
     @Test func eachSubscriptionCarriesTheHeadItsEventsBeginWith() {
-        var log = EventLog(head: { Array("<\($0)>".utf8) })
+        var log = EventLog<AnyObject>(head: { Array("<\($0)>".utf8) })
         log.restored(lastSeq: 0)
         for _ in 1..<12 { _ = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil) }
         let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
         #expect(String(decoding: log.subscriptions[sid]!.head, as: UTF8.self) == "<12>")
-        var plain = EventLog()
+        var plain = EventLog<AnyObject>()
         let first = plain.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
         #expect(plain.subscriptions[first]!.head == Array("1".utf8))  // by default, the id's digits
     }

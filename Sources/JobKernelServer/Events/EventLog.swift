@@ -5,10 +5,13 @@ import JobKernelStore
 /// index of them, by id and by connection), which of them still replay the stored log, and the
 /// ids each connection was given. The log itself is in the store; the kernel routes events,
 /// requests and connections here (`Kernel+Events.swift`).
-struct EventLog {
+///
+/// `Peer` is what a subscription's events go to (the kernel's `Connection`): each subscription
+/// holds its own, so that delivering an event to it looks nothing up.
+struct EventLog<Peer: AnyObject> {
     /// The latest seq given: committed, or in a batch not yet committed.
     private(set) var lastSeq: Int64 = 0
-    private(set) var subscriptions: [UInt64: Subscription] = [:]
+    private(set) var subscriptions: [UInt64: Subscription<Peer>] = [:]
     /// Subscriptions still replaying the log from their `since`.
     private(set) var replaying: Set<UInt64> = []
     /// Per connection: the live subscriptions, and every id it was given (live or dropped), which
@@ -67,13 +70,13 @@ struct EventLog {
 
     /// A connection subscribed; returns the new subscription's id. With `since` below the latest
     /// seq it starts replaying (`replaying`) and gets no live event until it has caught up.
-    mutating func subscribed(connectionID: UInt64, ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?,
-                             since: Int64?) -> UInt64 {
+    mutating func subscribed(connectionID: UInt64, peer: Peer? = nil, ids: Set<Int64>?, types: Set<String>?,
+                             kinds: Set<String>?, since: Int64?) -> UInt64 {
         let sid = nextSubscriptionID
         nextSubscriptionID += 1
         let start = since ?? lastSeq
-        let sub = Subscription(id: sid, connectionID: connectionID, ids: ids, types: types, kinds: kinds, lastSeq: start,
-                               head: head(sid))
+        let sub = Subscription(id: sid, connectionID: connectionID, peer: peer, ids: ids, types: types, kinds: kinds,
+                               lastSeq: start, head: head(sid))
         if start < lastSeq {
             sub.catchingUp = true
             replaying.insert(sid)
@@ -121,13 +124,14 @@ struct EventLog {
 
     /// Decides what each live subscription does with event `e`: `body` gets each one that
     /// matches it, with `.send` (its `lastSeq` is now `e.seq`) or `.drop` (it has ended).
-    /// `outbound(connectionID)` is what the connection holds unsent, nil once it is gone;
+    /// `outbound(subscription)` is what its peer holds unsent, nil once the peer is gone;
     /// a reader over `limit` falls behind and is dropped — memory stays bounded, and the reader
     /// resumes with `since: last_seq` (docs/promises.md §7).
-    mutating func deliver(_ e: StoredEvent, limit: Int, outbound: (UInt64) -> Int?, _ body: (Subscription, Delivery) -> Void) {
+    mutating func deliver(_ e: StoredEvent, limit: Int, outbound: (Subscription<Peer>) -> Int?,
+                          _ body: (Subscription<Peer>, Delivery) -> Void) {
         var ended: [UInt64] = []
         for sub in subscriptions.values where !sub.catchingUp && e.seq > sub.lastSeq && sub.matches(e) {
-            guard let bytes = outbound(sub.connectionID) else {
+            guard let bytes = outbound(sub) else {
                 ended.append(sub.id)
                 continue
             }
@@ -159,9 +163,11 @@ struct EventLog {
 /// A live subscription: its filters and the last seq it was sent. A reference: every event is
 /// matched against every subscription, and reading one in place then retains one object, not
 /// each of its filters.
-final class Subscription {
+final class Subscription<Peer: AnyObject> {
     let id: UInt64
     let connectionID: UInt64
+    /// Where its events go.
+    let peer: Peer?
     let ids: FilterValues<Int64>?
     let types: FilterValues<String>?
     let kinds: FilterValues<String>?
@@ -172,10 +178,11 @@ final class Subscription {
     /// What every event sent to it begins with (`EventLog.init(head:)`).
     let head: [UInt8]
 
-    init(id: UInt64, connectionID: UInt64, ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?, lastSeq: Int64,
-         head: [UInt8]) {
+    init(id: UInt64, connectionID: UInt64, peer: Peer?, ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?,
+         lastSeq: Int64, head: [UInt8]) {
         self.id = id
         self.connectionID = connectionID
+        self.peer = peer
         self.ids = ids.map(FilterValues.init)
         self.types = types.map(FilterValues.init)
         self.kinds = kinds.map(FilterValues.init)

@@ -16,14 +16,11 @@ extension Kernel {
         guard events.hasSubscribers else { return }
         let event = StoredEvent(seq: seq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
         let tail = Kernel.eventTail(event)
-        let connections = self.connections
-        // Each subscriber's connection is looked up once: `outbound` finds it, `body` uses it.
-        var conn: Connection?
-        events.deliver(event, limit: config.limits.maxOutboundBytes, outbound: { id in
-            conn = connections[id]
-            return conn?.pendingOutboundBytes
+        events.deliver(event, limit: config.limits.maxOutboundBytes, outbound: { sub in
+            guard let conn = sub.peer, !conn.isClosed else { return nil }
+            return conn.pendingOutboundBytes
         }) { sub, delivery in
-            guard let conn else { return }
+            guard let conn = sub.peer else { return }
             switch delivery {
             case .send:
                 conn.sendEvent(head: sub.head, tail: tail)
@@ -86,7 +83,7 @@ extension Kernel {
                 return try jobJSON(j)
             })
         }
-        let sid = events.subscribed(connectionID: conn.id, ids: ids, types: types, kinds: kinds, since: since.map(Int64.init))
+        let sid = events.subscribed(connectionID: conn.id, peer: conn, ids: ids, types: types, kinds: kinds, since: since.map(Int64.init))
         turn.subscriptions.append(sid)
         var result: JSONObject = ["subscription": .string(String(sid)), "seq": .int(Int(events.lastSeq))]
         if let snapshots { result["jobs"] = snapshots }
@@ -98,7 +95,7 @@ extension Kernel {
     /// (its outbound bytes under half of `max_outbound_bytes`), so a long replay never buffers
     /// without bound and never drops: it resumes each turn as the reader drains its socket.
     func continueReplay(_ sid: UInt64) throws {
-        guard let sub = events.subscriptions[sid], sub.catchingUp, let conn = connections[sub.connectionID] else { return }
+        guard let sub = events.subscriptions[sid], sub.catchingUp, let conn = sub.peer, !conn.isClosed else { return }
         let budget = max(config.limits.maxOutboundBytes / 2, 1)
         var through = sub.lastSeq
         defer {
