@@ -13,8 +13,8 @@ import JobKernelCore
 /// writes reads the row.
 public struct WriteBatch {
     private(set) public var writes: [StoreWriter.Write] = []
-    /// Where the batch's last droppable write of each job's row is, and what it is.
-    private var rows: [Int64: (index: Int, write: RowWrite)] = [:]
+    /// The batch's last droppable write of each job's row.
+    private var rows: [Int64: RowWrite] = [:]
     /// Row writes dropped so far because a later one made them redundant, or folded into the
     /// insert of their row.
     private(set) public var dropped = 0
@@ -26,10 +26,11 @@ public struct WriteBatch {
         case jobAndUnit
     }
 
-    /// A job's row write in the batch: an update, or the insert of a job without items, which
-    /// later updates of the row are folded into (a job with items is never entered here).
+    /// A job's row write in the batch: an update (where it is in `writes`, and what it sets), or
+    /// the insert of a job without items, which later updates of the row are folded into (a job
+    /// with items is never entered here).
     private enum RowWrite {
-        case update(RowFields)
+        case update(at: Int, sets: RowFields)
         case insert(NewJob)
     }
 
@@ -70,7 +71,7 @@ public struct WriteBatch {
     /// without items takes in the later writes of its row in this batch.
     public mutating func appendInsert(_ job: Job, items: [JSON]?, request: String?, payloadBytes: [UInt8]?) {
         let new = NewJob(job: job, items: items, request: request, payloadBytes: payloadBytes)
-        if items == nil { rows[job.id] = (writes.count, .insert(new)) }
+        if items == nil { rows[job.id] = .insert(new) }
         writes.append(new.write(to:))
     }
 
@@ -78,7 +79,8 @@ public struct WriteBatch {
     /// (`JobStore.update(_:unit:)`), dropping the batch's earlier write of the row if this one
     /// sets all it did, or folding it into the batch's insert of the row.
     public mutating func appendUpdate(_ job: Job, unit: WorkUnit?) {
-        if let earlier = rows[job.id], case .insert(let new) = earlier.write {
+        let earlier = rows[job.id]
+        if case .insert(let new)? = earlier {
             new.job = job
             if let unit { new.unit = unit }
             dropped += 1
@@ -90,11 +92,11 @@ public struct WriteBatch {
         case (_?, false): sets = .jobAndUnit
         case (_?, true): sets = nil  // it also writes a row of `units`: it must stay
         }
-        if let sets, let earlier = rows[job.id], case .update(let earlierSets) = earlier.write, earlierSets <= sets {
-            writes[earlier.index] = Self.nothing
+        if let sets, case .update(let index, let earlierSets)? = earlier, earlierSets <= sets {
+            writes[index] = Self.nothing
             dropped += 1
         }
-        rows[job.id] = sets.map { (writes.count, .update($0)) }
+        rows[job.id] = sets.map { .update(at: writes.count, sets: $0) }
         writes.append { try $0.update(job, unit: unit) }
     }
 
