@@ -7,14 +7,17 @@ import Testing
 /// gap and no duplicate at the seam, filters, the slow-subscriber drop, and the ids a connection
 /// may unsubscribe.
 @Suite struct EventLogTests {
+    /// Where a subscription's events go: the log only holds it.
+    final class Peer {}
+
     static func event(_ seq: Int64, kind: String = "job.status", job: Int64? = 1, type: String? = "t") -> StoredEvent {
         StoredEvent(seq: seq, ts: 0, kind: kind, jobID: job, type: type, data: [])
     }
 
     /// Delivers `e` with each connection holding `outbound[conn]` bytes (absent: 0) under a 100-byte limit.
-    static func deliver(_ log: inout EventLog<AnyObject>, _ e: StoredEvent, outbound: [UInt64: Int] = [:], gone: Set<UInt64> = [])
-        -> [(UInt64, EventLog<AnyObject>.Delivery)] {
-        var out: [(UInt64, EventLog<AnyObject>.Delivery)] = []
+    static func deliver(_ log: inout EventLog<Peer>, _ e: StoredEvent, outbound: [UInt64: Int] = [:], gone: Set<UInt64> = [])
+        -> [(UInt64, EventLog<Peer>.Delivery)] {
+        var out: [(UInt64, EventLog<Peer>.Delivery)] = []
         log.deliver(e, limit: 100, outbound: { gone.contains($0.connectionID) ? nil : outbound[$0.connectionID] ?? 0 }) { sub, d in out.append((sub.id, d)) }
         return out.sorted { $0.0 < $1.0 }
     }
@@ -31,7 +34,7 @@ import Testing
         (0, 0, nil, nil),
     ] as [(Int64, Int?, Int64?, String?)])
     func sinceIsCheckedAgainstTheLog(latest: Int64, since: Int?, oldest: Int64?, reason: String?) {
-        var log = EventLog<AnyObject>()
+        var log = EventLog<Peer>()
         log.restored(lastSeq: latest)
         do {
             try log.check(since: since) { oldest }
@@ -45,9 +48,9 @@ import Testing
     }
 
     @Test func aReplayingSubscriptionGetsNoLiveEventUntilItCatchesUpThenEveryOneOnce() {
-        var log = EventLog<AnyObject>()
+        var log = EventLog<Peer>()
         log.restored(lastSeq: 5)
-        let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: 2)
+        let sid = log.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: 2)
         #expect(log.replaying == [sid])
         // Events 6 and 7 happen while it replays: the replay reads them from the log.
         _ = log.nextSeq()
@@ -67,9 +70,9 @@ import Testing
     }
 
     @Test func aSubscriptionWithoutSinceIsLiveFromTheLatestSeq() {
-        var log = EventLog<AnyObject>()
+        var log = EventLog<Peer>()
         log.restored(lastSeq: 40)
-        let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
+        let sid = log.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil)
         #expect(log.replaying.isEmpty)
         #expect(Self.deliver(&log, Self.event(40)).isEmpty)
         #expect(Self.deliver(&log, Self.event(41)).map(\.0) == [sid])
@@ -90,16 +93,16 @@ import Testing
     ] as [(Set<Int64>?, Set<String>?, Set<String>?, String, Int64?, String?, Bool)])
     func filtersCombineWithAndValuesWithOr(ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?,
                                           kind: String, job: Int64?, type: String?, matches: Bool) {
-        var log = EventLog<AnyObject>()
-        _ = log.subscribed(connectionID: 1, ids: ids, types: types, kinds: kinds, since: nil)
+        var log = EventLog<Peer>()
+        _ = log.subscribed(connectionID: 1, peer: Peer(), ids: ids, types: types, kinds: kinds, since: nil)
         _ = log.nextSeq()
         #expect(Self.deliver(&log, Self.event(1, kind: kind, job: job, type: type)).count == (matches ? 1 : 0))
     }
 
     @Test func aReaderOverTheLimitIsDroppedWithItsLastSeqAndOthersGoOn() {
-        var log = EventLog<AnyObject>()
-        let slow = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
-        let fast = log.subscribed(connectionID: 2, ids: nil, types: nil, kinds: nil, since: nil)
+        var log = EventLog<Peer>()
+        let slow = log.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil)
+        let fast = log.subscribed(connectionID: 2, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil)
         _ = log.nextSeq()
         #expect(Self.deliver(&log, Self.event(1)).map(\.1) == [.send, .send])
         _ = log.nextSeq()
@@ -113,18 +116,18 @@ import Testing
     }
 
     @Test func aGoneConnectionsSubscriptionEndsSilently() {
-        var log = EventLog<AnyObject>()
-        let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
+        var log = EventLog<Peer>()
+        let sid = log.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil)
         _ = log.nextSeq()
         #expect(Self.deliver(&log, Self.event(1), gone: [1]).isEmpty)
         #expect(log.subscriptions[sid] == nil)
     }
 
     @Test func aClosedConnectionsSubscriptionsEndAndItsIdsAreForgotten() {
-        var log = EventLog<AnyObject>()
+        var log = EventLog<Peer>()
         log.restored(lastSeq: 3)
-        let a = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: 0)
-        let b = log.subscribed(connectionID: 2, ids: nil, types: nil, kinds: nil, since: nil)
+        let a = log.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: 0)
+        let b = log.subscribed(connectionID: 2, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil)
         log.connectionClosed(1)
         #expect(Set(log.subscriptions.keys) == [b])
         #expect(log.replaying.isEmpty)
@@ -132,10 +135,10 @@ import Testing
     }
 
     @Test func aFailedCommitTakesBackItsSubscriptionsAndSeqs() {
-        var log = EventLog<AnyObject>()
+        var log = EventLog<Peer>()
         log.restored(lastSeq: 10)
-        let kept = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
-        let undone = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
+        let kept = log.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil)
+        let undone = log.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil)
         for seq in 11...13 {
             _ = log.nextSeq()
             _ = Self.deliver(&log, Self.event(Int64(seq)))
@@ -164,13 +167,13 @@ import Testing
     }
 
     @Test func eachSubscriptionCarriesTheHeadItsEventsBeginWith() {
-        var log = EventLog<AnyObject>(head: { Array("<\($0)>".utf8) })
+        var log = EventLog<Peer>(head: { Array("<\($0)>".utf8) })
         log.restored(lastSeq: 0)
-        for _ in 1..<12 { _ = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil) }
-        let sid = log.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
+        for _ in 1..<12 { _ = log.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil) }
+        let sid = log.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil)
         #expect(String(decoding: log.subscriptions[sid]!.head, as: UTF8.self) == "<12>")
-        var plain = EventLog<AnyObject>()
-        let first = plain.subscribed(connectionID: 1, ids: nil, types: nil, kinds: nil, since: nil)
+        var plain = EventLog<Peer>()
+        let first = plain.subscribed(connectionID: 1, peer: Peer(), ids: nil, types: nil, kinds: nil, since: nil)
         #expect(plain.subscriptions[first]!.head == Array("1".utf8))  // by default, the id's digits
     }
 }

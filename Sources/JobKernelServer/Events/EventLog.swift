@@ -70,7 +70,7 @@ struct EventLog<Peer: AnyObject> {
 
     /// A connection subscribed; returns the new subscription's id. With `since` below the latest
     /// seq it starts replaying (`replaying`) and gets no live event until it has caught up.
-    mutating func subscribed(connectionID: UInt64, peer: Peer? = nil, ids: Set<Int64>?, types: Set<String>?,
+    mutating func subscribed(connectionID: UInt64, peer: Peer, ids: Set<Int64>?, types: Set<String>?,
                              kinds: Set<String>?, since: Int64?) -> UInt64 {
         let sid = nextSubscriptionID
         nextSubscriptionID += 1
@@ -167,7 +167,7 @@ final class Subscription<Peer: AnyObject> {
     let id: UInt64
     let connectionID: UInt64
     /// Where its events go.
-    let peer: Peer?
+    let peer: Peer
     let ids: FilterValues<Int64>?
     let types: FilterValues<String>?
     let kinds: FilterValues<String>?
@@ -178,7 +178,7 @@ final class Subscription<Peer: AnyObject> {
     /// What every event sent to it begins with (`EventLog.init(head:)`).
     let head: [UInt8]
 
-    init(id: UInt64, connectionID: UInt64, peer: Peer?, ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?,
+    init(id: UInt64, connectionID: UInt64, peer: Peer, ids: Set<Int64>?, types: Set<String>?, kinds: Set<String>?,
          lastSeq: Int64, head: [UInt8]) {
         self.id = id
         self.connectionID = connectionID

@@ -17,10 +17,9 @@ extension Kernel {
         let event = StoredEvent(seq: seq, ts: ts, kind: kind, jobID: job?.id, type: job?.type, data: full)
         let tail = Kernel.eventTail(event)
         events.deliver(event, limit: config.limits.maxOutboundBytes, outbound: { sub in
-            guard let conn = sub.peer, !conn.isClosed else { return nil }
-            return conn.pendingOutboundBytes
+            sub.peer.isClosed ? nil : sub.peer.pendingOutboundBytes
         }) { sub, delivery in
-            guard let conn = sub.peer else { return }
+            let conn = sub.peer
             switch delivery {
             case .send:
                 conn.sendEvent(head: sub.head, tail: tail)
@@ -95,7 +94,8 @@ extension Kernel {
     /// (its outbound bytes under half of `max_outbound_bytes`), so a long replay never buffers
     /// without bound and never drops: it resumes each turn as the reader drains its socket.
     func continueReplay(_ sid: UInt64) throws {
-        guard let sub = events.subscriptions[sid], sub.catchingUp, let conn = sub.peer, !conn.isClosed else { return }
+        guard let sub = events.subscriptions[sid], sub.catchingUp, !sub.peer.isClosed else { return }
+        let conn = sub.peer
         let budget = max(config.limits.maxOutboundBytes / 2, 1)
         var through = sub.lastSeq
         defer {
